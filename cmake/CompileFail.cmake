@@ -1,0 +1,36 @@
+# Runs the compiler on one source that must NOT compile, and checks that the diagnostics contain every
+# pattern listed in the source as `// expect: <regex>`.
+# The same source compiled with -DTG_CORRECTED (where it states the corrected line) must compile, so
+# the failure is known to come from the mistake and not from the test's own setup.
+# -D COMPILER=... -D SOURCE=... -D INCLUDES="dir;dir" -D CXX_STANDARD=20
+file(STRINGS "${SOURCE}" expect_lines REGEX "^// expect: ")
+if(NOT expect_lines)
+  message(FATAL_ERROR "${SOURCE} lists no '// expect:' patterns")
+endif()
+set(include_flags)
+foreach(dir IN LISTS INCLUDES)
+  list(APPEND include_flags "-I${dir}")
+endforeach()
+execute_process(
+  COMMAND "${COMPILER}" -std=c++${CXX_STANDARD} -fsyntax-only ${include_flags} "${SOURCE}"
+  RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(result EQUAL 0)
+  message(FATAL_ERROR "${SOURCE} compiled, but it must not")
+endif()
+string(LENGTH "${err}" err_length)
+file(READ "${SOURCE}" source_text)
+if(source_text MATCHES "TG_CORRECTED")
+  execute_process(
+    COMMAND "${COMPILER}" -std=c++${CXX_STANDARD} -fsyntax-only -DTG_CORRECTED ${include_flags} "${SOURCE}"
+    RESULT_VARIABLE fixed_result ERROR_VARIABLE fixed_err)
+  if(NOT fixed_result EQUAL 0)
+    message(FATAL_ERROR "${SOURCE} with -DTG_CORRECTED must compile, but:\n${fixed_err}")
+  endif()
+endif()
+foreach(line IN LISTS expect_lines)
+  string(REGEX REPLACE "^// expect: " "" pattern "${line}")
+  if(NOT err MATCHES "${pattern}")
+    message(FATAL_ERROR "${SOURCE}: the diagnostics lack /${pattern}/. They were:\n${err}")
+  endif()
+endforeach()
+message(STATUS "${SOURCE}: failed to compile as intended (${err_length} characters of diagnostics)")

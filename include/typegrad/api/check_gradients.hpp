@@ -1,0 +1,135 @@
+#pragma once
+// Verifies a program's gradients against central differences:
+//   numeric_i = (f(x + h e_i) - f(x - h e_i)) / 2h,   error_i = |analytic_i - numeric_i| / max(|a|, |n|, floor)
+// over every element of every differentiable argument and every trainable parameter the function uses.
+#include <cmath>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "typegrad/api/value_and_grad.hpp"
+
+namespace tg {
+
+struct GradientCheck {
+  double worst_error = 0;     // the largest relative error found
+  std::string where = "-";    // "argument 1" or "parameter 0"
+  std::size_t element = 0;    // flat index of the worst element
+  double analytic = 0, numeric = 0;
+  std::size_t checked = 0;    // elements compared
+  bool passes(double tolerance) const { return checked > 0 && worst_error < tolerance; }
+};
+
+inline std::ostream& operator<<(std::ostream& os, const GradientCheck& r) {
+  return os << "worst relative error " << r.worst_error << " at " << r.where << " element " << r.element
+            << " (analytic " << r.analytic << ", numeric " << r.numeric << ") over " << r.checked << " elements";
+}
+
+struct GradientCheckOptions {
+  double step = 1e-5;    // h
+  double floor = 1e-2;   // denominators below this count as absolute error
+};
+
+namespace detail {
+inline void record(GradientCheck& r, double a, double n, const GradientCheckOptions& o, const std::string& where,
+                   std::size_t i) {
+  const double denom = std::max({std::abs(a), std::abs(n), o.floor});
+  const double e = std::abs(a - n) / denom;
+  ++r.checked;
+  if (e > r.worst_error || std::isnan(e)) {
+    r.worst_error = std::isnan(e) ? INFINITY : e;
+    r.where = where;
+    r.element = i;
+    r.analytic = a;
+    r.numeric = n;
+  }
+}
+
+template <class T>
+double central_difference(T* x, std::size_t i, double h, auto&& eval) {
+  const T saved = x[i];
+  x[i] = static_cast<T>(saved + h);
+  const double up = static_cast<double>(eval());
+  x[i] = static_cast<T>(saved - h);
+  const double down = static_cast<double>(eval());
+  x[i] = saved;
+  return (up - down) / (2 * h);
+}
+
+template <class Dst, class Src>
+Dst converted(const Src& s) {
+  Dst d;
+  for (std::size_t i = 0; i < Src::size(); ++i) d[i] = static_cast<typename Dst::value_type>(s[i]);
+  return d;
+}
+template <class T, class A>
+auto as_type(const A& a) {
+  if constexpr (requires { typename A::spec; })
+    return a;  // labels stay integers
+  else
+    return converted<TensorOf<T, typename A::shape_type>>(a);
+}
+}  // namespace detail
+
+namespace detail {
+// Compares the gradients of every non-label argument with central differences of `evaluate`.
+template <class VG, class Evaluate, class... Args>
+void check_arguments(GradientCheck& r, const VG& vg, std::tuple<Args...>& xs, Evaluate&& evaluate,
+                     const GradientCheckOptions& o) {
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (
+        [&] {
+          auto& x = std::get<I>(xs);
+          if constexpr (!requires { typename std::remove_cvref_t<decltype(x)>::spec; }) {
+            const auto g = vg.template grad<I>();
+            for (std::size_t i = 0; i < x.size(); ++i)
+              record(r, double(g[i]), central_difference(x.data(), i, o.step, evaluate), o,
+                     "argument " + std::to_string(I), i);
+          }
+        }(),
+        ...);
+  }(std::index_sequence_for<Args...>{});
+}
+
+template <class F, class... Args>
+auto evaluator(F& f, std::tuple<Args...>& xs) {
+  using E = evaluation_program<F, Args...>;
+  return [program = std::make_shared<E>(trace<spec_of_t<Args>...>(f)), &xs] {
+    return std::apply([&](const auto&... a) { return (*program)(a...)[0]; }, xs);
+  };
+}
+}  // namespace detail
+
+// Analytic and numeric gradients both in the arguments' own element type (use double): w.r.t. every
+// argument and every trainable parameter that f uses.
+template <class F, class... Args>
+GradientCheck check_gradients(F&& f, const Args&... args) {
+  const GradientCheckOptions o{};
+  auto vg = value_and_grad(f, args...);
+  std::tuple<Args...> xs{args...};
+  auto evaluate = detail::evaluator(f, xs);
+  GradientCheck r;
+  detail::check_arguments(r, vg, xs, evaluate, o);
+  std::size_t p = 0;
+  vg.program->for_each_gradient([&](auto* data, const auto* g, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i)
+      detail::record(r, double(g[i]), detail::central_difference(data, i, o.step, evaluate), o,
+                     "parameter " + std::to_string(p), i);
+    ++p;
+  });
+  return r;
+}
+
+// Analytic gradient in T (e.g. float) against central differences in double, w.r.t. the arguments
+// (given in double). f must not use parameters, whose element type is fixed.
+template <class T, class F, class... Args>
+GradientCheck check_gradients_in(F&& f, const Args&... args) {
+  const GradientCheckOptions o{};
+  auto vg = value_and_grad(f, detail::as_type<T>(args)...);
+  std::tuple<Args...> xs{args...};
+  GradientCheck r;
+  detail::check_arguments(r, vg, xs, detail::evaluator(f, xs), o);
+  return r;
+}
+
+}  // namespace tg

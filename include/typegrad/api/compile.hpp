@@ -1,0 +1,32 @@
+#pragma once
+// tg::compile<Specs...>(f): trace f once on symbolic inputs; the result's type is the whole program.
+#include "typegrad/core/inputs.hpp"
+#include "typegrad/core/program.hpp"
+
+namespace tg {
+
+namespace detail {
+template <class... Specs, class F>
+auto trace(F&& f) {
+  return [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return as_expr(f(typename Specs::template leaf<I>{}...));
+  }(std::index_sequence_for<Specs...>{});
+}
+}  // namespace detail
+
+// A training step: step(args...) runs forward and backward and returns the loss; step.grad(param)
+// gives the gradient. The loss must be a scalar.
+template <class... Specs, class F>
+auto compile(F&& f) {
+  using E = decltype(detail::trace<Specs...>(f));
+  return Program<E, true, Specs...>(detail::trace<Specs...>(f));
+}
+
+// Forward only: program(args...) returns a view of the output. No adjoints, a smaller workspace.
+template <class... Specs, class F>
+auto compile_inference(F&& f) {
+  using E = decltype(detail::trace<Specs...>(f));
+  return Program<E, false, Specs...>(detail::trace<Specs...>(f));
+}
+
+}  // namespace tg

@@ -1,0 +1,100 @@
+#pragma once
+// Readable compile errors. Each check is a class template whose name says what is wrong and whose
+// arguments are the operation and the shapes involved; the compiler prints them on the first line
+// ("In instantiation of 'struct tg::error::matmul_inner_dims_differ<tg::op::matmul, tg::shape<64, 784>,
+// tg::shape<256, 128>, false>'") followed by the message. API entry points instantiate these checks
+// before building any node, so the first error is never deep inside the engine.
+#include <cstddef>
+
+namespace tg::error {
+
+template <class Operation, class ShapeA, class ShapeB, bool Ok>
+struct shapes_not_broadcastable {
+  static_assert(Ok, "typegrad: operand shapes cannot be broadcast together "
+                    "(NumPy rule: aligned from the right, each pair of dims must be equal or 1)");
+};
+
+template <class Operation, class TypeA, class TypeB, bool Ok>
+struct element_types_differ {
+  static_assert(Ok, "typegrad: operands have different element types (float vs double); convert one explicitly");
+};
+
+template <class Operation, class ShapeA, class ShapeB, bool Ok>
+struct matmul_inner_dims_differ {
+  static_assert(Ok, "typegrad: matmul needs A [..., M, K] and B [..., K, N]: the inner dimensions K differ");
+};
+
+template <class Operation, class ShapeA, class ShapeB, bool Ok>
+struct matmul_rank_unsupported {
+  static_assert(Ok, "typegrad: matmul takes 2-D x 2-D, 3-D x 3-D with equal batch, or 3-D x 2-D operands");
+};
+
+template <class Operation, class FromShape, class ToShape, bool Ok>
+struct reshape_changes_element_count {
+  static_assert(Ok, "typegrad: reshape must keep the number of elements");
+};
+
+template <class Operation, class Shape, class AxisList, bool Ok>
+struct axis_out_of_range {
+  static_assert(Ok, "typegrad: an axis is out of range for the operand's rank (or repeated)");
+};
+
+template <class Operation, class Shape, class Permutation, bool Ok>
+struct not_a_permutation {
+  static_assert(Ok, "typegrad: permute needs each axis of the operand exactly once");
+};
+
+template <class Operation, class Shape, class Range, bool Ok>
+struct slice_out_of_bounds {
+  static_assert(Ok, "typegrad: slice [begin, end) along the axis must lie inside the operand's dimension");
+};
+
+template <class Operation, class ShapeA, class ShapeB, bool Ok>
+struct concat_shapes_differ {
+  static_assert(Ok, "typegrad: concat operands must have equal rank and equal dims except along the axis");
+};
+
+template <class Operation, class FromShape, class ToShape, bool Ok>
+struct cannot_broadcast_to {
+  static_assert(Ok, "typegrad: broadcast_to: the operand's shape cannot be broadcast to the target shape");
+};
+
+template <class Operation, class LogitsShape, class LabelsShape, bool Ok>
+struct loss_label_shape_mismatch {
+  static_assert(Ok, "typegrad: loss needs logits [batch, classes] and labels Labels<batch, classes> of the same batch and class count");
+};
+
+template <class Operation, class LabelType, bool Ok>
+struct labels_must_be_integer_class_indices {
+  static_assert(Ok, "typegrad: labels must be a tg::Labels<batch, classes> input (integer class indices)");
+};
+
+template <class Operation, class Shape, bool Ok>
+struct loss_must_be_scalar {
+  static_assert(Ok, "typegrad: a training step or value_and_grad needs a scalar loss (shape<>); reduce it with tg::sum or tg::mean");
+};
+
+template <class Operation, class ExpectedShape, class GivenShape, bool Ok>
+struct argument_shape_mismatch {
+  static_assert(Ok, "typegrad: a step was called with an argument whose shape differs from the one it was compiled for");
+};
+
+template <class Operation, class CarryShape, class BodyResultShape, bool Ok>
+struct scan_body_changes_carry_shape {
+  static_assert(Ok, "typegrad: scan: the body must return a carry of the same shape as the initial carry");
+};
+
+template <class Operation, class Shape, bool Ok>
+struct scan_needs_time_axis {
+  static_assert(Ok, "typegrad: scan: the sequence must have rank >= 1 with time along axis 0");
+};
+
+}  // namespace tg::error
+
+namespace tg::detail {
+// Instantiates a check (firing its static_assert when it fails).
+template <class Check>
+constexpr bool require() {
+  return sizeof(Check) > 0;
+}
+}  // namespace tg::detail

@@ -1,0 +1,384 @@
+#pragma once
+// Expression nodes. The type of an expression is its computation tree; the Program (program.hpp)
+// turns that tree into a DAG, a schedule and a workspace at compile time.
+//
+// Every node type N has
+//   value_type, shape_type, kind (external | inline_scalar | pointwise | kernel),
+//   std::tuple<Children...> kids,
+// pointwise nodes add   compute<Id>(ctx, i), eval_tree<Id>(ctx, i), push_children<Id>(ctx, i, tree, g)
+// kernel nodes add      forward<Id>(ctx), backward<Id>(ctx)   (whole-buffer operations)
+// Id is the node's occurrence index (post-order position in the tree), known at compile time.
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "typegrad/core/errors.hpp"
+#include "typegrad/core/shape.hpp"
+#include "typegrad/core/tensor.hpp"
+
+namespace tg {
+
+enum class node_kind : std::uint8_t { external, inline_scalar, pointwise, kernel };
+
+template <class N>
+using node_t = std::remove_cvref_t<N>;
+
+template <class N>
+concept expression = requires {
+  typename node_t<N>::value_type;
+  typename node_t<N>::shape_type;
+  node_t<N>::kind;
+  typename node_t<N>::is_typegrad_node;
+};
+
+struct node_tag {
+  using is_typegrad_node = void;
+  // Bit k set: child k gets no gradient from this node (labels, conditions).
+  static constexpr std::uint32_t nondifferentiable_children = 0;
+  // Kernels that read children as whole buffers (GEMM) set this: children are materialised.
+  static constexpr bool needs_child_buffers = false;
+  // Kernels whose forward is impure (reads state) opt out of common-subexpression merging.
+  static constexpr bool mergeable = true;
+  void key_payload(std::vector<std::uint64_t>&) const {}
+  // Copies run-time data other than children to a rebuilt node (see transform.hpp).
+  template <class R>
+  void copy_payload_to(R&) const {}
+};
+
+// ---------------------------------------------------------------------------------------------
+// tree arithmetic: sizes and occurrence ids (post-order; the root has the largest id)
+template <class N>
+struct tree_size;
+template <class N>
+inline constexpr std::size_t tree_size_v = tree_size<node_t<N>>::value;
+template <class N>
+struct tree_size {
+  template <class... C>
+  static constexpr std::size_t sum(std::tuple<C...>*) {
+    return (std::size_t{1} + ... + tree_size_v<C>);
+  }
+  static constexpr std::size_t value = sum(static_cast<decltype(N::kids)*>(nullptr));
+};
+
+template <class N>
+inline constexpr std::size_t child_count_v = std::tuple_size_v<decltype(N::kids)>;
+
+template <class N, std::size_t K>
+using child_t = std::tuple_element_t<K, decltype(N::kids)>;
+
+// id of child K of the node with id Id
+template <std::size_t Id, class N, std::size_t K>
+constexpr std::size_t child_id() {
+  return [&]<std::size_t... M>(std::index_sequence<M...>) {
+    return Id - 1 - (std::size_t{0} + ... + (M > K ? tree_size_v<child_t<N, M>> : 0));
+  }(std::make_index_sequence<child_count_v<N>>{});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leaves
+template <class T, class S>
+struct leaf_tree {
+  T y;
+};
+
+// A program argument: the Index-th input of tg::compile<...>. Grad: gradient wanted (value_and_grad).
+template <std::size_t Index, class T, class S, bool Grad>
+struct InputLeaf : node_tag {
+  using value_type = T;
+  using shape_type = S;
+  static constexpr node_kind kind = node_kind::external;
+  static constexpr bool wants_grad = Grad;
+  static constexpr std::size_t input_index = Index;
+  std::tuple<> kids;
+  void key_payload(std::vector<std::uint64_t>& k) const { k.push_back(Index); }
+};
+
+// A parameter referenced by address. Trainable=false: frozen, no gradient code is generated.
+template <class T, class S, bool Trainable>
+struct ParamLeaf : node_tag {
+  using value_type = T;
+  using shape_type = S;
+  static constexpr node_kind kind = node_kind::external;
+  static constexpr bool wants_grad = Trainable;
+  static constexpr std::size_t input_index = std::size_t(-1);
+  T* data;
+  std::tuple<> kids;
+  void key_payload(std::vector<std::uint64_t>& k) const { k.push_back(reinterpret_cast<std::uintptr_t>(data)); }
+};
+
+// A constant tensor referenced by address (no gradient).
+template <class T, class S>
+struct ConstLeaf : node_tag {
+  using value_type = T;
+  using shape_type = S;
+  static constexpr node_kind kind = node_kind::external;
+  static constexpr bool wants_grad = false;
+  static constexpr std::size_t input_index = std::size_t(-1);
+  const T* data;
+  std::tuple<> kids;
+  void key_payload(std::vector<std::uint64_t>& k) const { k.push_back(reinterpret_cast<std::uintptr_t>(data)); }
+};
+
+// A scalar constant stored in the expression itself.
+template <class T>
+struct Scalar : node_tag {
+  using value_type = T;
+  using shape_type = shape<>;
+  static constexpr node_kind kind = node_kind::inline_scalar;
+  T v;
+  std::tuple<> kids;
+  void key_payload(std::vector<std::uint64_t>& k) const {
+    double d = static_cast<double>(v);
+    k.push_back(std::bit_cast<std::uint64_t>(d));
+  }
+};
+
+template <class N>
+inline constexpr bool is_param_leaf_v = false;
+template <class T, class S, bool Tr>
+inline constexpr bool is_param_leaf_v<ParamLeaf<T, S, Tr>> = true;
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation dispatch used inside fused regions.
+// A node that the plan materialises is read from its buffer; otherwise it is computed in place.
+namespace detail {
+
+template <std::size_t Id, class N, class Ctx>
+TG_HD TG_INLINE typename N::value_type value(const N& n, const Ctx& c, std::size_t i) {
+  using T = typename N::value_type;
+  if constexpr (N::kind == node_kind::inline_scalar) {
+    return n.v;
+  } else if constexpr (Ctx::materialised(Id)) {
+    return static_cast<const T*>(c.val[Id])[i];
+  } else {
+    return n.template compute<Id>(c, i);
+  }
+}
+
+// Value tree: the node's value and, for computed nodes, its children's trees (kept in registers).
+template <std::size_t Id, class N, class Ctx>
+TG_HD TG_INLINE auto eval(const N& n, const Ctx& c, std::size_t i) {
+  using T = typename N::value_type;
+  if constexpr (N::kind == node_kind::inline_scalar || Ctx::materialised(Id)) {
+    return leaf_tree<T, typename N::shape_type>{value<Id>(n, c, i)};
+  } else {
+    return n.template eval_tree<Id>(c, i);
+  }
+}
+
+// Adds g to the adjoint of element i of the node (through its region when it is not materialised).
+template <std::size_t Id, class N, class Ctx, class Tree>
+TG_HD TG_INLINE void push(const N& n, Ctx& c, std::size_t i, const Tree& t, typename N::value_type g) {
+  using T = typename N::value_type;
+  if constexpr (!Ctx::needs_adjoint(Id)) {
+    return;
+  } else if constexpr (Ctx::materialised(Id) || N::kind == node_kind::external) {
+    static_cast<T*>(c.adj[Id])[i] += g;
+  } else {
+    n.template push_children<Id>(c, i, t, g);
+  }
+}
+
+// eval + push for kernels that send an adjoint into a child region element by element.
+template <std::size_t Id, class N, class Ctx>
+TG_HD TG_INLINE void accumulate(const N& n, Ctx& c, std::size_t i, typename N::value_type g) {
+  if constexpr (Ctx::needs_adjoint(Id)) {
+    if constexpr (Ctx::materialised(Id) || N::kind == node_kind::external) {
+      static_cast<typename N::value_type*>(c.adj[Id])[i] += g;
+    } else {
+      push<Id>(n, c, i, eval<Id>(n, c, i), g);
+    }
+  }
+}
+
+template <class T, class... Trees>
+struct node_tree {
+  T y;
+  std::tuple<Trees...> c;
+};
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------------
+// Map: an element-wise operation over broadcast children. Op is a functor with
+//   arity, operator()(x...)            forward
+//   d<K>(y, x...)                      partial derivative of y w.r.t. x_K (y is the forward value)
+template <class Op, class... C>
+struct Map : node_tag {
+  using value_type = typename std::tuple_element_t<0, std::tuple<C...>>::value_type;
+  using shape_type = broadcast_shape_t<typename C::shape_type...>;
+  static constexpr node_kind kind = node_kind::pointwise;
+  static constexpr std::uint32_t nondifferentiable_children = Op::nondifferentiable_args;
+  using op_type = Op;
+  Op op;
+  std::tuple<C...> kids;
+  template <class... C2>
+  using rebind = Map<Op, C2...>;
+  template <class R>
+  void copy_payload_to(R& r) const {
+    r.op = op;
+  }
+
+  void key_payload(std::vector<std::uint64_t>& k) const {
+    if constexpr (!std::is_empty_v<Op>) {
+      static_assert(std::is_trivially_copyable_v<Op>);
+      std::uint64_t words[(sizeof(Op) + 7) / 8] = {};
+      std::memcpy(words, &op, sizeof(Op));
+      for (auto w : words) k.push_back(w);
+    }
+  }
+
+  template <std::size_t Id, class Ctx>
+  TG_HD TG_INLINE value_type compute(const Ctx& c, std::size_t i) const {
+    return [&]<std::size_t... K>(std::index_sequence<K...>) {
+      return op(detail::value<child_id<Id, Map, K>()>(std::get<K>(kids), c,
+                                                       broadcast_index<typename C::shape_type, shape_type>(i))...);
+    }(std::index_sequence_for<C...>{});
+  }
+
+  template <std::size_t Id, class Ctx>
+  TG_HD TG_INLINE auto eval_tree(const Ctx& c, std::size_t i) const {
+    return [&]<std::size_t... K>(std::index_sequence<K...>) {
+      auto trees = std::make_tuple(detail::eval<child_id<Id, Map, K>()>(
+          std::get<K>(kids), c, broadcast_index<typename C::shape_type, shape_type>(i))...);
+      value_type y = op(std::get<K>(trees).y...);
+      return detail::node_tree<value_type, std::remove_cvref_t<decltype(std::get<K>(trees))>...>{y, trees};
+    }(std::index_sequence_for<C...>{});
+  }
+
+  template <std::size_t Id, class Ctx, class Tree>
+  TG_HD TG_INLINE void push_children(Ctx& c, std::size_t i, const Tree& t, value_type g) const {
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+      (
+          [&] {
+            constexpr std::size_t cid = child_id<Id, Map, K>();
+            if constexpr (!((Op::nondifferentiable_args >> K) & 1u) && Ctx::needs_adjoint(cid)) {
+              const value_type dk = op.template d<K>(t.y, std::get<K>(t.c).y...);
+              detail::push<cid>(std::get<K>(kids), c, broadcast_index<typename C::shape_type, shape_type>(i),
+                                std::get<K>(t.c), g * dk);
+            }
+          }(),
+          ...);
+    }(std::index_sequence_for<C...>{});
+  }
+};
+
+// IndexMap: out[i] = child[Mapping::source(i)] (reshape, transpose, slice, broadcast_to).
+// Mapping provides shape_type and a static source(i).
+template <class Mapping, class C>
+struct IndexMap : node_tag {
+  using value_type = typename C::value_type;
+  using shape_type = typename Mapping::shape_type;
+  using mapping = Mapping;
+  static constexpr node_kind kind = node_kind::pointwise;
+  std::tuple<C> kids;
+  template <class... C2>
+  using rebind = IndexMap<Mapping, C2...>;
+
+  template <std::size_t Id, class Ctx>
+  TG_HD TG_INLINE value_type compute(const Ctx& c, std::size_t i) const {
+    return detail::value<Id - 1>(std::get<0>(kids), c, Mapping::source(i));
+  }
+  template <std::size_t Id, class Ctx>
+  TG_HD TG_INLINE auto eval_tree(const Ctx& c, std::size_t i) const {
+    auto t = detail::eval<Id - 1>(std::get<0>(kids), c, Mapping::source(i));
+    return detail::node_tree<value_type, decltype(t)>{t.y, std::make_tuple(t)};
+  }
+  template <std::size_t Id, class Ctx, class Tree>
+  TG_HD TG_INLINE void push_children(Ctx& c, std::size_t i, const Tree& t, value_type g) const {
+    detail::push<Id - 1>(std::get<0>(kids), c, Mapping::source(i), std::get<0>(t.c), g);
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Turning user values into nodes.
+template <class X>
+inline constexpr bool is_scalar_operand_v = std::is_arithmetic_v<std::remove_cvref_t<X>>;
+
+template <class X>
+concept operand = expression<X> || is_parameter_v<std::remove_cvref_t<X>> ||
+                  is_tensor_like_v<std::remove_cvref_t<X>> || is_scalar_operand_v<X>;
+
+// Expression-like: an operand that fixes an element type (everything but a bare number).
+template <class X>
+concept tensor_operand = operand<X> && !is_scalar_operand_v<X>;
+
+template <class X>
+auto as_expr(X&& x) {
+  using D = std::remove_cvref_t<X>;
+  if constexpr (expression<D>) {
+    return D(std::forward<X>(x));
+  } else if constexpr (is_parameter_v<D>) {
+    static_assert(!std::is_const_v<std::remove_reference_t<X>> || true);
+    return ParamLeaf<typename D::value_type, typename D::shape_type, true>{
+        {}, const_cast<typename D::value_type*>(x.data()), {}};
+  } else if constexpr (is_tensor_like_v<D>) {
+    using T = std::remove_const_t<typename D::value_type>;
+    return ConstLeaf<T, typename D::shape_type>{{}, x.data(), {}};
+  } else {
+    static_assert(is_scalar_operand_v<D>, "typegrad: not an operand (expression, tg::Parameter, tg::Tensor or a number)");
+    return Scalar<D>{{}, x, {}};
+  }
+}
+
+// Numbers take the element type of the tensor operands they meet.
+template <class T, class X>
+auto as_expr_of(X&& x) {
+  if constexpr (is_scalar_operand_v<X>)
+    return Scalar<T>{{}, static_cast<T>(x), {}};
+  else
+    return as_expr(std::forward<X>(x));
+}
+
+template <class X>
+using expr_t = decltype(as_expr(std::declval<X>()));
+
+namespace detail {
+template <class... X>
+struct first_tensor_value_type {
+  using type = double;
+};
+template <class X, class... R>
+struct first_tensor_value_type<X, R...> {
+  using type = std::conditional_t<tensor_operand<X>, typename expr_t<X>::value_type,
+                                  typename first_tensor_value_type<R...>::type>;
+};
+
+template <class Op, class A, class B>
+constexpr bool check_pair() {
+  using SA = typename A::shape_type;
+  using SB = typename B::shape_type;
+  using TA = typename A::value_type;
+  using TB = typename B::value_type;
+  constexpr bool bc = broadcastable<SA, SB>();
+  constexpr bool tt = std::is_same_v<TA, TB>;
+  return require<error::shapes_not_broadcastable<Op, SA, SB, bc>>() &&
+         require<error::element_types_differ<Op, TA, TB, tt>>() && bc && tt;
+}
+}  // namespace detail
+
+// Builds an element-wise node after checking that the operands' shapes broadcast and types agree.
+template <class Op, class... X>
+auto map(Op op, X&&... xs) {
+  using T = typename detail::first_tensor_value_type<X...>::type;
+  using First = std::tuple_element_t<0, std::tuple<expr_t<decltype(as_expr_of<T>(std::declval<X>()))>...>>;
+  constexpr bool ok = (detail::check_pair<Op, First, decltype(as_expr_of<T>(std::declval<X>()))>() && ...);
+  if constexpr (ok) {
+    return Map<Op, decltype(as_expr_of<T>(std::declval<X>()))...>{{}, op, {as_expr_of<T>(std::forward<X>(xs))...}};
+  } else {
+    return Scalar<T>{};  // unreachable in a correct program; keeps the error list short
+  }
+}
+
+// Builds an index-mapping node.
+template <class Mapping, class X>
+auto index_map(X&& x) {
+  using E = expr_t<X>;
+  return IndexMap<Mapping, E>{{}, {as_expr(std::forward<X>(x))}};
+}
+
+}  // namespace tg

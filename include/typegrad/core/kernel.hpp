@@ -1,0 +1,59 @@
+#pragma once
+// Base of nodes that run as whole-buffer kernels (matmul, reductions, softmax, losses, user primitives).
+// A kernel reads children element by element through in<>() -- a child that is an element-wise region
+// is computed on the fly, fused into the kernel -- or, when it declares needs_child_buffers, through
+// in_data<>(). It sends adjoints with add_grad<>() (element) or grad_data<>() (buffer).
+#include "typegrad/core/expr.hpp"
+
+namespace tg {
+
+template <class T, class S, class... C>
+struct kernel_node : node_tag {
+  using value_type = T;
+  using shape_type = S;
+  static constexpr node_kind kind = node_kind::kernel;
+  std::tuple<C...> kids;
+
+  template <std::size_t K>
+  using child_type = std::tuple_element_t<K, std::tuple<C...>>;
+  template <std::size_t Id, std::size_t K>
+  static constexpr std::size_t cid = child_id<Id, kernel_node, K>();
+
+  // value of element i of child K
+  template <std::size_t Id, std::size_t K, class Ctx>
+  TG_HD TG_INLINE auto in(const Ctx& c, std::size_t i) const {
+    return detail::value<cid<Id, K>>(std::get<K>(kids), c, i);
+  }
+  // whole buffer of child K (needs_child_buffers = true, or a child known to be materialised)
+  template <std::size_t Id, std::size_t K, class Ctx>
+  const auto* in_data(const Ctx& c) const {
+    static_assert(Ctx::materialised(cid<Id, K>), "typegrad: in_data needs a materialised child");
+    return static_cast<const typename child_type<K>::value_type*>(c.val[cid<Id, K>]);
+  }
+  // does child K receive a gradient in this program?
+  template <std::size_t Id, std::size_t K, class Ctx>
+  static constexpr bool wants_grad() {
+    return Ctx::needs_adjoint(cid<Id, K>);
+  }
+  // adds g to the adjoint of element i of child K
+  template <std::size_t Id, std::size_t K, class Ctx>
+  TG_HD TG_INLINE void add_grad(Ctx& c, std::size_t i, typename child_type<K>::value_type g) const {
+    detail::accumulate<cid<Id, K>>(std::get<K>(kids), c, i, g);
+  }
+  // the adjoint buffer of child K (materialised children only), to accumulate into with +=
+  template <std::size_t Id, std::size_t K, class Ctx>
+  auto* grad_data(Ctx& c) const {
+    static_assert(Ctx::materialised(cid<Id, K>), "typegrad: grad_data needs a materialised child");
+    return static_cast<typename child_type<K>::value_type*>(c.adj[cid<Id, K>]);
+  }
+  template <std::size_t Id, class Ctx>
+  static T* out(const Ctx& c) {
+    return static_cast<T*>(c.val[Id]);
+  }
+  template <std::size_t Id, class Ctx>
+  static const T* out_grad(const Ctx& c) {
+    return static_cast<const T*>(c.adj[Id]);
+  }
+};
+
+}  // namespace tg

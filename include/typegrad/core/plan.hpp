@@ -1,0 +1,298 @@
+#pragma once
+// The compile-time plan of a program: one row per occurrence (node of the expression tree, in
+// post-order), then the derived schedule, fused regions, liveness and workspace offsets.
+// All of it is constexpr data computed by ordinary loops over arrays: graph algorithms on values
+// compile far faster than the same algorithms on type lists (shared/notes/compile-cost.md).
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "typegrad/core/expr.hpp"
+
+namespace tg {
+
+namespace detail {
+template <class T>
+inline constexpr char type_key_tag = 0;
+}
+
+
+inline constexpr std::size_t no_node = std::size_t(-1);
+
+template <std::size_t N>
+struct Plan {
+  // ---- read off the types ----
+  std::array<const void*, N> type_key{};
+  std::array<node_kind, N> kind{};
+  std::array<bool, N> needs_child_buffers{};
+  std::array<bool, N> mergeable{};
+  std::array<bool, N> wants_grad{};  // external leaves
+  std::array<bool, N> is_param{};
+  std::array<std::size_t, N> input_index{};
+  std::array<std::size_t, N> elements{};
+  std::array<std::size_t, N> elem_bytes{};
+  std::array<std::size_t, N> parent{};
+  std::array<std::uint32_t, N> nondiff_mask{};
+  std::array<std::size_t, N> child_begin{};  // children ids live in children[child_begin .. +child_count]
+  std::array<std::size_t, N> child_count{};
+  std::array<std::size_t, N> children{};
+  std::array<std::size_t, N> index_in_parent{};
+
+  // ---- derived ----
+  std::array<bool, N> requires_grad{};
+  std::array<bool, N> needs_adjoint{};
+  std::array<bool, N> materialised{};   // external leaves count as materialised (their memory is the user's)
+  std::array<bool, N> merge_candidate{};  // another occurrence has the same type: may be the same node
+  std::array<std::size_t, N> kernel_pos{};  // position in the forward schedule (no_node if not a kernel)
+  std::array<std::size_t, N> kernels{};
+  std::size_t kernel_count = 0;
+  std::array<std::size_t, N> reader{};  // nearest materialised ancestor: the kernel that reads this buffer
+  std::array<std::size_t, N> val_offset{};
+  std::array<std::size_t, N> adj_offset{};
+  std::array<std::size_t, N> adj_zero_time{};  // backward time at which the adjoint is cleared
+  std::array<std::size_t, N> grad_offset{};    // external leaves that want gradients: slot in the gradient block
+  std::size_t workspace_bytes = 0;
+  std::size_t naive_bytes = 0;  // the sum of all buffers, without reuse
+  std::size_t grad_bytes = 0;
+  std::size_t adjoint_count = 0;  // materialised adjoint buffers + gradient slots
+  std::size_t grad_leaf_count = 0;
+  bool train = false;
+};
+
+namespace detail {
+
+constexpr std::size_t round_up(std::size_t b) {
+  return (b + workspace_alignment - 1) / workspace_alignment * workspace_alignment;
+}
+
+template <class Node>
+constexpr auto child_sizes() {
+  return [&]<std::size_t... K>(std::index_sequence<K...>) {
+    return std::array<std::size_t, sizeof...(K) + 1>{tree_size_v<child_t<Node, K>>..., 0};
+  }(std::make_index_sequence<child_count_v<Node>>{});
+}
+
+template <class Node, std::size_t N>
+constexpr void describe(Plan<N>& p, std::size_t id, std::size_t parent, std::size_t index_in_parent,
+                        std::size_t& child_cursor) {
+  p.type_key[id] = &type_key_tag<Node>;
+  p.kind[id] = Node::kind;
+  p.needs_child_buffers[id] = Node::needs_child_buffers;
+  p.mergeable[id] = Node::mergeable;
+  if constexpr (Node::kind == node_kind::external) {
+    p.wants_grad[id] = Node::wants_grad;
+    p.input_index[id] = Node::input_index;
+  } else {
+    p.input_index[id] = no_node;
+  }
+  p.is_param[id] = is_param_leaf_v<Node>;
+  p.elements[id] = Node::shape_type::size;
+  p.elem_bytes[id] = sizeof(typename Node::value_type);
+  p.parent[id] = parent;
+  p.index_in_parent[id] = index_in_parent;
+  p.nondiff_mask[id] = Node::nondifferentiable_children;
+  constexpr std::size_t nk = child_count_v<Node>;
+  p.child_count[id] = nk;
+  p.child_begin[id] = child_cursor;
+  child_cursor += nk;
+  [&]<std::size_t... K>(std::index_sequence<K...>) {
+    std::size_t next = id;  // children are laid out right before the node, last child first
+    [[maybe_unused]] std::size_t ids[nk + 1] = {};
+    for (std::size_t k = nk; k-- > 0;) {
+      ids[k] = next - 1;
+      next -= child_sizes<Node>()[k];
+    }
+    ((p.children[p.child_begin[id] + K] = ids[K]), ...);
+    (describe<child_t<Node, K>, N>(p, ids[K], id, K, child_cursor), ...);
+  }(std::make_index_sequence<nk>{});
+}
+
+// First-fit packing of buffers into one block, given their live intervals [start, end].
+template <std::size_t M>
+struct interval_set {
+  std::array<std::size_t, M> start{}, end{}, bytes{}, offset{};
+  std::size_t n = 0;
+};
+
+template <std::size_t M>
+constexpr std::size_t pack(interval_set<M>& s) {
+  // place larger buffers first; ties by start time
+  std::array<std::size_t, M> order{};
+  for (std::size_t i = 0; i < s.n; ++i) order[i] = i;
+  for (std::size_t i = 1; i < s.n; ++i)
+    for (std::size_t j = i; j > 0; --j) {
+      auto a = order[j - 1], b = order[j];
+      if (s.bytes[a] < s.bytes[b] || (s.bytes[a] == s.bytes[b] && s.start[a] > s.start[b])) {
+        order[j - 1] = b;
+        order[j] = a;
+      } else {
+        break;
+      }
+    }
+  std::size_t total = 0;
+  std::array<bool, M> placed{};
+  for (std::size_t oi = 0; oi < s.n; ++oi) {
+    const std::size_t b = order[oi];
+    std::size_t off = 0;
+    bool moved = true;
+    while (moved) {  // bump past every placed, time-overlapping buffer that intersects [off, off+bytes)
+      moved = false;
+      for (std::size_t q = 0; q < s.n; ++q) {
+        if (!placed[q]) continue;
+        const bool time_overlap = !(s.end[q] < s.start[b] || s.end[b] < s.start[q]);
+        const bool space_overlap = off < s.offset[q] + s.bytes[q] && s.offset[q] < off + s.bytes[b];
+        if (time_overlap && space_overlap) {
+          off = s.offset[q] + s.bytes[q];
+          moved = true;
+        }
+      }
+    }
+    s.offset[b] = off;
+    placed[b] = true;
+    if (off + s.bytes[b] > total) total = off + s.bytes[b];
+  }
+  return total;
+}
+
+}  // namespace detail
+
+template <class Root, bool Train>
+constexpr Plan<tree_size_v<Root>> make_plan() {
+  constexpr std::size_t N = tree_size_v<Root>;
+  Plan<N> p{};
+  p.train = Train;
+  std::size_t cursor = 0;
+  detail::describe<Root, N>(p, N - 1, no_node, 0, cursor);
+
+  // gradients flow bottom-up: a node needs an adjoint if a differentiable path reaches a leaf that wants one
+  for (std::size_t k = 0; k < N; ++k) {
+    if (p.kind[k] == node_kind::external) {
+      p.requires_grad[k] = p.wants_grad[k];
+    } else {
+      bool rg = false;
+      for (std::size_t c = 0; c < p.child_count[k]; ++c)
+        if (!((p.nondiff_mask[k] >> c) & 1u)) rg = rg || p.requires_grad[p.children[p.child_begin[k] + c]];
+      p.requires_grad[k] = rg;
+    }
+  }
+  // ... and top-down: only where the root's adjoint can reach through differentiable edges
+  for (std::size_t k = N; k-- > 0;) {
+    const std::size_t par = p.parent[k];
+    if (par == no_node)
+      p.needs_adjoint[k] = Train && p.requires_grad[k];
+    else
+      p.needs_adjoint[k] = p.requires_grad[k] && p.needs_adjoint[par] && !((p.nondiff_mask[par] >> p.index_in_parent[k]) & 1u);
+  }
+
+  // merge candidates: the same node type occurs more than once (identity is confirmed at run time)
+  for (std::size_t k = 0; k < N; ++k) {
+    if (p.kind[k] == node_kind::external || p.kind[k] == node_kind::inline_scalar || !p.mergeable[k]) continue;
+    for (std::size_t j = 0; j < N; ++j)
+      if (j != k && p.type_key[j] == p.type_key[k]) p.merge_candidate[k] = true;
+  }
+
+  // fused regions: what is materialised (the rest is computed in registers by the kernel that reads it)
+  for (std::size_t k = 0; k < N; ++k) {
+    const std::size_t par = p.parent[k];
+    switch (p.kind[k]) {
+      case node_kind::external: p.materialised[k] = true; break;
+      case node_kind::inline_scalar: p.materialised[k] = false; break;
+      case node_kind::kernel: p.materialised[k] = true; break;
+      case node_kind::pointwise:
+        p.materialised[k] = par == no_node || p.needs_child_buffers[par] || p.merge_candidate[k];
+        break;
+    }
+  }
+
+  // schedule: kernels in post-order (a topological order of the DAG)
+  for (std::size_t k = 0; k < N; ++k) {
+    p.kernel_pos[k] = no_node;
+    if (p.materialised[k] && p.kind[k] != node_kind::external) {
+      p.kernel_pos[k] = p.kernel_count;
+      p.kernels[p.kernel_count++] = k;
+    }
+  }
+  for (std::size_t k = 0; k < N; ++k) {
+    std::size_t r = p.parent[k];
+    while (r != no_node && !p.materialised[r]) r = p.parent[r];
+    p.reader[k] = r;
+  }
+
+  // liveness on the timeline: forward kernel i at time i, its backward at time 2K-1-i
+  const std::size_t K = p.kernel_count;
+  auto tf = [&](std::size_t k) { return p.kernel_pos[k]; };
+  auto tb = [&](std::size_t k) { return 2 * K - 1 - p.kernel_pos[k]; };
+  std::array<std::size_t, N> vs{}, ve{}, as{}, ae{};
+  for (std::size_t k = 0; k < N; ++k) {
+    if (p.kernel_pos[k] == no_node) continue;
+    const std::size_t r = p.reader[k];
+    vs[k] = tf(k);
+    if (r == no_node) {
+      ve[k] = 2 * K;  // the output outlives the step
+    } else {
+      std::size_t e = tf(r);
+      if (p.needs_adjoint[r] && tb(r) > e) e = tb(r);
+      if (p.needs_adjoint[k] && tb(k) > e) e = tb(k);
+      ve[k] = e;
+    }
+    if (p.needs_adjoint[k]) {
+      as[k] = r == no_node ? tb(k) : tb(r);
+      ae[k] = tb(k);
+    }
+  }
+  // occurrences that may be merged at run time share their lifetime (conservative union)
+  for (std::size_t k = 0; k < N; ++k) {
+    if (!p.merge_candidate[k] || p.kernel_pos[k] == no_node) continue;
+    for (std::size_t j = 0; j < N; ++j) {
+      if (p.type_key[j] != p.type_key[k] || p.kernel_pos[j] == no_node) continue;
+      if (vs[j] < vs[k]) vs[k] = vs[j];
+      if (ve[j] > ve[k]) ve[k] = ve[j];
+      if (p.needs_adjoint[k]) {
+        if (as[j] < as[k]) as[k] = as[j];
+        if (ae[j] > ae[k]) ae[k] = ae[j];
+      }
+    }
+  }
+
+  detail::interval_set<2 * N> s{};
+  std::array<std::size_t, N> val_slot{}, adj_slot{};
+  for (std::size_t k = 0; k < N; ++k) {
+    if (p.kernel_pos[k] == no_node) continue;
+    const std::size_t b = detail::round_up(p.elements[k] * p.elem_bytes[k]);
+    val_slot[k] = s.n;
+    s.start[s.n] = vs[k];
+    s.end[s.n] = ve[k];
+    s.bytes[s.n++] = b;
+    p.naive_bytes += b;
+    if (p.needs_adjoint[k]) {
+      adj_slot[k] = s.n;
+      s.start[s.n] = as[k];
+      s.end[s.n] = ae[k];
+      s.bytes[s.n++] = b;
+      p.naive_bytes += b;
+      p.adj_zero_time[k] = as[k];
+      ++p.adjoint_count;
+    }
+  }
+  p.workspace_bytes = detail::pack(s);
+  for (std::size_t k = 0; k < N; ++k) {
+    if (p.kernel_pos[k] == no_node) continue;
+    p.val_offset[k] = s.offset[val_slot[k]];
+    if (p.needs_adjoint[k]) p.adj_offset[k] = s.offset[adj_slot[k]];
+  }
+  // gradient block: one slot per leaf occurrence that wants a gradient (tied leaves share at run time)
+  for (std::size_t k = 0; k < N; ++k) {
+    if (p.kind[k] == node_kind::external && p.needs_adjoint[k]) {
+      p.grad_offset[k] = p.grad_bytes;
+      p.grad_bytes += detail::round_up(p.elements[k] * p.elem_bytes[k]);
+      ++p.adjoint_count;
+      ++p.grad_leaf_count;
+    }
+  }
+  return p;
+}
+
+template <class Root, bool Train>
+inline constexpr auto plan_v = make_plan<Root, Train>();
+
+}  // namespace tg

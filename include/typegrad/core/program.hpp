@@ -1,0 +1,361 @@
+#pragma once
+// A compiled program: the plan's schedule run over one preallocated workspace.
+// Construction (once) resolves node identity and allocates; a step allocates nothing.
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "typegrad/core/plan.hpp"
+
+namespace tg {
+
+// Pointer tables handed to node code. Materialisation and adjoint presence are compile-time facts.
+template <class Root, bool Train>
+struct Context {
+  static constexpr const auto& plan = plan_v<Root, Train>;
+  static constexpr std::size_t size = tree_size_v<Root>;
+  static constexpr bool materialised(std::size_t id) { return plan.materialised[id]; }
+  static constexpr bool needs_adjoint(std::size_t id) { return plan.needs_adjoint[id]; }
+  void* val[size] = {};
+  void* adj[size] = {};
+};
+
+namespace detail {
+
+// The node with occurrence id Target inside the tree rooted at node n (occurrence id Id).
+template <std::size_t Target, std::size_t Id, class N>
+constexpr auto& node_at(N& n) {
+  if constexpr (Target == Id) {
+    return n;
+  } else {
+    using D = std::remove_const_t<N>;
+    constexpr std::size_t k = [] {
+      return [&]<std::size_t... K>(std::index_sequence<K...>) {
+        std::size_t found = 0;
+        ((Target <= child_id<Id, D, K>() && Target + tree_size_v<child_t<D, K>> > child_id<Id, D, K>()
+              ? (found = K, 0)
+              : 0),
+         ...);
+        return found;
+      }(std::make_index_sequence<child_count_v<D>>{});
+    }();
+    return node_at<Target, child_id<Id, D, k>()>(std::get<k>(n.kids));
+  }
+}
+
+template <std::size_t Id, class N, class F>
+void for_each_occurrence(N& n, F&& f) {
+  using D = std::remove_const_t<N>;
+  [&]<std::size_t... K>(std::index_sequence<K...>) {
+    (for_each_occurrence<child_id<Id, D, K>()>(std::get<K>(n.kids), f), ...);
+  }(std::make_index_sequence<child_count_v<D>>{});
+  f.template operator()<Id>(n);
+}
+
+template <class S>
+std::string shape_string() {
+  std::string s = "[";
+  for (std::size_t k = 0; k < S::rank; ++k) s += (k ? ", " : "") + std::to_string(S::dims[k]);
+  return s + "]";
+}
+
+}  // namespace detail
+
+template <class Root, bool Train, class... Specs>
+class Program {
+ public:
+  using root_type = Root;
+  using value_type = typename Root::value_type;
+  using output_shape = typename Root::shape_type;
+  using context_type = Context<Root, Train>;
+  static constexpr std::size_t node_count = tree_size_v<Root>;
+  static constexpr std::size_t root_id = node_count - 1;
+  static constexpr const auto& plan = plan_v<Root, Train>;
+  static constexpr bool trains = Train;
+  static constexpr std::size_t kernel_count = plan.kernel_count;
+  static constexpr std::size_t workspace_bytes = plan.workspace_bytes;
+  static constexpr std::size_t naive_workspace_bytes = plan.naive_bytes;
+  static constexpr std::size_t adjoint_count = plan.adjoint_count;
+  static constexpr std::size_t gradient_leaf_count = plan.grad_leaf_count;
+
+  static_assert(Root::kind != node_kind::external && Root::kind != node_kind::inline_scalar,
+                "typegrad: the program's result must be computed (not a bare input, parameter or number)");
+  static_assert(detail::require<error::loss_must_be_scalar<struct compile_step, output_shape,
+                                                           !Train || output_shape::rank == 0>>());
+
+  explicit Program(Root root) : root_(std::move(root)) {
+    workspace_ = detail::allocate_aligned(plan.workspace_bytes);
+    grads_ = detail::allocate_aligned(plan.grad_bytes);
+    resolve_identity();
+    bind_buffers();
+  }
+  Program(const Program& o) : Program(o.root_) {}
+  Program& operator=(const Program&) = delete;
+  Program(Program&&) noexcept = default;  // the context points to heap memory and user data only
+
+  // Runs the program on its arguments. Training programs also run the backward pass and return
+  // the loss; inference programs return a view of the output (valid until the next call).
+  template <class... Args>
+  auto operator()(const Args&... args) {
+    static_assert(sizeof...(Args) == sizeof...(Specs), "typegrad: a step takes one argument per declared input");
+    bind_inputs(std::index_sequence_for<Args...>{}, args...);
+    forward();
+    if constexpr (Train) {
+      backward();
+      return output()[0];
+    } else {
+      return output();
+    }
+  }
+
+  // Forward pass only (a training program's output, e.g. the loss on a validation batch).
+  template <class... Args>
+  auto evaluate(const Args&... args) {
+    bind_inputs(std::index_sequence_for<Args...>{}, args...);
+    forward();
+    if constexpr (output_shape::rank == 0)
+      return output()[0];
+    else
+      return output();
+  }
+
+  TensorView<const value_type, output_shape> output() const {
+    return TensorView<const value_type, output_shape>(static_cast<const value_type*>(ctx_.val[root_id]));
+  }
+
+  // Gradient of the loss w.r.t. a parameter used by this program (tied uses summed).
+  template <class T, std::size_t... D>
+  TensorView<const T, shape<D...>> grad(const Parameter<T, D...>& p) const {
+    const void* g = nullptr;
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+      ((plan.is_param[K] && plan.needs_adjoint[K] && plan.elements[K] == p.size() &&
+                param_data<K>() == static_cast<const void*>(p.data())
+            ? (g = ctx_.adj[K], 0)
+            : 0),
+       ...);
+    }(std::make_index_sequence<node_count>{});
+    if (!g)
+      throw std::invalid_argument("typegrad: grad(): this parameter is not a trainable leaf of the program "
+                                  "(not used, or frozen)");
+    return TensorView<const T, shape<D...>>(static_cast<const T*>(g));
+  }
+  template <class T, std::size_t... D>
+  bool has_grad(const Parameter<T, D...>& p) const {
+    bool found = false;
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+      ((plan.is_param[K] && plan.needs_adjoint[K] && param_data<K>() == static_cast<const void*>(p.data())
+            ? (found = true, 0)
+            : 0),
+       ...);
+    }(std::make_index_sequence<node_count>{});
+    return found;
+  }
+
+  // Gradient w.r.t. the I-th input (declared as tg::Variable).
+  template <std::size_t I>
+  auto grad_input() const {
+    constexpr std::size_t k = [] {
+      for (std::size_t j = 0; j < node_count; ++j)
+        if (plan.kind[j] == node_kind::external && plan.input_index[j] == I && plan.needs_adjoint[j]) return j;
+      return no_node;
+    }();
+    static_assert(k != no_node, "typegrad: grad_input<I>: input I is not a tg::Variable used by the program");
+    using N = std::remove_cvref_t<decltype(detail::node_at<k, root_id>(root_))>;
+    return TensorView<const typename N::value_type, typename N::shape_type>(
+        static_cast<const typename N::value_type*>(ctx_.adj[k]));
+  }
+
+  // Calls f(parameter data, gradient, element count) once per trainable parameter (tied uses once).
+  // Allocates nothing: an optimizer can run it every step.
+  template <class F>
+  void for_each_gradient(F&& f) const {
+    detail::for_each_occurrence<root_id>(root_, [&]<std::size_t K>(const auto& n) {
+      if constexpr (plan.is_param[K] && plan.needs_adjoint[K]) {
+        using T = std::remove_pointer_t<decltype(n.data)>;
+        if (canon_[K] == K) f(n.data, static_cast<const T*>(ctx_.adj[K]), plan.elements[K]);
+      }
+    });
+  }
+
+  const Root& expression() const { return root_; }
+  // The occurrence that this occurrence was merged into (itself unless merged): for tests and tools.
+  std::size_t canonical(std::size_t id) const { return canon_[id]; }
+
+ private:
+  template <std::size_t K>
+  const void* param_data() const {
+    if constexpr (plan.is_param[K])
+      return detail::node_at<K, root_id>(root_).data;
+    else
+      return nullptr;
+  }
+
+  // Hash-consing at construction: two occurrences are one node when they have the same type, the same
+  // run-time payload (parameter address, input index, constant value) and the same canonical children.
+  void resolve_identity() {
+    std::map<std::vector<std::uint64_t>, std::size_t> seen;
+    detail::for_each_occurrence<root_id>(root_, [&]<std::size_t K>(const auto& n) {
+      using N = std::remove_cvref_t<decltype(n)>;
+      canon_[K] = K;
+      if constexpr (N::mergeable) {
+        std::vector<std::uint64_t> key;
+        key.push_back(reinterpret_cast<std::uintptr_t>(plan.type_key[K]));
+        n.key_payload(key);
+        if constexpr (N::kind == node_kind::external) key.push_back(plan.needs_adjoint[K]);
+        for (std::size_t c = 0; c < plan.child_count[K]; ++c) key.push_back(canon_[plan.children[plan.child_begin[K] + c]]);
+        auto [it, inserted] = seen.emplace(std::move(key), K);
+        if (!inserted) canon_[K] = it->second;
+      }
+    });
+    // merging that the plan did not foresee would break the schedule: only candidates may merge
+    for (std::size_t k = 0; k < node_count; ++k)
+      if (canon_[k] != k && plan.kind[k] != node_kind::external && plan.kind[k] != node_kind::inline_scalar &&
+          !plan.merge_candidate[k])
+        throw std::logic_error("typegrad: internal error: unexpected merge");
+  }
+
+  void bind_buffers() {
+    auto* ws = workspace_.get();
+    auto* gb = grads_.get();
+    detail::for_each_occurrence<root_id>(root_, [&]<std::size_t K>(const auto& n) {
+      using N = std::remove_cvref_t<decltype(n)>;
+      if constexpr (N::kind == node_kind::external) {
+        if constexpr (requires { n.data; }) ctx_.val[K] = const_cast<void*>(static_cast<const void*>(n.data));
+        if constexpr (plan.needs_adjoint[K]) ctx_.adj[K] = gb + plan.grad_offset[canon_[K]];
+      } else if constexpr (plan.kernel_pos[K] != no_node) {
+        ctx_.val[K] = ws + plan.val_offset[K];
+        if constexpr (plan.needs_adjoint[K]) ctx_.adj[K] = ws + plan.adj_offset[K];
+      }
+    });
+    for (std::size_t k = 0; k < node_count; ++k) {
+      if (canon_[k] == k || plan.kind[k] == node_kind::external) continue;
+      ctx_.val[k] = ctx_.val[canon_[k]];
+      ctx_.adj[k] = ctx_.adj[canon_[k]];
+    }
+  }
+
+  template <class Arg>
+  static const void* data_of(const Arg& a) {
+    if constexpr (requires { a.data(); })
+      return static_cast<const void*>(a.data());
+    else
+      return static_cast<const void*>(a);
+  }
+
+  template <std::size_t I, class Arg>
+  void bind_input(const Arg& a) {
+    using Spec = std::tuple_element_t<I, std::tuple<Specs...>>;
+    using S = typename Spec::shape_type;
+    using T = typename Spec::value_type;
+    if constexpr (requires { typename Arg::shape_type; }) {
+      detail::require<error::argument_shape_mismatch<Spec, S, typename Arg::shape_type,
+                                                     std::is_same_v<S, typename Arg::shape_type>>>();
+      static_assert(std::is_same_v<std::remove_const_t<typename Arg::value_type>, T>,
+                    "typegrad: a step argument's element type differs from the declared input's");
+    } else if constexpr (requires { a.size(); a.data(); }) {  // contiguous run-time sized memory
+      if (a.size() != S::size)
+        throw std::invalid_argument("typegrad: argument " + std::to_string(I) + " has " + std::to_string(a.size()) +
+                                    " elements; the step was compiled for shape " + detail::shape_string<S>() +
+                                    " (" + std::to_string(S::size) + " elements)");
+    }
+    const void* p = data_of(a);
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+      ((plan.kind[K] == node_kind::external && plan.input_index[K] == I ? (ctx_.val[K] = const_cast<void*>(p), 0) : 0),
+       ...);
+    }(std::make_index_sequence<node_count>{});
+    if constexpr (Spec::is_labels) check_labels<Spec>(static_cast<const std::int32_t*>(p));
+  }
+
+  template <class Spec>
+  static void check_labels(const std::int32_t* y) {
+    for (std::size_t i = 0; i < Spec::shape_type::size; ++i)
+      if (y[i] < 0 || static_cast<std::size_t>(y[i]) >= Spec::classes)
+        throw std::out_of_range("typegrad: label " + std::to_string(y[i]) + " at position " + std::to_string(i) +
+                                " is outside [0, " + std::to_string(Spec::classes) + ")");
+  }
+
+  template <std::size_t... I, class... Args>
+  void bind_inputs(std::index_sequence<I...>, const Args&... args) {
+    (bind_input<I>(args), ...);
+  }
+
+  template <std::size_t Id>
+  TG_INLINE void run_forward() {
+    if constexpr (plan.merge_candidate[Id])
+      if (canon_[Id] != Id) return;
+    const auto& n = detail::node_at<Id, root_id>(root_);
+    using N = std::remove_cvref_t<decltype(n)>;
+    if constexpr (N::kind == node_kind::pointwise) {
+      using T = typename N::value_type;
+      T* TG_RESTRICT out = static_cast<T*>(ctx_.val[Id]);
+      const context_type& c = ctx_;
+      for (std::size_t i = 0; i < N::shape_type::size; ++i) out[i] = n.template compute<Id>(c, i);
+    } else {
+      n.template forward<Id>(ctx_);
+    }
+  }
+
+  template <std::size_t Id>
+  TG_INLINE void run_backward() {
+    if constexpr (plan.needs_adjoint[Id]) {
+      clear_adjoints_at(2 * kernel_count - 1 - plan.kernel_pos[Id]);  // also when this kernel is a merged copy
+      if constexpr (plan.merge_candidate[Id])
+        if (canon_[Id] != Id) return;
+      const auto& n = detail::node_at<Id, root_id>(root_);
+      using N = std::remove_cvref_t<decltype(n)>;
+      if constexpr (N::kind == node_kind::pointwise) {
+        using T = typename N::value_type;
+        const T* g = static_cast<const T*>(ctx_.adj[Id]);
+        for (std::size_t i = 0; i < N::shape_type::size; ++i) {
+          const auto t = n.template eval_tree<Id>(ctx_, i);
+          n.template push_children<Id>(ctx_, i, t, g[i]);
+        }
+      } else {
+        n.template backward<Id>(ctx_);
+      }
+    }
+  }
+
+  // Clears the adjoints that start living at backward time t (their first writer runs now).
+  void clear_adjoints_at(std::size_t t) {
+    static constexpr auto list = [] {
+      std::array<std::size_t, node_count + 1> ids{};
+      std::size_t n = 0;
+      for (std::size_t k = 0; k < node_count; ++k)
+        if (plan.kernel_pos[k] != no_node && plan.needs_adjoint[k] && k != root_id) ids[n++] = k;
+      ids[node_count] = n;
+      return ids;
+    }();
+    for (std::size_t q = 0; q < list[node_count]; ++q) {
+      const std::size_t k = list[q];
+      if (plan.adj_zero_time[k] == t && canon_[k] == k) std::memset(ctx_.adj[k], 0, plan.elements[k] * plan.elem_bytes[k]);
+    }
+  }
+
+  void forward() {
+    [&]<std::size_t... P>(std::index_sequence<P...>) { (run_forward<plan.kernels[P]>(), ...); }(
+        std::make_index_sequence<plan.kernel_count>{});
+  }
+
+  void backward() {
+    if constexpr (plan.needs_adjoint[root_id]) {
+      if (plan.grad_bytes) std::memset(grads_.get(), 0, plan.grad_bytes);
+      static_cast<value_type*>(ctx_.adj[root_id])[0] = value_type(1);
+      [&]<std::size_t... P>(std::index_sequence<P...>) {
+        (run_backward<plan.kernels[plan.kernel_count - 1 - P]>(), ...);
+      }(std::make_index_sequence<plan.kernel_count>{});
+    }
+  }
+
+  Root root_;
+  detail::aligned_bytes workspace_;
+  detail::aligned_bytes grads_;
+  context_type ctx_{};
+  std::array<std::size_t, node_count> canon_{};
+};
+
+}  // namespace tg

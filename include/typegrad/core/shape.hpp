@@ -1,0 +1,160 @@
+#pragma once
+// Compile-time shapes: rank and dims live in the type; NumPy broadcasting is computed here.
+#include <array>
+#include <cstddef>
+#include <type_traits>
+
+#include "typegrad/core/config.hpp"
+
+namespace tg {
+
+template <std::size_t... D>
+struct shape {
+  static constexpr std::size_t rank = sizeof...(D);
+  static constexpr std::size_t size = (std::size_t{1} * ... * D);
+  static constexpr std::array<std::size_t, rank> dims{D...};
+  // Row-major strides.
+  static constexpr std::array<std::size_t, rank> strides = [] {
+    std::array<std::size_t, rank> s{};
+    std::size_t acc = 1;
+    for (std::size_t k = rank; k-- > 0;) {
+      s[k] = acc;
+      acc *= dims[k];
+    }
+    return s;
+  }();
+  static constexpr std::size_t dim(std::size_t k) { return dims[k]; }
+};
+
+template <class S>
+inline constexpr bool is_shape_v = false;
+template <std::size_t... D>
+inline constexpr bool is_shape_v<shape<D...>> = true;
+
+using scalar_shape = shape<>;
+
+namespace detail {
+
+template <std::size_t N>
+struct dims_array {
+  std::array<std::size_t, N> v{};
+  std::size_t n = 0;
+};
+
+template <class Arr, std::size_t... I>
+constexpr auto to_shape_impl(std::index_sequence<I...>) -> shape<Arr::value.v[I]...>;
+
+template <auto A>
+struct dims_holder {
+  static constexpr auto value = A;
+};
+
+}  // namespace detail
+
+// shape type from a constexpr dims_array value
+template <auto DimsArray>
+using shape_from = decltype(detail::to_shape_impl<detail::dims_holder<DimsArray>>(
+    std::make_index_sequence<DimsArray.n>{}));
+
+// ---- broadcasting (NumPy rules: align trailing dims; each pair equal or one of them 1) ----
+template <class A, class B>
+constexpr bool broadcastable() {
+  constexpr std::size_t ra = A::rank, rb = B::rank;
+  constexpr std::size_t r = ra > rb ? ra : rb;
+  for (std::size_t k = 0; k < r; ++k) {
+    std::size_t da = k < ra ? A::dims[ra - 1 - k] : 1;
+    std::size_t db = k < rb ? B::dims[rb - 1 - k] : 1;
+    if (da != db && da != 1 && db != 1) return false;
+  }
+  return true;
+}
+
+namespace detail {
+template <class A, class B>
+constexpr auto broadcast_dims() {
+  constexpr std::size_t ra = A::rank, rb = B::rank;
+  constexpr std::size_t r = ra > rb ? ra : rb;
+  dims_array<r> out{};
+  out.n = r;
+  for (std::size_t k = 0; k < r; ++k) {
+    std::size_t da = k < ra ? A::dims[ra - 1 - k] : 1;
+    std::size_t db = k < rb ? B::dims[rb - 1 - k] : 1;
+    out.v[r - 1 - k] = da == 1 ? db : da;
+  }
+  return out;
+}
+template <class A, class B>
+struct broadcast2 {
+  using type = shape_from<broadcast_dims<A, B>()>;
+};
+}  // namespace detail
+
+template <class... S>
+struct broadcast_shape;
+template <class A>
+struct broadcast_shape<A> {
+  using type = A;
+};
+template <class A, class B, class... R>
+struct broadcast_shape<A, B, R...> {
+  using type = typename broadcast_shape<typename detail::broadcast2<A, B>::type, R...>::type;
+};
+template <class... S>
+using broadcast_shape_t = typename broadcast_shape<S...>::type;
+
+// Flat index in `From` (broadcast operand) for flat index i of `To` (the broadcast result).
+template <class From, class To>
+TG_HD TG_INLINE constexpr std::size_t broadcast_index(std::size_t i) {
+  if constexpr (std::is_same_v<From, To>) {
+    return i;
+  } else if constexpr (From::size == 1) {
+    return 0;
+  } else if constexpr (From::size == To::size) {
+    return i;  // same element count and broadcastable: only leading/interior 1s differ
+  } else {
+    constexpr std::size_t rt = To::rank, rf = From::rank;
+    // Suffix case: From equals the trailing dims of To (a bias over a batch).
+    constexpr bool suffix = [] {
+      for (std::size_t k = 0; k < rf; ++k)
+        if (From::dims[rf - 1 - k] != To::dims[rt - 1 - k]) return false;
+      return true;
+    }();
+    if constexpr (suffix) {
+      return i % From::size;
+    } else {
+      std::size_t j = 0;
+      for (std::size_t k = rt; k-- > 0;) {
+        const std::size_t d = To::dims[k];
+        const std::size_t c = i % d;
+        i /= d;
+        const std::size_t kf = k + rf - rt;  // may wrap for leading dims (ignored)
+        if (k + rf >= rt && From::dims[kf] != 1) j += c * From::strides[kf];
+      }
+      return j;
+    }
+  }
+}
+
+// A list of axes, as it appears in error messages.
+template <std::size_t... A>
+struct axes {};
+
+// ---- small constexpr helpers on shapes ----
+template <class S, class T>
+inline constexpr bool same_shape_v = std::is_same_v<S, T>;
+
+template <class S, std::size_t... Axes>
+constexpr bool axes_in_range() {
+  return ((Axes < S::rank) && ... && true);
+}
+
+template <std::size_t... Axes>
+constexpr bool axes_unique() {
+  constexpr std::array<std::size_t, sizeof...(Axes)> a{Axes...};
+  for (std::size_t i = 0; i < a.size(); ++i)
+    for (std::size_t j = i + 1; j < a.size(); ++j)
+      if (a[i] == a[j]) return false;
+  return true;
+}
+
+}  // namespace tg

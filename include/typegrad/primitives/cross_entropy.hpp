@@ -1,0 +1,74 @@
+#pragma once
+// Mean cross-entropy of logits [B, C] against class labels y in [0, C):
+//   L = 1/B sum_b (logsumexp(x_b) - x_b[y_b])      VJP: dx_b = g/B (softmax(x_b) - onehot(y_b))
+// The logits may be an element-wise region (computed inside this kernel).
+#include <cmath>
+#include <limits>
+
+#include "typegrad/core/inputs.hpp"
+#include "typegrad/core/kernel.hpp"
+
+namespace tg {
+namespace op {
+struct cross_entropy {};
+}
+
+template <class X, class Y>
+struct CrossEntropy : kernel_node<typename X::value_type, shape<>, X, Y> {
+  using T = typename X::value_type;
+  template <class... K2>
+  using rebind = CrossEntropy<K2...>;
+  static constexpr std::uint32_t nondifferentiable_children = 0b10;
+  static constexpr std::size_t B = X::shape_type::dims[0], C = X::shape_type::dims[1];
+
+  template <std::size_t Id, class Ctx>
+  T row_lse(const Ctx& c, std::size_t b) const {
+    T m = -std::numeric_limits<T>::infinity();
+    for (std::size_t k = 0; k < C; ++k) {
+      const T v = this->template in<Id, 0>(c, b * C + k);
+      m = v > m ? v : m;
+    }
+    T s = 0;
+    for (std::size_t k = 0; k < C; ++k) s += std::exp(this->template in<Id, 0>(c, b * C + k) - m);
+    return m + std::log(s);
+  }
+
+  template <std::size_t Id, class Ctx>
+  void forward(Ctx& c) const {
+    const std::int32_t* y = this->template in_data<Id, 1>(c);
+    T total = 0;
+    for (std::size_t b = 0; b < B; ++b) total += row_lse<Id>(c, b) - this->template in<Id, 0>(c, b * C + std::size_t(y[b]));
+    this->template out<Id>(c)[0] = total / T(B);
+  }
+
+  template <std::size_t Id, class Ctx>
+  void backward(Ctx& c) const {
+    if constexpr (CrossEntropy::template wants_grad<Id, 0, Ctx>()) {
+      const std::int32_t* y = this->template in_data<Id, 1>(c);
+      const T g = this->template out_grad<Id>(c)[0] / T(B);
+      for (std::size_t b = 0; b < B; ++b) {
+        const T lse = row_lse<Id>(c, b);
+        for (std::size_t k = 0; k < C; ++k) {
+          const T p = std::exp(this->template in<Id, 0>(c, b * C + k) - lse);
+          this->template add_grad<Id, 0>(c, b * C + k, g * (p - (std::size_t(y[b]) == k ? T(1) : T(0))));
+        }
+      }
+    }
+  }
+};
+
+template <tensor_operand X, class Y>
+auto cross_entropy(X&& logits, Y&& labels) {
+  using E = expr_t<X>;
+  using L = std::remove_cvref_t<Y>;
+  constexpr bool is_labels = is_labels_v<L>;
+  detail::require<error::labels_must_be_integer_class_indices<op::cross_entropy, L, is_labels>>();
+  if constexpr (is_labels) {
+    using SX = typename E::shape_type;
+    using SY = shape<L::shape_type::dims[0], L::classes>;
+    constexpr bool ok = SX::rank == 2 && std::is_same_v<SX, SY>;
+    detail::require<error::loss_label_shape_mismatch<op::cross_entropy, SX, SY, ok>>();
+    if constexpr (ok) return CrossEntropy<E, L>{{{}, {as_expr(std::forward<X>(logits)), labels}}};
+  }
+}
+}  // namespace tg

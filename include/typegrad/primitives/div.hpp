@@ -1,0 +1,31 @@
+#pragma once
+// y = a / b;  dy/da = 1/b, dy/db = -y/b
+#include <cmath>
+
+#include "typegrad/core/expr.hpp"
+
+namespace tg::op {
+struct div {
+  static constexpr std::size_t arity = 2;
+  static constexpr std::uint32_t nondifferentiable_args = 0;
+  template <class T>
+  TG_HD T operator()(T a, T b) const {
+    return a / b;
+  }
+  template <std::size_t K, class T>
+  TG_HD T d(T y, T, T b) const {
+    if constexpr (K == 0)
+      return T(1) / b;
+    else
+      return -y / b;
+  }
+};
+}  // namespace tg::op
+
+namespace tg {
+template <operand A, operand B>
+  requires(tensor_operand<A> || tensor_operand<B>)
+auto div(A&& a, B&& b) {
+  return map(op::div{}, std::forward<A>(a), std::forward<B>(b));
+}
+}  // namespace tg

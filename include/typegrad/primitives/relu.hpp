@@ -1,0 +1,27 @@
+#pragma once
+// y = max(x, 0);  dy/dx = [x > 0]
+#include <cmath>
+
+#include "typegrad/core/expr.hpp"
+
+namespace tg::op {
+struct relu {
+  static constexpr std::size_t arity = 1;
+  static constexpr std::uint32_t nondifferentiable_args = 0;
+  template <class T>
+  TG_HD T operator()(T x) const {
+    return x > T(0) ? x : T(0);
+  }
+  template <std::size_t K, class T>
+  TG_HD T d(T, T x) const {
+    return x > T(0) ? T(1) : T(0);
+  }
+};
+}  // namespace tg::op
+
+namespace tg {
+template <tensor_operand X>
+auto relu(X&& x) {
+  return map(op::relu{}, std::forward<X>(x));
+}
+}  // namespace tg

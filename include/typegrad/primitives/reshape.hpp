@@ -1,0 +1,22 @@
+#pragma once
+// y = x viewed with shape S (same row-major order, same element count);  dx = dy reshaped back.
+#include "typegrad/core/expr.hpp"
+
+namespace tg {
+namespace op {
+struct reshape {};
+}
+template <class To>
+struct reshape_mapping {
+  using shape_type = To;
+  static TG_HD TG_INLINE std::size_t source(std::size_t i) { return i; }
+};
+
+template <std::size_t... D, tensor_operand X>
+auto reshape(X&& x) {
+  using From = typename expr_t<X>::shape_type;
+  using To = shape<D...>;
+  detail::require<error::reshape_changes_element_count<op::reshape, From, To, From::size == To::size>>();
+  return index_map<reshape_mapping<To>>(std::forward<X>(x));
+}
+}  // namespace tg

@@ -1,0 +1,88 @@
+#pragma once
+// softmax / log_softmax along Axis, stable: with m = max_k x_k,
+//   softmax y_k = e^(x_k - m) / sum_j e^(x_j - m)      VJP: dx_k = y_k (g_k - sum_j g_j y_j)
+//   log_softmax y_k = x_k - m - ln sum_j e^(x_j - m)   VJP: dx_k = g_k - e^(y_k) sum_j g_j
+#include <cmath>
+#include <limits>
+
+#include "typegrad/core/kernel.hpp"
+
+namespace tg {
+namespace op {
+struct softmax {};
+struct log_softmax {};
+}  // namespace op
+
+template <class Kind, std::size_t Axis, class X>
+struct Softmax : kernel_node<typename X::value_type, typename X::shape_type, X> {
+  using T = typename X::value_type;
+  template <class... X2>
+  using rebind = Softmax<Kind, Axis, X2...>;
+  using S = typename X::shape_type;
+  static constexpr std::size_t n = S::dims[Axis];
+  static constexpr std::size_t post = S::strides[Axis];
+  static constexpr std::size_t pre = S::size / (n * post);
+  static constexpr bool is_log = std::is_same_v<Kind, op::log_softmax>;
+  static TG_HD TG_INLINE std::size_t at(std::size_t p, std::size_t k, std::size_t q) { return (p * n + k) * post + q; }
+
+  template <std::size_t Id, class Ctx>
+  void forward(Ctx& c) const {
+    T* y = this->template out<Id>(c);
+    for (std::size_t p = 0; p < pre; ++p)
+      for (std::size_t q = 0; q < post; ++q) {
+        T m = -std::numeric_limits<T>::infinity();
+        for (std::size_t k = 0; k < n; ++k) {
+          const T v = this->template in<Id, 0>(c, at(p, k, q));
+          y[at(p, k, q)] = v;
+          m = v > m ? v : m;
+        }
+        T s = 0;
+        for (std::size_t k = 0; k < n; ++k) s += std::exp(y[at(p, k, q)] - m);
+        if constexpr (is_log) {
+          const T lse = m + std::log(s);
+          for (std::size_t k = 0; k < n; ++k) y[at(p, k, q)] -= lse;
+        } else {
+          const T inv = T(1) / s;
+          for (std::size_t k = 0; k < n; ++k) y[at(p, k, q)] = std::exp(y[at(p, k, q)] - m) * inv;
+        }
+      }
+  }
+
+  template <std::size_t Id, class Ctx>
+  void backward(Ctx& c) const {
+    if constexpr (Softmax::template wants_grad<Id, 0, Ctx>()) {
+      const T* y = this->template out<Id>(c);
+      const T* g = this->template out_grad<Id>(c);
+      for (std::size_t p = 0; p < pre; ++p)
+        for (std::size_t q = 0; q < post; ++q) {
+          T s = 0;
+          for (std::size_t k = 0; k < n; ++k) s += is_log ? g[at(p, k, q)] : g[at(p, k, q)] * y[at(p, k, q)];
+          for (std::size_t k = 0; k < n; ++k) {
+            const std::size_t i = at(p, k, q);
+            const T dx = is_log ? g[i] - std::exp(y[i]) * s : y[i] * (g[i] - s);
+            this->template add_grad<Id, 0>(c, i, dx);
+          }
+        }
+    }
+  }
+};
+
+namespace detail {
+template <class Kind, std::size_t Axis, class X>
+auto softmax_node(X&& x) {
+  using S = typename expr_t<X>::shape_type;
+  constexpr bool ok = Axis < S::rank;
+  require<error::axis_out_of_range<Kind, S, axes<Axis>, ok>>();
+  if constexpr (ok) return Softmax<Kind, Axis, expr_t<X>>{{{}, {as_expr(std::forward<X>(x))}}};
+}
+}  // namespace detail
+
+template <std::size_t Axis, tensor_operand X>
+auto softmax(X&& x) {
+  return detail::softmax_node<op::softmax, Axis>(std::forward<X>(x));
+}
+template <std::size_t Axis, tensor_operand X>
+auto log_softmax(X&& x) {
+  return detail::softmax_node<op::log_softmax, Axis>(std::forward<X>(x));
+}
+}  // namespace tg

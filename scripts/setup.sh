@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages typegrad needs to build, test and run its demo.
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config
+  libboost-dev            # Boost.Hana
+  xtensor-dev libxsimd-dev libxtensor-blas-dev libopenblas-dev
+  catch2                  # tests
+  zlib1g-dev              # .gz IDX files
+  dataset-fashion-mnist   # the demo's data
+)
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,194 @@
+// The engine's structure: one node per distinct computation (CSE), correct node identity, weight tying,
+// frozen parameters without gradient code, fused regions and the workspace plan.
+#include "support.hpp"
+
+using namespace tgtest;
+
+namespace {
+// A user-defined kernel primitive that counts its forward evaluations: y = x^2, VJP dx = 2 x dy.
+int counted_forward_calls = 0;
+template <class X>
+struct CountedSquare : tg::kernel_node<typename X::value_type, typename X::shape_type, X> {
+  using T = typename X::value_type;
+  template <std::size_t Id, class Ctx>
+  void forward(Ctx& c) const {
+    ++counted_forward_calls;
+    for (std::size_t i = 0; i < X::shape_type::size; ++i) {
+      const T v = this->template in<Id, 0>(c, i);
+      this->template out<Id>(c)[i] = v * v;
+    }
+  }
+  template <std::size_t Id, class Ctx>
+  void backward(Ctx& c) const {
+    if constexpr (CountedSquare::template wants_grad<Id, 0, Ctx>())
+      for (std::size_t i = 0; i < X::shape_type::size; ++i)
+        this->template add_grad<Id, 0>(c, i, T(2) * this->template in<Id, 0>(c, i) * this->template out_grad<Id>(c)[i]);
+  }
+};
+template <class X>
+auto counted_square(X&& x) {
+  return CountedSquare<tg::expr_t<X>>{{{}, {tg::as_expr(std::forward<X>(x))}}};
+}
+
+// An element-wise op that counts how many elements it computed.
+std::size_t counted_elements = 0;
+struct counted_tanh {
+  static constexpr std::size_t arity = 1;
+  static constexpr std::uint32_t nondifferentiable_args = 0;
+  template <class T>
+  T operator()(T x) const {
+    ++counted_elements;
+    return std::tanh(x);
+  }
+  template <std::size_t, class T>
+  T d(T y, T) const {
+    return T(1) - y * y;
+  }
+};
+}  // namespace
+
+TEST_CASE("a subexpression used several times is computed once", "[static]") {
+  auto x = random<double, 4, 3>();
+  auto f = [](auto v) {
+    auto h = counted_square(v * 0.5);
+    return tg::sum(h * h + h - tg::tanh(h));
+  };
+  auto step = tg::compile<tg::Variable<double, 4, 3>>(f);
+  counted_forward_calls = 0;
+  step(x);
+  CHECK(counted_forward_calls == 1);
+  TG_CHECK_GRADIENTS(tg::check_gradients(f, x), 1e-6);
+
+  SECTION("an element-wise subexpression is materialised once instead of recomputed") {
+    auto g = [](auto v) {
+      auto h = tg::map(counted_tanh{}, v * 2.0);
+      return h * h + h;
+    };
+    auto p = tg::compile_inference<tg::Input<double, 4, 3>>(g);
+    counted_elements = 0;
+    p(x);
+    CHECK(counted_elements == 12);
+    TG_CHECK_GRADIENTS(tg::check_gradients([&](auto v) { return tg::sum(g(v)); }, x), 1e-6);
+  }
+}
+
+TEST_CASE("two different layers of the same type on the same input are two nodes", "[static]") {
+  tg::Linear<3, 2, double> fc1(1), fc2(2);
+  auto x = random<double, 5, 3>();
+  auto f = [&](auto v) { return tg::sum(fc1(v) * tg::tanh(fc2(v))); };
+  auto step = tg::compile<tg::Input<double, 5, 3>>(f);
+  using P = decltype(step);
+  static_assert(std::is_same_v<decltype(fc1(tg::InputLeaf<0, double, tg::shape<5, 3>, false>{})),
+                               decltype(fc2(tg::InputLeaf<0, double, tg::shape<5, 3>, false>{}))>,
+                "the two layers' subexpressions have one type");
+  // the first matmul occurrence stays its own node: nothing was merged into it or from it
+  std::size_t merged = 0;
+  for (std::size_t k = 0; k < P::node_count; ++k) merged += step.canonical(k) != k;
+  CHECK(merged == 1);  // only the input leaf x, used twice
+  TG_CHECK_GRADIENTS(tg::check_gradients(f, x), 1e-6);
+}
+
+TEST_CASE("a parameter used twice (weight tying) is one leaf whose gradient is the sum", "[static]") {
+  tg::Linear<3, 3, double> fc(7);
+  auto x = random<double, 4, 3>();
+  auto tied = tg::compile<tg::Input<double, 4, 3>>([&](auto v) { return tg::sum(tg::tanh(fc(tg::tanh(fc(v))))); });
+  const double loss = tied(x);
+  // the same network with two separate copies of the weights
+  tg::Linear<3, 3, double> first(7), second(7);
+  auto untied = tg::compile<tg::Input<double, 4, 3>>(
+      [&](auto v) { return tg::sum(tg::tanh(second(tg::tanh(first(v))))); });
+  CHECK(untied(x) == Approx(loss).epsilon(1e-14));
+  const auto g = tied.grad(fc.weight);
+  const auto g1 = untied.grad(first.weight);
+  const auto g2 = untied.grad(second.weight);
+  for (std::size_t i = 0; i < 9; ++i) CHECK(g[i] == Approx(g1[i] + g2[i]).epsilon(1e-12));
+  TG_CHECK_GRADIENTS(tg::check_gradients([&](auto v) { return tg::sum(tg::tanh(fc(tg::tanh(fc(v))))); }, x), 1e-6);
+}
+
+TEST_CASE("a frozen parameter gets no gradient code", "[static]") {
+  tg::Linear<4, 3, double> body(1);
+  tg::Linear<3, 2, double> head(2);
+  auto x = random<double, 5, 4>();
+  auto trainable = tg::compile<tg::Input<double, 5, 4>>([&](auto v) { return tg::sum(head(tg::relu(body(v)))); });
+  auto frozen = tg::compile<tg::Input<double, 5, 4>>(
+      [&](auto v) { return tg::sum(head(tg::relu(tg::frozen(body)(v)))); });
+  using Trainable = decltype(trainable);
+  using Frozen = decltype(frozen);
+  static_assert(Trainable::gradient_leaf_count == 4);
+  static_assert(Frozen::gradient_leaf_count == 2, "only the head's weight and bias get gradients");
+  static_assert(Frozen::adjoint_count < Trainable::adjoint_count);
+  // no occurrence of the frozen layer's subtree has an adjoint (its matmul has no backward kernel)
+  static_assert([] {
+    for (std::size_t k = 0; k < Frozen::node_count; ++k)
+      if (Frozen::plan.is_param[k] && Frozen::plan.elements[k] == 12 && Frozen::plan.needs_adjoint[k]) return false;
+    return true;
+  }());
+  CHECK(frozen(x) == Approx(trainable(x)).epsilon(1e-14));
+  CHECK_FALSE(frozen.has_grad(body.weight));
+  CHECK(frozen.has_grad(head.weight));
+  CHECK_THROWS_WITH(frozen.grad(body.weight), Catch::Contains("frozen"));
+  const auto gf = frozen.grad(head.weight);
+  const auto gt = trainable.grad(head.weight);
+  for (std::size_t i = 0; i < 6; ++i) CHECK(gf[i] == Approx(gt[i]).epsilon(1e-12));
+
+  SECTION("gradients still flow through a frozen layer to its input") {
+    TG_CHECK_GRADIENTS(
+        tg::check_gradients([&](auto v) { return tg::sum(head(tg::relu(tg::frozen(body)(v * v)))); }, x), 1e-6);
+  }
+}
+
+TEST_CASE("element-wise chains are fused into the kernel that produces or consumes them", "[static]") {
+  using X = tg::Input<float, 8, 16>;
+  // matmul, then one pass for bias + relu
+  auto dense = tg::compile_inference<X>([](auto x) {
+    static tg::Parameter<float, 4, 16> w;
+    static tg::Parameter<float, 4> b;
+    return tg::relu(tg::matmul(x, tg::transpose(w)) + b);
+  });
+  static_assert(decltype(dense)::kernel_count == 2);
+  // eight element-wise ops and a reduction: one kernel
+  auto chain = tg::compile_inference<X>(
+      [](auto x) { return tg::sum(tg::tanh(tg::exp(x * 0.5f) - tg::sigmoid(x) * 2.0f + tg::gelu(x)) / 3.0f); });
+  static_assert(decltype(chain)::kernel_count == 1);
+  // an element-wise chain alone: one kernel, which the training program also runs backward as one pass
+  auto ew = tg::compile<tg::Variable<float, 8, 16>>([](auto x) { return tg::mean(tg::exp(x) * x + 1.0f); });
+  static_assert(decltype(ew)::kernel_count == 1);
+  tg::Tensor<float, 8, 16> v(0.5f);
+  CHECK(chain(v)[0] == Approx(8 * 16 * std::tanh(std::exp(0.25) - 2 / (1 + std::exp(-0.5)) +
+                                               0.25 * (1 + std::erf(0.5 / std::sqrt(2.0)))) /
+                              3)
+                           .epsilon(1e-5));
+}
+
+TEST_CASE("the workspace reuses buffers whose lifetimes do not overlap", "[static]") {
+  tg::Linear<784, 256> fc1(1);
+  tg::Linear<256, 128> fc2(2);
+  tg::Linear<128, 10> fc3(3);
+  auto step = tg::compile<tg::Input<float, 64, 784>, tg::Labels<64, 10>>([&](auto x, auto y) {
+    return tg::cross_entropy(fc3(tg::relu(fc2(tg::relu(fc1(x))))), y);
+  });
+  auto infer = tg::compile_inference<tg::Input<float, 64, 784>>(
+      [&](auto x) { return fc3(tg::relu(fc2(tg::relu(fc1(x))))); });
+  using S = decltype(step);
+  using I = decltype(infer);
+  WARN("MLP 784-256-128-10, batch 64, training step: workspace " << S::workspace_bytes << " bytes vs naive "
+                                                                 << S::naive_workspace_bytes << " bytes; inference: "
+                                                                 << I::workspace_bytes << " vs " << I::naive_workspace_bytes);
+  static_assert(S::workspace_bytes < S::naive_workspace_bytes);
+  static_assert(I::workspace_bytes < I::naive_workspace_bytes);
+  // plan invariants: buffers live at the same time never overlap in memory (checked over all pairs)
+  static_assert([] {
+    constexpr auto& p = S::plan;
+    for (std::size_t a = 0; a < S::node_count; ++a)
+      for (std::size_t b = 0; b < S::node_count; ++b) {
+        if (a == b || p.kernel_pos[a] == tg::no_node || p.kernel_pos[b] == tg::no_node) continue;
+        // a value read by a later kernel must not be overwritten by that later kernel's output
+        if (p.reader[a] == b) {
+          const std::size_t sa = tg::detail::round_up(p.elements[a] * p.elem_bytes[a]);
+          const std::size_t sb = tg::detail::round_up(p.elements[b] * p.elem_bytes[b]);
+          if (p.val_offset[a] < p.val_offset[b] + sb && p.val_offset[b] < p.val_offset[a] + sa) return false;
+        }
+      }
+    return true;
+  }());
+}

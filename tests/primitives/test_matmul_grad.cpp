@@ -1,0 +1,50 @@
+// Numerical gradient checks of matmul through BLAS: 2-D, batched, broadcast batch, transposes folded into GEMM.
+#include "support.hpp"
+
+using namespace tgtest;
+
+
+TEST_CASE("matmul", "[gradcheck]") {
+  SECTION("[M,K] x [K,N]") { check_primitive([](auto a, auto b) { return tg::matmul(a, b); }, random<double, 3, 4>(), random<double, 4, 5>()); }
+  SECTION("A^T B") {
+    check_primitive([](auto a, auto b) { return tg::matmul(tg::transpose(a), b); }, random<double, 4, 3>(), random<double, 4, 5>());
+  }
+  SECTION("A B^T") {
+    check_primitive([](auto a, auto b) { return tg::matmul(a, tg::transpose(b)); }, random<double, 3, 4>(), random<double, 5, 4>());
+  }
+  SECTION("A^T B^T") {
+    check_primitive([](auto a, auto b) { return tg::matmul(tg::transpose(a), tg::transpose(b)); }, random<double, 4, 3>(),
+          random<double, 5, 4>());
+  }
+  SECTION("batched [B,M,K] x [B,K,N]") {
+    check_primitive([](auto a, auto b) { return tg::matmul(a, b); }, random<double, 2, 3, 4>(), random<double, 2, 4, 5>());
+  }
+  SECTION("broadcast batch [B,M,K] x [K,N]") {
+    check_primitive([](auto a, auto b) { return tg::matmul(a, b); }, random<double, 2, 3, 4>(), random<double, 4, 5>());
+  }
+  SECTION("broadcast batch with B^T") {
+    check_primitive([](auto a, auto b) { return tg::matmul(a, tg::transpose(b)); }, random<double, 2, 3, 4>(), random<double, 5, 4>());
+  }
+  SECTION("operands that are element-wise regions are materialised") {
+    check_primitive([](auto a, auto b) { return tg::matmul(tg::tanh(a), b * b); }, random<double, 3, 4>(), random<double, 4, 2>());
+  }
+  SECTION("value matches a hand-written product") {
+    auto a = random<double, 3, 4>();
+    auto b = random<double, 4, 2>();
+    auto p = tg::compile_inference<tg::Input<double, 3, 4>, tg::Input<double, 4, 2>>(
+        [](auto x, auto y) { return tg::matmul(x, y); });
+    auto out = p(a, b);
+    for (std::size_t i = 0; i < 3; ++i)
+      for (std::size_t j = 0; j < 2; ++j) {
+        double s = 0;
+        for (std::size_t k = 0; k < 4; ++k) s += a(i, k) * b(k, j);
+        CHECK(out(i, j) == Approx(s).epsilon(1e-12));
+      }
+  }
+}
+
+TEST_CASE("Linear layer gradients w.r.t. input and parameters", "[gradcheck]") {
+  tg::Linear<5, 3, double> fc{std::uint64_t(rng()())};
+  auto x = random<double, 4, 5>();
+  TG_CHECK_GRADIENTS(tg::check_gradients([&](auto v) { return tg::sum(tg::tanh(fc(v))); }, x), 1e-6);
+}

@@ -1,0 +1,78 @@
+// Numerical gradient checks of the shape, reduction, softmax and loss primitives (double < 1e-6, float < 1e-3).
+#include "support.hpp"
+
+using namespace tgtest;
+using tg::shape;
+
+
+TEST_CASE("shape primitives", "[gradcheck]") {
+  auto x = random<double, 2, 3, 4>();
+  SECTION("broadcast_to") { check_primitive([](auto a) { return tg::broadcast_to<5, 2, 3, 4>(a); }, x); }
+  SECTION("broadcast_to from a middle 1") {
+    check_primitive([](auto a) { return tg::broadcast_to<2, 3, 4>(a); }, random<double, 2, 1, 4>());
+  }
+  SECTION("reshape") { check_primitive([](auto a) { return tg::reshape<4, 6>(a); }, x); }
+  SECTION("permute") { check_primitive([](auto a) { return tg::permute<2, 0, 1>(a); }, x); }
+  SECTION("transpose (last two axes)") { check_primitive([](auto a) { return tg::transpose(a); }, x); }
+  SECTION("slice") { check_primitive([](auto a) { return tg::slice<1, 1, 3>(a); }, x); }
+  SECTION("slice of an element-wise region") { check_primitive([](auto a) { return tg::slice<2, 0, 2>(tg::exp(a) * 2.0); }, x); }
+  SECTION("concat along a middle axis") {
+    check_primitive([](auto a, auto b) { return tg::concat<1>(a, tg::tanh(b)); }, x, random<double, 2, 5, 4>());
+  }
+  SECTION("concat along the first axis") {
+    check_primitive([](auto a, auto b) { return tg::concat<0>(a, b); }, random<double, 3, 2>(), random<double, 1, 2>());
+  }
+}
+
+TEST_CASE("reductions", "[gradcheck]") {
+  auto x = random<double, 3, 4, 5>();
+  SECTION("sum of all") { check_primitive([](auto a) { return tg::sum(a); }, x); }
+  SECTION("sum over axis 1") { check_primitive([](auto a) { return tg::sum<1>(a); }, x); }
+  SECTION("sum over axes 0 and 2") { check_primitive([](auto a) { return tg::sum<0, 2>(a); }, x); }
+  SECTION("mean of all") { check_primitive([](auto a) { return tg::mean(a); }, x); }
+  SECTION("mean over the last axis") { check_primitive([](auto a) { return tg::mean<2>(a); }, x); }
+  SECTION("max of all") { check_primitive([](auto a) { return tg::max(a); }, x); }
+  SECTION("max over axis 0") { check_primitive([](auto a) { return tg::max<0>(a); }, x); }
+  SECTION("max over axes 1 and 2 of a fused region") { check_primitive([](auto a) { return tg::max<1, 2>(a * a - a); }, x); }
+}
+
+TEST_CASE("softmax and log_softmax", "[gradcheck]") {
+  auto x = random<double, 3, 4, 5>(-3, 3);
+  SECTION("softmax, last axis") { check_primitive([](auto a) { return tg::softmax<2>(a); }, x); }
+  SECTION("softmax, middle axis") { check_primitive([](auto a) { return tg::softmax<1>(a); }, x); }
+  SECTION("log_softmax, first axis") { check_primitive([](auto a) { return tg::log_softmax<0>(a); }, x); }
+  SECTION("log_softmax, last axis, large logits") {
+    check_primitive([](auto a) { return tg::log_softmax<2>(a * 30.0); }, x);
+  }
+}
+
+TEST_CASE("softmax is stable for large logits", "[gradcheck]") {
+  tg::Tensor<double, 1, 3> x{1000.0, 1001.0, 1002.0};
+  auto r = tg::value_and_grad([](auto a) { return tg::sum(tg::log_softmax<1>(a) * tg::log_softmax<1>(a)); }, x);
+  CHECK(std::isfinite(r.value));
+  for (double g : std::vector<double>(r.grad<0>().begin(), r.grad<0>().end())) CHECK(std::isfinite(g));
+}
+
+TEST_CASE("cross_entropy", "[gradcheck]") {
+  auto logits = random<double, 6, 5>(-3, 3);
+  tg::ClassLabels<6, 5> y;
+  std::uniform_int_distribution<int> cls(0, 4);
+  for (auto& v : y) v = cls(rng());
+  auto loss = [](auto x, auto labels) { return tg::cross_entropy(x * 2.0, labels); };
+  TG_CHECK_GRADIENTS(tg::check_gradients(loss, logits, y), 1e-6);
+  TG_CHECK_GRADIENTS(tg::check_gradients_in<float>(loss, logits, y), 1e-3);
+
+  SECTION("value matches the definition") {
+    double expected = 0;
+    for (std::size_t b = 0; b < 6; ++b) {
+      double z = 0;
+      for (std::size_t k = 0; k < 5; ++k) z += std::exp(2 * logits(b, k));
+      expected += std::log(z) - 2 * logits(b, std::size_t(y[b]));
+    }
+    CHECK(tg::value_and_grad(loss, logits, y).value == Approx(expected / 6).epsilon(1e-12));
+  }
+  SECTION("a label out of range is an error naming it") {
+    y[3] = 5;
+    CHECK_THROWS_WITH(tg::value_and_grad(loss, logits, y), Catch::Contains("label 5 at position 3"));
+  }
+}

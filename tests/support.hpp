@@ -1,0 +1,79 @@
+#pragma once
+// Test helpers: fresh random inputs each run; the seed is printed on failure and can be fixed with TG_SEED.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <random>
+
+#include "typegrad/typegrad.hpp"
+
+namespace tgtest {
+
+inline std::uint64_t run_seed() {
+  static const std::uint64_t seed = [] {
+    if (const char* s = std::getenv("TG_SEED")) return std::uint64_t(std::strtoull(s, nullptr, 10));
+    return std::uint64_t(std::random_device{}());
+  }();
+  return seed;
+}
+
+inline std::mt19937_64& rng() {
+  static std::mt19937_64 g(run_seed());
+  return g;
+}
+
+// Uniform in [lo, hi], but at least `gap` away from every kink in `kinks` (for relu, abs, clamp, ...).
+template <class Tensor>
+Tensor random_tensor(double lo = -2, double hi = 2, std::initializer_list<double> kinks = {}, double gap = 1e-2) {
+  Tensor t;
+  std::uniform_real_distribution<double> u(lo, hi);
+  for (auto& v : t) {
+    double x;
+    bool near;
+    do {
+      x = u(rng());
+      near = false;
+      for (double k : kinks) near = near || std::abs(x - k) < gap;
+    } while (near);
+    v = static_cast<typename Tensor::value_type>(x);
+  }
+  return t;
+}
+
+template <class T, std::size_t... D>
+tg::Tensor<T, D...> random(double lo = -2, double hi = 2, std::initializer_list<double> kinks = {}) {
+  return random_tensor<tg::Tensor<T, D...>>(lo, hi, kinks);
+}
+
+template <class T, class S>
+tg::TensorOf<T, S> random_of(double lo = -2, double hi = 2, std::initializer_list<double> kinks = {}) {
+  return random_tensor<tg::TensorOf<T, S>>(lo, hi, kinks);
+}
+
+#define TG_CHECK_GRADIENTS(result, tolerance)                               \
+  do {                                                                      \
+    const auto tg_r = (result);                                             \
+    INFO("seed " << tgtest::run_seed() << " (set TG_SEED to repeat): " << tg_r); \
+    CHECK(tg_r.passes(tolerance));                                          \
+  } while (0)
+
+// Checks d/dargs of loss = sum(f(args) * w) for random weights w (so each output element counts
+// differently): in double against double central differences (< 1e-6), and in float against double
+// central differences (< 1e-3).
+template <class F, class... Args>
+void check_primitive(F f, const Args&... args) {
+  using S = typename decltype(tg::detail::trace<tg::detail::spec_of_t<Args>...>(f))::shape_type;
+  const auto w = random_of<double, S>();
+  const auto wf = tg::detail::converted<tg::TensorOf<float, S>>(w);
+  auto loss = [&](auto... x) {
+    auto y = f(x...);
+    if constexpr (std::is_same_v<typename decltype(y)::value_type, float>)
+      return tg::sum(y * wf);
+    else
+      return tg::sum(y * w);
+  };
+  TG_CHECK_GRADIENTS(tg::check_gradients(loss, args...), 1e-6);
+  TG_CHECK_GRADIENTS(tg::check_gradients_in<float>(loss, args...), 1e-3);
+}
+
+}  // namespace tgtest
