@@ -12,11 +12,11 @@
 namespace tg {
 
 struct GradientCheck {
-  double worst_error = 0;     // the largest relative error found
-  std::string where = "-";    // "argument 1" or "parameter 0"
-  std::size_t element = 0;    // flat index of the worst element
+  double worst_error = 0;   // the largest relative error found
+  std::string where = "-";  // "argument 1" or "parameter 0"
+  std::size_t element = 0;  // flat index of the worst element
   double analytic = 0, numeric = 0;
-  std::size_t checked = 0;    // elements compared
+  std::size_t checked = 0;  // elements compared
   bool passes(double tolerance) const { return checked > 0 && worst_error < tolerance; }
 };
 
@@ -26,8 +26,8 @@ inline std::ostream& operator<<(std::ostream& os, const GradientCheck& r) {
 }
 
 struct GradientCheckOptions {
-  double step = 1e-5;    // h
-  double floor = 1e-2;   // denominators below this count as absolute error
+  double step = 1e-5;   // h
+  double floor = 1e-2;  // denominators below this count as absolute error
 };
 
 namespace detail {
@@ -88,7 +88,8 @@ void check_arguments(GradientCheck& r, const VG& vg, std::tuple<Args...>& xs, Ev
           }
         }(),
         ...);
-  }(std::index_sequence_for<Args...>{});
+  }
+  (std::index_sequence_for<Args...>{});
 }
 
 template <class F, class... Args>

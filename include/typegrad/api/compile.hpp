@@ -8,9 +8,8 @@ namespace tg {
 namespace detail {
 template <class... Specs, class F>
 auto trace(F&& f) {
-  return [&]<std::size_t... I>(std::index_sequence<I...>) {
-    return as_expr(f(typename Specs::template leaf<I>{}...));
-  }(std::index_sequence_for<Specs...>{});
+  return [&]<std::size_t... I>(std::index_sequence<I...>) { return as_expr(f(typename Specs::template leaf<I>{}...)); }
+  (std::index_sequence_for<Specs...>{});
 }
 }  // namespace detail
 
@@ -19,14 +18,20 @@ auto trace(F&& f) {
 template <class... Specs, class F>
 auto compile(F&& f) {
   using E = decltype(detail::trace<Specs...>(f));
-  return Program<E, true, Specs...>(detail::trace<Specs...>(f));
+  if constexpr (any_invalid_v<E>)
+    return invalid_expression{};  // the mistake was reported where it was made
+  else
+    return Program<E, true, Specs...>(detail::trace<Specs...>(f));
 }
 
 // Forward only: program(args...) returns a view of the output. No adjoints, a smaller workspace.
 template <class... Specs, class F>
 auto compile_inference(F&& f) {
   using E = decltype(detail::trace<Specs...>(f));
-  return Program<E, false, Specs...>(detail::trace<Specs...>(f));
+  if constexpr (any_invalid_v<E>)
+    return invalid_expression{};
+  else
+    return Program<E, false, Specs...>(detail::trace<Specs...>(f));
 }
 
 }  // namespace tg

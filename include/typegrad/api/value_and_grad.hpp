@@ -25,8 +25,7 @@ template <class F, class... Args>
 using differentiation_program =
     Program<decltype(trace<spec_of_t<Args>...>(std::declval<F&>())), true, spec_of_t<Args>...>;
 template <class F, class... Args>
-using evaluation_program =
-    Program<decltype(trace<spec_of_t<Args>...>(std::declval<F&>())), false, spec_of_t<Args>...>;
+using evaluation_program = Program<decltype(trace<spec_of_t<Args>...>(std::declval<F&>())), false, spec_of_t<Args>...>;
 }  // namespace detail
 
 template <class P>

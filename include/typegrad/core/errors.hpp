@@ -10,8 +10,9 @@ namespace tg::error {
 
 template <class Operation, class ShapeA, class ShapeB, bool Ok>
 struct shapes_not_broadcastable {
-  static_assert(Ok, "typegrad: operand shapes cannot be broadcast together "
-                    "(NumPy rule: aligned from the right, each pair of dims must be equal or 1)");
+  static_assert(Ok,
+                "typegrad: operand shapes cannot be broadcast together "
+                "(NumPy rule: aligned from the right, each pair of dims must be equal or 1)");
 };
 
 template <class Operation, class TypeA, class TypeB, bool Ok>
@@ -61,7 +62,9 @@ struct cannot_broadcast_to {
 
 template <class Operation, class LogitsShape, class LabelsShape, bool Ok>
 struct loss_label_shape_mismatch {
-  static_assert(Ok, "typegrad: loss needs logits [batch, classes] and labels Labels<batch, classes> of the same batch and class count");
+  static_assert(Ok,
+                "typegrad: loss needs logits [batch, classes] and labels Labels<batch, classes> of the same batch and "
+                "class count");
 };
 
 template <class Operation, class LabelType, bool Ok>
@@ -71,12 +74,15 @@ struct labels_must_be_integer_class_indices {
 
 template <class Operation, class Shape, bool Ok>
 struct loss_must_be_scalar {
-  static_assert(Ok, "typegrad: a training step or value_and_grad needs a scalar loss (shape<>); reduce it with tg::sum or tg::mean");
+  static_assert(
+      Ok,
+      "typegrad: a training step or value_and_grad needs a scalar loss (shape<>); reduce it with tg::sum or tg::mean");
 };
 
 template <class Operation, class ExpectedShape, class GivenShape, bool Ok>
 struct argument_shape_mismatch {
-  static_assert(Ok, "typegrad: a step was called with an argument whose shape differs from the one it was compiled for");
+  static_assert(Ok,
+                "typegrad: a step was called with an argument whose shape differs from the one it was compiled for");
 };
 
 template <class Operation, class CarryShape, class BodyResultShape, bool Ok>
@@ -92,9 +98,7 @@ struct scan_needs_time_axis {
 }  // namespace tg::error
 
 namespace tg::detail {
-// Instantiates a check (firing its static_assert when it fails).
+// Instantiates a check at once (firing its static_assert when it fails): use as static_assert(require<...>).
 template <class Check>
-constexpr bool require() {
-  return sizeof(Check) > 0;
-}
+inline constexpr bool require = sizeof(Check) > 0;
 }  // namespace tg::detail

@@ -75,7 +75,8 @@ template <std::size_t Id, class N, std::size_t K>
 constexpr std::size_t child_id() {
   return [&]<std::size_t... M>(std::index_sequence<M...>) {
     return Id - 1 - (std::size_t{0} + ... + (M > K ? tree_size_v<child_t<N, M>> : 0));
-  }(std::make_index_sequence<child_count_v<N>>{});
+  }
+  (std::make_index_sequence<child_count_v<N>>{});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -236,8 +237,9 @@ struct Map : node_tag {
   TG_HD TG_INLINE value_type compute(const Ctx& c, std::size_t i) const {
     return [&]<std::size_t... K>(std::index_sequence<K...>) {
       return op(detail::value<child_id<Id, Map, K>()>(std::get<K>(kids), c,
-                                                       broadcast_index<typename C::shape_type, shape_type>(i))...);
-    }(std::index_sequence_for<C...>{});
+                                                      broadcast_index<typename C::shape_type, shape_type>(i))...);
+    }
+    (std::index_sequence_for<C...>{});
   }
 
   template <std::size_t Id, class Ctx>
@@ -247,7 +249,8 @@ struct Map : node_tag {
           std::get<K>(kids), c, broadcast_index<typename C::shape_type, shape_type>(i))...);
       value_type y = op(std::get<K>(trees).y...);
       return detail::node_tree<value_type, std::remove_cvref_t<decltype(std::get<K>(trees))>...>{y, trees};
-    }(std::index_sequence_for<C...>{});
+    }
+    (std::index_sequence_for<C...>{});
   }
 
   template <std::size_t Id, class Ctx, class Tree>
@@ -263,7 +266,8 @@ struct Map : node_tag {
             }
           }(),
           ...);
-    }(std::index_sequence_for<C...>{});
+    }
+    (std::index_sequence_for<C...>{});
   }
 };
 
@@ -294,14 +298,30 @@ struct IndexMap : node_tag {
   }
 };
 
+// What a builder returns after a failed check: it takes part in later operations silently, so the
+// compiler reports the first mistake only.
+struct invalid_expression : node_tag {
+  using value_type = float;
+  using shape_type = shape<>;
+  static constexpr node_kind kind = node_kind::inline_scalar;
+  float v = 0;
+  std::tuple<> kids;
+  template <class... A>
+  float operator()(A&&...) const {
+    return 0;
+  }
+};
+template <class... X>
+inline constexpr bool any_invalid_v = (std::is_same_v<std::remove_cvref_t<X>, invalid_expression> || ...);
+
 // ---------------------------------------------------------------------------------------------
 // Turning user values into nodes.
 template <class X>
 inline constexpr bool is_scalar_operand_v = std::is_arithmetic_v<std::remove_cvref_t<X>>;
 
 template <class X>
-concept operand = expression<X> || is_parameter_v<std::remove_cvref_t<X>> ||
-                  is_tensor_like_v<std::remove_cvref_t<X>> || is_scalar_operand_v<X>;
+concept operand = expression<X> || is_parameter_v<std::remove_cvref_t<X>> || is_tensor_like_v<std::remove_cvref_t<X>> ||
+    is_scalar_operand_v<X>;
 
 // Expression-like: an operand that fixes an element type (everything but a bare number).
 template <class X>
@@ -320,7 +340,8 @@ auto as_expr(X&& x) {
     using T = std::remove_const_t<typename D::value_type>;
     return ConstLeaf<T, typename D::shape_type>{{}, x.data(), {}};
   } else {
-    static_assert(is_scalar_operand_v<D>, "typegrad: not an operand (expression, tg::Parameter, tg::Tensor or a number)");
+    static_assert(is_scalar_operand_v<D>,
+                  "typegrad: not an operand (expression, tg::Parameter, tg::Tensor or a number)");
     return Scalar<D>{{}, x, {}};
   }
 }
@@ -356,29 +377,42 @@ constexpr bool check_pair() {
   using TB = typename B::value_type;
   constexpr bool bc = broadcastable<SA, SB>();
   constexpr bool tt = std::is_same_v<TA, TB>;
-  return require<error::shapes_not_broadcastable<Op, SA, SB, bc>>() &&
-         require<error::element_types_differ<Op, TA, TB, tt>>() && bc && tt;
+  static_assert(require<error::shapes_not_broadcastable<Op, SA, SB, bc>>);
+  static_assert(require<error::element_types_differ<Op, TA, TB, tt>>);
+  return bc && tt;
+}
+}  // namespace detail
+
+namespace detail {
+template <class Op, class... X>
+auto map_checked(Op op, X&&... xs) {
+  using T = typename first_tensor_value_type<X...>::type;
+  using First = std::tuple_element_t<0, std::tuple<expr_t<decltype(as_expr_of<T>(std::declval<X>()))>...>>;
+  constexpr bool ok = (check_pair<Op, First, decltype(as_expr_of<T>(std::declval<X>()))>() && ...);
+  if constexpr (ok)
+    return Map<Op, decltype(as_expr_of<T>(std::declval<X>()))...>{{}, op, {as_expr_of<T>(std::forward<X>(xs))...}};
+  else
+    return invalid_expression{};
 }
 }  // namespace detail
 
 // Builds an element-wise node after checking that the operands' shapes broadcast and types agree.
 template <class Op, class... X>
 auto map(Op op, X&&... xs) {
-  using T = typename detail::first_tensor_value_type<X...>::type;
-  using First = std::tuple_element_t<0, std::tuple<expr_t<decltype(as_expr_of<T>(std::declval<X>()))>...>>;
-  constexpr bool ok = (detail::check_pair<Op, First, decltype(as_expr_of<T>(std::declval<X>()))>() && ...);
-  if constexpr (ok) {
-    return Map<Op, decltype(as_expr_of<T>(std::declval<X>()))...>{{}, op, {as_expr_of<T>(std::forward<X>(xs))...}};
-  } else {
-    return Scalar<T>{};  // unreachable in a correct program; keeps the error list short
-  }
+  if constexpr (any_invalid_v<X...>)
+    return invalid_expression{};
+  else
+    return detail::map_checked(op, std::forward<X>(xs)...);
 }
 
 // Builds an index-mapping node.
 template <class Mapping, class X>
 auto index_map(X&& x) {
   using E = expr_t<X>;
-  return IndexMap<Mapping, E>{{}, {as_expr(std::forward<X>(x))}};
+  if constexpr (any_invalid_v<X>)
+    return invalid_expression{};
+  else
+    return IndexMap<Mapping, E>{{}, {as_expr(std::forward<X>(x))}};
 }
 
 }  // namespace tg

@@ -16,7 +16,6 @@ template <class T>
 inline constexpr char type_key_tag = 0;
 }
 
-
 inline constexpr std::size_t no_node = std::size_t(-1);
 
 template <std::size_t N>
@@ -41,8 +40,8 @@ struct Plan {
   // ---- derived ----
   std::array<bool, N> requires_grad{};
   std::array<bool, N> needs_adjoint{};
-  std::array<bool, N> materialised{};   // external leaves count as materialised (their memory is the user's)
-  std::array<bool, N> merge_candidate{};  // another occurrence has the same type: may be the same node
+  std::array<bool, N> materialised{};       // external leaves count as materialised (their memory is the user's)
+  std::array<bool, N> merge_candidate{};    // another occurrence has the same type: may be the same node
   std::array<std::size_t, N> kernel_pos{};  // position in the forward schedule (no_node if not a kernel)
   std::array<std::size_t, N> kernels{};
   std::size_t kernel_count = 0;
@@ -69,7 +68,8 @@ template <class Node>
 constexpr auto child_sizes() {
   return [&]<std::size_t... K>(std::index_sequence<K...>) {
     return std::array<std::size_t, sizeof...(K) + 1>{tree_size_v<child_t<Node, K>>..., 0};
-  }(std::make_index_sequence<child_count_v<Node>>{});
+  }
+  (std::make_index_sequence<child_count_v<Node>>{});
 }
 
 template <class Node, std::size_t N>
@@ -104,7 +104,8 @@ constexpr void describe(Plan<N>& p, std::size_t id, std::size_t parent, std::siz
     }
     ((p.children[p.child_begin[id] + K] = ids[K]), ...);
     (describe<child_t<Node, K>, N>(p, ids[K], id, K, child_cursor), ...);
-  }(std::make_index_sequence<nk>{});
+  }
+  (std::make_index_sequence<nk>{});
 }
 
 // First-fit packing of buffers into one block, given their live intervals [start, end].
@@ -181,7 +182,8 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
     if (par == no_node)
       p.needs_adjoint[k] = Train && p.requires_grad[k];
     else
-      p.needs_adjoint[k] = p.requires_grad[k] && p.needs_adjoint[par] && !((p.nondiff_mask[par] >> p.index_in_parent[k]) & 1u);
+      p.needs_adjoint[k] =
+          p.requires_grad[k] && p.needs_adjoint[par] && !((p.nondiff_mask[par] >> p.index_in_parent[k]) & 1u);
   }
 
   // merge candidates: the same node type occurs more than once (identity is confirmed at run time)
@@ -195,9 +197,15 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
   for (std::size_t k = 0; k < N; ++k) {
     const std::size_t par = p.parent[k];
     switch (p.kind[k]) {
-      case node_kind::external: p.materialised[k] = true; break;
-      case node_kind::inline_scalar: p.materialised[k] = false; break;
-      case node_kind::kernel: p.materialised[k] = true; break;
+      case node_kind::external:
+        p.materialised[k] = true;
+        break;
+      case node_kind::inline_scalar:
+        p.materialised[k] = false;
+        break;
+      case node_kind::kernel:
+        p.materialised[k] = true;
+        break;
       case node_kind::pointwise:
         p.materialised[k] = par == no_node || p.needs_child_buffers[par] || p.merge_candidate[k];
         break;

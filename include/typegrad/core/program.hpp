@@ -36,12 +36,12 @@ constexpr auto& node_at(N& n) {
     constexpr std::size_t k = [] {
       return [&]<std::size_t... K>(std::index_sequence<K...>) {
         std::size_t found = 0;
-        ((Target <= child_id<Id, D, K>() && Target + tree_size_v<child_t<D, K>> > child_id<Id, D, K>()
-              ? (found = K, 0)
-              : 0),
+        ((Target <= child_id<Id, D, K>() && Target + tree_size_v<child_t<D, K>> > child_id<Id, D, K>() ? (found = K, 0)
+                                                                                                       : 0),
          ...);
         return found;
-      }(std::make_index_sequence<child_count_v<D>>{});
+      }
+      (std::make_index_sequence<child_count_v<D>>{});
     }();
     return node_at<Target, child_id<Id, D, k>()>(std::get<k>(n.kids));
   }
@@ -52,7 +52,8 @@ void for_each_occurrence(N& n, F&& f) {
   using D = std::remove_const_t<N>;
   [&]<std::size_t... K>(std::index_sequence<K...>) {
     (for_each_occurrence<child_id<Id, D, K>()>(std::get<K>(n.kids), f), ...);
-  }(std::make_index_sequence<child_count_v<D>>{});
+  }
+  (std::make_index_sequence<child_count_v<D>>{});
   f.template operator()<Id>(n);
 }
 
@@ -84,8 +85,8 @@ class Program {
 
   static_assert(Root::kind != node_kind::external && Root::kind != node_kind::inline_scalar,
                 "typegrad: the program's result must be computed (not a bare input, parameter or number)");
-  static_assert(detail::require<error::loss_must_be_scalar<struct compile_step, output_shape,
-                                                           !Train || output_shape::rank == 0>>());
+  static_assert(detail::require<
+                error::loss_must_be_scalar<struct compile_step, output_shape, !Train || output_shape::rank == 0>>);
 
   explicit Program(Root root) : root_(std::move(root)) {
     workspace_ = detail::allocate_aligned(plan.workspace_bytes);
@@ -137,10 +138,12 @@ class Program {
             ? (g = ctx_.adj[K], 0)
             : 0),
        ...);
-    }(std::make_index_sequence<node_count>{});
+    }
+    (std::make_index_sequence<node_count>{});
     if (!g)
-      throw std::invalid_argument("typegrad: grad(): this parameter is not a trainable leaf of the program "
-                                  "(not used, or frozen)");
+      throw std::invalid_argument(
+          "typegrad: grad(): this parameter is not a trainable leaf of the program "
+          "(not used, or frozen)");
     return TensorView<const T, shape<D...>>(static_cast<const T*>(g));
   }
   template <class T, std::size_t... D>
@@ -151,7 +154,8 @@ class Program {
             ? (found = true, 0)
             : 0),
        ...);
-    }(std::make_index_sequence<node_count>{});
+    }
+    (std::make_index_sequence<node_count>{});
     return found;
   }
 
@@ -206,7 +210,8 @@ class Program {
         key.push_back(reinterpret_cast<std::uintptr_t>(plan.type_key[K]));
         n.key_payload(key);
         if constexpr (N::kind == node_kind::external) key.push_back(plan.needs_adjoint[K]);
-        for (std::size_t c = 0; c < plan.child_count[K]; ++c) key.push_back(canon_[plan.children[plan.child_begin[K] + c]]);
+        for (std::size_t c = 0; c < plan.child_count[K]; ++c)
+          key.push_back(canon_[plan.children[plan.child_begin[K] + c]]);
         auto [it, inserted] = seen.emplace(std::move(key), K);
         if (!inserted) canon_[K] = it->second;
       }
@@ -252,21 +257,25 @@ class Program {
     using S = typename Spec::shape_type;
     using T = typename Spec::value_type;
     if constexpr (requires { typename Arg::shape_type; }) {
-      detail::require<error::argument_shape_mismatch<Spec, S, typename Arg::shape_type,
-                                                     std::is_same_v<S, typename Arg::shape_type>>>();
+      static_assert(detail::require<error::argument_shape_mismatch<Spec, S, typename Arg::shape_type,
+                                                                   std::is_same_v<S, typename Arg::shape_type>>>);
       static_assert(std::is_same_v<std::remove_const_t<typename Arg::value_type>, T>,
                     "typegrad: a step argument's element type differs from the declared input's");
-    } else if constexpr (requires { a.size(); a.data(); }) {  // contiguous run-time sized memory
+    } else if constexpr (requires {
+                           a.size();
+                           a.data();
+                         }) {  // contiguous run-time sized memory
       if (a.size() != S::size)
         throw std::invalid_argument("typegrad: argument " + std::to_string(I) + " has " + std::to_string(a.size()) +
-                                    " elements; the step was compiled for shape " + detail::shape_string<S>() +
-                                    " (" + std::to_string(S::size) + " elements)");
+                                    " elements; the step was compiled for shape " + detail::shape_string<S>() + " (" +
+                                    std::to_string(S::size) + " elements)");
     }
     const void* p = data_of(a);
     [&]<std::size_t... K>(std::index_sequence<K...>) {
       ((plan.kind[K] == node_kind::external && plan.input_index[K] == I ? (ctx_.val[K] = const_cast<void*>(p), 0) : 0),
        ...);
-    }(std::make_index_sequence<node_count>{});
+    }
+    (std::make_index_sequence<node_count>{});
     if constexpr (Spec::is_labels) check_labels<Spec>(static_cast<const std::int32_t*>(p));
   }
 
@@ -332,13 +341,14 @@ class Program {
     }();
     for (std::size_t q = 0; q < list[node_count]; ++q) {
       const std::size_t k = list[q];
-      if (plan.adj_zero_time[k] == t && canon_[k] == k) std::memset(ctx_.adj[k], 0, plan.elements[k] * plan.elem_bytes[k]);
+      if (plan.adj_zero_time[k] == t && canon_[k] == k)
+        std::memset(ctx_.adj[k], 0, plan.elements[k] * plan.elem_bytes[k]);
     }
   }
 
   void forward() {
-    [&]<std::size_t... P>(std::index_sequence<P...>) { (run_forward<plan.kernels[P]>(), ...); }(
-        std::make_index_sequence<plan.kernel_count>{});
+    [&]<std::size_t... P>(std::index_sequence<P...>) { (run_forward<plan.kernels[P]>(), ...); }
+    (std::make_index_sequence<plan.kernel_count>{});
   }
 
   void backward() {
@@ -347,7 +357,8 @@ class Program {
       static_cast<value_type*>(ctx_.adj[root_id])[0] = value_type(1);
       [&]<std::size_t... P>(std::index_sequence<P...>) {
         (run_backward<plan.kernels[plan.kernel_count - 1 - P]>(), ...);
-      }(std::make_index_sequence<plan.kernel_count>{});
+      }
+      (std::make_index_sequence<plan.kernel_count>{});
     }
   }
 

@@ -53,8 +53,8 @@ struct dims_holder {
 
 // shape type from a constexpr dims_array value
 template <auto DimsArray>
-using shape_from = decltype(detail::to_shape_impl<detail::dims_holder<DimsArray>>(
-    std::make_index_sequence<DimsArray.n>{}));
+using shape_from =
+    decltype(detail::to_shape_impl<detail::dims_holder<DimsArray>>(std::make_index_sequence<DimsArray.n>{}));
 
 // ---- broadcasting (NumPy rules: align trailing dims; each pair equal or one of them 1) ----
 template <class A, class B>

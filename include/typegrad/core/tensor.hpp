@@ -15,12 +15,12 @@ namespace tg {
 
 namespace detail {
 struct aligned_deleter {
-  void operator()(void* p) const noexcept { ::operator delete(p, std::align_val_t{workspace_alignment}); }
+  void operator()(void* p) const noexcept { ::operator delete (p, std::align_val_t{workspace_alignment}); }
 };
 using aligned_bytes = std::unique_ptr<std::byte[], aligned_deleter>;
 inline aligned_bytes allocate_aligned(std::size_t bytes) {
   if (bytes == 0) return aligned_bytes{};
-  auto* p = static_cast<std::byte*>(::operator new(bytes, std::align_val_t{workspace_alignment}));
+  auto* p = static_cast<std::byte*>(::operator new (bytes, std::align_val_t{workspace_alignment}));
   std::memset(p, 0, bytes);
   return aligned_bytes{p};
 }
@@ -40,16 +40,15 @@ class TensorView {
   explicit constexpr TensorView(T* p) : ptr_(p) {}
   // A view of const data from a view of mutable data.
   template <class U>
-    requires(std::is_same_v<const U, T> && !std::is_same_v<U, T>)
-  constexpr TensorView(TensorView<U, S> other) : ptr_(other.data()) {}
+  requires(std::is_same_v<const U, T> && !std::is_same_v<U, T>) constexpr TensorView(TensorView<U, S> other)
+      : ptr_(other.data()) {}
 
   constexpr T* data() const { return ptr_; }
   constexpr T* begin() const { return ptr_; }
   constexpr T* end() const { return ptr_ + S::size; }
   constexpr T& operator[](std::size_t i) const { return ptr_[i]; }
   template <class... I>
-    requires(sizeof...(I) == S::rank && (std::is_integral_v<I> && ...))
-  constexpr T& operator()(I... idx) const {
+  requires(sizeof...(I) == S::rank && (std::is_integral_v<I> && ...)) constexpr T& operator()(I... idx) const {
     std::size_t k = 0, flat = 0;
     ((flat += static_cast<std::size_t>(idx) * S::strides[k++]), ...);
     return ptr_[flat];

@@ -27,7 +27,8 @@ auto rebuild(const N& n, F&& f) {
     n.copy_payload_to(r);
     r.kids = {f(std::get<K>(n.kids))...};
     return r;
-  }(std::make_index_sequence<child_count_v<N>>{});
+  }
+  (std::make_index_sequence<child_count_v<N>>{});
 }
 
 template <class N>

@@ -24,8 +24,7 @@ struct add {
 
 namespace tg {
 template <operand A, operand B>
-  requires(tensor_operand<A> || tensor_operand<B>)
-auto add(A&& a, B&& b) {
+requires(tensor_operand<A> || tensor_operand<B>) auto add(A&& a, B&& b) {
   return map(op::add{}, std::forward<A>(a), std::forward<B>(b));
 }
 }  // namespace tg

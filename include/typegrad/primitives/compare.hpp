@@ -26,18 +26,23 @@ TG_COMPARISON(equal, a == b)
 
 namespace tg {
 template <operand A, operand B>
-  requires(tensor_operand<A> || tensor_operand<B>)
-auto greater(A&& a, B&& b) { return map(op::greater{}, std::forward<A>(a), std::forward<B>(b)); }
+requires(tensor_operand<A> || tensor_operand<B>) auto greater(A&& a, B&& b) {
+  return map(op::greater{}, std::forward<A>(a), std::forward<B>(b));
+}
 template <operand A, operand B>
-  requires(tensor_operand<A> || tensor_operand<B>)
-auto less(A&& a, B&& b) { return map(op::less{}, std::forward<A>(a), std::forward<B>(b)); }
+requires(tensor_operand<A> || tensor_operand<B>) auto less(A&& a, B&& b) {
+  return map(op::less{}, std::forward<A>(a), std::forward<B>(b));
+}
 template <operand A, operand B>
-  requires(tensor_operand<A> || tensor_operand<B>)
-auto greater_equal(A&& a, B&& b) { return map(op::greater_equal{}, std::forward<A>(a), std::forward<B>(b)); }
+requires(tensor_operand<A> || tensor_operand<B>) auto greater_equal(A&& a, B&& b) {
+  return map(op::greater_equal{}, std::forward<A>(a), std::forward<B>(b));
+}
 template <operand A, operand B>
-  requires(tensor_operand<A> || tensor_operand<B>)
-auto less_equal(A&& a, B&& b) { return map(op::less_equal{}, std::forward<A>(a), std::forward<B>(b)); }
+requires(tensor_operand<A> || tensor_operand<B>) auto less_equal(A&& a, B&& b) {
+  return map(op::less_equal{}, std::forward<A>(a), std::forward<B>(b));
+}
 template <operand A, operand B>
-  requires(tensor_operand<A> || tensor_operand<B>)
-auto equal(A&& a, B&& b) { return map(op::equal{}, std::forward<A>(a), std::forward<B>(b)); }
+requires(tensor_operand<A> || tensor_operand<B>) auto equal(A&& a, B&& b) {
+  return map(op::equal{}, std::forward<A>(a), std::forward<B>(b));
+}
 }  // namespace tg

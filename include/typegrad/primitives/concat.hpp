@@ -5,7 +5,7 @@
 namespace tg {
 namespace op {
 struct concat {};
-}
+}  // namespace op
 
 namespace detail {
 template <std::size_t Axis, class SA, class SB>
@@ -30,9 +30,9 @@ struct concat_shape {
 }  // namespace detail
 
 template <std::size_t Axis, class A, class B>
-struct Concat : kernel_node<typename A::value_type,
-                            typename detail::concat_shape<Axis, typename A::shape_type, typename B::shape_type>::type, A,
-                            B> {
+struct Concat
+    : kernel_node<typename A::value_type,
+                  typename detail::concat_shape<Axis, typename A::shape_type, typename B::shape_type>::type, A, B> {
   using T = typename A::value_type;
   template <class... K2>
   using rebind = Concat<Axis, K2...>;
@@ -46,7 +46,8 @@ struct Concat : kernel_node<typename A::value_type,
   void forward(Ctx& c) const {
     T* y = this->template out<Id>(c);
     for (std::size_t p = 0; p < outer; ++p) {
-      for (std::size_t j = 0; j < na * inner; ++j) y[p * n * inner + j] = this->template in<Id, 0>(c, p * na * inner + j);
+      for (std::size_t j = 0; j < na * inner; ++j)
+        y[p * n * inner + j] = this->template in<Id, 0>(c, p * na * inner + j);
       for (std::size_t j = 0; j < nb * inner; ++j)
         y[p * n * inner + na * inner + j] = this->template in<Id, 1>(c, p * nb * inner + j);
     }
@@ -56,7 +57,8 @@ struct Concat : kernel_node<typename A::value_type,
     const T* g = this->template out_grad<Id>(c);
     for (std::size_t p = 0; p < outer; ++p) {
       if constexpr (Concat::template wants_grad<Id, 0, Ctx>())
-        for (std::size_t j = 0; j < na * inner; ++j) this->template add_grad<Id, 0>(c, p * na * inner + j, g[p * n * inner + j]);
+        for (std::size_t j = 0; j < na * inner; ++j)
+          this->template add_grad<Id, 0>(c, p * na * inner + j, g[p * n * inner + j]);
       if constexpr (Concat::template wants_grad<Id, 1, Ctx>())
         for (std::size_t j = 0; j < nb * inner; ++j)
           this->template add_grad<Id, 1>(c, p * nb * inner + j, g[p * n * inner + na * inner + j]);
@@ -66,11 +68,17 @@ struct Concat : kernel_node<typename A::value_type,
 
 template <std::size_t Axis, tensor_operand XA, tensor_operand XB>
 auto concat(XA&& a, XB&& b) {
-  using SA = typename expr_t<XA>::shape_type;
-  using SB = typename expr_t<XB>::shape_type;
-  using C = detail::concat_shape<Axis, SA, SB>;
-  detail::require<error::concat_shapes_differ<op::concat, SA, SB, C::ok>>();
-  if constexpr (C::ok)
-    return Concat<Axis, expr_t<XA>, expr_t<XB>>{{{}, {as_expr(std::forward<XA>(a)), as_expr(std::forward<XB>(b))}}};
+  if constexpr (any_invalid_v<XA, XB>) {
+    return invalid_expression{};
+  } else {
+    using SA = typename expr_t<XA>::shape_type;
+    using SB = typename expr_t<XB>::shape_type;
+    using C = detail::concat_shape<Axis, SA, SB>;
+    static_assert(detail::require<error::concat_shapes_differ<op::concat, SA, SB, C::ok>>);
+    if constexpr (C::ok)
+      return Concat<Axis, expr_t<XA>, expr_t<XB>>{{{}, {as_expr(std::forward<XA>(a)), as_expr(std::forward<XB>(b))}}};
+    else
+      return invalid_expression{};
+  }
 }
 }  // namespace tg

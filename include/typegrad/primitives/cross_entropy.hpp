@@ -11,7 +11,7 @@
 namespace tg {
 namespace op {
 struct cross_entropy {};
-}
+}  // namespace op
 
 template <class X, class Y>
 struct CrossEntropy : kernel_node<typename X::value_type, shape<>, X, Y> {
@@ -37,7 +37,8 @@ struct CrossEntropy : kernel_node<typename X::value_type, shape<>, X, Y> {
   void forward(Ctx& c) const {
     const std::int32_t* y = this->template in_data<Id, 1>(c);
     T total = 0;
-    for (std::size_t b = 0; b < B; ++b) total += row_lse<Id>(c, b) - this->template in<Id, 0>(c, b * C + std::size_t(y[b]));
+    for (std::size_t b = 0; b < B; ++b)
+      total += row_lse<Id>(c, b) - this->template in<Id, 0>(c, b * C + std::size_t(y[b]));
     this->template out<Id>(c)[0] = total / T(B);
   }
 
@@ -59,16 +60,25 @@ struct CrossEntropy : kernel_node<typename X::value_type, shape<>, X, Y> {
 
 template <tensor_operand X, class Y>
 auto cross_entropy(X&& logits, Y&& labels) {
-  using E = expr_t<X>;
-  using L = std::remove_cvref_t<Y>;
-  constexpr bool is_labels = is_labels_v<L>;
-  detail::require<error::labels_must_be_integer_class_indices<op::cross_entropy, L, is_labels>>();
-  if constexpr (is_labels) {
-    using SX = typename E::shape_type;
-    using SY = shape<L::shape_type::dims[0], L::classes>;
-    constexpr bool ok = SX::rank == 2 && std::is_same_v<SX, SY>;
-    detail::require<error::loss_label_shape_mismatch<op::cross_entropy, SX, SY, ok>>();
-    if constexpr (ok) return CrossEntropy<E, L>{{{}, {as_expr(std::forward<X>(logits)), labels}}};
+  if constexpr (any_invalid_v<X, Y>) {
+    return invalid_expression{};
+  } else {
+    using E = expr_t<X>;
+    using L = std::remove_cvref_t<Y>;
+    constexpr bool is_labels = is_labels_v<L>;
+    static_assert(detail::require<error::labels_must_be_integer_class_indices<op::cross_entropy, L, is_labels>>);
+    if constexpr (is_labels) {
+      using SX = typename E::shape_type;
+      using SY = shape<L::shape_type::dims[0], L::classes>;
+      constexpr bool ok = SX::rank == 2 && std::is_same_v<SX, SY>;
+      static_assert(detail::require<error::loss_label_shape_mismatch<op::cross_entropy, SX, SY, ok>>);
+      if constexpr (ok)
+        return CrossEntropy<E, L>{{{}, {as_expr(std::forward<X>(logits)), labels}}};
+      else
+        return invalid_expression{};
+    } else {
+      return invalid_expression{};
+    }
   }
 }
 }  // namespace tg

@@ -27,9 +27,9 @@ template <class SA, class SB, bool TA, bool TB>
 struct matmul_shape {
   using A = matmul_operand<SA, TA>;
   using B = matmul_operand<SB, TB>;
-  static constexpr bool ranks_ok =
-      (SA::rank == 2 && SB::rank == 2) || (SA::rank == 3 && SB::rank == 3 && SA::dims[0] == SB::dims[0]) ||
-      (SA::rank == 3 && SB::rank == 2);
+  static constexpr bool ranks_ok = (SA::rank == 2 && SB::rank == 2) ||
+                                   (SA::rank == 3 && SB::rank == 3 && SA::dims[0] == SB::dims[0]) ||
+                                   (SA::rank == 3 && SB::rank == 2);
   static constexpr bool inner_ok = A::cols == B::rows;
   using type = std::conditional_t<SA::rank == 3, shape<A::batch, A::rows, B::cols>, shape<A::rows, B::cols>>;
 };
@@ -40,8 +40,7 @@ struct transposed_operand {
   using stored = X;
 };
 template <class From, class C>
-  requires(From::rank == 2)
-struct transposed_operand<IndexMap<permute_mapping<From, 1, 0>, C>> {
+requires(From::rank == 2) struct transposed_operand<IndexMap<permute_mapping<From, 1, 0>, C>> {
   static constexpr bool value = true;
   using stored = C;
 };
@@ -55,9 +54,9 @@ decltype(auto) strip_transpose(X&& x) {
 }  // namespace detail
 
 template <class A, class B, bool TA, bool TB>
-struct MatMul : kernel_node<typename A::value_type,
-                            typename detail::matmul_shape<typename A::shape_type, typename B::shape_type, TA, TB>::type,
-                            A, B> {
+struct MatMul
+    : kernel_node<typename A::value_type,
+                  typename detail::matmul_shape<typename A::shape_type, typename B::shape_type, TA, TB>::type, A, B> {
   using T = typename A::value_type;
   template <class... K2>
   using rebind = MatMul<K2..., TA, TB>;
@@ -79,8 +78,8 @@ struct MatMul : kernel_node<typename A::value_type,
       blas::gemm<T>(false, TB, int(batches) * M, N, K, T(1), a, LA::ld, b, LB::ld, T(0), y, N);
     } else {
       for (std::size_t q = 0; q < batches; ++q)
-        blas::gemm<T>(TA, TB, M, N, K, T(1), a + q * LA::matrix, LA::ld, b + q * stride_b, LB::ld, T(0),
-                      y + q * M * N, N);
+        blas::gemm<T>(TA, TB, M, N, K, T(1), a + q * LA::matrix, LA::ld, b + q * stride_b, LB::ld, T(0), y + q * M * N,
+                      N);
     }
   }
 
@@ -127,26 +126,35 @@ struct MatMul : kernel_node<typename A::value_type,
 
 template <tensor_operand XA, tensor_operand XB>
 auto matmul(XA&& xa, XB&& xb) {
-  using EA = expr_t<XA>;
-  using EB = expr_t<XB>;
-  constexpr bool TA = detail::transposed_operand<EA>::value;
-  constexpr bool TB = detail::transposed_operand<EB>::value;
-  using SA = typename EA::shape_type;
-  using SB = typename EB::shape_type;
-  constexpr bool rank_ok = (SA::rank == 2 || SA::rank == 3) && (SB::rank == 2 || SB::rank == 3);
-  detail::require<error::matmul_rank_unsupported<op::matmul, SA, SB, rank_ok>>();
-  if constexpr (rank_ok) {
-    using stored_a = typename detail::transposed_operand<EA>::stored;
-    using stored_b = typename detail::transposed_operand<EB>::stored;
-    using Sh = detail::matmul_shape<typename stored_a::shape_type, typename stored_b::shape_type, TA, TB>;
-    detail::require<error::matmul_rank_unsupported<op::matmul, SA, SB, Sh::ranks_ok>>();
-    detail::require<error::matmul_inner_dims_differ<op::matmul, SA, SB, Sh::inner_ok>>();
-    using TyA = typename EA::value_type;
-    using TyB = typename EB::value_type;
-    detail::require<error::element_types_differ<op::matmul, TyA, TyB, std::is_same_v<TyA, TyB>>>();
-    if constexpr (Sh::ranks_ok && Sh::inner_ok && std::is_same_v<TyA, TyB>) {
-      return MatMul<stored_a, stored_b, TA, TB>{
-          {{}, {detail::strip_transpose(as_expr(std::forward<XA>(xa))), detail::strip_transpose(as_expr(std::forward<XB>(xb)))}}};
+  if constexpr (any_invalid_v<XA, XB>) {
+    return invalid_expression{};
+  } else {
+    using EA = expr_t<XA>;
+    using EB = expr_t<XB>;
+    constexpr bool TA = detail::transposed_operand<EA>::value;
+    constexpr bool TB = detail::transposed_operand<EB>::value;
+    using SA = typename EA::shape_type;
+    using SB = typename EB::shape_type;
+    constexpr bool rank_ok = (SA::rank == 2 || SA::rank == 3) && (SB::rank == 2 || SB::rank == 3);
+    static_assert(detail::require<error::matmul_rank_unsupported<op::matmul, SA, SB, rank_ok>>);
+    if constexpr (rank_ok) {
+      using stored_a = typename detail::transposed_operand<EA>::stored;
+      using stored_b = typename detail::transposed_operand<EB>::stored;
+      using Sh = detail::matmul_shape<typename stored_a::shape_type, typename stored_b::shape_type, TA, TB>;
+      static_assert(detail::require<error::matmul_rank_unsupported<op::matmul, SA, SB, Sh::ranks_ok>>);
+      static_assert(detail::require<error::matmul_inner_dims_differ<op::matmul, SA, SB, Sh::inner_ok>>);
+      using TyA = typename EA::value_type;
+      using TyB = typename EB::value_type;
+      static_assert(detail::require<error::element_types_differ<op::matmul, TyA, TyB, std::is_same_v<TyA, TyB>>>);
+      if constexpr (Sh::ranks_ok && Sh::inner_ok && std::is_same_v<TyA, TyB>) {
+        return MatMul<stored_a, stored_b, TA, TB>{{{},
+                                                   {detail::strip_transpose(as_expr(std::forward<XA>(xa))),
+                                                    detail::strip_transpose(as_expr(std::forward<XB>(xb)))}}};
+      } else {
+        return invalid_expression{};
+      }
+    } else {
+      return invalid_expression{};
     }
   }
 }

@@ -13,23 +13,31 @@ template <class X>
 concept symbolic = expression<X> || is_parameter_v<std::remove_cvref_t<X>>;
 
 template <operand A, operand B>
-  requires(symbolic<A> || symbolic<B>)
-auto operator+(A&& a, B&& b) { return add(std::forward<A>(a), std::forward<B>(b)); }
+requires(symbolic<A> || symbolic<B>) auto operator+(A&& a, B&& b) {
+  return add(std::forward<A>(a), std::forward<B>(b));
+}
 template <operand A, operand B>
-  requires(symbolic<A> || symbolic<B>)
-auto operator-(A&& a, B&& b) { return sub(std::forward<A>(a), std::forward<B>(b)); }
+requires(symbolic<A> || symbolic<B>) auto operator-(A&& a, B&& b) {
+  return sub(std::forward<A>(a), std::forward<B>(b));
+}
 template <operand A, operand B>
-  requires(symbolic<A> || symbolic<B>)
-auto operator*(A&& a, B&& b) { return mul(std::forward<A>(a), std::forward<B>(b)); }
+requires(symbolic<A> || symbolic<B>) auto operator*(A&& a, B&& b) {
+  return mul(std::forward<A>(a), std::forward<B>(b));
+}
 template <operand A, operand B>
-  requires(symbolic<A> || symbolic<B>)
-auto operator/(A&& a, B&& b) { return div(std::forward<A>(a), std::forward<B>(b)); }
+requires(symbolic<A> || symbolic<B>) auto operator/(A&& a, B&& b) {
+  return div(std::forward<A>(a), std::forward<B>(b));
+}
 template <operand A, operand B>
-  requires(symbolic<A> || symbolic<B>)
-auto operator>(A&& a, B&& b) { return greater(std::forward<A>(a), std::forward<B>(b)); }
+requires(symbolic<A> || symbolic<B>) auto operator>(A&& a, B&& b) {
+  return greater(std::forward<A>(a), std::forward<B>(b));
+}
 template <operand A, operand B>
-  requires(symbolic<A> || symbolic<B>)
-auto operator<(A&& a, B&& b) { return less(std::forward<A>(a), std::forward<B>(b)); }
+requires(symbolic<A> || symbolic<B>) auto operator<(A&& a, B&& b) {
+  return less(std::forward<A>(a), std::forward<B>(b));
+}
 template <symbolic X>
-auto operator-(X&& x) { return neg(std::forward<X>(x)); }
+auto operator-(X&& x) {
+  return neg(std::forward<X>(x));
+}
 }  // namespace tg

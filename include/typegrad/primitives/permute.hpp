@@ -6,7 +6,7 @@
 namespace tg {
 namespace op {
 struct permute {};
-}
+}  // namespace op
 template <class From, std::size_t... P>
 struct permute_mapping {
   static constexpr std::array<std::size_t, sizeof...(P)> perm{P...};
@@ -36,13 +36,17 @@ constexpr bool is_permutation_of_rank(std::size_t rank) {
 
 template <std::size_t... P, tensor_operand X>
 auto permute(X&& x) {
-  using From = typename expr_t<X>::shape_type;
-  constexpr bool ok = is_permutation_of_rank<P...>(From::rank);
-  detail::require<error::not_a_permutation<op::permute, From, axes<P...>, ok>>();
-  if constexpr (ok)
-    return index_map<permute_mapping<From, P...>>(std::forward<X>(x));
-  else
-    return as_expr(std::forward<X>(x));
+  if constexpr (any_invalid_v<X>) {
+    return invalid_expression{};
+  } else {
+    using From = typename expr_t<X>::shape_type;
+    constexpr bool ok = is_permutation_of_rank<P...>(From::rank);
+    static_assert(detail::require<error::not_a_permutation<op::permute, From, axes<P...>, ok>>);
+    if constexpr (ok)
+      return index_map<permute_mapping<From, P...>>(std::forward<X>(x));
+    else
+      return invalid_expression{};
+  }
 }
 
 template <class From, class Seq>
@@ -56,7 +60,6 @@ template <tensor_operand X>
 auto transpose(X&& x) {
   using From = typename expr_t<X>::shape_type;
   static_assert(From::rank >= 2, "typegrad: transpose needs rank >= 2 (it swaps the last two axes)");
-  return index_map<typename last_two_swapped<From, std::make_index_sequence<From::rank - 2>>::type>(
-      std::forward<X>(x));
+  return index_map<typename last_two_swapped<From, std::make_index_sequence<From::rank - 2>>::type>(std::forward<X>(x));
 }
 }  // namespace tg

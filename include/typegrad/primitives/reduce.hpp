@@ -57,8 +57,10 @@ struct reduction_layout {
   static constexpr bool trailing = [] {
     bool seen = false;
     for (std::size_t k = 0; k < S::rank; ++k) {
-      if (reduced[k]) seen = true;
-      else if (seen) return false;
+      if (reduced[k])
+        seen = true;
+      else if (seen)
+        return false;
     }
     return true;
   }();
@@ -124,12 +126,18 @@ struct Reduce : kernel_node<typename X::value_type,
 namespace detail {
 template <class Kind, std::size_t... Axes, class X>
 auto reduce(X&& x) {
-  using S = typename expr_t<X>::shape_type;
-  constexpr bool ok = axes_in_range<S, Axes...>() && axes_unique<Axes...>();
-  require<error::axis_out_of_range<Kind, S, axes<Axes...>, ok>>();
-  if constexpr (ok) {
-    using E = expr_t<X>;
-    return Reduce<Kind, E, Axes...>{{{}, {as_expr(std::forward<X>(x))}}};
+  if constexpr (any_invalid_v<X>) {
+    return invalid_expression{};
+  } else {
+    using S = typename expr_t<X>::shape_type;
+    constexpr bool ok = axes_in_range<S, Axes...>() && axes_unique<Axes...>();
+    static_assert(require<error::axis_out_of_range<Kind, S, axes<Axes...>, ok>>);
+    if constexpr (ok) {
+      using E = expr_t<X>;
+      return Reduce<Kind, E, Axes...>{{{}, {as_expr(std::forward<X>(x))}}};
+    } else {
+      return invalid_expression{};
+    }
   }
 }
 }  // namespace detail

@@ -5,7 +5,7 @@
 namespace tg {
 namespace op {
 struct reshape {};
-}
+}  // namespace op
 template <class To>
 struct reshape_mapping {
   using shape_type = To;
@@ -14,9 +14,16 @@ struct reshape_mapping {
 
 template <std::size_t... D, tensor_operand X>
 auto reshape(X&& x) {
-  using From = typename expr_t<X>::shape_type;
-  using To = shape<D...>;
-  detail::require<error::reshape_changes_element_count<op::reshape, From, To, From::size == To::size>>();
-  return index_map<reshape_mapping<To>>(std::forward<X>(x));
+  if constexpr (any_invalid_v<X>) {
+    return invalid_expression{};
+  } else {
+    using From = typename expr_t<X>::shape_type;
+    using To = shape<D...>;
+    static_assert(detail::require<error::reshape_changes_element_count<op::reshape, From, To, From::size == To::size>>);
+    if constexpr (From::size == To::size)
+      return index_map<reshape_mapping<To>>(std::forward<X>(x));
+    else
+      return invalid_expression{};
+  }
 }
 }  // namespace tg

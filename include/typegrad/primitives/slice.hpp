@@ -5,7 +5,7 @@
 namespace tg {
 namespace op {
 struct slice {};
-}
+}  // namespace op
 template <std::size_t Axis, std::size_t Begin, std::size_t End>
 struct slice_range {};
 
@@ -25,13 +25,22 @@ struct slice_mapping {
 
 template <std::size_t Axis, std::size_t Begin, std::size_t End, tensor_operand X>
 auto slice(X&& x) {
-  using From = typename expr_t<X>::shape_type;
-  constexpr bool axis_ok = Axis < From::rank;
-  detail::require<error::axis_out_of_range<op::slice, From, axes<Axis>, axis_ok>>();
-  if constexpr (axis_ok) {
-    constexpr bool ok = Begin < End && End <= From::dims[Axis];
-    detail::require<error::slice_out_of_bounds<op::slice, From, slice_range<Axis, Begin, End>, ok>>();
-    if constexpr (ok) return index_map<slice_mapping<From, Axis, Begin, End>>(std::forward<X>(x));
+  if constexpr (any_invalid_v<X>) {
+    return invalid_expression{};
+  } else {
+    using From = typename expr_t<X>::shape_type;
+    constexpr bool axis_ok = Axis < From::rank;
+    static_assert(detail::require<error::axis_out_of_range<op::slice, From, axes<Axis>, axis_ok>>);
+    if constexpr (axis_ok) {
+      constexpr bool ok = Begin < End && End <= From::dims[Axis];
+      static_assert(detail::require<error::slice_out_of_bounds<op::slice, From, slice_range<Axis, Begin, End>, ok>>);
+      if constexpr (ok)
+        return index_map<slice_mapping<From, Axis, Begin, End>>(std::forward<X>(x));
+      else
+        return invalid_expression{};
+    } else {
+      return invalid_expression{};
+    }
   }
 }
 }  // namespace tg

@@ -70,10 +70,17 @@ struct Softmax : kernel_node<typename X::value_type, typename X::shape_type, X> 
 namespace detail {
 template <class Kind, std::size_t Axis, class X>
 auto softmax_node(X&& x) {
-  using S = typename expr_t<X>::shape_type;
-  constexpr bool ok = Axis < S::rank;
-  require<error::axis_out_of_range<Kind, S, axes<Axis>, ok>>();
-  if constexpr (ok) return Softmax<Kind, Axis, expr_t<X>>{{{}, {as_expr(std::forward<X>(x))}}};
+  if constexpr (any_invalid_v<X>) {
+    return invalid_expression{};
+  } else {
+    using S = typename expr_t<X>::shape_type;
+    constexpr bool ok = Axis < S::rank;
+    static_assert(require<error::axis_out_of_range<Kind, S, axes<Axis>, ok>>);
+    if constexpr (ok)
+      return Softmax<Kind, Axis, expr_t<X>>{{{}, {as_expr(std::forward<X>(x))}}};
+    else
+      return invalid_expression{};
+  }
 }
 }  // namespace detail
 

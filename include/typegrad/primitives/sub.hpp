@@ -24,8 +24,7 @@ struct sub {
 
 namespace tg {
 template <operand A, operand B>
-  requires(tensor_operand<A> || tensor_operand<B>)
-auto sub(A&& a, B&& b) {
+requires(tensor_operand<A> || tensor_operand<B>) auto sub(A&& a, B&& b) {
   return map(op::sub{}, std::forward<A>(a), std::forward<B>(b));
 }
 }  // namespace tg

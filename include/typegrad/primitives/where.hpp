@@ -22,8 +22,7 @@ struct where {
 
 namespace tg {
 template <operand C, operand A, operand B>
-  requires(tensor_operand<C> || tensor_operand<A> || tensor_operand<B>)
-auto where(C&& cond, A&& a, B&& b) {
+requires(tensor_operand<C> || tensor_operand<A> || tensor_operand<B>) auto where(C&& cond, A&& a, B&& b) {
   return map(op::where{}, std::forward<C>(cond), std::forward<A>(a), std::forward<B>(b));
 }
 }  // namespace tg
