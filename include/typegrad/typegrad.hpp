@@ -39,3 +39,4 @@
 #include "typegrad/primitives/tanh.hpp"
 #include "typegrad/primitives/where.hpp"
 #include "typegrad/layers/linear.hpp"
+#include "typegrad/primitives/scan.hpp"

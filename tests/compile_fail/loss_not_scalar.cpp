@@ -1,5 +1,5 @@
 // Mistake: a training step whose loss is a [4, 3] tensor, not a scalar.
-// expect: loss_must_be_scalar<tg::compile_step, tg::shape<4, 3>
+// expect: loss_must_be_scalar<tg::op::training_step, tg::shape<4, 3>
 // expect: needs a scalar loss
 #include <typegrad/typegrad.hpp>
 int main() {

@@ -18,7 +18,9 @@ auto trace(F&& f) {
 template <class... Specs, class F>
 auto compile(F&& f) {
   using E = decltype(detail::trace<Specs...>(f));
-  if constexpr (any_invalid_v<E>)
+  static_assert(detail::require<error::loss_must_be_scalar<op::training_step, typename E::shape_type,
+                                                           E::shape_type::rank == 0 || any_invalid_v<E>>>);
+  if constexpr (any_invalid_v<E> || E::shape_type::rank != 0)
     return invalid_expression{};  // the mistake was reported where it was made
   else
     return Program<E, true, Specs...>(detail::trace<Specs...>(f));

@@ -45,6 +45,8 @@ struct ValueAndGrad {
 template <class F, class... Args>
 auto value_and_grad(F&& f, const Args&... args) {
   using P = detail::differentiation_program<F, Args...>;
+  static_assert(detail::require<error::loss_must_be_scalar<op::value_and_grad, typename P::output_shape,
+                                                           P::output_shape::rank == 0>>);
   auto program = std::make_unique<P>(detail::trace<detail::spec_of_t<Args>...>(f));
   const auto v = (*program)(args...);
   return ValueAndGrad<P>{v, std::move(program)};

@@ -6,6 +6,11 @@
 // before building any node, so the first error is never deep inside the engine.
 #include <cstddef>
 
+namespace tg::op {
+struct training_step {};
+struct value_and_grad {};
+}  // namespace tg::op
+
 namespace tg::error {
 
 template <class Operation, class ShapeA, class ShapeB, bool Ok>

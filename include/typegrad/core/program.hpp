@@ -85,8 +85,6 @@ class Program {
 
   static_assert(Root::kind != node_kind::external && Root::kind != node_kind::inline_scalar,
                 "typegrad: the program's result must be computed (not a bare input, parameter or number)");
-  static_assert(detail::require<
-                error::loss_must_be_scalar<struct compile_step, output_shape, !Train || output_shape::rank == 0>>);
 
   explicit Program(Root root) : root_(std::move(root)) {
     workspace_ = detail::allocate_aligned(plan.workspace_bytes);
@@ -106,7 +104,9 @@ class Program {
     bind_inputs(std::index_sequence_for<Args...>{}, args...);
     forward();
     if constexpr (Train) {
-      backward();
+      static_assert(output_shape::rank == 0, "typegrad: operator() of a training program needs a scalar loss");
+      const value_type one(1);
+      backward(&one);
       return output()[0];
     } else {
       return output();
@@ -183,6 +183,17 @@ class Program {
         if (canon_[K] == K) f(n.data, static_cast<const T*>(ctx_.adj[K]), plan.elements[K]);
       }
     });
+  }
+
+  // ---- for programs that run inside other programs (scan bodies) ----
+  // Backward pass from a given adjoint of the output (after evaluate()).
+  void backward_from(const value_type* seed) { backward(seed); }
+  // Points the gradient of the n-th parameter occurrence (post-order) at external memory, which the
+  // backward pass then accumulates into (and never clears).
+  void redirect_parameter_gradient(std::size_t n, void* target) {
+    std::size_t seen = 0;
+    for (std::size_t k = 0; k < node_count; ++k)
+      if (plan.is_param[k] && seen++ == n) ctx_.adj[k] = target;
   }
 
   const Root& expression() const { return root_; }
@@ -351,10 +362,10 @@ class Program {
     (std::make_index_sequence<plan.kernel_count>{});
   }
 
-  void backward() {
+  void backward(const value_type* seed) {
     if constexpr (plan.needs_adjoint[root_id]) {
       if (plan.grad_bytes) std::memset(grads_.get(), 0, plan.grad_bytes);
-      static_cast<value_type*>(ctx_.adj[root_id])[0] = value_type(1);
+      std::memcpy(ctx_.adj[root_id], seed, output_shape::size * sizeof(value_type));
       [&]<std::size_t... P>(std::index_sequence<P...>) {
         (run_backward<plan.kernels[plan.kernel_count - 1 - P]>(), ...);
       }

@@ -1,0 +1,180 @@
+#pragma once
+// scan: h_t = body(h_{t-1}, x_t) for t = 1..T with time along axis 0 of xs; the result stacks h_1..h_T
+// ([T, carry dims...]). The body is traced once on its own leaves, so the node's type -- and the compile
+// time -- do not depend on T. Backward is BPTT: for t = T..1, recompute the body at step t and run its
+// generated backward from the adjoint dh_t = dy_t + (carry adjoint from step t+1).
+// The body's parameters become children of the scan node, so the enclosing program owns their
+// gradients (tying, freezing and grad() work as anywhere else).
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "typegrad/core/kernel.hpp"
+#include "typegrad/core/program.hpp"
+
+namespace tg {
+namespace op {
+struct scan {};
+}  // namespace op
+
+// The body's own leaves: its carry (argument 0) and the input slice x_t (argument 1).
+template <std::size_t I, class T, class S>
+struct ScanLeaf : InputLeaf<I, T, S, true> {};
+
+namespace detail {
+template <class N>
+auto parameter_leaves(const N& n) {
+  if constexpr (is_param_leaf_v<N>) {
+    return std::tuple<N>{n};
+  } else {
+    return std::apply([](const auto&... k) { return std::tuple_cat(parameter_leaves(k)...); }, n.kids);
+  }
+}
+
+template <class N>
+constexpr bool uses_only_scan_inputs() {
+  if constexpr (N::kind != node_kind::external) {
+    return []<std::size_t... K>(std::index_sequence<K...>) {
+      return (uses_only_scan_inputs<child_t<N, K>>() && ... && true);
+    }(std::make_index_sequence<child_count_v<N>>{});
+  } else if constexpr (N::input_index == std::size_t(-1)) {
+    return true;  // parameters and constants
+  } else {
+    return std::is_base_of_v<InputLeaf<N::input_index, typename N::value_type, typename N::shape_type, true>, N> &&
+           !std::is_same_v<InputLeaf<N::input_index, typename N::value_type, typename N::shape_type, true>, N>;
+  }
+}
+
+template <class S>
+struct time_slice_shape;
+template <std::size_t T0, std::size_t... D>
+struct time_slice_shape<shape<T0, D...>> {
+  using type = shape<D...>;
+};
+template <std::size_t Steps, class S>
+struct stacked_shape;
+template <std::size_t Steps, std::size_t... D>
+struct stacked_shape<Steps, shape<D...>> {
+  using type = shape<Steps, D...>;
+};
+
+// The body's program and its scratch, owned by one scan node (a copy gets its own).
+template <class Program>
+struct scan_state {
+  std::unique_ptr<Program> program;
+  std::vector<typename Program::value_type> seed, carry;
+};
+}  // namespace detail
+
+template <class Body, class H0, class Xs, class... Ps>
+struct Scan : kernel_node<typename H0::value_type,
+                          typename detail::stacked_shape<Xs::shape_type::dims[0], typename H0::shape_type>::type, H0,
+                          Xs, Ps...> {
+  using T = typename H0::value_type;
+  using HS = typename H0::shape_type;
+  using XS = typename detail::time_slice_shape<typename Xs::shape_type>::type;
+  static constexpr std::size_t steps = Xs::shape_type::dims[0];
+  static constexpr std::size_t H = HS::size, X = XS::size;
+  static constexpr bool needs_child_buffers = true;
+  static constexpr bool mergeable = false;  // owns run-time state
+  using body_program = Program<Body, true, InputSpec<T, HS, true>, InputSpec<T, XS, true>>;
+
+  Body body;
+  std::shared_ptr<detail::scan_state<body_program>> state;
+
+  Scan() = default;
+  Scan(const Scan& o) : kernel_node<T, typename Scan::shape_type, H0, Xs, Ps...>(o), body(o.body) { init(); }
+  Scan& operator=(const Scan& o) {
+    this->kids = o.kids;
+    body = o.body;
+    init();
+    return *this;
+  }
+  void init() {
+    state = std::make_shared<detail::scan_state<body_program>>();
+    state->program = std::make_unique<body_program>(body);
+    state->seed.assign(H, T(0));
+    state->carry.assign(H, T(0));
+  }
+
+  template <std::size_t Id, class Ctx>
+  void forward(Ctx& c) const {
+    auto& p = *state->program;
+    const T* h = this->template in_data<Id, 0>(c);
+    const T* xs = this->template in_data<Id, 1>(c);
+    T* hs = this->template out<Id>(c);
+    for (std::size_t t = 0; t < steps; ++t) {
+      const auto out = p.evaluate(TensorView<const T, HS>(h), TensorView<const T, XS>(xs + t * X));
+      std::memcpy(hs + t * H, out.data(), H * sizeof(T));
+      h = hs + t * H;
+    }
+  }
+
+  template <std::size_t Id, class Ctx>
+  void backward(Ctx& c) const {
+    auto& p = *state->program;
+    // the body accumulates its parameters' gradients straight into this program's gradient slots
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+      ((Scan::template wants_grad<Id, 2 + K, Ctx>() ? p.redirect_parameter_gradient(K, c.adj[Scan::template cid<Id, 2 + K>])
+                                                     : void()),
+       ...);
+    }(std::index_sequence_for<Ps...>{});
+    const T* h0 = this->template in_data<Id, 0>(c);
+    const T* xs = this->template in_data<Id, 1>(c);
+    const T* hs = this->template out<Id>(c);
+    const T* g = this->template out_grad<Id>(c);
+    T* seed = state->seed.data();
+    T* carry = state->carry.data();
+    std::fill(carry, carry + H, T(0));
+    for (std::size_t t = steps; t-- > 0;) {
+      for (std::size_t i = 0; i < H; ++i) seed[i] = g[t * H + i] + carry[i];
+      p.evaluate(TensorView<const T, HS>(t ? hs + (t - 1) * H : h0), TensorView<const T, XS>(xs + t * X));
+      p.backward_from(seed);
+      const auto dh = p.template grad_input<0>();
+      std::memcpy(carry, dh.data(), H * sizeof(T));
+      if constexpr (Scan::template wants_grad<Id, 1, Ctx>()) {
+        const auto dx = p.template grad_input<1>();
+        T* dxs = this->template grad_data<Id, 1>(c) + t * X;
+        for (std::size_t i = 0; i < X; ++i) dxs[i] += dx[i];
+      }
+    }
+    if constexpr (Scan::template wants_grad<Id, 0, Ctx>()) {
+      T* dh0 = this->template grad_data<Id, 0>(c);
+      for (std::size_t i = 0; i < H; ++i) dh0[i] += carry[i];
+    }
+  }
+};
+
+// tg::scan(body, h0, xs): body(h, x_t) -> h' with h' of h's shape; xs has time along axis 0.
+template <class F, tensor_operand XH, tensor_operand XX>
+auto scan(F&& body, XH&& h0, XX&& xs) {
+  using EH = expr_t<XH>;
+  using EX = expr_t<XX>;
+  if constexpr (any_invalid_v<EH, EX>) {
+    return invalid_expression{};
+  } else {
+    using SX = typename EX::shape_type;
+    static_assert(detail::require<error::scan_needs_time_axis<op::scan, SX, SX::rank >= 1>>);
+    using T = typename EH::value_type;
+    using HS = typename EH::shape_type;
+    using XS = typename detail::time_slice_shape<SX>::type;
+    auto b = as_expr(body(ScanLeaf<0, T, HS>{}, ScanLeaf<1, T, XS>{}));
+    using B = decltype(b);
+    constexpr bool same = std::is_same_v<typename B::shape_type, HS>;
+    static_assert(detail::require<error::scan_body_changes_carry_shape<op::scan, HS, typename B::shape_type, same>>);
+    static_assert(detail::uses_only_scan_inputs<B>(),
+                  "typegrad: scan: the body may use its carry, its input slice, parameters and constants, but not "
+                  "the enclosing program's inputs (pass them through xs)");
+    auto params = detail::parameter_leaves(b);
+    return std::apply(
+        [&](auto... p) {
+          Scan<B, EH, EX, decltype(p)...> s;
+          s.kids = {as_expr(std::forward<XH>(h0)), as_expr(std::forward<XX>(xs)), p...};
+          s.body = b;
+          s.init();
+          return s;
+        },
+        params);
+  }
+}
+}  // namespace tg

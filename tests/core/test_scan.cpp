@@ -1,0 +1,79 @@
+// scan: a tanh-RNN over T steps, gradient by BPTT against central differences; the node's type does not
+// depend on T.
+#include "support.hpp"
+
+using namespace tgtest;
+
+namespace {
+// h_t = tanh(x_t W_x^T + h_{t-1} W_h^T + b), batch 2, 3 input features, 4 hidden units
+struct RnnCell {
+  tg::Parameter<double, 4, 3> wx;
+  tg::Parameter<double, 4, 4> wh;
+  tg::Parameter<double, 4> b;
+  explicit RnnCell(std::uint64_t seed) {
+    std::mt19937_64 g(seed);
+    std::uniform_real_distribution<double> u(-0.6, 0.6);
+    for (auto& v : wx.value) v = u(g);
+    for (auto& v : wh.value) v = u(g);
+    for (auto& v : b.value) v = u(g);
+  }
+  auto operator()(auto h, auto x) const {
+    return tg::tanh(tg::matmul(x, tg::transpose(wx)) + tg::matmul(h, tg::transpose(wh)) + b);
+  }
+};
+
+template <std::size_t T>
+auto rnn_loss(const RnnCell& cell) {
+  return [&cell](auto h0, auto xs) {
+    auto hs = tg::scan(cell, h0, xs);  // [T, 2, 4]
+    return tg::sum(hs * hs) + tg::sum(tg::slice<0, T - 1, T>(hs));
+  };
+}
+}  // namespace
+
+TEST_CASE("scan: gradient of a tanh-RNN over 32 steps matches finite differences", "[gradcheck]") {
+  RnnCell cell{std::uint64_t(rng()())};
+  auto h0 = random<double, 2, 4>(-1, 1);
+  auto xs = random<double, 32, 2, 3>(-1, 1);
+  TG_CHECK_GRADIENTS(tg::check_gradients(rnn_loss<32>(cell), h0, xs), 1e-6);
+}
+
+TEST_CASE("scan: forward equals the unrolled recurrence", "[gradcheck]") {
+  RnnCell cell(3);
+  auto h0 = random<double, 2, 4>(-1, 1);
+  auto xs = random<double, 5, 2, 3>(-1, 1);
+  auto p = tg::compile_inference<tg::Input<double, 2, 4>, tg::Input<double, 5, 2, 3>>(
+      [&](auto h, auto x) { return tg::scan(cell, h, x); });
+  auto hs = p(h0, xs);
+  std::vector<double> h(h0.begin(), h0.end());
+  for (std::size_t t = 0; t < 5; ++t) {
+    std::vector<double> next(8);
+    for (std::size_t n = 0; n < 2; ++n)
+      for (std::size_t j = 0; j < 4; ++j) {
+        double s = cell.b.value[j];
+        for (std::size_t k = 0; k < 3; ++k) s += xs(t, n, k) * cell.wx.value(j, k);
+        for (std::size_t k = 0; k < 4; ++k) s += h[n * 4 + k] * cell.wh.value(j, k);
+        next[n * 4 + j] = std::tanh(s);
+      }
+    h = next;
+    for (std::size_t i = 0; i < 8; ++i) CHECK(hs[t * 8 + i] == Approx(h[i]).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("scan: the node's type does not grow with the number of steps", "[static]") {
+  using Leaf = tg::InputLeaf<0, double, tg::shape<2, 4>, true>;
+  RnnCell cell(1);
+  using S8 = decltype(tg::scan(cell, Leaf{}, tg::InputLeaf<1, double, tg::shape<8, 2, 3>, true>{}));
+  using S256 = decltype(tg::scan(cell, Leaf{}, tg::InputLeaf<1, double, tg::shape<256, 2, 3>, true>{}));
+  static_assert(tg::tree_size_v<S8> == tg::tree_size_v<S256>);
+  static_assert(std::is_same_v<typename S8::body_program, typename S256::body_program>);
+  static_assert(std::is_same_v<S256::shape_type, tg::shape<256, 2, 4>>);
+}
+
+TEST_CASE("scan: a parameter used inside and outside the body gets the summed gradient", "[gradcheck]") {
+  RnnCell cell(5);
+  auto h0 = random<double, 2, 4>(-1, 1);
+  auto xs = random<double, 6, 2, 3>(-1, 1);
+  auto f = [&](auto h, auto x) { return tg::sum(tg::scan(cell, h, x)) + tg::sum(tg::matmul(h, tg::transpose(cell.wh))); };
+  TG_CHECK_GRADIENTS(tg::check_gradients(f, h0, xs), 1e-6);
+}
