@@ -16,7 +16,23 @@
 #define TG_RESTRICT
 #endif
 
+#include <bit>
+#include <cstdint>
+#include <type_traits>
+
 namespace tg {
+// A constant kept inside an expression node (a scalar operand, an activation's slope). It is stored as
+// integer bits: a float store into a tensor then provably does not modify it (type-based alias
+// analysis), so loops keep it in a register and vectorise.
+template <class T>
+struct constant {
+  using bits_type = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
+  bits_type bits = 0;
+  constexpr constant() = default;
+  constexpr constant(T v) : bits(std::bit_cast<bits_type>(v)) {}
+  TG_HD constexpr operator T() const { return std::bit_cast<T>(bits); }
+};
+
 using index_t = std::size_t;
 inline constexpr std::size_t workspace_alignment = 64;  // one cache line / one AVX-512 vector
 }  // namespace tg

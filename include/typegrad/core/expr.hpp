@@ -130,10 +130,10 @@ struct Scalar : node_tag {
   using value_type = T;
   using shape_type = shape<>;
   static constexpr node_kind kind = node_kind::inline_scalar;
-  T v;
+  constant<T> v;
   std::tuple<> kids;
   void key_payload(std::vector<std::uint64_t>& k) const {
-    double d = static_cast<double>(v);
+    double d = static_cast<double>(T(v));
     k.push_back(std::bit_cast<std::uint64_t>(d));
   }
 };
@@ -152,7 +152,7 @@ template <std::size_t Id, class N, class Ctx>
 TG_HD TG_INLINE typename N::value_type value(const N& n, const Ctx& c, std::size_t i) {
   using T = typename N::value_type;
   if constexpr (N::kind == node_kind::inline_scalar) {
-    return n.v;
+    return T(n.v);
   } else if constexpr (Ctx::materialised(Id)) {
     return static_cast<const T*>(c.val[Id])[i];
   } else {

@@ -303,6 +303,13 @@ class Program {
     (bind_input<I>(args), ...);
   }
 
+  // One pass over a fused element-wise region. `out` is restrict: the compiler may then keep the
+  // region's constants and input pointers in registers and vectorise the loop.
+  template <std::size_t Id, class N, class T>
+  __attribute__((noinline)) static void fused_forward(const N& n, const context_type& c, T* TG_RESTRICT out) {
+    for (std::size_t i = 0; i < N::shape_type::size; ++i) out[i] = n.template compute<Id>(c, i);
+  }
+
   template <std::size_t Id>
   TG_INLINE void run_forward() {
     if constexpr (plan.merge_candidate[Id])
@@ -310,10 +317,7 @@ class Program {
     const auto& n = detail::node_at<Id, root_id>(root_);
     using N = std::remove_cvref_t<decltype(n)>;
     if constexpr (N::kind == node_kind::pointwise) {
-      using T = typename N::value_type;
-      T* TG_RESTRICT out = static_cast<T*>(ctx_.val[Id]);
-      const context_type& c = ctx_;
-      for (std::size_t i = 0; i < N::shape_type::size; ++i) out[i] = n.template compute<Id>(c, i);
+      fused_forward<Id>(n, ctx_, static_cast<typename N::value_type*>(ctx_.val[Id]));
     } else {
       n.template forward<Id>(ctx_);
     }

@@ -7,11 +7,11 @@ template <class T>
 struct clamp {
   static constexpr std::size_t arity = 1;
   static constexpr std::uint32_t nondifferentiable_args = 0;
-  T lo, hi;
-  TG_HD T operator()(T x) const { return x < lo ? lo : (x > hi ? hi : x); }
+  constant<T> lo, hi;
+  TG_HD T operator()(T x) const { return x < T(lo) ? T(lo) : (x > T(hi) ? T(hi) : x); }
   template <std::size_t K>
   TG_HD T d(T, T x) const {
-    return (x >= lo && x <= hi) ? T(1) : T(0);
+    return (x >= T(lo) && x <= T(hi)) ? T(1) : T(0);
   }
 };
 }  // namespace tg::op

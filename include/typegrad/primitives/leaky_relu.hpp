@@ -7,11 +7,11 @@ template <class T>
 struct leaky_relu {
   static constexpr std::size_t arity = 1;
   static constexpr std::uint32_t nondifferentiable_args = 0;
-  T alpha;
-  TG_HD T operator()(T x) const { return x > T(0) ? x : alpha * x; }
+  constant<T> alpha;
+  TG_HD T operator()(T x) const { return x > T(0) ? x : T(alpha) * x; }
   template <std::size_t K>
   TG_HD T d(T, T x) const {
-    return x > T(0) ? T(1) : alpha;
+    return x > T(0) ? T(1) : T(alpha);
   }
 };
 }  // namespace tg::op
