@@ -29,8 +29,8 @@ struct constant {
   using bits_type = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
   bits_type bits = 0;
   constexpr constant() = default;
-  constexpr constant(T v) : bits(std::bit_cast<bits_type>(v)) {}
-  TG_HD constexpr operator T() const { return std::bit_cast<T>(bits); }
+  constexpr constant(T v) : bits(__builtin_bit_cast(bits_type, v)) {}
+  TG_HD constexpr operator T() const { return __builtin_bit_cast(T, bits); }
 };
 
 using index_t = std::size_t;

@@ -267,7 +267,7 @@ class Program {
     using Spec = std::tuple_element_t<I, std::tuple<Specs...>>;
     using S = typename Spec::shape_type;
     using T = typename Spec::value_type;
-    if constexpr (requires { typename Arg::shape_type; }) {
+    if constexpr (is_tensor_like_v<Arg>) {
       static_assert(detail::require<error::argument_shape_mismatch<Spec, S, typename Arg::shape_type,
                                                                    std::is_same_v<S, typename Arg::shape_type>>>);
       static_assert(std::is_same_v<std::remove_const_t<typename Arg::value_type>, T>,
