@@ -131,15 +131,7 @@ class Program {
   // Gradient of the loss w.r.t. a parameter used by this program (tied uses summed).
   template <class T, std::size_t... D>
   TensorView<const T, shape<D...>> grad(const Parameter<T, D...>& p) const {
-    const void* g = nullptr;
-    [&]<std::size_t... K>(std::index_sequence<K...>) {
-      ((plan.is_param[K] && plan.needs_adjoint[K] && plan.elements[K] == p.size() &&
-                param_data<K>() == static_cast<const void*>(p.data())
-            ? (g = ctx_.adj[K], 0)
-            : 0),
-       ...);
-    }
-    (std::make_index_sequence<node_count>{});
+    const void* g = find_gradient(p.data());
     if (!g)
       throw std::invalid_argument(
           "typegrad: grad(): this parameter is not a trainable leaf of the program "
@@ -148,15 +140,7 @@ class Program {
   }
   template <class T, std::size_t... D>
   bool has_grad(const Parameter<T, D...>& p) const {
-    bool found = false;
-    [&]<std::size_t... K>(std::index_sequence<K...>) {
-      ((plan.is_param[K] && plan.needs_adjoint[K] && param_data<K>() == static_cast<const void*>(p.data())
-            ? (found = true, 0)
-            : 0),
-       ...);
-    }
-    (std::make_index_sequence<node_count>{});
-    return found;
+    return find_gradient(p.data()) != nullptr;
   }
 
   // Gradient w.r.t. the I-th input (declared as tg::Variable).
@@ -201,12 +185,10 @@ class Program {
   std::size_t canonical(std::size_t id) const { return canon_[id]; }
 
  private:
-  template <std::size_t K>
-  const void* param_data() const {
-    if constexpr (plan.is_param[K])
-      return detail::node_at<K, root_id>(root_).data;
-    else
-      return nullptr;
+  const void* find_gradient(const void* data) const {
+    for (std::size_t k = 0; k < node_count; ++k)
+      if (plan.is_param[k] && plan.needs_adjoint[k] && ctx_.val[k] == data) return ctx_.adj[k];
+    return nullptr;
   }
 
   // Hash-consing at construction: two occurrences are one node when they have the same type, the same
@@ -281,12 +263,9 @@ class Program {
                                     " elements; the step was compiled for shape " + detail::shape_string<S>() + " (" +
                                     std::to_string(S::size) + " elements)");
     }
-    const void* p = data_of(a);
-    [&]<std::size_t... K>(std::index_sequence<K...>) {
-      ((plan.kind[K] == node_kind::external && plan.input_index[K] == I ? (ctx_.val[K] = const_cast<void*>(p), 0) : 0),
-       ...);
-    }
-    (std::make_index_sequence<node_count>{});
+    void* p = const_cast<void*>(data_of(a));
+    for (std::size_t k = 0; k < node_count; ++k)
+      if (plan.kind[k] == node_kind::external && plan.input_index[k] == I) ctx_.val[k] = p;
     if constexpr (Spec::is_labels) check_labels<Spec>(static_cast<const std::int32_t*>(p));
   }
 
