@@ -1,0 +1,17 @@
+// Compiled (not run) with -O3 -fopt-info-vec-optimized by CTest: the fused element-wise region loop and
+// a reduction over a fused region must be reported as vectorised loops.
+#include "typegrad/typegrad.hpp"
+
+tg::Parameter<float, 256> bias;
+tg::Parameter<float, 256, 784> weight;
+
+const float* dense_relu(const tg::Tensor<float, 64, 784>& x) {
+  static auto p = tg::compile_inference<tg::Input<float, 64, 784>>(
+      [](auto v) { return tg::relu(tg::matmul(v, tg::transpose(weight)) + bias) * 2.0f - 1.0f; });
+  return p(x).data();
+}
+
+float fused_mean(const tg::Tensor<float, 64, 784>& x) {
+  static auto p = tg::compile_inference<tg::Input<float, 64, 784>>([](auto v) { return tg::mean(v * v + 1.0f); });
+  return p(x)[0];
+}
