@@ -40,3 +40,7 @@
 #include "typegrad/primitives/where.hpp"
 #include "typegrad/layers/linear.hpp"
 #include "typegrad/primitives/scan.hpp"
+#include "typegrad/primitives/conv2d.hpp"
+#include "typegrad/primitives/pool2d.hpp"
+#include "typegrad/primitives/gather.hpp"
+#include "typegrad/primitives/nll_loss.hpp"

@@ -64,8 +64,8 @@ Dst converted(const Src& s) {
 }
 template <class T, class A>
 auto as_type(const A& a) {
-  if constexpr (requires { typename A::spec; })
-    return a;  // labels stay integers
+  if constexpr (requires { typename A::spec; } || std::is_integral_v<typename A::value_type>)
+    return a;  // labels and indices stay integers
   else
     return converted<TensorOf<T, typename A::shape_type>>(a);
 }
@@ -80,7 +80,8 @@ void check_arguments(GradientCheck& r, const VG& vg, std::tuple<Args...>& xs, Ev
     (
         [&] {
           auto& x = std::get<I>(xs);
-          if constexpr (!requires { typename std::remove_cvref_t<decltype(x)>::spec; }) {
+          using A = std::remove_cvref_t<decltype(x)>;
+          if constexpr (!requires { typename A::spec; } && !std::is_integral_v<typename A::value_type>) {
             const auto g = vg.template grad<I>();
             for (std::size_t i = 0; i < x.size(); ++i)
               record(r, double(g[i]), central_difference(x.data(), i, o.step, evaluate), o,

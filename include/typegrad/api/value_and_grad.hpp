@@ -12,7 +12,7 @@ template <class Arg>
 struct spec_of;
 template <class T, class S>
 struct spec_of<TensorOf<T, S>> {
-  using type = InputSpec<T, S, true>;
+  using type = InputSpec<T, S, !std::is_integral_v<T>>;  // integer tensors (indices) get no gradient
 };
 template <std::size_t B, std::size_t C>
 struct spec_of<ClassLabels<B, C>> {

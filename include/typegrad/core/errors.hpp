@@ -100,6 +100,30 @@ struct scan_needs_time_axis {
   static_assert(Ok, "typegrad: scan: the sequence must have rank >= 1 with time along axis 0");
 };
 
+template <class Operation, class InputShape, class WeightShape, bool Ok>
+struct conv2d_channels_differ {
+  static_assert(Ok, "typegrad: conv2d needs input [N, C, H, W] and weight [O, C, kh, kw] with the same C");
+};
+
+template <class Operation, class InputShape, class Geometry, bool Ok>
+struct window_does_not_fit {
+  static_assert(Ok, "typegrad: the kernel/pooling window (with padding) does not fit the input's height or width");
+};
+
+template <class Operation, class Shape, bool Ok>
+struct needs_rank {
+  static_assert(Ok, "typegrad: the operand has the wrong rank for this operation (see the shape above)");
+};
+
+template <class Operation, class TableShape, class IndexType, bool Ok>
+struct indices_must_be_integers {
+  static_assert(Ok, "typegrad: gather/embedding indices must be an integer tensor (tg::Input<std::int32_t, ...>)");
+};
+
+template <class Operation, class FirstLayerOutput, class NextLayerInput, bool Ok>
+struct layers_do_not_fit {
+  static_assert(Ok, "typegrad: Sequential: a layer's output shape does not fit the next layer's input shape");
+};
 }  // namespace tg::error
 
 namespace tg::detail {

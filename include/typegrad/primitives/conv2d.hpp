@@ -1,0 +1,134 @@
+#pragma once
+// y[n, o] = sum_c W[o, c] (*) x[n, c]  (cross-correlation, stride S, zero padding P), NCHW, W [O, C, kh, kw]
+// as PyTorch. Per image: im2col(x_n) -> cols [C kh kw, Ho Wo], y_n = W cols (one GEMM).
+// VJP: dW += dy_n cols^T (GEMM), dcols = W^T dy_n (GEMM) scattered back by col2im into dx_n.
+#include <vector>
+
+#include "typegrad/core/blas.hpp"
+#include "typegrad/core/kernel.hpp"
+
+namespace tg {
+namespace op {
+struct conv2d {};
+}  // namespace op
+
+template <std::size_t Stride, std::size_t Padding>
+struct conv_geometry {};
+
+namespace detail {
+template <class X, class W, std::size_t S, std::size_t P>
+struct conv_shape {
+  static constexpr std::size_t N = X::dims[0], C = X::dims[1], H = X::dims[2], Wd = X::dims[3];
+  static constexpr std::size_t O = W::dims[0], KH = W::dims[2], KW = W::dims[3];
+  static constexpr bool fits = H + 2 * P >= KH && Wd + 2 * P >= KW && S > 0;
+  static constexpr std::size_t Ho = fits ? (H + 2 * P - KH) / S + 1 : 1;
+  static constexpr std::size_t Wo = fits ? (Wd + 2 * P - KW) / S + 1 : 1;
+  using type = shape<N, O, Ho, Wo>;
+};
+}  // namespace detail
+
+template <class X, class W, std::size_t S, std::size_t P>
+struct Conv2d
+    : kernel_node<typename X::value_type,
+                  typename detail::conv_shape<typename X::shape_type, typename W::shape_type, S, P>::type, X, W> {
+  using T = typename X::value_type;
+  using G = detail::conv_shape<typename X::shape_type, typename W::shape_type, S, P>;
+  static constexpr bool needs_child_buffers = true;
+  static constexpr std::size_t rows = G::C * G::KH * G::KW, cols_n = G::Ho * G::Wo;
+  template <class... K2>
+  using rebind = Conv2d<K2..., S, P>;
+  // im2col scratch, allocated when the node is built (never during a step)
+  mutable std::vector<T> cols = std::vector<T>(rows * cols_n);
+
+  // cols[(c, ki, kj), (i, j)] = x[c, i S + ki - P, j S + kj - P] (0 outside)
+  static void im2col(const T* x, T* out) {
+    for (std::size_t c = 0; c < G::C; ++c)
+      for (std::size_t ki = 0; ki < G::KH; ++ki)
+        for (std::size_t kj = 0; kj < G::KW; ++kj, out += cols_n)
+          for (std::size_t i = 0; i < G::Ho; ++i) {
+            const std::ptrdiff_t r = std::ptrdiff_t(i * S + ki) - std::ptrdiff_t(P);
+            for (std::size_t j = 0; j < G::Wo; ++j) {
+              const std::ptrdiff_t q = std::ptrdiff_t(j * S + kj) - std::ptrdiff_t(P);
+              out[i * G::Wo + j] = (r >= 0 && r < std::ptrdiff_t(G::H) && q >= 0 && q < std::ptrdiff_t(G::Wd))
+                                       ? x[(c * G::H + std::size_t(r)) * G::Wd + std::size_t(q)]
+                                       : T(0);
+            }
+          }
+  }
+  static void col2im_add(const T* in, T* dx) {
+    for (std::size_t c = 0; c < G::C; ++c)
+      for (std::size_t ki = 0; ki < G::KH; ++ki)
+        for (std::size_t kj = 0; kj < G::KW; ++kj, in += cols_n)
+          for (std::size_t i = 0; i < G::Ho; ++i) {
+            const std::ptrdiff_t r = std::ptrdiff_t(i * S + ki) - std::ptrdiff_t(P);
+            if (r < 0 || r >= std::ptrdiff_t(G::H)) continue;
+            for (std::size_t j = 0; j < G::Wo; ++j) {
+              const std::ptrdiff_t q = std::ptrdiff_t(j * S + kj) - std::ptrdiff_t(P);
+              if (q >= 0 && q < std::ptrdiff_t(G::Wd)) dx[(c * G::H + std::size_t(r)) * G::Wd + std::size_t(q)] += in[i * G::Wo + j];
+            }
+          }
+  }
+
+  template <std::size_t Id, class Ctx>
+  void forward(Ctx& c) const {
+    const T* x = this->template in_data<Id, 0>(c);
+    const T* w = this->template in_data<Id, 1>(c);
+    T* y = this->template out<Id>(c);
+    T* col = cols.data();
+    for (std::size_t n = 0; n < G::N; ++n) {
+      im2col(x + n * G::C * G::H * G::Wd, col);
+      blas::gemm<T>(false, false, int(G::O), int(cols_n), int(rows), T(1), w, int(rows), col, int(cols_n), T(0),
+                    y + n * G::O * cols_n, int(cols_n));
+    }
+  }
+
+  template <std::size_t Id, class Ctx>
+  void backward(Ctx& c) const {
+    const T* x = this->template in_data<Id, 0>(c);
+    const T* w = this->template in_data<Id, 1>(c);
+    const T* g = this->template out_grad<Id>(c);
+    T* col = cols.data();
+    for (std::size_t n = 0; n < G::N; ++n) {
+      const T* gn = g + n * G::O * cols_n;
+      if constexpr (Conv2d::template wants_grad<Id, 1, Ctx>()) {
+        im2col(x + n * G::C * G::H * G::Wd, col);
+        blas::gemm<T>(false, true, int(G::O), int(rows), int(cols_n), T(1), gn, int(cols_n), col, int(cols_n), T(1),
+                      this->template grad_data<Id, 1>(c), int(rows));
+      }
+      if constexpr (Conv2d::template wants_grad<Id, 0, Ctx>()) {
+        blas::gemm<T>(true, false, int(rows), int(cols_n), int(G::O), T(1), w, int(rows), gn, int(cols_n), T(0), col,
+                      int(cols_n));
+        col2im_add(col, this->template grad_data<Id, 0>(c) + n * G::C * G::H * G::Wd);
+      }
+    }
+  }
+};
+
+// tg::conv2d<Stride, Padding>(x, w): x [N, C, H, W], w [O, C, kh, kw].
+template <std::size_t Stride = 1, std::size_t Padding = 0, tensor_operand XX, tensor_operand XW>
+auto conv2d(XX&& x, XW&& w) {
+  if constexpr (any_invalid_v<XX, XW>) {
+    return invalid_expression{};
+  } else {
+    using SX = typename expr_t<XX>::shape_type;
+    using SW = typename expr_t<XW>::shape_type;
+    constexpr bool ranks = SX::rank == 4 && SW::rank == 4;
+    static_assert(detail::require<error::needs_rank<op::conv2d, SX, SX::rank == 4>>);
+    static_assert(detail::require<error::needs_rank<op::conv2d, SW, SW::rank == 4>>);
+    if constexpr (!ranks) {
+      return invalid_expression{};
+    } else {
+      constexpr bool channels = SX::dims[1] == SW::dims[1];
+      static_assert(detail::require<error::conv2d_channels_differ<op::conv2d, SX, SW, channels>>);
+      constexpr bool fits = detail::conv_shape<SX, SW, Stride, Padding>::fits;
+      static_assert(
+          detail::require<error::window_does_not_fit<op::conv2d, SX, conv_geometry<Stride, Padding>, fits>>);
+      if constexpr (channels && fits)
+        return Conv2d<expr_t<XX>, expr_t<XW>, Stride, Padding>{
+            {{}, {as_expr(std::forward<XX>(x)), as_expr(std::forward<XW>(w))}}};
+      else
+        return invalid_expression{};
+    }
+  }
+}
+}  // namespace tg

@@ -1,0 +1,58 @@
+#pragma once
+// Mean negative log-likelihood of log-probabilities [B, C] at class labels:
+//   L = -1/B sum_b logp[b, y_b]      VJP: dlogp[b, k] = -g/B [k == y_b]
+#include "typegrad/core/inputs.hpp"
+#include "typegrad/core/kernel.hpp"
+
+namespace tg {
+namespace op {
+struct nll_loss {};
+}  // namespace op
+
+template <class X, class Y>
+struct NllLoss : kernel_node<typename X::value_type, shape<>, X, Y> {
+  using T = typename X::value_type;
+  static constexpr std::uint32_t nondifferentiable_children = 0b10;
+  static constexpr std::size_t B = X::shape_type::dims[0], C = X::shape_type::dims[1];
+  template <class... K2>
+  using rebind = NllLoss<K2...>;
+
+  template <std::size_t Id, class Ctx>
+  void forward(Ctx& c) const {
+    const std::int32_t* y = this->template in_data<Id, 1>(c);
+    T total = 0;
+    for (std::size_t b = 0; b < B; ++b) total -= this->template in<Id, 0>(c, b * C + std::size_t(y[b]));
+    this->template out<Id>(c)[0] = total / T(B);
+  }
+  template <std::size_t Id, class Ctx>
+  void backward(Ctx& c) const {
+    if constexpr (NllLoss::template wants_grad<Id, 0, Ctx>()) {
+      const std::int32_t* y = this->template in_data<Id, 1>(c);
+      const T g = this->template out_grad<Id>(c)[0] / T(B);
+      for (std::size_t b = 0; b < B; ++b) this->template add_grad<Id, 0>(c, b * C + std::size_t(y[b]), -g);
+    }
+  }
+};
+
+template <tensor_operand X, class Y>
+auto nll_loss(X&& log_probs, Y&& labels) {
+  using L = std::remove_cvref_t<Y>;
+  if constexpr (any_invalid_v<X, Y>) {
+    return invalid_expression{};
+  } else {
+    static_assert(detail::require<error::labels_must_be_integer_class_indices<op::nll_loss, L, is_labels_v<L>>>);
+    if constexpr (is_labels_v<L>) {
+      using SX = typename expr_t<X>::shape_type;
+      using SY = shape<L::shape_type::dims[0], L::classes>;
+      constexpr bool ok = std::is_same_v<SX, SY>;
+      static_assert(detail::require<error::loss_label_shape_mismatch<op::nll_loss, SX, SY, ok>>);
+      if constexpr (ok)
+        return NllLoss<expr_t<X>, L>{{{}, {as_expr(std::forward<X>(log_probs)), labels}}};
+      else
+        return invalid_expression{};
+    } else {
+      return invalid_expression{};
+    }
+  }
+}
+}  // namespace tg
