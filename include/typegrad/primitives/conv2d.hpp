@@ -28,7 +28,7 @@ struct conv_shape {
 }  // namespace detail
 
 template <class X, class W, std::size_t S, std::size_t P>
-struct Conv2d
+struct Conv2dNode
     : kernel_node<typename X::value_type,
                   typename detail::conv_shape<typename X::shape_type, typename W::shape_type, S, P>::type, X, W> {
   using T = typename X::value_type;
@@ -36,7 +36,7 @@ struct Conv2d
   static constexpr bool needs_child_buffers = true;
   static constexpr std::size_t rows = G::C * G::KH * G::KW, cols_n = G::Ho * G::Wo;
   template <class... K2>
-  using rebind = Conv2d<K2..., S, P>;
+  using rebind = Conv2dNode<K2..., S, P>;
   // im2col scratch, allocated when the node is built (never during a step)
   mutable std::vector<T> cols = std::vector<T>(rows * cols_n);
 
@@ -90,12 +90,12 @@ struct Conv2d
     T* col = cols.data();
     for (std::size_t n = 0; n < G::N; ++n) {
       const T* gn = g + n * G::O * cols_n;
-      if constexpr (Conv2d::template wants_grad<Id, 1, Ctx>()) {
+      if constexpr (Conv2dNode::template wants_grad<Id, 1, Ctx>()) {
         im2col(x + n * G::C * G::H * G::Wd, col);
         blas::gemm<T>(false, true, int(G::O), int(rows), int(cols_n), T(1), gn, int(cols_n), col, int(cols_n), T(1),
                       this->template grad_data<Id, 1>(c), int(rows));
       }
-      if constexpr (Conv2d::template wants_grad<Id, 0, Ctx>()) {
+      if constexpr (Conv2dNode::template wants_grad<Id, 0, Ctx>()) {
         blas::gemm<T>(true, false, int(rows), int(cols_n), int(G::O), T(1), w, int(rows), gn, int(cols_n), T(0), col,
                       int(cols_n));
         col2im_add(col, this->template grad_data<Id, 0>(c) + n * G::C * G::H * G::Wd);
@@ -124,7 +124,7 @@ auto conv2d(XX&& x, XW&& w) {
       static_assert(
           detail::require<error::window_does_not_fit<op::conv2d, SX, conv_geometry<Stride, Padding>, fits>>);
       if constexpr (channels && fits)
-        return Conv2d<expr_t<XX>, expr_t<XW>, Stride, Padding>{
+        return Conv2dNode<expr_t<XX>, expr_t<XW>, Stride, Padding>{
             {{}, {as_expr(std::forward<XX>(x)), as_expr(std::forward<XW>(w))}}};
       else
         return invalid_expression{};

@@ -36,6 +36,16 @@ template <operand A, operand B>
 requires(symbolic<A> || symbolic<B>) auto operator<(A&& a, B&& b) {
   return less(std::forward<A>(a), std::forward<B>(b));
 }
+template <operand A, operand B>
+  requires(symbolic<A> || symbolic<B>)
+auto operator<=(A&& a, B&& b) {
+  return less_equal(std::forward<A>(a), std::forward<B>(b));
+}
+template <operand A, operand B>
+  requires(symbolic<A> || symbolic<B>)
+auto operator>=(A&& a, B&& b) {
+  return greater_equal(std::forward<A>(a), std::forward<B>(b));
+}
 template <symbolic X>
 auto operator-(X&& x) {
   return neg(std::forward<X>(x));

@@ -14,10 +14,10 @@ struct log_softmax {};
 }  // namespace op
 
 template <class Kind, std::size_t Axis, class X>
-struct Softmax : kernel_node<typename X::value_type, typename X::shape_type, X> {
+struct SoftmaxNode : kernel_node<typename X::value_type, typename X::shape_type, X> {
   using T = typename X::value_type;
   template <class... X2>
-  using rebind = Softmax<Kind, Axis, X2...>;
+  using rebind = SoftmaxNode<Kind, Axis, X2...>;
   using S = typename X::shape_type;
   static constexpr std::size_t n = S::dims[Axis];
   static constexpr std::size_t post = S::strides[Axis];
@@ -50,7 +50,7 @@ struct Softmax : kernel_node<typename X::value_type, typename X::shape_type, X> 
 
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
-    if constexpr (Softmax::template wants_grad<Id, 0, Ctx>()) {
+    if constexpr (SoftmaxNode::template wants_grad<Id, 0, Ctx>()) {
       const T* y = this->template out<Id>(c);
       const T* g = this->template out_grad<Id>(c);
       for (std::size_t p = 0; p < pre; ++p)
@@ -77,7 +77,7 @@ auto softmax_node(X&& x) {
     constexpr bool ok = Axis < S::rank;
     static_assert(require<error::axis_out_of_range<Kind, S, axes<Axis>, ok>>);
     if constexpr (ok)
-      return Softmax<Kind, Axis, expr_t<X>>{{{}, {as_expr(std::forward<X>(x))}}};
+      return SoftmaxNode<Kind, Axis, expr_t<X>>{{{}, {as_expr(std::forward<X>(x))}}};
     else
       return invalid_expression{};
   }

@@ -1,0 +1,78 @@
+#pragma once
+// Walking a model: its parameters (with PyTorch-style dotted names), its sub-modules, its train/eval mode.
+// A model is a struct whose members are declared with BOOST_HANA_DEFINE_STRUCT (all of typegrad's layers
+// are), a tg::Sequential, a std::array of modules, or a tg::Parameter. The walk is unrolled at compile
+// time: each visit sees the member's static type, so shapes are known where the callback runs.
+#include <boost/hana/accessors.hpp>
+#include <boost/hana/define_struct.hpp>
+#include <boost/hana/first.hpp>
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/second.hpp>
+#include <boost/hana/string.hpp>
+#include <boost/hana/concept/struct.hpp>
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "typegrad/core/tensor.hpp"
+
+namespace tg {
+
+namespace detail {
+inline std::string join_name(const std::string& prefix, const std::string& name) {
+  return prefix.empty() ? name : prefix + "." + name;
+}
+template <class X>
+inline constexpr bool is_std_array_v = false;
+template <class X, std::size_t N>
+inline constexpr bool is_std_array_v<std::array<X, N>> = true;
+}  // namespace detail
+
+// f(name, module) for the module itself and every sub-module, parents first.
+template <class M, class F>
+void for_each_module(M& m, F&& f, const std::string& prefix = "") {
+  f(prefix, m);
+  if constexpr (boost::hana::Struct<std::remove_const_t<M>>::value) {
+    boost::hana::for_each(boost::hana::accessors<std::remove_const_t<M>>(), [&](auto pair) {
+      auto& member = boost::hana::second(pair)(m);
+      for_each_module(member, f, detail::join_name(prefix, boost::hana::to<const char*>(boost::hana::first(pair))));
+    });
+  } else if constexpr (requires { m.layers; }) {  // Sequential: children named 0, 1, ...
+    std::size_t i = 0;
+    std::apply([&](auto&... l) { (for_each_module(l, f, detail::join_name(prefix, std::to_string(i++))), ...); }, m.layers);
+  } else if constexpr (detail::is_std_array_v<std::remove_const_t<M>>) {
+    for (std::size_t i = 0; i < m.size(); ++i) for_each_module(m[i], f, detail::join_name(prefix, std::to_string(i)));
+  }
+}
+
+// f(name, parameter) for every tg::Parameter in the model, in declaration order.
+template <class M, class F>
+void for_each_parameter(M& m, F&& f) {
+  for_each_module(m, [&](const std::string& name, auto& x) {
+    if constexpr (is_parameter_v<std::remove_const_t<std::remove_reference_t<decltype(x)>>>) f(name, x);
+  });
+}
+
+inline std::vector<std::string> parameter_names(const auto& m) {
+  std::vector<std::string> names;
+  for_each_parameter(m, [&](const std::string& n, const auto&) { names.push_back(n); });
+  return names;
+}
+
+inline std::size_t parameter_count(const auto& m) {
+  std::size_t n = 0;
+  for_each_parameter(m, [&](const std::string&, const auto& p) { n += p.size(); });
+  return n;
+}
+
+// Train/eval mode: layers whose behaviour depends on it (Dropout, BatchNorm) hold `bool training`; their
+// kernels read it on every step, so switching needs no recompilation.
+template <class M>
+void set_training(M& m, bool training) {
+  for_each_module(m, [&](const std::string&, auto& x) {
+    if constexpr (requires { x.training = true; }) x.training = training;
+  });
+}
+
+}  // namespace tg

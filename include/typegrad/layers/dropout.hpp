@@ -1,0 +1,68 @@
+#pragma once
+// Dropout(p): in training mode y = x m / (1 - p) with m ~ Bernoulli(1 - p) drawn from the layer's seeded
+// generator (same seed and same steps, same masks); in evaluation mode y = x.  VJP: dx = dy m / (1 - p).
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "typegrad/core/kernel.hpp"
+#include "typegrad/core/module.hpp"
+
+namespace tg {
+
+struct Dropout {
+  double p = 0.5;
+  bool training = true;
+  std::mt19937_64 generator{0};
+  explicit Dropout(double rate = 0.5, std::uint64_t seed = 0) : p(rate), generator(seed) {
+    if (!(rate >= 0 && rate < 1)) throw std::invalid_argument("tg::Dropout: p must be in [0, 1)");
+  }
+  template <class S>
+  static constexpr bool accepts = true;
+  template <tensor_operand X>
+  auto operator()(X&& x) const;
+};
+
+template <class X>
+struct DropoutNode : kernel_node<typename X::value_type, typename X::shape_type, X> {
+  using T = typename X::value_type;
+  static constexpr bool mergeable = false;  // two dropouts of one input draw different masks
+  template <class... K2>
+  using rebind = DropoutNode<K2...>;
+  Dropout* layer = nullptr;
+  mutable std::vector<std::uint8_t> mask = std::vector<std::uint8_t>(X::shape_type::size);
+
+  template <std::size_t Id, class Ctx>
+  void forward(Ctx& c) const {
+    T* y = this->template out<Id>(c);
+    if (!layer->training) {
+      for (std::size_t i = 0; i < X::shape_type::size; ++i) y[i] = this->template in<Id, 0>(c, i);
+      return;
+    }
+    const T scale = T(1) / T(1 - layer->p);
+    const std::uint64_t threshold = std::uint64_t(layer->p * 18446744073709551616.0);  // p 2^64
+    for (std::size_t i = 0; i < X::shape_type::size; ++i) {
+      mask[i] = layer->generator() >= threshold;
+      y[i] = mask[i] ? this->template in<Id, 0>(c, i) * scale : T(0);
+    }
+  }
+  template <std::size_t Id, class Ctx>
+  void backward(Ctx& c) const {
+    if constexpr (DropoutNode::template wants_grad<Id, 0, Ctx>()) {
+      const T* g = this->template out_grad<Id>(c);
+      const bool train = layer->training;
+      const T scale = T(1) / T(1 - layer->p);
+      for (std::size_t i = 0; i < X::shape_type::size; ++i)
+        if (!train || mask[i]) this->template add_grad<Id, 0>(c, i, train ? g[i] * scale : g[i]);
+    }
+  }
+};
+
+template <tensor_operand X>
+auto Dropout::operator()(X&& x) const {
+  DropoutNode<expr_t<X>> n{{{}, {as_expr(std::forward<X>(x))}}};
+  n.layer = const_cast<Dropout*>(this);
+  return n;
+}
+
+}  // namespace tg

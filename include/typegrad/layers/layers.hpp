@@ -1,0 +1,11 @@
+#pragma once
+#include "typegrad/layers/activations.hpp"
+#include "typegrad/layers/batch_norm.hpp"
+#include "typegrad/layers/conv2d.hpp"
+#include "typegrad/layers/dropout.hpp"
+#include "typegrad/layers/embedding.hpp"
+#include "typegrad/layers/flatten.hpp"
+#include "typegrad/layers/layer_norm.hpp"
+#include "typegrad/layers/linear.hpp"
+#include "typegrad/layers/pooling.hpp"
+#include "typegrad/layers/sequential.hpp"

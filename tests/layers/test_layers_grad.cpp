@@ -1,0 +1,118 @@
+// Every layer: numerical gradient check (double) w.r.t. its input and every parameter, and its forward
+// value against the formula where the layer is more than one primitive.
+#include "support.hpp"
+
+using namespace tgtest;
+
+namespace {
+template <class Layer, class X>
+void check_layer(const Layer& layer, const X& x) {
+  using S = typename decltype(layer(tg::as_expr(tg::InputLeaf<0, double, typename X::shape_type, true>{})))::shape_type;
+  const auto w = random_of<double, S>();
+  TG_CHECK_GRADIENTS(tg::check_gradients([&](auto v) { return tg::sum(layer(v) * w); }, x), 1e-6);
+}
+}  // namespace
+
+TEST_CASE("Linear, with and without bias", "[gradcheck]") {
+  check_layer(tg::Linear<5, 3, double>{std::uint64_t(rng()())}, random<double, 4, 5>());
+  check_layer(tg::Linear<5, 3, double, false>{std::uint64_t(rng()())}, random<double, 2, 4, 5>());
+}
+
+TEST_CASE("Conv2d with stride and padding", "[gradcheck]") {
+  check_layer(tg::Conv2d<2, 3, 3, 2, 1, double>{std::uint64_t(rng()())}, random<double, 2, 2, 6, 5>());
+  check_layer(tg::Conv2d<1, 2, 3, 1, 0, double>{std::uint64_t(rng()())}, random<double, 1, 1, 5, 5>());
+}
+
+TEST_CASE("pooling, flatten and activation layers in a Sequential", "[gradcheck]") {
+  tg::Sequential<tg::Conv2d<1, 2, 3, 1, 1, double>, tg::ReLU, tg::MaxPool2d<2>, tg::Flatten, tg::Linear<8, 3, double>,
+                 tg::Tanh>
+      net;
+  check_layer(net, random<double, 2, 1, 4, 4>(-2, 2));
+  tg::Sequential<tg::AvgPool2d<2>, tg::Flatten, tg::GELU, tg::LeakyReLU, tg::Sigmoid> pools;
+  check_layer(pools, random<double, 2, 3, 4, 4>(-2, 2, {0.0}));
+}
+
+TEST_CASE("LayerNorm", "[gradcheck]") {
+  tg::LayerNorm<6, double> ln;
+  tg::init::Generator g{std::uint64_t(rng()())};
+  tg::init::normal(ln.weight, 1.0, 0.3, g);
+  tg::init::normal(ln.bias, 0.0, 0.3, g);
+  auto x = random<double, 3, 6>();
+  check_layer(ln, x);
+  auto p = tg::compile_inference<tg::Input<double, 3, 6>>([&](auto v) { return ln(v); });
+  auto y = p(x);
+  for (std::size_t r = 0; r < 3; ++r) {
+    double m = 0, v = 0;
+    for (std::size_t k = 0; k < 6; ++k) m += x(r, k) / 6;
+    for (std::size_t k = 0; k < 6; ++k) v += (x(r, k) - m) * (x(r, k) - m) / 6;
+    for (std::size_t k = 0; k < 6; ++k)
+      CHECK(y(r, k) == Approx((x(r, k) - m) / std::sqrt(v + 1e-5) * ln.weight.value[k] + ln.bias.value[k]).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("Embedding", "[gradcheck]") {
+  tg::Embedding<7, 3, double> emb{std::uint64_t(rng()())};
+  tg::Tensor<std::int32_t, 2, 4> index{1, 6, 1, 0, 3, 3, 3, 5};
+  const auto w = random<double, 2, 4, 3>();
+  auto f = [&](auto i) { return tg::sum(emb(i) * w); };
+  TG_CHECK_GRADIENTS(tg::check_gradients(f, index), 1e-6);
+}
+
+TEST_CASE("BatchNorm in training mode: batch statistics, running statistics, gradient", "[gradcheck]") {
+  tg::BatchNorm2d<3, double> bn;
+  tg::init::Generator g{std::uint64_t(rng()())};
+  tg::init::normal(bn.weight, 1.0, 0.3, g);
+  tg::init::normal(bn.bias, 0.0, 0.3, g);
+  auto x = random<double, 4, 3, 2, 2>();
+  check_layer(bn, x);
+  SECTION("values and running statistics") {
+    tg::BatchNorm2d<3, double> fresh;
+    auto p = tg::compile_inference<tg::Input<double, 4, 3, 2, 2>>([&](auto v) { return fresh(v); });
+    auto y = p(x);
+    for (std::size_t c = 0; c < 3; ++c) {
+      double m = 0, v = 0;
+      for (std::size_t b = 0; b < 4; ++b)
+        for (std::size_t k = 0; k < 4; ++k) m += x[(b * 3 + c) * 4 + k] / 16;
+      for (std::size_t b = 0; b < 4; ++b)
+        for (std::size_t k = 0; k < 4; ++k) v += std::pow(x[(b * 3 + c) * 4 + k] - m, 2) / 16;
+      CHECK(y[(1 * 3 + c) * 4 + 2] == Approx((x[(1 * 3 + c) * 4 + 2] - m) / std::sqrt(v + 1e-5)).epsilon(1e-10));
+      CHECK(fresh.running_mean[c] == Approx(0.1 * m).epsilon(1e-12));
+      CHECK(fresh.running_var[c] == Approx(0.9 + 0.1 * v * 16 / 15).epsilon(1e-12));
+    }
+    SECTION("eval mode uses the running statistics") {
+      tg::set_training(fresh, false);
+      auto e = p(x);
+      const double expected = (x[5] - fresh.running_mean[1]) / std::sqrt(fresh.running_var[1] + 1e-5);
+      CHECK(e[5] == Approx(expected).epsilon(1e-10));
+      TG_CHECK_GRADIENTS(tg::check_gradients([&](auto v) { return tg::sum(tg::tanh(fresh(v))); }, x), 1e-6);
+    }
+  }
+}
+
+TEST_CASE("Dropout: seeded masks in training mode, identity in eval mode", "[integration]") {
+  tg::Dropout drop(0.25, 42);
+  auto x = random<double, 8, 16>(0.5, 2);
+  auto f = [&](auto v) { return tg::sum(drop(v) * v); };  // d/dx = mask / (1-p) * x + y
+  auto r = tg::value_and_grad(f, x);
+  auto p = tg::compile_inference<tg::Input<double, 8, 16>>([&](auto v) { return drop(v); });
+  tg::Dropout again(0.25, 42);
+  auto q = tg::compile_inference<tg::Input<double, 8, 16>>([&](auto v) { return again(v); });
+  const auto first = q(x);  // one forward pass: one mask
+  const auto y1 = std::vector<double>(first.begin(), first.end());
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    CHECK((y1[i] == 0 || y1[i] == Approx(x[i] / 0.75)));
+    kept += y1[i] != 0;
+  }
+  CHECK(kept > 64);  // about 96 of 128 expected
+  CHECK(kept < 124);
+  tg::Dropout same_seed(0.25, 42);
+  auto q2 = tg::compile_inference<tg::Input<double, 8, 16>>([&](auto v) { return same_seed(v); });
+  const auto y2 = q2(x);
+  for (std::size_t i = 0; i < x.size(); ++i) CHECK(y2[i] == y1[i]);
+  tg::set_training(drop, false);
+  auto e = p(x);
+  for (std::size_t i = 0; i < x.size(); ++i) CHECK(e[i] == x[i]);
+  TG_CHECK_GRADIENTS(tg::check_gradients(f, x), 1e-6);  // eval mode: deterministic
+  (void)r;
+}
