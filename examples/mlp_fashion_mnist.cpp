@@ -79,9 +79,7 @@ int main(int argc, char** argv) try {
       [&](auto x, auto y) { return tg::cross_entropy(model(x), y); });
   auto predict = tg::compile_inference<tg::Input<float, eval_batch, 784>>([&](auto x) { return model(x); });
 
-  // momentum buffers, one per parameter, in the order for_each_gradient visits them
-  std::vector<std::vector<float>> velocity;
-  step.for_each_gradient([&](float*, const float*, std::size_t n) { velocity.emplace_back(n, 0.0f); });
+  auto optimizer = tg::optim::make(step, tg::optim::Momentum{opt.momentum}, tg::sched::Constant{opt.lr});
 
   tg::Tensor<float, batch, 784> x;
   tg::Tensor<std::int32_t, batch> y;
@@ -105,14 +103,7 @@ int main(int argc, char** argv) try {
       }
       const float loss = step(x, y);
       if (!std::isfinite(loss)) throw std::runtime_error("loss became " + std::to_string(loss) + " at step " + std::to_string(s));
-      std::size_t p = 0;
-      step.for_each_gradient([&](float* w, const float* g, std::size_t n) {
-        float* v = velocity[p++].data();
-        for (std::size_t i = 0; i < n; ++i) {
-          v[i] = opt.momentum * v[i] + g[i];
-          w[i] -= opt.lr * v[i];
-        }
-      });
+      optimizer.update(step);
       running += loss;
       if ((s + 1) % 100 == 0) {
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -45,3 +45,4 @@
 #include "typegrad/primitives/gather.hpp"
 #include "typegrad/primitives/nll_loss.hpp"
 #include "typegrad/losses/losses.hpp"
+#include "typegrad/optim/optimizer.hpp"

@@ -1,5 +1,5 @@
 // A short deterministic training run: an MLP learns a nonlinear 2-class problem (two interleaved spirals'
-// worth of XOR-like quadrants) with plain SGD on the compiled step.
+// worth of XOR-like quadrants) with SGD on the compiled step.
 #include "support.hpp"
 
 namespace {
@@ -9,18 +9,13 @@ struct Mlp {
   tg::Linear<16, 2> fc3{3};
   auto operator()(auto x) const { return fc3(tg::tanh(fc2(tg::tanh(fc1(x))))); }
 };
-
-template <class P, class Step>
-void sgd(Step& step, P& p, float lr) {
-  const auto g = step.grad(p);
-  for (std::size_t i = 0; i < p.size(); ++i) p.value[i] -= lr * g[i];
-}
 }  // namespace
 
 TEST_CASE("an MLP learns XOR-like data with the compiled step", "[integration]") {
   Mlp model;
   auto step = tg::compile<tg::Input<float, 64, 2>, tg::Labels<64, 2>>(
       [&](auto x, auto y) { return tg::cross_entropy(model(x), y); });
+  auto sgd = tg::optim::make(step, tg::optim::Sgd{}, tg::sched::Constant{0.5});
   std::mt19937 rng(42);
   std::uniform_real_distribution<float> u(-1, 1);
   tg::Tensor<float, 64, 2> x;
@@ -36,12 +31,7 @@ TEST_CASE("an MLP learns XOR-like data with the compiled step", "[integration]")
     REQUIRE(std::isfinite(loss));
     if (it == 0) first = loss;
     last = loss;
-    sgd(step, model.fc1.weight, 0.5f);
-    sgd(step, model.fc1.bias, 0.5f);
-    sgd(step, model.fc2.weight, 0.5f);
-    sgd(step, model.fc2.bias, 0.5f);
-    sgd(step, model.fc3.weight, 0.5f);
-    sgd(step, model.fc3.bias, 0.5f);
+    sgd.update(step);
   }
   INFO("first loss " << first << ", last loss " << last);
   CHECK(first > 0.6f);

@@ -169,6 +169,18 @@ class Program {
     });
   }
 
+  // The trainable parameters of the program, known at compile time: f(std::integral_constant<K>, data,
+  // gradient, count) once per parameter (tied occurrences once), K its occurrence index in the plan.
+  template <class F>
+  void for_each_trainable(F&& f) const {
+    detail::for_each_occurrence<root_id>(root_, [&]<std::size_t K>(const auto& n) {
+      if constexpr (plan.is_param[K] && plan.needs_adjoint[K]) {
+        using T = std::remove_pointer_t<decltype(n.data)>;
+        if (canon_[K] == K) f(std::integral_constant<std::size_t, K>{}, n.data, static_cast<const T*>(ctx_.adj[K]), plan.elements[K]);
+      }
+    });
+  }
+
   // ---- for programs that run inside other programs (scan bodies) ----
   // Backward pass from a given adjoint of the output (after evaluate()).
   void backward_from(const value_type* seed) { backward(seed); }

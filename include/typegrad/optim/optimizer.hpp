@@ -1,0 +1,139 @@
+#pragma once
+// tg::optim::Optimizer<Rule, Program>: the state of every trainable parameter of a compiled program,
+// laid out at compile time from the program's plan (frozen parameters have none), and the update as one
+// fused element-wise pass per parameter. Options: a learning-rate schedule, gradient clipping by global
+// norm, gradient accumulation over k micro-batches.
+//
+//   auto opt = tg::optim::make(step, tg::optim::Adam{}, tg::sched::Constant{1e-3});
+//   float loss = step(x, y); opt.update(step);
+#include <array>
+#include <cmath>
+#include <stdexcept>
+#include <vector>
+
+#include "typegrad/optim/rules.hpp"
+#include "typegrad/optim/schedules.hpp"
+
+namespace tg::optim {
+
+// The generic algorithm: rule applied element-wise over (w, g, state slots), g scaled by `scale`.
+template <class Rule, class T>
+void apply(const Rule& rule, T* w, const T* g, T* state, std::size_t n, T lr, std::size_t t, T scale = T(1)) {
+  for (std::size_t i = 0; i < n; ++i) {
+    T slots[Rule::slots > 0 ? Rule::slots : 1];
+    for (std::size_t s = 0; s < Rule::slots; ++s) slots[s] = state[s * n + i];
+    rule(w[i], g[i] * scale, slots, lr, t);
+    for (std::size_t s = 0; s < Rule::slots; ++s) state[s * n + i] = slots[s];
+  }
+}
+
+struct Options {
+  double clip_norm = 0;            // > 0: scale gradients so that their global L2 norm is at most this
+  std::size_t accumulate = 1;      // k > 1: update every k-th call with the mean of k gradients
+};
+
+template <class Rule, class Program, class Schedule = sched::Constant>
+class Optimizer {
+ public:
+  using value_type = typename Program::value_type;
+  static constexpr std::size_t node_count = Program::node_count;
+  static constexpr auto& plan = Program::plan;
+  // state offsets per parameter occurrence (elements x slots), fixed at compile time
+  static constexpr std::array<std::size_t, node_count + 1> offsets = [] {
+    std::array<std::size_t, node_count + 1> o{};
+    std::size_t at = 0;
+    for (std::size_t k = 0; k < node_count; ++k) {
+      o[k] = at;
+      if (plan.is_param[k] && plan.needs_adjoint[k]) at += plan.elements[k];
+    }
+    o[node_count] = at;
+    return o;
+  }();
+  static constexpr std::size_t trainable_elements = offsets[node_count];
+
+  Optimizer(const Program&, Rule rule, Schedule schedule, Options options = {})
+      : rule_(rule), schedule_(schedule), options_(options), state_(trainable_elements * Rule::slots, value_type(0)) {
+    if (options_.accumulate == 0) throw std::invalid_argument("tg::optim: accumulate must be at least 1");
+    if (options_.accumulate > 1) sum_.assign(trainable_elements, value_type(0));
+  }
+
+  // Applies one update from the program's current gradients (or adds them to the accumulation and
+  // updates every k-th call). Returns whether the parameters changed.
+  bool update(const Program& program) {
+    if (options_.accumulate > 1) {
+      program.for_each_trainable([&](auto k, auto*, const value_type* g, std::size_t n) {
+        value_type* acc = sum_.data() + offsets[k];
+        for (std::size_t i = 0; i < n; ++i) acc[i] += g[i];
+      });
+      if (++pending_ < options_.accumulate) return false;
+      pending_ = 0;
+      const value_type mean = value_type(1) / value_type(options_.accumulate);
+      step_with(program, [&](auto k, const value_type*) { return sum_.data() + offsets[k]; }, mean);
+      std::fill(sum_.begin(), sum_.end(), value_type(0));
+    } else {
+      step_with(program, [](auto, const value_type* g) { return g; }, value_type(1));
+    }
+    return true;
+  }
+
+  std::size_t steps() const { return t_; }
+  double learning_rate() const { return schedule_(t_ == 0 ? 1 : t_); }
+  double last_gradient_norm() const { return last_norm_; }
+
+ private:
+  template <class Gradient>
+  void step_with(const Program& program, Gradient gradient, value_type scale) {
+    ++t_;
+    if (options_.clip_norm > 0) {
+      double sq = 0;
+      program.for_each_trainable([&](auto k, auto*, const value_type* g, std::size_t n) {
+        const value_type* gg = gradient(k, g);
+        for (std::size_t i = 0; i < n; ++i) sq += double(gg[i] * scale) * double(gg[i] * scale);
+      });
+      last_norm_ = std::sqrt(sq);
+      if (last_norm_ > options_.clip_norm) scale *= value_type(options_.clip_norm / (last_norm_ + 1e-6));
+    }
+    const value_type lr = value_type(schedule_(t_));
+    program.for_each_trainable([&](auto k, value_type* w, const value_type* g, std::size_t n) {
+      apply(rule_, w, gradient(k, g), state_.data() + offsets[k] * Rule::slots, n, lr, t_, scale);
+    });
+  }
+
+  Rule rule_;
+  Schedule schedule_;
+  Options options_;
+  std::vector<value_type> state_;  // slot s of occurrence k at offsets[k] * slots + s * n
+  std::vector<value_type> sum_;
+  std::size_t pending_ = 0, t_ = 0;
+  double last_norm_ = 0;
+};
+
+template <class Rule, class Program, class Schedule>
+Optimizer<Rule, Program, Schedule> make(const Program& p, Rule rule, Schedule schedule, Options options = {}) {
+  return Optimizer<Rule, Program, Schedule>(p, rule, schedule, options);
+}
+
+// Stops when the monitored value has not improved by min_delta for `patience` consecutive checks.
+class EarlyStopping {
+ public:
+  explicit EarlyStopping(std::size_t patience, double min_delta = 0) : patience_(patience), min_delta_(min_delta) {}
+  // returns true when training should stop
+  bool observe(double value) {
+    if (value < best_ - min_delta_) {
+      best_ = value;
+      bad_ = 0;
+    } else {
+      ++bad_;
+    }
+    return bad_ >= patience_;
+  }
+  double best() const { return best_; }
+
+ private:
+  std::size_t patience_;
+  double min_delta_;
+  double best_ = INFINITY;
+  std::size_t bad_ = 0;
+};
+
+}  // namespace tg::optim

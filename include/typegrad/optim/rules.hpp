@@ -1,0 +1,78 @@
+#pragma once
+// Update rules: one element's update from its gradient and its state slots (PyTorch's formulas, lr given
+// per step by a schedule, t = 1, 2, ... the step number). Each rule is an element-wise functor, so the
+// optimizer applies it to every parameter in one fused pass.
+#include <cmath>
+#include <cstddef>
+
+#include "typegrad/core/config.hpp"
+
+namespace tg::optim {
+
+// w <- w - lr (g + wd w)
+struct Sgd {
+  double weight_decay = 0;
+  static constexpr std::size_t slots = 0;
+  template <class T>
+  TG_HD void operator()(T& w, T g, T*, T lr, std::size_t) const {
+    w -= lr * (g + T(weight_decay) * w);
+  }
+};
+
+// v <- mu v + (g + wd w);  w <- w - lr v   (Nesterov: w <- w - lr (g + wd w + mu v))
+struct Momentum {
+  double momentum = 0.9, weight_decay = 0;
+  bool nesterov = false;
+  static constexpr std::size_t slots = 1;
+  template <class T>
+  TG_HD void operator()(T& w, T g, T* s, T lr, std::size_t) const {
+    const T d = g + T(weight_decay) * w;
+    s[0] = T(momentum) * s[0] + d;
+    w -= lr * (nesterov ? d + T(momentum) * s[0] : s[0]);
+  }
+};
+
+// s <- s + g^2;  w <- w - lr g / (sqrt(s) + eps)
+struct Adagrad {
+  double eps = 1e-10, weight_decay = 0;
+  static constexpr std::size_t slots = 1;
+  template <class T>
+  TG_HD void operator()(T& w, T g, T* s, T lr, std::size_t) const {
+    const T d = g + T(weight_decay) * w;
+    s[0] += d * d;
+    w -= lr * d / (std::sqrt(s[0]) + T(eps));
+  }
+};
+
+// s <- a s + (1 - a) g^2;  w <- w - lr g / (sqrt(s) + eps)
+struct RMSprop {
+  double alpha = 0.99, eps = 1e-8, weight_decay = 0;
+  static constexpr std::size_t slots = 1;
+  template <class T>
+  TG_HD void operator()(T& w, T g, T* s, T lr, std::size_t) const {
+    const T d = g + T(weight_decay) * w;
+    s[0] = T(alpha) * s[0] + (T(1) - T(alpha)) * d * d;
+    w -= lr * d / (std::sqrt(s[0]) + T(eps));
+  }
+};
+
+// m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  w <- w - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+// Adam adds weight decay to the gradient (L2); AdamW decouples it: w <- w (1 - lr wd) first.
+template <bool Decoupled>
+struct AdamRule {
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = Decoupled ? 1e-2 : 0;
+  static constexpr std::size_t slots = 2;
+  template <class T>
+  TG_HD void operator()(T& w, T g, T* s, T lr, std::size_t t) const {
+    if constexpr (Decoupled) w -= lr * T(weight_decay) * w;
+    const T d = Decoupled ? g : g + T(weight_decay) * w;
+    s[0] = T(beta1) * s[0] + (T(1) - T(beta1)) * d;
+    s[1] = T(beta2) * s[1] + (T(1) - T(beta2)) * d * d;
+    const T c1 = T(1) - T(std::pow(beta1, double(t))), c2 = T(1) - T(std::pow(beta2, double(t)));
+    w -= lr * (s[0] / c1) / (std::sqrt(s[1] / c2) + T(eps));
+  }
+};
+using Adam = AdamRule<false>;
+using AdamW = AdamRule<true>;
+
+}  // namespace tg::optim
