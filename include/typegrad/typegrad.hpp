@@ -46,3 +46,4 @@
 #include "typegrad/primitives/nll_loss.hpp"
 #include "typegrad/losses/losses.hpp"
 #include "typegrad/optim/optimizer.hpp"
+#include "typegrad/primitives/layer_norm.hpp"

@@ -68,3 +68,10 @@ TEST_CASE("nll_loss on log_softmax equals cross_entropy", "[gradcheck]") {
   auto ce = [](auto x, auto labels) { return tg::cross_entropy(x, labels); };
   CHECK(tg::value_and_grad(nll, logits, y).value == Approx(tg::value_and_grad(ce, logits, y).value).epsilon(1e-12));
 }
+
+TEST_CASE("layer_norm", "[gradcheck]") {
+  check_primitive([](auto x, auto g, auto b) { return tg::layer_norm(x, g, b); }, random<double, 3, 2, 5>(),
+                  random<double, 5>(0.5, 1.5), random<double, 5>());
+  check_primitive([](auto x, auto g, auto b) { return tg::layer_norm(x * x, g, b, 1e-3); }, random<double, 4, 3>(),
+                  random<double, 3>(0.5, 1.5), random<double, 3>());
+}

@@ -117,39 +117,35 @@ struct interval_set {
 
 template <std::size_t M>
 constexpr std::size_t pack(interval_set<M>& s) {
-  // place larger buffers first; ties by start time
+  // place larger buffers first (ties: earlier start)
   std::array<std::size_t, M> order{};
   for (std::size_t i = 0; i < s.n; ++i) order[i] = i;
   for (std::size_t i = 1; i < s.n; ++i)
     for (std::size_t j = i; j > 0; --j) {
-      auto a = order[j - 1], b = order[j];
-      if (s.bytes[a] < s.bytes[b] || (s.bytes[a] == s.bytes[b] && s.start[a] > s.start[b])) {
-        order[j - 1] = b;
-        order[j] = a;
-      } else {
-        break;
-      }
+      const auto a = order[j - 1], b = order[j];
+      if (!(s.bytes[a] < s.bytes[b] || (s.bytes[a] == s.bytes[b] && s.start[a] > s.start[b]))) break;
+      order[j - 1] = b;
+      order[j] = a;
     }
-  std::size_t total = 0;
-  std::array<bool, M> placed{};
+  // placed buffers sorted by offset; one sweep finds the lowest gap among those live at the same time
+  std::array<std::size_t, M> by_offset{};
+  std::size_t placed = 0, total = 0;
   for (std::size_t oi = 0; oi < s.n; ++oi) {
     const std::size_t b = order[oi];
     std::size_t off = 0;
-    bool moved = true;
-    while (moved) {  // bump past every placed, time-overlapping buffer that intersects [off, off+bytes)
-      moved = false;
-      for (std::size_t q = 0; q < s.n; ++q) {
-        if (!placed[q]) continue;
-        const bool time_overlap = !(s.end[q] < s.start[b] || s.end[b] < s.start[q]);
-        const bool space_overlap = off < s.offset[q] + s.bytes[q] && s.offset[q] < off + s.bytes[b];
-        if (time_overlap && space_overlap) {
-          off = s.offset[q] + s.bytes[q];
-          moved = true;
-        }
-      }
+    for (std::size_t pi = 0; pi < placed; ++pi) {
+      const std::size_t q = by_offset[pi];
+      if (s.end[q] < s.start[b] || s.end[b] < s.start[q]) continue;  // not live at the same time
+      if (s.offset[q] >= off + s.bytes[b]) break;                     // the gap before q fits
+      if (s.offset[q] + s.bytes[q] > off) off = s.offset[q] + s.bytes[q];
     }
     s.offset[b] = off;
-    placed[b] = true;
+    std::size_t at = placed++;
+    while (at > 0 && s.offset[by_offset[at - 1]] > off) {
+      by_offset[at] = by_offset[at - 1];
+      --at;
+    }
+    by_offset[at] = b;
     if (off + s.bytes[b] > total) total = off + s.bytes[b];
   }
   return total;
@@ -186,12 +182,20 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
           p.requires_grad[k] && p.needs_adjoint[par] && !((p.nondiff_mask[par] >> p.index_in_parent[k]) & 1u);
   }
 
-  // merge candidates: the same node type occurs more than once (identity is confirmed at run time)
+  // merge candidates: the same node type occurs more than once (identity is confirmed at run time).
+  // type_class[k]: the first occurrence of k's type.
+  std::array<std::size_t, N> type_class{}, class_size{};
   for (std::size_t k = 0; k < N; ++k) {
+    type_class[k] = k;
     if (p.kind[k] == node_kind::external || p.kind[k] == node_kind::inline_scalar || !p.mergeable[k]) continue;
-    for (std::size_t j = 0; j < N; ++j)
-      if (j != k && p.type_key[j] == p.type_key[k]) p.merge_candidate[k] = true;
+    for (std::size_t j = 0; j < k; ++j)
+      if (type_class[j] == j && p.type_key[j] == p.type_key[k]) {
+        type_class[k] = j;
+        break;
+      }
+    ++class_size[type_class[k]];
   }
+  for (std::size_t k = 0; k < N; ++k) p.merge_candidate[k] = class_size[type_class[k]] > 1;
 
   // fused regions: what is materialised (the rest is computed in registers by the kernel that reads it)
   for (std::size_t k = 0; k < N; ++k) {
@@ -248,16 +252,31 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
       ae[k] = tb(k);
     }
   }
-  // occurrences that may be merged at run time share their lifetime (conservative union)
-  for (std::size_t k = 0; k < N; ++k) {
-    if (!p.merge_candidate[k] || p.kernel_pos[k] == no_node) continue;
-    for (std::size_t j = 0; j < N; ++j) {
-      if (p.type_key[j] != p.type_key[k] || p.kernel_pos[j] == no_node) continue;
-      if (vs[j] < vs[k]) vs[k] = vs[j];
-      if (ve[j] > ve[k]) ve[k] = ve[j];
+  // occurrences that may be merged at run time share their lifetime (conservative union over the class)
+  {
+    std::array<std::size_t, N> cvs{}, cve{}, cas{}, cae{};
+    for (std::size_t k = 0; k < N; ++k) {
+      cvs[k] = cas[k] = no_node;
+      cve[k] = cae[k] = 0;
+    }
+    for (std::size_t k = 0; k < N; ++k) {
+      if (!p.merge_candidate[k] || p.kernel_pos[k] == no_node) continue;
+      const std::size_t c = type_class[k];
+      cvs[c] = vs[k] < cvs[c] ? vs[k] : cvs[c];
+      cve[c] = ve[k] > cve[c] ? ve[k] : cve[c];
       if (p.needs_adjoint[k]) {
-        if (as[j] < as[k]) as[k] = as[j];
-        if (ae[j] > ae[k]) ae[k] = ae[j];
+        cas[c] = as[k] < cas[c] ? as[k] : cas[c];
+        cae[c] = ae[k] > cae[c] ? ae[k] : cae[c];
+      }
+    }
+    for (std::size_t k = 0; k < N; ++k) {
+      if (!p.merge_candidate[k] || p.kernel_pos[k] == no_node) continue;
+      const std::size_t c = type_class[k];
+      vs[k] = cvs[c];
+      ve[k] = cve[c];
+      if (p.needs_adjoint[k]) {
+        as[k] = cas[c];
+        ae[k] = cae[c];
       }
     }
   }

@@ -9,3 +9,6 @@
 #include "typegrad/layers/linear.hpp"
 #include "typegrad/layers/pooling.hpp"
 #include "typegrad/layers/sequential.hpp"
+#include "typegrad/layers/attention.hpp"
+#include "typegrad/layers/recurrent.hpp"
+#include "typegrad/layers/transformer.hpp"

@@ -1,0 +1,118 @@
+#pragma once
+// Recurrent layers over [batch, time, features], run with tg::scan (the type does not grow with time).
+// Weights in PyTorch's layout and order: W_ih [G H, F], W_hh [G H, H], b_ih, b_hh [G H].
+//   RNN:  h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)
+//   LSTM: (i, f, g, o) = split(x W_ih^T + b_ih + h W_hh^T + b_hh);  i, f, o = sigmoid, g = tanh
+//         c' = f c + i g;  h' = o tanh(c')            carry [B, 2H] = [h, c]
+//   GRU:  (r, z) = sigmoid(split(x W_ih^T + b_ih + h W_hh^T + b_hh)[0:2H])
+//         n = tanh(x W_in^T + b_in + r (h W_hn^T + b_hn));  h' = (1 - z) n + z h
+// Each returns the hidden states of every step, [batch, time, H]; the initial state is zero.
+#include "typegrad/core/init.hpp"
+#include "typegrad/core/module.hpp"
+#include "typegrad/primitives/add.hpp"
+#include "typegrad/primitives/concat.hpp"
+#include "typegrad/primitives/matmul.hpp"
+#include "typegrad/primitives/operators.hpp"
+#include "typegrad/primitives/permute.hpp"
+#include "typegrad/primitives/scan.hpp"
+#include "typegrad/primitives/sigmoid.hpp"
+#include "typegrad/primitives/slice.hpp"
+#include "typegrad/primitives/tanh.hpp"
+
+namespace tg {
+
+namespace detail {
+template <std::size_t F, std::size_t H, std::size_t Gates, class T>
+struct recurrent_weights {
+  BOOST_HANA_DEFINE_STRUCT(recurrent_weights, (Parameter<T, Gates * H, F>, weight_ih), (Parameter<T, Gates * H, H>, weight_hh),
+                           (Parameter<T, Gates * H>, bias_ih), (Parameter<T, Gates * H>, bias_hh));
+  // PyTorch: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))
+  explicit recurrent_weights(std::uint64_t seed) {
+    init::Generator g(seed);
+    const double b = 1.0 / std::sqrt(double(H));
+    init::uniform(weight_ih, -b, b, g);
+    init::uniform(weight_hh, -b, b, g);
+    init::uniform(bias_ih, -b, b, g);
+    init::uniform(bias_hh, -b, b, g);
+  }
+  auto input_part(auto x) const { return matmul(x, transpose(weight_ih)) + bias_ih; }
+  auto hidden_part(auto h) const { return matmul(h, transpose(weight_hh)) + bias_hh; }
+};
+
+// runs cell(carry, x_t) over time: xs [B, T, F] -> carries [B, T, C]
+template <std::size_t C, class Cell, class X>
+auto run_over_time(const Cell& cell, X&& xs) {
+  using S = typename expr_t<X>::shape_type;
+  using T = typename expr_t<X>::value_type;
+  static const Tensor<T, S::dims[0], C> zero(T(0));
+  return permute<1, 0, 2>(scan(cell, zero, permute<1, 0, 2>(std::forward<X>(xs))));
+}
+
+template <std::size_t F, class S>
+constexpr bool is_sequence_of() {
+  return S::rank == 3 && S::dims[2] == F;
+}
+}  // namespace detail
+
+template <std::size_t F, std::size_t H, class T = float>
+struct RNN {
+  BOOST_HANA_DEFINE_STRUCT(RNN, (detail::recurrent_weights<F, H, 1, T>, cell));
+  template <class S>
+  static constexpr bool accepts = detail::is_sequence_of<F, S>();
+  explicit RNN(std::uint64_t seed = 0) : cell(seed) {}
+  auto step(auto h, auto x) const { return tanh(cell.input_part(x) + cell.hidden_part(h)); }
+  template <tensor_operand X>
+  auto operator()(X&& xs) const {
+    static_assert(detail::require<error::needs_rank<RNN, typename expr_t<X>::shape_type, accepts<typename expr_t<X>::shape_type>>>);
+    return detail::run_over_time<H>([this](auto h, auto x) { return step(h, x); }, std::forward<X>(xs));
+  }
+};
+
+template <std::size_t F, std::size_t H, class T = float>
+struct LSTM {
+  BOOST_HANA_DEFINE_STRUCT(LSTM, (detail::recurrent_weights<F, H, 4, T>, cell));
+  template <class S>
+  static constexpr bool accepts = detail::is_sequence_of<F, S>();
+  explicit LSTM(std::uint64_t seed = 0) : cell(seed) {}
+  // carry = [h, c] along features
+  auto step(auto carry, auto x) const {
+    auto h = slice<1, 0, H>(carry);
+    auto c = slice<1, H, 2 * H>(carry);
+    auto gates = cell.input_part(x) + cell.hidden_part(h);
+    auto i = sigmoid(slice<1, 0, H>(gates));
+    auto f = sigmoid(slice<1, H, 2 * H>(gates));
+    auto g = tanh(slice<1, 2 * H, 3 * H>(gates));
+    auto o = sigmoid(slice<1, 3 * H, 4 * H>(gates));
+    auto c_next = f * c + i * g;
+    return concat<1>(o * tanh(c_next), c_next);
+  }
+  template <tensor_operand X>
+  auto operator()(X&& xs) const {
+    static_assert(detail::require<error::needs_rank<LSTM, typename expr_t<X>::shape_type, accepts<typename expr_t<X>::shape_type>>>);
+    auto carries = detail::run_over_time<2 * H>([this](auto c, auto x) { return step(c, x); }, std::forward<X>(xs));
+    return slice<2, 0, H>(carries);
+  }
+};
+
+template <std::size_t F, std::size_t H, class T = float>
+struct GRU {
+  BOOST_HANA_DEFINE_STRUCT(GRU, (detail::recurrent_weights<F, H, 3, T>, cell));
+  template <class S>
+  static constexpr bool accepts = detail::is_sequence_of<F, S>();
+  explicit GRU(std::uint64_t seed = 0) : cell(seed) {}
+  auto step(auto h, auto x) const {
+    auto gx = cell.input_part(x);
+    auto gh = cell.hidden_part(h);
+    auto r = sigmoid(slice<1, 0, H>(gx) + slice<1, 0, H>(gh));
+    auto z = sigmoid(slice<1, H, 2 * H>(gx) + slice<1, H, 2 * H>(gh));
+    auto n = tanh(slice<1, 2 * H, 3 * H>(gx) + r * slice<1, 2 * H, 3 * H>(gh));
+    return (1.0 - z) * n + z * h;
+  }
+  template <tensor_operand X>
+  auto operator()(X&& xs) const {
+    static_assert(detail::require<error::needs_rank<GRU, typename expr_t<X>::shape_type, accepts<typename expr_t<X>::shape_type>>>);
+    return detail::run_over_time<H>([this](auto h, auto x) { return step(h, x); }, std::forward<X>(xs));
+  }
+};
+
+}  // namespace tg

@@ -1,0 +1,26 @@
+#pragma once
+// Pre-LayerNorm Transformer encoder block over [B, T, E]:
+//   x = x + Attention(LayerNorm1(x));   y = x + FFN(LayerNorm2(x)),  FFN(z) = max(0, z W1^T + b1) W2^T + b2
+#include "typegrad/layers/attention.hpp"
+#include "typegrad/layers/layer_norm.hpp"
+#include "typegrad/layers/linear.hpp"
+#include "typegrad/primitives/relu.hpp"
+
+namespace tg {
+
+template <std::size_t E, std::size_t Heads, std::size_t Hidden, bool Causal = false, class T = float>
+struct TransformerEncoderBlock {
+  BOOST_HANA_DEFINE_STRUCT(TransformerEncoderBlock, (LayerNorm<E, T>, norm1), (MultiHeadAttention<E, Heads, Causal, T>, attention),
+                           (LayerNorm<E, T>, norm2), (Linear<E, Hidden, T>, ffn1), (Linear<Hidden, E, T>, ffn2));
+  template <class S>
+  static constexpr bool accepts = S::rank == 3 && S::dims[2] == E;
+  explicit TransformerEncoderBlock(std::uint64_t seed = 0) : attention(seed), ffn1(seed + 10), ffn2(seed + 11) {}
+  template <tensor_operand X>
+  auto operator()(X&& x) const {
+    auto e = as_expr(std::forward<X>(x));
+    auto h = e + attention(norm1(e));
+    return h + ffn2(relu(ffn1(norm2(h))));
+  }
+};
+
+}  // namespace tg
