@@ -120,9 +120,10 @@ struct indices_must_be_integers {
   static_assert(Ok, "typegrad: gather/embedding indices must be an integer tensor (tg::Input<std::int32_t, ...>)");
 };
 
-template <class Operation, class FirstLayerOutput, class NextLayerInput, bool Ok>
-struct layers_do_not_fit {
-  static_assert(Ok, "typegrad: Sequential: a layer's output shape does not fit the next layer's input shape");
+template <class Layer, class InputShape, bool Ok>
+struct layer_does_not_accept_input {
+  static_assert(Ok, "typegrad: the layer does not accept this input shape (its template arguments give the rank and "
+                    "features it expects)");
 };
 }  // namespace tg::error
 

@@ -9,14 +9,14 @@
 
 namespace tg {
 
-#define TG_ACTIVATION_LAYER(NAME, FN)            \
-  struct NAME {                                  \
-    template <class S>                           \
-    static constexpr bool accepts = true;        \
-    template <tensor_operand X>                  \
-    auto operator()(X&& x) const {               \
-      return FN(std::forward<X>(x));             \
-    }                                            \
+#define TG_ACTIVATION_LAYER(NAME, FN)     \
+  struct NAME {                           \
+    template <class S>                    \
+    static constexpr bool accepts = true; \
+    template <tensor_operand X>           \
+    auto operator()(X&& x) const {        \
+      return FN(std::forward<X>(x));      \
+    }                                     \
   };
 TG_ACTIVATION_LAYER(ReLU, relu)
 TG_ACTIVATION_LAYER(Tanh, tg::tanh)

@@ -40,25 +40,29 @@ struct MultiHeadAttention {
   template <tensor_operand X>
   auto operator()(X&& x) const {
     using S = typename expr_t<X>::shape_type;
-    static_assert(detail::require<error::needs_rank<MultiHeadAttention, S, accepts<S>>>);
-    constexpr std::size_t B = S::dims[0], L = S::dims[1];
-    auto e = as_expr(std::forward<X>(x));
-    auto qkv = in_proj(e);  // [B, L, 3E]
-    auto heads = [](auto p) {  // [B, L, E] -> [B Heads, L, D]
-      return reshape<B * Heads, L, D>(permute<0, 2, 1, 3>(reshape<B, L, Heads, D>(p)));
-    };
-    auto q = heads(slice<2, 0, E>(qkv));
-    auto k = heads(slice<2, E, 2 * E>(qkv));
-    auto v = heads(slice<2, 2 * E, 3 * E>(qkv));
-    auto scores = matmul(q, permute<0, 2, 1>(k)) * (1.0 / std::sqrt(double(D)));
-    auto weights = [&] {
-      if constexpr (Causal)
-        return softmax<2>(scores + causal_mask<L>());
-      else
-        return softmax<2>(scores);
-    }();
-    auto merged = reshape<B, L, E>(permute<0, 2, 1, 3>(reshape<B, Heads, L, D>(matmul(weights, v))));
-    return out_proj(merged);
+    static_assert(detail::require<error::layer_does_not_accept_input<MultiHeadAttention, S, accepts<S>>>);
+    if constexpr (!accepts<S>) {
+      return invalid_expression{};
+    } else {
+      constexpr std::size_t B = S::dims[0], L = S::dims[1];
+      auto e = as_expr(std::forward<X>(x));
+      auto qkv = in_proj(e);     // [B, L, 3E]
+      auto heads = [](auto p) {  // [B, L, E] -> [B Heads, L, D]
+        return reshape<B * Heads, L, D>(permute<0, 2, 1, 3>(reshape<B, L, Heads, D>(p)));
+      };
+      auto q = heads(slice<2, 0, E>(qkv));
+      auto k = heads(slice<2, E, 2 * E>(qkv));
+      auto v = heads(slice<2, 2 * E, 3 * E>(qkv));
+      auto scores = matmul(q, permute<0, 2, 1>(k)) * (1.0 / std::sqrt(double(D)));
+      auto weights = [&] {
+        if constexpr (Causal)
+          return softmax<2>(scores + causal_mask<L>());
+        else
+          return softmax<2>(scores);
+      }();
+      auto merged = reshape<B, L, E>(permute<0, 2, 1, 3>(reshape<B, Heads, L, D>(matmul(weights, v))));
+      return out_proj(merged);
+    }
   }
 };
 
@@ -66,7 +70,7 @@ template <std::size_t MaxT, std::size_t E, class T = float>
 struct PositionalEmbedding {
   BOOST_HANA_DEFINE_STRUCT(PositionalEmbedding, (Parameter<T, MaxT, E>, weight));
   template <class S>
-  static constexpr bool accepts = S::rank == 3 && S::dims[1] <= MaxT && S::dims[2] == E;
+  static constexpr bool accepts = S::rank == 3 && S::dims[1] <= MaxT&& S::dims[2] == E;
   explicit PositionalEmbedding(std::uint64_t seed = 0) {
     init::Generator g(seed);
     init::normal(weight, 0.0, 1.0, g);
@@ -74,8 +78,11 @@ struct PositionalEmbedding {
   template <tensor_operand X>
   auto operator()(X&& x) const {
     using S = typename expr_t<X>::shape_type;
-    static_assert(detail::require<error::needs_rank<PositionalEmbedding, S, accepts<S>>>);
-    return std::forward<X>(x) + slice<0, 0, S::dims[1]>(weight);
+    static_assert(detail::require<error::layer_does_not_accept_input<PositionalEmbedding, S, accepts<S>>>);
+    if constexpr (accepts<S>)
+      return std::forward<X>(x) + slice<0, 0, S::dims[1]>(weight);
+    else
+      return invalid_expression{};
   }
 };
 

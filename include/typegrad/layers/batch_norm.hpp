@@ -100,7 +100,8 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
           for (std::size_t k = 0; k < inner; ++k) {
             const std::size_t i = at(b, ch, k);
             const T xhat = (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch];
-            const T dx = train ? gamma * invstd[ch] / T(n) * (T(n) * g[i] - sg - xhat * sgx) : gamma * invstd[ch] * g[i];
+            const T dx =
+                train ? gamma * invstd[ch] / T(n) * (T(n) * g[i] - sg - xhat * sgx) : gamma * invstd[ch] * g[i];
             this->template add_grad<Id, 0>(c, i, dx);
           }
       }

@@ -1,5 +1,6 @@
 #pragma once
 #include "typegrad/layers/activations.hpp"
+#include "typegrad/layers/attention.hpp"
 #include "typegrad/layers/batch_norm.hpp"
 #include "typegrad/layers/conv2d.hpp"
 #include "typegrad/layers/dropout.hpp"
@@ -8,7 +9,6 @@
 #include "typegrad/layers/layer_norm.hpp"
 #include "typegrad/layers/linear.hpp"
 #include "typegrad/layers/pooling.hpp"
-#include "typegrad/layers/sequential.hpp"
-#include "typegrad/layers/attention.hpp"
 #include "typegrad/layers/recurrent.hpp"
+#include "typegrad/layers/sequential.hpp"
 #include "typegrad/layers/transformer.hpp"

@@ -24,8 +24,9 @@ namespace tg {
 namespace detail {
 template <std::size_t F, std::size_t H, std::size_t Gates, class T>
 struct recurrent_weights {
-  BOOST_HANA_DEFINE_STRUCT(recurrent_weights, (Parameter<T, Gates * H, F>, weight_ih), (Parameter<T, Gates * H, H>, weight_hh),
-                           (Parameter<T, Gates * H>, bias_ih), (Parameter<T, Gates * H>, bias_hh));
+  BOOST_HANA_DEFINE_STRUCT(recurrent_weights, (Parameter<T, Gates * H, F>, weight_ih),
+                           (Parameter<T, Gates * H, H>, weight_hh), (Parameter<T, Gates * H>, bias_ih),
+                           (Parameter<T, Gates * H>, bias_hh));
   // PyTorch: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))
   explicit recurrent_weights(std::uint64_t seed) {
     init::Generator g(seed);
@@ -63,8 +64,12 @@ struct RNN {
   auto step(auto h, auto x) const { return tanh(cell.input_part(x) + cell.hidden_part(h)); }
   template <tensor_operand X>
   auto operator()(X&& xs) const {
-    static_assert(detail::require<error::needs_rank<RNN, typename expr_t<X>::shape_type, accepts<typename expr_t<X>::shape_type>>>);
-    return detail::run_over_time<H>([this](auto h, auto x) { return step(h, x); }, std::forward<X>(xs));
+    static_assert(detail::require<error::layer_does_not_accept_input<RNN, typename expr_t<X>::shape_type,
+                                                                     accepts<typename expr_t<X>::shape_type>>>);
+    if constexpr (accepts<typename expr_t<X>::shape_type>)
+      return detail::run_over_time<H>([this](auto h, auto x) { return step(h, x); }, std::forward<X>(xs));
+    else
+      return invalid_expression{};
   }
 };
 
@@ -88,9 +93,13 @@ struct LSTM {
   }
   template <tensor_operand X>
   auto operator()(X&& xs) const {
-    static_assert(detail::require<error::needs_rank<LSTM, typename expr_t<X>::shape_type, accepts<typename expr_t<X>::shape_type>>>);
-    auto carries = detail::run_over_time<2 * H>([this](auto c, auto x) { return step(c, x); }, std::forward<X>(xs));
-    return slice<2, 0, H>(carries);
+    static_assert(detail::require<error::layer_does_not_accept_input<LSTM, typename expr_t<X>::shape_type,
+                                                                     accepts<typename expr_t<X>::shape_type>>>);
+    if constexpr (accepts<typename expr_t<X>::shape_type>)
+      return slice<2, 0, H>(
+          detail::run_over_time<2 * H>([this](auto c, auto x) { return step(c, x); }, std::forward<X>(xs)));
+    else
+      return invalid_expression{};
   }
 };
 
@@ -110,8 +119,12 @@ struct GRU {
   }
   template <tensor_operand X>
   auto operator()(X&& xs) const {
-    static_assert(detail::require<error::needs_rank<GRU, typename expr_t<X>::shape_type, accepts<typename expr_t<X>::shape_type>>>);
-    return detail::run_over_time<H>([this](auto h, auto x) { return step(h, x); }, std::forward<X>(xs));
+    static_assert(detail::require<error::layer_does_not_accept_input<GRU, typename expr_t<X>::shape_type,
+                                                                     accepts<typename expr_t<X>::shape_type>>>);
+    if constexpr (accepts<typename expr_t<X>::shape_type>)
+      return detail::run_over_time<H>([this](auto h, auto x) { return step(h, x); }, std::forward<X>(xs));
+    else
+      return invalid_expression{};
   }
 };
 

@@ -55,8 +55,7 @@ struct Sequential {
         else
           return true;
       }();
-      static_assert(detail::require<
-                    error::sequential_layers_do_not_fit<layer_position<I>, Previous, S, L, fits>>);
+      static_assert(detail::require<error::sequential_layers_do_not_fit<layer_position<I>, Previous, S, L, fits>>);
       if constexpr (fits)
         return apply<I + 1, L>(std::get<I>(layers)(std::forward<E>(e)));
       else

@@ -10,8 +10,9 @@ namespace tg {
 
 template <std::size_t E, std::size_t Heads, std::size_t Hidden, bool Causal = false, class T = float>
 struct TransformerEncoderBlock {
-  BOOST_HANA_DEFINE_STRUCT(TransformerEncoderBlock, (LayerNorm<E, T>, norm1), (MultiHeadAttention<E, Heads, Causal, T>, attention),
-                           (LayerNorm<E, T>, norm2), (Linear<E, Hidden, T>, ffn1), (Linear<Hidden, E, T>, ffn2));
+  BOOST_HANA_DEFINE_STRUCT(TransformerEncoderBlock, (LayerNorm<E, T>, norm1),
+                           (MultiHeadAttention<E, Heads, Causal, T>, attention), (LayerNorm<E, T>, norm2),
+                           (Linear<E, Hidden, T>, ffn1), (Linear<Hidden, E, T>, ffn2));
   template <class S>
   static constexpr bool accepts = S::rank == 3 && S::dims[2] == E;
   explicit TransformerEncoderBlock(std::uint64_t seed = 0) : attention(seed), ffn1(seed + 10), ffn2(seed + 11) {}
