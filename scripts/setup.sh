@@ -8,6 +8,7 @@ packages=(
   catch2                  # tests
   zlib1g-dev              # .gz IDX files
   dataset-fashion-mnist   # the demo's data
+  libtorch-dev            # peer for the cross-check tests and benchmarks
 )
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
