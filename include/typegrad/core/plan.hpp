@@ -21,35 +21,35 @@ inline constexpr std::size_t no_node = std::size_t(-1);
 template <std::size_t N>
 struct Plan {
   // ---- read off the types ----
-  std::array<const void*, N> type_key{};
-  std::array<node_kind, N> kind{};
-  std::array<bool, N> needs_child_buffers{};
-  std::array<bool, N> mergeable{};
-  std::array<bool, N> wants_grad{};  // external leaves
-  std::array<bool, N> is_param{};
-  std::array<std::size_t, N> input_index{};
-  std::array<std::size_t, N> elements{};
-  std::array<std::size_t, N> elem_bytes{};
-  std::array<std::size_t, N> parent{};
-  std::array<std::uint32_t, N> nondiff_mask{};
-  std::array<std::size_t, N> child_begin{};  // children ids live in children[child_begin .. +child_count]
-  std::array<std::size_t, N> child_count{};
-  std::array<std::size_t, N> children{};
-  std::array<std::size_t, N> index_in_parent{};
+  const void* type_key[N]{};
+  node_kind kind[N]{};
+  bool needs_child_buffers[N]{};
+  bool mergeable[N]{};
+  bool wants_grad[N]{};  // external leaves
+  bool is_param[N]{};
+  std::size_t input_index[N]{};
+  std::size_t elements[N]{};
+  std::size_t elem_bytes[N]{};
+  std::size_t parent[N]{};
+  std::uint32_t nondiff_mask[N]{};
+  std::size_t child_begin[N]{};  // children ids live in children[child_begin .. +child_count]
+  std::size_t child_count[N]{};
+  std::size_t children[N]{};
+  std::size_t index_in_parent[N]{};
 
   // ---- derived ----
-  std::array<bool, N> requires_grad{};
-  std::array<bool, N> needs_adjoint{};
-  std::array<bool, N> materialised{};       // external leaves count as materialised (their memory is the user's)
-  std::array<bool, N> merge_candidate{};    // another occurrence has the same type: may be the same node
-  std::array<std::size_t, N> kernel_pos{};  // position in the forward schedule (no_node if not a kernel)
-  std::array<std::size_t, N> kernels{};
+  bool requires_grad[N]{};
+  bool needs_adjoint[N]{};
+  bool materialised[N]{};       // external leaves count as materialised (their memory is the user's)
+  bool merge_candidate[N]{};    // another occurrence has the same type: may be the same node
+  std::size_t kernel_pos[N]{};  // position in the forward schedule (no_node if not a kernel)
+  std::size_t kernels[N]{};
   std::size_t kernel_count = 0;
-  std::array<std::size_t, N> reader{};  // nearest materialised ancestor: the kernel that reads this buffer
-  std::array<std::size_t, N> val_offset{};
-  std::array<std::size_t, N> adj_offset{};
-  std::array<std::size_t, N> adj_zero_time{};  // backward time at which the adjoint is cleared
-  std::array<std::size_t, N> grad_offset{};    // external leaves that want gradients: slot in the gradient block
+  std::size_t reader[N]{};  // nearest materialised ancestor: the kernel that reads this buffer
+  std::size_t val_offset[N]{};
+  std::size_t adj_offset[N]{};
+  std::size_t adj_zero_time[N]{};  // backward time at which the adjoint is cleared
+  std::size_t grad_offset[N]{};    // external leaves that want gradients: slot in the gradient block
   std::size_t workspace_bytes = 0;
   std::size_t naive_bytes = 0;  // the sum of all buffers, without reuse
   std::size_t grad_bytes = 0;
@@ -111,14 +111,14 @@ constexpr void describe(Plan<N>& p, std::size_t id, std::size_t parent, std::siz
 // First-fit packing of buffers into one block, given their live intervals [start, end].
 template <std::size_t M>
 struct interval_set {
-  std::array<std::size_t, M> start{}, end{}, bytes{}, offset{};
+  std::size_t start[M]{}, end[M]{}, bytes[M]{}, offset[M]{};
   std::size_t n = 0;
 };
 
 template <std::size_t M>
 constexpr std::size_t pack(interval_set<M>& s) {
   // place larger buffers first (ties: earlier start)
-  std::array<std::size_t, M> order{};
+  std::size_t order[M]{};
   for (std::size_t i = 0; i < s.n; ++i) order[i] = i;
   for (std::size_t i = 1; i < s.n; ++i)
     for (std::size_t j = i; j > 0; --j) {
@@ -128,7 +128,7 @@ constexpr std::size_t pack(interval_set<M>& s) {
       order[j] = a;
     }
   // placed buffers sorted by offset; one sweep finds the lowest gap among those live at the same time
-  std::array<std::size_t, M> by_offset{};
+  std::size_t by_offset[M]{};
   std::size_t placed = 0, total = 0;
   for (std::size_t oi = 0; oi < s.n; ++oi) {
     const std::size_t b = order[oi];
@@ -184,7 +184,7 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
 
   // merge candidates: the same node type occurs more than once (identity is confirmed at run time).
   // type_class[k]: the first occurrence of k's type.
-  std::array<std::size_t, N> type_class{}, class_size{};
+  std::size_t type_class[N]{}, class_size[N]{};
   for (std::size_t k = 0; k < N; ++k) {
     type_class[k] = k;
     if (p.kind[k] == node_kind::external || p.kind[k] == node_kind::inline_scalar || !p.mergeable[k]) continue;
@@ -234,7 +234,7 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
   const std::size_t K = p.kernel_count;
   auto tf = [&](std::size_t k) { return p.kernel_pos[k]; };
   auto tb = [&](std::size_t k) { return 2 * K - 1 - p.kernel_pos[k]; };
-  std::array<std::size_t, N> vs{}, ve{}, as{}, ae{};
+  std::size_t vs[N]{}, ve[N]{}, as[N]{}, ae[N]{};
   for (std::size_t k = 0; k < N; ++k) {
     if (p.kernel_pos[k] == no_node) continue;
     const std::size_t r = p.reader[k];
@@ -254,7 +254,7 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
   }
   // occurrences that may be merged at run time share their lifetime (conservative union over the class)
   {
-    std::array<std::size_t, N> cvs{}, cve{}, cas{}, cae{};
+    std::size_t cvs[N]{}, cve[N]{}, cas[N]{}, cae[N]{};
     for (std::size_t k = 0; k < N; ++k) {
       cvs[k] = cas[k] = no_node;
       cve[k] = cae[k] = 0;
@@ -282,7 +282,7 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
   }
 
   detail::interval_set<2 * N> s{};
-  std::array<std::size_t, N> val_slot{}, adj_slot{};
+  std::size_t val_slot[N]{}, adj_slot[N]{};
   for (std::size_t k = 0; k < N; ++k) {
     if (p.kernel_pos[k] == no_node) continue;
     const std::size_t b = detail::round_up(p.elements[k] * p.elem_bytes[k]);
