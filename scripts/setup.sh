@@ -9,6 +9,8 @@ packages=(
   zlib1g-dev              # .gz IDX files
   dataset-fashion-mnist   # the demo's data
   libtorch-dev            # peer for the cross-check tests and benchmarks
+  libcli11-dev            # example command lines
+  nlohmann-json3-dev      # safetensors headers
 )
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)

@@ -43,6 +43,9 @@ struct node_tag {
   static constexpr bool needs_child_buffers = false;
   // Kernels whose forward is impure (reads state) opt out of common-subexpression merging.
   static constexpr bool mergeable = true;
+  // Kernels that need working memory (im2col columns, a dropout mask) declare its size; the plan places it
+  // in the workspace, live from the kernel's forward to its backward.
+  static constexpr std::size_t scratch_bytes = 0;
   void key_payload(std::vector<std::uint64_t>&) const {}
   // Copies run-time data other than children to a rebuilt node (see transform.hpp).
   template <class R>

@@ -46,6 +46,11 @@ struct kernel_node : node_tag {
     static_assert(Ctx::materialised(cid<Id, K>), "typegrad: grad_data needs a materialised child");
     return static_cast<typename child_type<K>::value_type*>(c.adj[cid<Id, K>]);
   }
+  // this kernel's working memory (declare `static constexpr std::size_t scratch_bytes`), as U[]
+  template <class U, std::size_t Id, class Ctx>
+  static U* scratch(const Ctx& c) {
+    return static_cast<U*>(c.scratch[Id]);
+  }
   template <std::size_t Id, class Ctx>
   static T* out(const Ctx& c) {
     return static_cast<T*>(c.val[Id]);

@@ -50,6 +50,8 @@ struct Plan {
   std::size_t adj_offset[N]{};
   std::size_t adj_zero_time[N]{};  // backward time at which the adjoint is cleared
   std::size_t grad_offset[N]{};    // external leaves that want gradients: slot in the gradient block
+  std::size_t scratch_bytes[N]{};
+  std::size_t scratch_offset[N]{};
   std::size_t workspace_bytes = 0;
   std::size_t naive_bytes = 0;  // the sum of all buffers, without reuse
   std::size_t grad_bytes = 0;
@@ -91,6 +93,7 @@ constexpr void describe(Plan<N>& p, std::size_t id, std::size_t parent, std::siz
   p.parent[id] = parent;
   p.index_in_parent[id] = index_in_parent;
   p.nondiff_mask[id] = Node::nondifferentiable_children;
+  p.scratch_bytes[id] = Node::scratch_bytes;
   constexpr std::size_t nk = child_count_v<Node>;
   p.child_count[id] = nk;
   p.child_begin[id] = child_cursor;
@@ -281,8 +284,8 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
     }
   }
 
-  detail::interval_set<2 * N> s{};
-  std::size_t val_slot[N]{}, adj_slot[N]{};
+  detail::interval_set<3 * N> s{};
+  std::size_t val_slot[N]{}, adj_slot[N]{}, scratch_slot[N]{};
   for (std::size_t k = 0; k < N; ++k) {
     if (p.kernel_pos[k] == no_node) continue;
     const std::size_t b = detail::round_up(p.elements[k] * p.elem_bytes[k]);
@@ -300,12 +303,20 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
       p.adj_zero_time[k] = as[k];
       ++p.adjoint_count;
     }
+    if (p.scratch_bytes[k]) {
+      scratch_slot[k] = s.n;
+      s.start[s.n] = tf(k);
+      s.end[s.n] = p.needs_adjoint[k] ? tb(k) : tf(k);
+      s.bytes[s.n++] = detail::round_up(p.scratch_bytes[k]);
+      p.naive_bytes += detail::round_up(p.scratch_bytes[k]);
+    }
   }
   p.workspace_bytes = detail::pack(s);
   for (std::size_t k = 0; k < N; ++k) {
     if (p.kernel_pos[k] == no_node) continue;
     p.val_offset[k] = s.offset[val_slot[k]];
     if (p.needs_adjoint[k]) p.adj_offset[k] = s.offset[adj_slot[k]];
+    if (p.scratch_bytes[k]) p.scratch_offset[k] = s.offset[scratch_slot[k]];
   }
   // gradient block: one slot per leaf occurrence that wants a gradient (tied leaves share at run time)
   for (std::size_t k = 0; k < N; ++k) {

@@ -22,6 +22,7 @@ struct Context {
   static constexpr bool needs_adjoint(std::size_t id) { return plan.needs_adjoint[id]; }
   void* val[size] = {};
   void* adj[size] = {};
+  void* scratch[size] = {};
 };
 
 namespace detail {
@@ -239,6 +240,7 @@ class Program {
       } else if constexpr (plan.kernel_pos[K] != no_node) {
         ctx_.val[K] = ws + plan.val_offset[K];
         if constexpr (plan.needs_adjoint[K]) ctx_.adj[K] = ws + plan.adj_offset[K];
+        if constexpr (plan.scratch_bytes[K] > 0) ctx_.scratch[K] = ws + plan.scratch_offset[K];
       }
     });
     for (std::size_t k = 0; k < node_count; ++k) {

@@ -6,7 +6,6 @@
 // VJP (training), n values per channel:  dx = invstd / n (n g gamma - sum(g gamma) - xhat sum(g gamma xhat)),
 //   dgamma = sum(g xhat), dbeta = sum(g);   (eval) dx = g gamma invstd_running.
 #include <cmath>
-#include <vector>
 
 #include "typegrad/core/init.hpp"
 #include "typegrad/core/kernel.hpp"
@@ -42,14 +41,16 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
   static constexpr bool mergeable = false;  // updates running statistics
   template <class... K2>
   using rebind = BatchNormNode<K2..., C>;
+  static constexpr std::size_t scratch_bytes = 2 * C * sizeof(T);  // per-channel mean and 1/std for backward
   BatchNorm<C, T>* layer = nullptr;
-  mutable std::vector<T> mean = std::vector<T>(C), invstd = std::vector<T>(C);
 
   static std::size_t at(std::size_t b, std::size_t ch, std::size_t k) { return (b * C + ch) * inner + k; }
 
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
     T* y = this->template out<Id>(c);
+    T* mean = this->template scratch<T, Id>(c);
+    T* invstd = mean + C;
     for (std::size_t ch = 0; ch < C; ++ch) {
       if (layer->training) {
         T s = 0, ss = 0;
@@ -83,6 +84,8 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
     const T* g = this->template out_grad<Id>(c);
+    const T* mean = this->template scratch<T, Id>(c);
+    const T* invstd = mean + C;
     for (std::size_t ch = 0; ch < C; ++ch) {
       T sg = 0, sgx = 0;
       for (std::size_t b = 0; b < S::dims[0]; ++b)

@@ -3,7 +3,6 @@
 // generator (same seed and same steps, same masks); in evaluation mode y = x.  VJP: dx = dy m / (1 - p).
 #include <cstdint>
 #include <random>
-#include <vector>
 
 #include "typegrad/core/kernel.hpp"
 #include "typegrad/core/module.hpp"
@@ -29,8 +28,8 @@ struct DropoutNode : kernel_node<typename X::value_type, typename X::shape_type,
   static constexpr bool mergeable = false;  // two dropouts of one input draw different masks
   template <class... K2>
   using rebind = DropoutNode<K2...>;
+  static constexpr std::size_t scratch_bytes = X::shape_type::size;  // the mask, kept for backward
   Dropout* layer = nullptr;
-  mutable std::vector<std::uint8_t> mask = std::vector<std::uint8_t>(X::shape_type::size);
 
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
@@ -41,6 +40,7 @@ struct DropoutNode : kernel_node<typename X::value_type, typename X::shape_type,
     }
     const T scale = T(1) / T(1 - layer->p);
     const std::uint64_t threshold = std::uint64_t(layer->p * 18446744073709551616.0);  // p 2^64
+    std::uint8_t* mask = this->template scratch<std::uint8_t, Id>(c);
     for (std::size_t i = 0; i < X::shape_type::size; ++i) {
       mask[i] = layer->generator() >= threshold;
       y[i] = mask[i] ? this->template in<Id, 0>(c, i) * scale : T(0);
@@ -52,6 +52,7 @@ struct DropoutNode : kernel_node<typename X::value_type, typename X::shape_type,
       const T* g = this->template out_grad<Id>(c);
       const bool train = layer->training;
       const T scale = T(1) / T(1 - layer->p);
+      const std::uint8_t* mask = this->template scratch<std::uint8_t, Id>(c);
       for (std::size_t i = 0; i < X::shape_type::size; ++i)
         if (!train || mask[i]) this->template add_grad<Id, 0>(c, i, train ? g[i] * scale : g[i]);
     }

@@ -2,8 +2,6 @@
 // y[n, o] = sum_c W[o, c] (*) x[n, c]  (cross-correlation, stride S, zero padding P), NCHW, W [O, C, kh, kw]
 // as PyTorch. Per image: im2col(x_n) -> cols [C kh kw, Ho Wo], y_n = W cols (one GEMM).
 // VJP: dW += dy_n cols^T (GEMM), dcols = W^T dy_n (GEMM) scattered back by col2im into dx_n.
-#include <vector>
-
 #include "typegrad/core/blas.hpp"
 #include "typegrad/core/kernel.hpp"
 
@@ -37,8 +35,7 @@ struct Conv2dNode
   static constexpr std::size_t rows = G::C * G::KH * G::KW, cols_n = G::Ho * G::Wo;
   template <class... K2>
   using rebind = Conv2dNode<K2..., S, P>;
-  // im2col scratch, allocated when the node is built (never during a step)
-  mutable std::vector<T> cols = std::vector<T>(rows * cols_n);
+  static constexpr std::size_t scratch_bytes = rows * cols_n * sizeof(T);  // im2col columns
 
   // cols[(c, ki, kj), (i, j)] = x[c, i S + ki - P, j S + kj - P] (0 outside)
   static void im2col(const T* x, T* out) {
@@ -74,7 +71,7 @@ struct Conv2dNode
     const T* x = this->template in_data<Id, 0>(c);
     const T* w = this->template in_data<Id, 1>(c);
     T* y = this->template out<Id>(c);
-    T* col = cols.data();
+    T* col = this->template scratch<T, Id>(c);
     for (std::size_t n = 0; n < G::N; ++n) {
       im2col(x + n * G::C * G::H * G::Wd, col);
       blas::gemm<T>(false, false, int(G::O), int(cols_n), int(rows), T(1), w, int(rows), col, int(cols_n), T(0),
@@ -87,7 +84,7 @@ struct Conv2dNode
     const T* x = this->template in_data<Id, 0>(c);
     const T* w = this->template in_data<Id, 1>(c);
     const T* g = this->template out_grad<Id>(c);
-    T* col = cols.data();
+    T* col = this->template scratch<T, Id>(c);
     for (std::size_t n = 0; n < G::N; ++n) {
       const T* gn = g + n * G::O * cols_n;
       if constexpr (Conv2dNode::template wants_grad<Id, 1, Ctx>()) {

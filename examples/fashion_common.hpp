@@ -1,0 +1,88 @@
+#pragma once
+// What the Fashion-MNIST examples share: the command line, the data, the epoch loop with a progress line,
+// evaluation on the test set and the closing machine-readable line.
+#include <CLI/CLI.hpp>
+#include <typegrad/data/batches.hpp>
+#include <typegrad/data/idx.hpp>
+#include <typegrad/data/prefetch.hpp>
+#include <typegrad/train/evaluate.hpp>
+#include <typegrad/train/progress.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+
+namespace examples {
+
+struct Options {
+  int epochs = 1;
+  std::size_t batch = 64;
+  double lr = 0;  // 0: the example's default
+  std::uint64_t seed = 1;
+  std::string data = tg::data::fashion_mnist_dir;
+  bool classic = false;
+  bool confusion = false;
+};
+
+// Parses the common flags; `batches` lists the batch sizes compiled into the example.
+inline Options parse(int argc, char** argv, const std::string& description, const std::string& batches,
+                     bool with_classic = false) {
+  Options o;
+  CLI::App app(description);
+  app.add_option("--epochs", o.epochs, "training epochs")->check(CLI::PositiveNumber);
+  app.add_option("--batch", o.batch, "batch size (compiled in: " + batches + ")");
+  app.add_option("--lr", o.lr, "learning rate (default: the example's)");
+  app.add_option("--seed", o.seed, "seed for initialisation and shuffling");
+  app.add_option("--data", o.data, "directory with MNIST-format files (train-/t10k-images-idx3-ubyte[.gz], ...)");
+  app.add_flag("--confusion", o.confusion, "print the test confusion matrix");
+  if (with_classic) app.add_flag("--classic", o.classic, "the classic recipe: SGD lr 0.01, momentum 0.5");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
+  }
+  return o;
+}
+
+inline constexpr float fashion_mean = 0.2860f, fashion_std = 0.3530f;
+inline constexpr std::size_t eval_batch = 1000;
+
+// Trains for o.epochs with `update` after each step, then evaluates `predict` on the test split.
+template <std::size_t B, std::size_t... Item, class Step, class Optimizer, class Predict>
+int run(const Options& o, Step& step, Optimizer& optimizer, Predict& predict) {
+  const auto train = tg::data::read_mnist_split(o.data, "train");
+  const auto test = tg::data::read_mnist_split(o.data, "t10k");
+  std::printf("data: %zu training and %zu test images from %s\n", train.size(), test.size(), o.data.c_str());
+  tg::data::ImageBatches<B, Item...> batches(train, fashion_mean, fashion_std, o.seed);
+  if (batches.leftover())
+    std::printf("note: %zu images do not fill a batch of %zu; they open the next epoch instead\n", batches.leftover(), B);
+  tg::data::ImageBatches<eval_batch, Item...> test_batches(test, fashion_mean, fashion_std, 0);
+  if (test_batches.leftover())
+    throw std::runtime_error("the test set size is not a multiple of " + std::to_string(eval_batch));
+
+  tg::train::Progress progress(B);
+  typename decltype(batches)::images_type x;
+  typename decltype(batches)::labels_type y;
+  tg::data::Prefetcher prefetch(batches);
+  for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+    progress.start_epoch(epoch, batches.batches_per_epoch());
+    std::size_t done = 0;
+    while (prefetch.next(x, y)) {
+      const float loss = step(x, y);
+      if (!std::isfinite(loss))
+        throw std::runtime_error("the loss became " + std::to_string(loss) + " at epoch " + std::to_string(epoch) +
+                                 " step " + std::to_string(done + 1) + " (try a smaller --lr)");
+      optimizer.update(step);
+      progress.step(++done, loss);
+    }
+    const double secs = progress.end_epoch();
+    std::printf("epoch %d: %.1f s\n", epoch, secs);
+  }
+  const auto e = tg::train::evaluate<10>(predict, test_batches);
+  if (o.confusion) tg::train::print_confusion(e);
+  std::printf("test_accuracy: %.4f\n", e.accuracy());
+  return 0;
+}
+
+}  // namespace examples

@@ -1,0 +1,95 @@
+#pragma once
+// Fixed-size batches of labelled images: normalised once to float, reshuffled each epoch from a seed.
+// The last partial batch is never silently lost: with PartialBatch::carry_over its images open the next
+// epoch's order; with PartialBatch::drop they are skipped and leftover() says how many.
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "typegrad/core/tensor.hpp"
+#include "typegrad/data/idx.hpp"
+
+namespace tg::data {
+
+enum class PartialBatch { carry_over, drop };
+
+template <std::size_t B, std::size_t... ItemDims>
+class ImageBatches {
+ public:
+  static constexpr std::size_t item = (std::size_t{1} * ... * ItemDims);
+  using images_type = Tensor<float, B, ItemDims...>;
+  using labels_type = Tensor<std::int32_t, B>;
+
+  // pixel / 255, then (x - mean) / stddev
+  ImageBatches(const LabelledImages& set, float mean, float stddev, std::uint64_t seed,
+               PartialBatch policy = PartialBatch::carry_over)
+      : count_(set.size()), policy_(policy), rng_(seed) {
+    if (set.images.item_size() != item)
+      throw IdxError("image batches: images hold " + std::to_string(set.images.item_size()) +
+                     " values each, the batch shape needs " + std::to_string(item));
+    if (count_ < B) throw IdxError("image batches: fewer images (" + std::to_string(count_) + ") than one batch");
+    pixels_.resize(count_ * item);
+    for (std::size_t i = 0; i < pixels_.size(); ++i) pixels_[i] = (set.images.values[i] / 255.0f - mean) / stddev;
+    labels_.assign(set.labels.values.begin(), set.labels.values.end());
+    order_.resize(count_);
+    std::iota(order_.begin(), order_.end(), 0);
+    shuffle();
+  }
+
+  std::size_t size() const { return count_; }
+  std::size_t batches_per_epoch() const { return count_ / B; }
+  std::size_t leftover() const { return count_ % B; }
+  PartialBatch policy() const { return policy_; }
+
+  // Fills the next batch; returns false (and starts a new epoch) when this epoch's full batches are done.
+  bool next(images_type& x, labels_type& y) {
+    if (cursor_ + B > order_.size()) {
+      new_epoch();
+      return false;
+    }
+    for (std::size_t b = 0; b < B; ++b) {
+      const std::size_t i = order_[cursor_ + b];
+      std::copy_n(pixels_.data() + i * item, item, x.data() + b * item);
+      y[b] = labels_[i];
+    }
+    cursor_ += B;
+    return true;
+  }
+
+  // In order, without shuffling: batch k of the whole set (for evaluation); k < batches_per_epoch().
+  void batch_in_order(std::size_t k, images_type& x, labels_type& y) const {
+    std::copy_n(pixels_.data() + k * B * item, B * item, x.data());
+    std::copy_n(labels_.data() + k * B, B, y.data());
+  }
+
+ private:
+  void shuffle() { std::shuffle(order_.begin(), order_.end(), rng_); }
+  void new_epoch() {
+    std::vector<std::size_t> rest(order_.begin() + std::ptrdiff_t(cursor_), order_.end());
+    order_.resize(count_);
+    std::iota(order_.begin(), order_.end(), 0);
+    shuffle();
+    if (policy_ == PartialBatch::carry_over && !rest.empty()) {
+      // the unused images go first; the same images are removed from later in the new order
+      std::vector<char> taken(count_, 0);
+      for (auto i : rest) taken[i] = 1;
+      std::vector<std::size_t> next(rest);
+      for (auto i : order_)
+        if (!taken[i]) next.push_back(i);
+      order_ = std::move(next);
+    }
+    cursor_ = 0;
+  }
+
+  std::size_t count_;
+  PartialBatch policy_;
+  std::mt19937_64 rng_;
+  std::vector<float> pixels_;
+  std::vector<std::int32_t> labels_;
+  std::vector<std::size_t> order_;
+  std::size_t cursor_ = 0;
+};
+
+}  // namespace tg::data

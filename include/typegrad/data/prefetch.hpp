@@ -1,0 +1,70 @@
+#pragma once
+// Prepares the next batch on a background thread while the current step runs (double buffering).
+//   Prefetcher p(batches);  while (p.next(x, y)) step(x, y);
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+namespace tg::data {
+
+template <class Source>
+class Prefetcher {
+ public:
+  using images_type = typename Source::images_type;
+  using labels_type = typename Source::labels_type;
+
+  explicit Prefetcher(Source& source) : source_(source), worker_([this] { run(); }) {}
+  ~Prefetcher() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    changed_.notify_all();
+    worker_.join();
+  }
+  Prefetcher(const Prefetcher&) = delete;
+  Prefetcher& operator=(const Prefetcher&) = delete;
+
+  // Takes the prepared batch (waiting if it is not ready) and starts preparing the next one.
+  // Returns false at the end of an epoch, like Source::next.
+  bool next(images_type& x, labels_type& y) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return ready_; });
+    const bool more = more_;
+    if (more) {
+      std::swap(x, x_);
+      std::swap(y, y_);
+    }
+    ready_ = false;
+    lock.unlock();
+    changed_.notify_all();
+    return more;
+  }
+
+ private:
+  void run() {
+    for (;;) {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [&] { return !ready_ || stop_; });
+      if (stop_) return;
+      lock.unlock();
+      const bool more = source_.next(x_, y_);  // x_, y_ are the worker's until ready_ is set
+      lock.lock();
+      more_ = more;
+      ready_ = true;
+      lock.unlock();
+      changed_.notify_all();
+    }
+  }
+
+  Source& source_;
+  images_type x_;
+  labels_type y_;
+  bool ready_ = false, more_ = false, stop_ = false;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::thread worker_;
+};
+
+}  // namespace tg::data
