@@ -100,6 +100,23 @@ inline LabelledImages read_mnist_split(const std::filesystem::path& dir, const s
   return s;
 }
 
+// The images and labels whose label lies in [first, last] (for class-split experiments such as fine-tuning).
+inline LabelledImages select_classes(const LabelledImages& set, std::uint8_t first, std::uint8_t last) {
+  LabelledImages out;
+  const std::size_t item = set.images.item_size();
+  out.images.dims = set.images.dims;
+  out.labels.dims = set.labels.dims;
+  for (std::size_t i = 0; i < set.size(); ++i) {
+    const auto y = set.labels.values[i];
+    if (y < first || y > last) continue;
+    out.labels.values.push_back(y);
+    out.images.values.insert(out.images.values.end(), set.images.values.begin() + std::ptrdiff_t(i * item),
+                             set.images.values.begin() + std::ptrdiff_t((i + 1) * item));
+  }
+  out.images.dims[0] = out.labels.dims[0] = std::uint32_t(out.labels.values.size());
+  return out;
+}
+
 inline constexpr const char* fashion_mnist_dir = "/usr/share/datasets/fashion-mnist";
 
 }  // namespace tg::data
