@@ -6,6 +6,7 @@
 #include <typegrad/data/idx.hpp>
 #include <typegrad/data/prefetch.hpp>
 #include <typegrad/train/evaluate.hpp>
+#include <typegrad/train/history.hpp>
 #include <typegrad/train/progress.hpp>
 
 #include <cmath>
@@ -23,6 +24,7 @@ struct Options {
   std::string data = tg::data::fashion_mnist_dir;
   bool classic = false;
   bool confusion = false;
+  std::string history;  // CSV of per-epoch loss and time
 };
 
 // Parses the common flags; `batches` lists the batch sizes compiled into the example.
@@ -36,6 +38,7 @@ inline Options parse(int argc, char** argv, const std::string& description, cons
   app.add_option("--seed", o.seed, "seed for initialisation and shuffling");
   app.add_option("--data", o.data, "directory with MNIST-format files (train-/t10k-images-idx3-ubyte[.gz], ...)");
   app.add_flag("--confusion", o.confusion, "print the test confusion matrix");
+  app.add_option("--history", o.history, "write epoch, mean training loss and test accuracy to this CSV file");
   if (with_classic) app.add_flag("--classic", o.classic, "the classic recipe: SGD lr 0.01, momentum 0.5");
   try {
     app.parse(argc, argv);
@@ -65,20 +68,28 @@ int run(const Options& o, Step& step, Optimizer& optimizer, Predict& predict) {
   typename decltype(batches)::images_type x;
   typename decltype(batches)::labels_type y;
   tg::data::Prefetcher prefetch(batches);
+  tg::train::History history;
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
     progress.start_epoch(epoch, batches.batches_per_epoch());
     std::size_t done = 0;
+    double loss_sum = 0;
     while (prefetch.next(x, y)) {
       const float loss = step(x, y);
       if (!std::isfinite(loss))
         throw std::runtime_error("the loss became " + std::to_string(loss) + " at epoch " + std::to_string(epoch) +
                                  " step " + std::to_string(done + 1) + " (try a smaller --lr)");
       optimizer.update(step);
+      loss_sum += loss;
       progress.step(++done, loss);
     }
     const double secs = progress.end_epoch();
     std::printf("epoch %d: %.1f s\n", epoch, secs);
+    if (!o.history.empty())  // the curve needs the accuracy after every epoch
+      history.add({{"epoch", double(epoch)},
+                   {"train_loss", loss_sum / double(done)},
+                   {"test_accuracy", tg::train::evaluate<10>(predict, test_batches).accuracy()}});
   }
+  if (!o.history.empty()) history.write_csv(o.history);
   const auto e = tg::train::evaluate<10>(predict, test_batches);
   if (o.confusion) tg::train::print_confusion(e);
   std::printf("test_accuracy: %.4f\n", e.accuracy());

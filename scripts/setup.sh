@@ -11,6 +11,8 @@ packages=(
   libtorch-dev            # peer for the cross-check tests and benchmarks
   libcli11-dev            # example command lines
   nlohmann-json3-dev      # safetensors headers
+  wamerican               # the character-model example's word list
+  gnuplot-nox             # scripts/plot_history.sh
 )
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
