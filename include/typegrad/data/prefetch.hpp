@@ -1,6 +1,7 @@
 #pragma once
 // Prepares the next batch on a background thread while the current step runs (double buffering).
 //   Prefetcher p(batches);  while (p.next(x, y)) step(x, y);
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -29,8 +30,10 @@ class Prefetcher {
   // Takes the prepared batch (waiting if it is not ready) and starts preparing the next one.
   // Returns false at the end of an epoch, like Source::next.
   bool next(images_type& x, labels_type& y) {
+    const auto t0 = std::chrono::steady_clock::now();
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [&] { return ready_; });
+    waited_ += std::chrono::steady_clock::now() - t0;
     const bool more = more_;
     if (more) {
       std::swap(x, x_);
@@ -41,6 +44,9 @@ class Prefetcher {
     changed_.notify_all();
     return more;
   }
+
+  // total time next() spent waiting for a batch: near zero when preparation overlaps the steps
+  double waited_ms() const { return std::chrono::duration<double, std::milli>(waited_).count(); }
 
  private:
   void run() {
@@ -62,6 +68,7 @@ class Prefetcher {
   images_type x_;
   labels_type y_;
   bool ready_ = false, more_ = false, stop_ = false;
+  std::chrono::steady_clock::duration waited_{};
   std::mutex mutex_;
   std::condition_variable changed_;
   std::thread worker_;
