@@ -1,7 +1,6 @@
 #pragma once
 // What the Fashion-MNIST examples share: the command line, the data, the epoch loop with a progress line,
 // evaluation on the test set and the closing machine-readable line.
-#include <CLI/CLI.hpp>
 #include <typegrad/data/batches.hpp>
 #include <typegrad/data/idx.hpp>
 #include <typegrad/data/prefetch.hpp>
@@ -27,26 +26,10 @@ struct Options {
   std::string history;  // CSV of per-epoch loss and time
 };
 
-// Parses the common flags; `batches` lists the batch sizes compiled into the example.
-inline Options parse(int argc, char** argv, const std::string& description, const std::string& batches,
-                     bool with_classic = false) {
-  Options o;
-  CLI::App app(description);
-  app.add_option("--epochs", o.epochs, "training epochs")->check(CLI::PositiveNumber);
-  app.add_option("--batch", o.batch, "batch size (compiled in: " + batches + ")");
-  app.add_option("--lr", o.lr, "learning rate (default: the example's)");
-  app.add_option("--seed", o.seed, "seed for initialisation and shuffling");
-  app.add_option("--data", o.data, "directory with MNIST-format files (train-/t10k-images-idx3-ubyte[.gz], ...)");
-  app.add_flag("--confusion", o.confusion, "print the test confusion matrix");
-  app.add_option("--history", o.history, "write epoch, mean training loss and test accuracy to this CSV file");
-  if (with_classic) app.add_flag("--classic", o.classic, "the classic recipe: SGD lr 0.01, momentum 0.5");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    std::exit(app.exit(e));
-  }
-  return o;
-}
+// Parses the common flags (options.cpp, compiled once for all examples); `batches` lists the batch sizes
+// compiled into the example.
+Options parse(int argc, char** argv, const std::string& description, const std::string& batches,
+              bool with_classic = false);
 
 inline constexpr float fashion_mean = 0.2860f, fashion_std = 0.3530f;
 inline constexpr std::size_t eval_batch = 1000;
