@@ -3,16 +3,15 @@
 // validation loss in bits per character and samples new words.
 //   char_model_words [--epochs N] [--lr X] [--seed S] [--data FILE]
 #include <CLI/CLI.hpp>
-#include <typegrad/train/history.hpp>
-#include <typegrad/train/progress.hpp>
-#include <typegrad/typegrad.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <numbers>
 #include <random>
 #include <string>
+#include <typegrad/train/history.hpp>
+#include <typegrad/train/progress.hpp>
+#include <typegrad/typegrad.hpp>
 #include <vector>
 
 namespace {
@@ -86,11 +85,15 @@ int main(int argc, char** argv) try {
   std::vector<std::string> words;
   std::size_t skipped = 0;
   for (std::string w; std::getline(in, w);) {
-    const bool ok = w.size() >= 2 && w.size() < T && std::all_of(w.begin(), w.end(), [](char c) { return c >= 'a' && c <= 'z'; });
-    if (ok) words.push_back(w);
-    else ++skipped;
+    const bool ok =
+        w.size() >= 2 && w.size() < T && std::all_of(w.begin(), w.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+    if (ok)
+      words.push_back(w);
+    else
+      ++skipped;
   }
-  if (words.size() < 10 * B) throw std::runtime_error(data + ": too few usable words (" + std::to_string(words.size()) + ")");
+  if (words.size() < 10 * B)
+    throw std::runtime_error(data + ": too few usable words (" + std::to_string(words.size()) + ")");
   std::mt19937_64 rng(seed);
   std::shuffle(words.begin(), words.end(), rng);
   const std::size_t n_val = words.size() / 20;
@@ -137,7 +140,8 @@ int main(int argc, char** argv) try {
     }
     progress.end_epoch();
     const double bits = validate();
-    history.add({{"epoch", double(epoch)}, {"train_bits_per_char", train_nats / double(steps) / std::numbers::ln2},
+    history.add({{"epoch", double(epoch)},
+                 {"train_bits_per_char", train_nats / double(steps) / std::numbers::ln2},
                  {"val_bits_per_char", bits}});
     std::printf("epoch %d: validation %.3f bits per character\n", epoch, bits);
   }

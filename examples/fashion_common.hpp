@@ -1,17 +1,16 @@
 #pragma once
 // What the Fashion-MNIST examples share: the command line, the data, the epoch loop with a progress line,
 // evaluation on the test set and the closing machine-readable line.
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
 #include <typegrad/data/batches.hpp>
 #include <typegrad/data/idx.hpp>
 #include <typegrad/data/prefetch.hpp>
 #include <typegrad/train/evaluate.hpp>
 #include <typegrad/train/history.hpp>
 #include <typegrad/train/progress.hpp>
-
-#include <cmath>
-#include <cstdio>
-#include <stdexcept>
-#include <string>
 
 namespace examples {
 
@@ -31,6 +30,19 @@ struct Options {
 Options parse(int argc, char** argv, const std::string& description, const std::string& batches,
               bool with_classic = false);
 
+// Calls train<B>(o) for the compiled-in batch size that --batch names.
+template <std::size_t... Sizes, class Train>
+int with_batch_size(const Options& o, Train&& train) {
+  int result = -1;
+  const bool known = ((o.batch == Sizes ? (result = train.template operator()<Sizes>(o), true) : false) || ...);
+  if (!known) {
+    std::string list;
+    ((list += (list.empty() ? "" : ", ") + std::to_string(Sizes)), ...);
+    throw std::invalid_argument("--batch " + std::to_string(o.batch) + " is not compiled in (" + list + ")");
+  }
+  return result;
+}
+
 inline constexpr float fashion_mean = 0.2860f, fashion_std = 0.3530f;
 inline constexpr std::size_t eval_batch = 1000;
 
@@ -42,7 +54,8 @@ int run(const Options& o, Step& step, Optimizer& optimizer, Predict& predict) {
   std::printf("data: %zu training and %zu test images from %s\n", train.size(), test.size(), o.data.c_str());
   tg::data::ImageBatches<B, Item...> batches(train, fashion_mean, fashion_std, o.seed);
   if (batches.leftover())
-    std::printf("note: %zu images do not fill a batch of %zu; they open the next epoch instead\n", batches.leftover(), B);
+    std::printf("note: %zu images do not fill a batch of %zu; they open the next epoch instead\n", batches.leftover(),
+                B);
   tg::data::ImageBatches<eval_batch, Item...> test_batches(test, fashion_mean, fashion_std, 0);
   if (test_batches.leftover())
     throw std::runtime_error("the test set size is not a multiple of " + std::to_string(eval_batch));

@@ -1,21 +1,20 @@
 // Fine-tuning: train LeNet on Fashion-MNIST classes 0-4, save a safetensors checkpoint, then load it into
 // a new model, freeze the feature extractor (no gradient code is generated for it) and train only the
 // classifier head on classes 5-9. Reports accuracies and the median step time with and without freezing.
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
 #include <typegrad/data/batches.hpp>
 #include <typegrad/io/safetensors.hpp>
 #include <typegrad/train/evaluate.hpp>
 #include <typegrad/typegrad.hpp>
 
-#include <algorithm>
-#include <chrono>
-#include <filesystem>
-
 #include "fashion_common.hpp"
 
 namespace {
 constexpr std::size_t B = 64, E = 1000;
-using Features = tg::Sequential<tg::Conv2d<1, 10, 5>, tg::MaxPool2d<2>, tg::ReLU, tg::Conv2d<10, 20, 5>, tg::MaxPool2d<2>,
-                                tg::ReLU, tg::Flatten>;
+using Features = tg::Sequential<tg::Conv2d<1, 10, 5>, tg::MaxPool2d<2>, tg::ReLU, tg::Conv2d<10, 20, 5>,
+                                tg::MaxPool2d<2>, tg::ReLU, tg::Flatten>;
 using Head = tg::Sequential<tg::Linear<320, 50>, tg::ReLU, tg::Linear<50, 10>, tg::LogSoftmax<1>>;
 struct LeNet {
   BOOST_HANA_DEFINE_STRUCT(LeNet, (Features, features), (Head, head));
@@ -74,7 +73,8 @@ int main(int argc, char** argv) try {
   auto full_opt = tg::optim::make(full_step, tg::optim::Momentum{0.9}, tg::sched::Constant{lr});
   Batches data_a(train_a, examples::fashion_mean, examples::fashion_std, o.seed);
   const double full_ms = train(full_step, full_opt, data_a, o.epochs, "classes 0-4, all layers");
-  auto predict_base = tg::compile_inference<tg::Input<float, E, 1, 28, 28>>([&](auto x) { return base.head(base.features(x)); });
+  auto predict_base =
+      tg::compile_inference<tg::Input<float, E, 1, 28, 28>>([&](auto x) { return base.head(base.features(x)); });
   std::printf("accuracy on classes 0-4: %.4f\n", accuracy(predict_base, test_a));
   tg::io::save(checkpoint, base, {{"trained_on", "fashion-mnist classes 0-4"}});
   std::printf("saved %s\n", checkpoint.c_str());

@@ -8,8 +8,9 @@
 #include "fashion_common.hpp"
 
 namespace {
-using LeNet = tg::Sequential<tg::Conv2d<1, 10, 5>, tg::MaxPool2d<2>, tg::ReLU, tg::Conv2d<10, 20, 5>, tg::MaxPool2d<2>,
-                             tg::ReLU, tg::Flatten, tg::Linear<320, 50>, tg::ReLU, tg::Linear<50, 10>, tg::LogSoftmax<1>>;
+using LeNet =
+    tg::Sequential<tg::Conv2d<1, 10, 5>, tg::MaxPool2d<2>, tg::ReLU, tg::Conv2d<10, 20, 5>, tg::MaxPool2d<2>, tg::ReLU,
+                   tg::Flatten, tg::Linear<320, 50>, tg::ReLU, tg::Linear<50, 10>, tg::LogSoftmax<1>>;
 
 LeNet make_lenet(std::uint64_t seed) {
   return LeNet(tg::Conv2d<1, 10, 5>(seed), {}, {}, tg::Conv2d<10, 20, 5>(seed + 1), {}, {}, {},
@@ -21,7 +22,8 @@ int train(const examples::Options& o) {
   LeNet net = make_lenet(o.seed);
   auto step = tg::compile<tg::Input<float, B, 1, 28, 28>, tg::Labels<B, 10>>(
       [&](auto x, auto y) { return tg::nll_loss(net(x), y); });
-  auto predict = tg::compile_inference<tg::Input<float, examples::eval_batch, 1, 28, 28>>([&](auto x) { return net(x); });
+  auto predict =
+      tg::compile_inference<tg::Input<float, examples::eval_batch, 1, 28, 28>>([&](auto x) { return net(x); });
   if (o.classic) {
     const double lr = o.lr > 0 ? o.lr : 0.01;
     auto optimizer = tg::optim::make(step, tg::optim::Momentum{0.5}, tg::sched::Constant{lr});
@@ -39,12 +41,8 @@ int train(const examples::Options& o) {
 
 int main(int argc, char** argv) try {
   const auto o = examples::parse(argc, argv, "Train LeNet on Fashion-MNIST", "32, 64, 128", true);
-  switch (o.batch) {
-    case 32: return train<32>(o);
-    case 64: return train<64>(o);
-    case 128: return train<128>(o);
-    default: throw std::invalid_argument("--batch " + std::to_string(o.batch) + " is not compiled in (32, 64, 128)");
-  }
+  return examples::with_batch_size<32, 64, 128>(
+      o, []<std::size_t B>(const examples::Options& opt) { return train<B>(opt); });
 } catch (const std::exception& e) {
   std::fprintf(stderr, "lenet_fashion_mnist: %s\n", e.what());
   return 1;

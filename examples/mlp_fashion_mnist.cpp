@@ -25,12 +25,8 @@ int train(const examples::Options& o) {
 
 int main(int argc, char** argv) try {
   const auto o = examples::parse(argc, argv, "Train an MLP on Fashion-MNIST", "32, 64, 128");
-  switch (o.batch) {
-    case 32: return train<32>(o);
-    case 64: return train<64>(o);
-    case 128: return train<128>(o);
-    default: throw std::invalid_argument("--batch " + std::to_string(o.batch) + " is not compiled in (32, 64, 128)");
-  }
+  return examples::with_batch_size<32, 64, 128>(
+      o, []<std::size_t B>(const examples::Options& opt) { return train<B>(opt); });
 } catch (const std::exception& e) {
   std::fprintf(stderr, "mlp_fashion_mnist: %s\n", e.what());
   return 1;

@@ -1,9 +1,12 @@
 #pragma once
 // Test helpers: fresh random inputs each run; the seed is printed on failure and can be fixed with TG_SEED.
-#include <catch2/catch.hpp>
+#include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <random>
+#include <string>
 
 #include "typegrad/typegrad.hpp"
 
@@ -50,11 +53,11 @@ tg::TensorOf<T, S> random_of(double lo = -2, double hi = 2, std::initializer_lis
   return random_tensor<tg::TensorOf<T, S>>(lo, hi, kinks);
 }
 
-#define TG_CHECK_GRADIENTS(result, tolerance)                               \
-  do {                                                                      \
-    const auto tg_r = (result);                                             \
+#define TG_CHECK_GRADIENTS(result, tolerance)                                    \
+  do {                                                                           \
+    const auto tg_r = (result);                                                  \
     INFO("seed " << tgtest::run_seed() << " (set TG_SEED to repeat): " << tg_r); \
-    CHECK(tg_r.passes(tolerance));                                          \
+    CHECK(tg_r.passes(tolerance));                                               \
   } while (0)
 
 // Checks d/dargs of loss = sum(f(args) * w) for random weights w (so each output element counts
@@ -74,6 +77,29 @@ void check_primitive(F f, const Args&... args) {
   };
   TG_CHECK_GRADIENTS(tg::check_gradients(loss, args...), 1e-6);
   TG_CHECK_GRADIENTS(tg::check_gradients_in<float>(loss, args...), 1e-3);
+}
+
+// d/d(input and every parameter) of sum(layer(x) * w), w random: the gradient check for a layer
+template <class Layer, class X>
+void check_layer(const Layer& layer, const X& x) {
+  using S = typename decltype(layer(tg::as_expr(tg::InputLeaf<0, double, typename X::shape_type, true>{})))::shape_type;
+  const auto w = random_of<double, S>();
+  TG_CHECK_GRADIENTS(tg::check_gradients([&](auto v) { return tg::sum(layer(v) * w); }, x), 1e-6);
+}
+
+// A file path in a directory of this test process's own, removed when the process exits.
+inline std::filesystem::path scratch_file(const std::string& name) {
+  struct Dir {
+    std::filesystem::path path =
+        std::filesystem::temp_directory_path() / ("typegrad-test-" + std::to_string(::getpid()));
+    Dir() { std::filesystem::create_directories(path); }
+    ~Dir() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  };
+  static Dir dir;
+  return dir.path / name;
 }
 
 }  // namespace tgtest

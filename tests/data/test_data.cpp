@@ -13,18 +13,7 @@
 namespace fs = std::filesystem;
 
 namespace {
-struct ScratchDir {
-  fs::path dir = fs::temp_directory_path() / ("typegrad-data-test-" + std::to_string(::getpid()));
-  ScratchDir() { fs::create_directories(dir); }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
-fs::path scratch(const std::string& name) {
-  static ScratchDir d;
-  return d.dir / name;
-}
+fs::path scratch(const std::string& name) { return tgtest::scratch_file(name); }
 
 std::vector<unsigned char> idx_bytes(std::uint8_t rank, std::vector<std::uint32_t> dims, std::size_t values,
                                      unsigned char first = 0x00, unsigned char type = 0x08) {

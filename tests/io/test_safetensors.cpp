@@ -11,6 +11,7 @@
 #include "typegrad/io/safetensors.hpp"
 
 namespace fs = std::filesystem;
+using tgtest::scratch_file;
 
 namespace {
 struct Net {
@@ -22,20 +23,6 @@ std::vector<float> values(const Net& n) {
   std::vector<float> v;
   tg::for_each_parameter(n, [&](const std::string&, const auto& p) { v.insert(v.end(), p.value.begin(), p.value.end()); });
   return v;
-}
-
-// a directory of this test run's own, removed at exit
-struct ScratchDir {
-  fs::path dir = fs::temp_directory_path() / ("typegrad-test-" + std::to_string(::getpid()));
-  ScratchDir() { fs::create_directories(dir); }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
-fs::path scratch_file(const std::string& name) {
-  static ScratchDir scratch;
-  return scratch.dir / name;
 }
 
 // 8-byte little-endian length (or `declared`), the header text, then `data`

@@ -4,14 +4,6 @@
 
 using namespace tgtest;
 
-namespace {
-template <class Layer, class X>
-void check_layer(const Layer& layer, const X& x) {
-  using S = typename decltype(layer(tg::as_expr(tg::InputLeaf<0, double, typename X::shape_type, true>{})))::shape_type;
-  const auto w = random_of<double, S>();
-  TG_CHECK_GRADIENTS(tg::check_gradients([&](auto v) { return tg::sum(layer(v) * w); }, x), 1e-6);
-}
-}  // namespace
 
 TEST_CASE("Linear, with and without bias", "[gradcheck]") {
   check_layer(tg::Linear<5, 3, double>{std::uint64_t(rng()())}, random<double, 4, 5>());

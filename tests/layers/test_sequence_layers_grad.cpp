@@ -4,14 +4,6 @@
 
 using namespace tgtest;
 
-namespace {
-template <class Layer, class X>
-void check_layer(const Layer& layer, const X& x) {
-  using S = typename decltype(layer(tg::as_expr(tg::InputLeaf<0, double, typename X::shape_type, true>{})))::shape_type;
-  const auto w = random_of<double, S>();
-  TG_CHECK_GRADIENTS(tg::check_gradients([&](auto v) { return tg::sum(layer(v) * w); }, x), 1e-6);
-}
-}  // namespace
 
 TEST_CASE("RNN, LSTM and GRU over 5 steps", "[gradcheck]") {
   auto x = random<double, 2, 5, 3>(-1, 1);
