@@ -32,17 +32,19 @@ double train(Step& step, Opt& opt, Batches& data, int epochs, const char* what) 
   Batches::images_type x;
   Batches::labels_type y;
   std::vector<double> ms;
+  tg::train::Progress progress(B);
+  std::printf("%s\n", what);
   for (int e = 1; e <= epochs; ++e) {
-    double loss = 0;
+    progress.start_epoch(e, data.batches_per_epoch());
     std::size_t n = 0;
     while (data.next(x, y)) {
       const auto t0 = std::chrono::steady_clock::now();
-      loss += step(x, y);
+      const float loss = step(x, y);
       opt.update(step);
       ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-      ++n;
+      progress.step(++n, loss);
     }
-    std::printf("%s: epoch %d mean loss %.4f over %zu steps\n", what, e, loss / double(n), n);
+    progress.end_epoch();
   }
   std::nth_element(ms.begin(), ms.begin() + std::ptrdiff_t(ms.size() / 2), ms.end());
   return ms[ms.size() / 2];
