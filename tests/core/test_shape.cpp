@@ -44,6 +44,25 @@ static_assert(is_same_v<shape_of<decltype(tg::matmul(V{}, tg::InputLeaf<3, float
 static_assert(is_same_v<shape_of<decltype(tg::cross_entropy(tg::InputLeaf<0, float, shape<8, 10>, false>{},
                                                             tg::LabelsLeaf<1, 8, 10>{}))>,
                         shape<>>);
+// network primitives: conv2d (H + 2P - K) / S + 1, pooling, gather, layer_norm, nll_loss
+namespace {
+using Img = tg::InputLeaf<0, float, shape<8, 3, 28, 27>, false>;
+using Kernel = tg::InputLeaf<1, float, shape<16, 3, 5, 5>, false>;
+}  // namespace
+static_assert(is_same_v<shape_of<decltype(tg::conv2d(Img{}, Kernel{}))>, shape<8, 16, 24, 23>>);
+static_assert(is_same_v<shape_of<decltype(tg::conv2d<2, 1>(Img{}, Kernel{}))>, shape<8, 16, 13, 13>>);
+static_assert(is_same_v<shape_of<decltype(tg::max_pool2d<2>(Img{}))>, shape<8, 3, 14, 13>>);
+static_assert(is_same_v<shape_of<decltype(tg::avg_pool2d<3, 2>(Img{}))>, shape<8, 3, 13, 13>>);
+static_assert(is_same_v<shape_of<decltype(tg::gather(tg::InputLeaf<0, float, shape<100, 16>, false>{},
+                                                     tg::InputLeaf<1, std::int32_t, shape<4, 7>, false>{}))>,
+                        shape<4, 7, 16>>);
+static_assert(is_same_v<shape_of<decltype(tg::layer_norm(V{}, tg::InputLeaf<1, float, shape<4>, false>{},
+                                                         tg::InputLeaf<2, float, shape<4>, false>{}))>,
+                        shape<2, 3, 4>>);
+static_assert(is_same_v<shape_of<decltype(tg::nll_loss(tg::InputLeaf<0, float, shape<8, 10>, false>{},
+                                                       tg::LabelsLeaf<1, 8, 10>{}))>,
+                        shape<>>);
+
 // element types flow through
 static_assert(is_same_v<decltype(tg::exp(V{}) * 2.0)::value_type, float>);
 
