@@ -25,6 +25,21 @@ void from_torch(tg::Parameter<T, D...>& p, const torch::Tensor& t) {
   std::memcpy(p.data(), c.data_ptr<double>(), p.size() * sizeof(double));
 }
 
+// copies a torch LSTM/GRU's layer-0 weights into our recurrent layer; returns the (name, ours, theirs) triples
+template <class Ours, class Module>
+auto copy_recurrent(Ours& ours, Module& m) {
+  auto p = m->named_parameters();
+  from_torch(ours.cell.weight_ih, p["weight_ih_l0"]);
+  from_torch(ours.cell.weight_hh, p["weight_hh_l0"]);
+  from_torch(ours.cell.bias_ih, p["bias_ih_l0"]);
+  from_torch(ours.cell.bias_hh, p["bias_hh_l0"]);
+  return std::vector<std::pair<const char*, std::pair<const void*, torch::Tensor>>>{
+      {"weight_ih", {ours.cell.weight_ih.data(), p["weight_ih_l0"]}},
+      {"weight_hh", {ours.cell.weight_hh.data(), p["weight_hh_l0"]}},
+      {"bias_ih", {ours.cell.bias_ih.data(), p["bias_ih_l0"]}},
+      {"bias_hh", {ours.cell.bias_hh.data(), p["bias_hh_l0"]}}};
+}
+
 double max_relative_error(const double* a, const torch::Tensor& b_, std::size_t n) {
   auto b = b_.detach().contiguous();
   REQUIRE(std::size_t(b.numel()) == n);
@@ -38,7 +53,7 @@ double max_relative_error(const double* a, const torch::Tensor& b_, std::size_t 
 // runs loss = sum(layer(x) * w) in typegrad and in torch; compares y, dx and each named parameter gradient
 template <class Layer, class X, class TorchForward>
 void compare(const Layer& layer, const X& x, TorchForward torch_forward,
-             std::vector<std::pair<const char*, std::pair<const void*, torch::Tensor>>> params) {
+             const std::vector<std::pair<const char*, std::pair<const void*, torch::Tensor>>>& params) {
   using S = typename decltype(layer(tg::as_expr(tg::InputLeaf<0, double, typename X::shape_type, true>{})))::shape_type;
   const auto w = random_of<double, S>();
   auto r = tg::value_and_grad([&](auto v) { return tg::sum(layer(v) * w); }, x);
@@ -91,30 +106,16 @@ TEST_CASE("LSTM and GRU match torch::nn::LSTM / GRU (batch_first)", "[integratio
     torch::nn::LSTM lstm(torch::nn::LSTMOptions(3, 4).batch_first(true));
     lstm->to(torch::kDouble);
     tg::LSTM<3, 4, double> ours;
-    from_torch(ours.cell.weight_ih, lstm->named_parameters()["weight_ih_l0"]);
-    from_torch(ours.cell.weight_hh, lstm->named_parameters()["weight_hh_l0"]);
-    from_torch(ours.cell.bias_ih, lstm->named_parameters()["bias_ih_l0"]);
-    from_torch(ours.cell.bias_hh, lstm->named_parameters()["bias_hh_l0"]);
-    compare(ours, x, [&](auto v) { return std::get<0>(lstm->forward(v)); },
-            {{"weight_ih", {ours.cell.weight_ih.data(), lstm->named_parameters()["weight_ih_l0"]}},
-             {"weight_hh", {ours.cell.weight_hh.data(), lstm->named_parameters()["weight_hh_l0"]}},
-             {"bias_ih", {ours.cell.bias_ih.data(), lstm->named_parameters()["bias_ih_l0"]}},
-             {"bias_hh", {ours.cell.bias_hh.data(), lstm->named_parameters()["bias_hh_l0"]}}});
+    const auto params = copy_recurrent(ours, lstm);
+    compare(ours, x, [&](auto v) { return std::get<0>(lstm->forward(v)); }, params);
   }
   SECTION("GRU") {
     torch::manual_seed(4);
     torch::nn::GRU gru(torch::nn::GRUOptions(3, 4).batch_first(true));
     gru->to(torch::kDouble);
     tg::GRU<3, 4, double> ours;
-    from_torch(ours.cell.weight_ih, gru->named_parameters()["weight_ih_l0"]);
-    from_torch(ours.cell.weight_hh, gru->named_parameters()["weight_hh_l0"]);
-    from_torch(ours.cell.bias_ih, gru->named_parameters()["bias_ih_l0"]);
-    from_torch(ours.cell.bias_hh, gru->named_parameters()["bias_hh_l0"]);
-    compare(ours, x, [&](auto v) { return std::get<0>(gru->forward(v)); },
-            {{"weight_ih", {ours.cell.weight_ih.data(), gru->named_parameters()["weight_ih_l0"]}},
-             {"weight_hh", {ours.cell.weight_hh.data(), gru->named_parameters()["weight_hh_l0"]}},
-             {"bias_ih", {ours.cell.bias_ih.data(), gru->named_parameters()["bias_ih_l0"]}},
-             {"bias_hh", {ours.cell.bias_hh.data(), gru->named_parameters()["bias_hh_l0"]}}});
+    const auto params = copy_recurrent(ours, gru);
+    compare(ours, x, [&](auto v) { return std::get<0>(gru->forward(v)); }, params);
   }
 }
 

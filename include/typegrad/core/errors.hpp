@@ -120,6 +120,11 @@ struct indices_must_be_integers {
   static_assert(Ok, "typegrad: gather/embedding indices must be an integer tensor (tg::Input<std::int32_t, ...>)");
 };
 
+template <class Operation, class InputShape, class WeightShape, bool Ok>
+struct normalized_shape_mismatch {
+  static_assert(Ok, "typegrad: layer_norm needs weight and bias of shape [D], D the input's last dimension");
+};
+
 template <class Layer, class InputShape, bool Ok>
 struct layer_does_not_accept_input {
   static_assert(Ok, "typegrad: the layer does not accept this input shape (its template arguments give the rank and "

@@ -7,6 +7,7 @@
 
 #include "typegrad/core/inputs.hpp"
 #include "typegrad/core/kernel.hpp"
+#include "typegrad/primitives/label_loss.hpp"
 
 namespace tg {
 namespace op {
@@ -60,25 +61,6 @@ struct CrossEntropy : kernel_node<typename X::value_type, shape<>, X, Y> {
 
 template <tensor_operand X, class Y>
 auto cross_entropy(X&& logits, Y&& labels) {
-  if constexpr (any_invalid_v<X, Y>) {
-    return invalid_expression{};
-  } else {
-    using E = expr_t<X>;
-    using L = std::remove_cvref_t<Y>;
-    constexpr bool is_labels = is_labels_v<L>;
-    static_assert(detail::require<error::labels_must_be_integer_class_indices<op::cross_entropy, L, is_labels>>);
-    if constexpr (is_labels) {
-      using SX = typename E::shape_type;
-      using SY = shape<L::shape_type::dims[0], L::classes>;
-      constexpr bool ok = SX::rank == 2 && std::is_same_v<SX, SY>;
-      static_assert(detail::require<error::loss_label_shape_mismatch<op::cross_entropy, SX, SY, ok>>);
-      if constexpr (ok)
-        return CrossEntropy<E, L>{{{}, {as_expr(std::forward<X>(logits)), labels}}};
-      else
-        return invalid_expression{};
-    } else {
-      return invalid_expression{};
-    }
-  }
+  return detail::class_label_loss<CrossEntropy, op::cross_entropy>(std::forward<X>(logits), std::forward<Y>(labels));
 }
 }  // namespace tg

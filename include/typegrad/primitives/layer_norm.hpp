@@ -84,7 +84,7 @@ auto layer_norm(X&& x, G&& gamma, B&& beta, double eps = 1e-5) {
     using SG = typename expr_t<G>::shape_type;
     using SB = typename expr_t<B>::shape_type;
     constexpr bool ok = SX::rank >= 1 && std::is_same_v<SG, shape<SX::dims[SX::rank - 1]>> && std::is_same_v<SG, SB>;
-    static_assert(detail::require<error::shapes_not_broadcastable<op::layer_norm, SX, SG, ok>>);
+    static_assert(detail::require<error::normalized_shape_mismatch<op::layer_norm, SX, SG, ok>>);
     if constexpr (ok) {
       LayerNormNode<expr_t<X>, expr_t<G>, expr_t<B>> node{
           {{}, {as_expr(std::forward<X>(x)), as_expr(std::forward<G>(gamma)), as_expr(std::forward<B>(beta))}}};

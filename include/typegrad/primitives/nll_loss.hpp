@@ -3,6 +3,7 @@
 //   L = -1/B sum_b logp[b, y_b]      VJP: dlogp[b, k] = -g/B [k == y_b]
 #include "typegrad/core/inputs.hpp"
 #include "typegrad/core/kernel.hpp"
+#include "typegrad/primitives/label_loss.hpp"
 
 namespace tg {
 namespace op {
@@ -36,23 +37,6 @@ struct NllLoss : kernel_node<typename X::value_type, shape<>, X, Y> {
 
 template <tensor_operand X, class Y>
 auto nll_loss(X&& log_probs, Y&& labels) {
-  using L = std::remove_cvref_t<Y>;
-  if constexpr (any_invalid_v<X, Y>) {
-    return invalid_expression{};
-  } else {
-    static_assert(detail::require<error::labels_must_be_integer_class_indices<op::nll_loss, L, is_labels_v<L>>>);
-    if constexpr (is_labels_v<L>) {
-      using SX = typename expr_t<X>::shape_type;
-      using SY = shape<L::shape_type::dims[0], L::classes>;
-      constexpr bool ok = std::is_same_v<SX, SY>;
-      static_assert(detail::require<error::loss_label_shape_mismatch<op::nll_loss, SX, SY, ok>>);
-      if constexpr (ok)
-        return NllLoss<expr_t<X>, L>{{{}, {as_expr(std::forward<X>(log_probs)), labels}}};
-      else
-        return invalid_expression{};
-    } else {
-      return invalid_expression{};
-    }
-  }
+  return detail::class_label_loss<NllLoss, op::nll_loss>(std::forward<X>(log_probs), std::forward<Y>(labels));
 }
 }  // namespace tg
