@@ -1,7 +1,8 @@
 // typegrad against hand-written code and libtorch, interleaved in one run: for each case, every round times
-// each variant over a batch of iterations; the table gives medians and spread, and each
-// `ratio <case> <peer>/typegrad = X.XX` line is the median of the per-round ratios (> 1: typegrad faster).
-//   compare [--rounds R] [--quick]
+// each variant over a batch of iterations; the table gives medians and spread (and heap allocations per call
+// through operator new), and each `ratio <case> <peer>/typegrad = X.XX` line is the median of the per-round
+// ratios (> 1: typegrad faster). Single thread unless a case says "2 threads".
+//   compare [--rounds R] [--quick] [--only CASE]
 #include <cblas.h>
 
 #include <CLI/CLI.hpp>
@@ -11,8 +12,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
-#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -20,6 +21,10 @@
 #ifdef TG_HAVE_TORCH
 #include <torch/torch.h>
 #endif
+
+// heap allocations through operator new (allocation_counter.cpp); libtorch's tensor storage uses posix_memalign
+// and is not counted
+std::size_t heap_allocations();
 
 namespace {
 using Clock = std::chrono::steady_clock;
@@ -34,10 +39,25 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// times `iterations` calls of each variant per round, rounds interleaved; variant 0 is typegrad
-void compare(const std::string& name, std::vector<Variant> variants, std::size_t rounds, std::size_t iterations) {
-  for (auto& v : variants)
-    for (std::size_t i = 0; i < std::max<std::size_t>(iterations / 4, 2); ++i) v.run();  // warm-up
+// BLAS threads for OpenBLAS (typegrad's fallback path, libtorch's GEMM) and libtorch's intra-op threads
+void set_threads(int blas, [[maybe_unused]] int intra_op) {
+  openblas_set_num_threads(blas);
+#ifdef TG_HAVE_TORCH
+  torch::set_num_threads(intra_op);
+#endif
+}
+
+// times `iterations` calls of each variant per round, rounds interleaved; variant 0 is typegrad.
+// Returns the per-round times of each variant.
+std::vector<std::vector<double>> compare(const std::string& name, std::vector<Variant> variants, std::size_t rounds,
+                                         std::size_t iterations) {
+  std::vector<double> allocs(variants.size());
+  for (std::size_t k = 0; k < variants.size(); ++k) {
+    for (std::size_t i = 0; i < std::max<std::size_t>(iterations / 4, 2); ++i) variants[k].run();  // warm-up
+    const std::size_t before = heap_allocations();
+    variants[k].run();
+    allocs[k] = double(heap_allocations() - before);
+  }
   std::vector<std::vector<double>> us(variants.size());
   for (std::size_t r = 0; r < rounds; ++r)
     for (std::size_t k = 0; k < variants.size(); ++k) {
@@ -47,13 +67,16 @@ void compare(const std::string& name, std::vector<Variant> variants, std::size_t
     }
   std::printf("\n%s (us per call, %zu rounds x %zu calls)\n", name.c_str(), rounds, iterations);
   for (std::size_t k = 0; k < variants.size(); ++k)
-    std::printf("  %-22s median %10.3f  min %10.3f  max %10.3f\n", variants[k].name.c_str(), median(us[k]),
-                *std::min_element(us[k].begin(), us[k].end()), *std::max_element(us[k].begin(), us[k].end()));
+    std::printf("  %-22s median %10.3f  min %10.3f  max %10.3f  allocations/call %g\n", variants[k].name.c_str(),
+                median(us[k]), *std::min_element(us[k].begin(), us[k].end()),
+                *std::max_element(us[k].begin(), us[k].end()), allocs[k]);
   for (std::size_t k = 1; k < variants.size(); ++k) {
     std::vector<double> ratios;
     for (std::size_t r = 0; r < rounds; ++r) ratios.push_back(us[k][r] / us[0][r]);
     std::printf("ratio %s %s/typegrad = %.2f\n", name.c_str(), variants[k].name.c_str(), median(ratios));
   }
+  std::fflush(stdout);
+  return us;
 }
 
 void fill_random(float* p, std::size_t n, std::uint32_t seed, float scale = 0.1f) {
@@ -72,31 +95,50 @@ struct Mlp {
   auto operator()(auto x) const { return fc3(tg::relu(fc2(tg::relu(fc1(x))))); }
 };
 
-// the same step written by hand over cblas and loops
+// the same step written by hand: loops, and the GEMM library typegrad uses (tg::blas::gemm: libxsmm kernels
+// dispatched per shape where installed, else OpenBLAS), through the same fixed-shape calls
 struct HandMlp {
   static constexpr int B = MB, I = 784, H1 = 256, H2 = 128, O = 10;
   std::vector<float> w1 = std::vector<float>(H1 * I), b1 = std::vector<float>(H1), w2 = std::vector<float>(H2 * H1),
                      b2 = std::vector<float>(H2), w3 = std::vector<float>(O * H2), b3 = std::vector<float>(O);
   std::vector<float> h1 = std::vector<float>(B * H1), h2 = std::vector<float>(B * H2), z = std::vector<float>(B * O),
                      g1 = std::vector<float>(B * H1), g2 = std::vector<float>(B * H2), gz = std::vector<float>(B * O),
-                     dw1 = std::vector<float>(H1 * I), dw2 = std::vector<float>(H2 * H1), dw3 = std::vector<float>(O * H2);
+                     dw1 = std::vector<float>(H1 * I), dw2 = std::vector<float>(H2 * H1), dw3 = std::vector<float>(O * H2),
+                     scratch = std::vector<float>(B * I + B * H1);
   HandMlp() {
     fill_random(w1.data(), w1.size(), 1);
     fill_random(w2.data(), w2.size(), 2);
     fill_random(w3.data(), w3.size(), 3);
   }
-  static void dense(const float* x, const float* w, const float* b, float* y, int n, int in, int out, bool relu) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
-    for (int r = 0; r < n; ++r)
-      for (int c = 0; c < out; ++c) {
-        float v = y[r * out + c] + b[c];
-        y[r * out + c] = relu && v < 0 ? 0 : v;
+  // y = x W^T + b, optionally relu
+  template <int In, int Out>
+  void dense(const float* x, const float* w, const float* b, float* y, bool relu) {
+    tg::blas::gemm<float, false, true, B, Out, In, In, In, Out, 0>(x, w, y, scratch.data());
+    for (int r = 0; r < B; ++r)
+      for (int c = 0; c < Out; ++c) {
+        float v = y[r * Out + c] + b[c];
+        y[r * Out + c] = relu && v < 0 ? 0 : v;
       }
   }
+  // dW = g^T in, db, gin = (g W) * (act > 0)
+  template <int Out, int In>
+  void back(const float* g, const float* in, const float* w, float* dw, float* b, float* gin, const float* act,
+            float lr) {
+    tg::blas::gemm<float, true, false, Out, In, B, Out, In, In, 0>(g, in, dw, nullptr);
+    if (gin) {
+      tg::blas::gemm<float, false, false, B, In, Out, Out, In, In, 0>(g, w, gin, nullptr);
+      for (int i = 0; i < B * In; ++i) gin[i] = act[i] > 0 ? gin[i] : 0;
+    }
+    for (int c = 0; c < Out; ++c) {
+      float s = 0;
+      for (int r = 0; r < B; ++r) s += g[r * Out + c];
+      b[c] -= lr * s;
+    }
+  }
   float step(const float* x, const std::int32_t* y, float lr) {
-    dense(x, w1.data(), b1.data(), h1.data(), B, I, H1, true);
-    dense(h1.data(), w2.data(), b2.data(), h2.data(), B, H1, H2, true);
-    dense(h2.data(), w3.data(), b3.data(), z.data(), B, H2, O, false);
+    dense<I, H1>(x, w1.data(), b1.data(), h1.data(), true);
+    dense<H1, H2>(h1.data(), w2.data(), b2.data(), h2.data(), true);
+    dense<H2, O>(h2.data(), w3.data(), b3.data(), z.data(), false);
     float loss = 0;
     for (int r = 0; r < B; ++r) {  // softmax cross-entropy and its gradient
       float m = z[r * O];
@@ -106,22 +148,9 @@ struct HandMlp {
       loss += std::log(s) + m - z[r * O + y[r]];
       for (int c = 0; c < O; ++c) gz[r * O + c] = (std::exp(z[r * O + c] - m) / s - (c == y[r] ? 1.f : 0.f)) / B;
     }
-    auto back = [&](const float* g, const float* in, const float* w, float* dw, float* b, float* gin, const float* act,
-                    int out, int inn) {
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, inn, B, 1.0f, g, out, in, inn, 0.0f, dw, inn);
-      if (gin) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, inn, out, 1.0f, g, out, w, inn, 0.0f, gin, inn);
-        for (int i = 0; i < B * inn; ++i) gin[i] = act[i] > 0 ? gin[i] : 0;
-      }
-      for (int c = 0; c < out; ++c) {
-        float s = 0;
-        for (int r = 0; r < B; ++r) s += g[r * out + c];
-        b[c] -= lr * s;
-      }
-    };
-    back(gz.data(), h2.data(), w3.data(), dw3.data(), b3.data(), g2.data(), h2.data(), O, H2);
-    back(g2.data(), h1.data(), w2.data(), dw2.data(), b2.data(), g1.data(), h1.data(), H2, H1);
-    back(g1.data(), x, w1.data(), dw1.data(), b1.data(), nullptr, nullptr, H1, I);
+    back<O, H2>(gz.data(), h2.data(), w3.data(), dw3.data(), b3.data(), g2.data(), h2.data(), lr);
+    back<H2, H1>(g2.data(), h1.data(), w2.data(), dw2.data(), b2.data(), g1.data(), h1.data(), lr);
+    back<H1, I>(g1.data(), x, w1.data(), dw1.data(), b1.data(), nullptr, nullptr, lr);
     for (std::size_t i = 0; i < w3.size(); ++i) w3[i] -= lr * dw3[i];
     for (std::size_t i = 0; i < w2.size(); ++i) w2[i] -= lr * dw2[i];
     for (std::size_t i = 0; i < w1.size(); ++i) w1[i] -= lr * dw1[i];
@@ -137,6 +166,7 @@ struct Tiny {
   auto operator()(auto x) const { return fc3(tg::tanh(fc2(tg::tanh(fc1(x))))); }
 };
 
+// fixed-size loops with the same vectorisable tanh (the best hand-written variant measured)
 struct HandTiny {
   float w1[32][16], b1[32], w2[32][32], b2[32], w3[4][32], b3[4];
   float h1[32], h2[32], y[4];
@@ -152,12 +182,12 @@ struct HandTiny {
     for (int j = 0; j < 32; ++j) {
       float s = b1[j];
       for (int k = 0; k < 16; ++k) s += w1[j][k] * x[k];
-      h1[j] = std::tanh(s);
+      h1[j] = tg::math::tanh(s);
     }
     for (int j = 0; j < 32; ++j) {
       float s = b2[j];
       for (int k = 0; k < 32; ++k) s += w2[j][k] * h1[k];
-      h2[j] = std::tanh(s);
+      h2[j] = tg::math::tanh(s);
     }
     for (int j = 0; j < 4; ++j) {
       float s = b3[j];
@@ -190,23 +220,87 @@ struct HandTiny {
     return loss;
   }
 };
+
+// ---------------------------------------------------------------------------------------------------------
+// lenet_step: conv 1->10 k5, pool 2, relu, conv 10->20 k5, pool 2, relu, fc 320->50, relu, fc 50->10,
+// log-softmax + NLL, batch 64, SGD lr 0.01 momentum 0.9
+using LeNet = tg::Sequential<tg::Conv2d<1, 10, 5>, tg::MaxPool2d<2>, tg::ReLU, tg::Conv2d<10, 20, 5>, tg::MaxPool2d<2>,
+                             tg::ReLU, tg::Flatten, tg::Linear<320, 50>, tg::ReLU, tg::Linear<50, 10>, tg::LogSoftmax<1>>;
+
+// lstm_step: LSTM 32 -> 64 over T = 16, batch 32, MSE against a fixed target sequence, SGD lr 0.01
+constexpr std::size_t LB = 32, LT = 16, LF = 32, LH = 64;
+// transformer_block_step: pre-LN block, E = 64, 4 heads, FFN 256, causal, [8, 32, 64], MSE, SGD lr 0.01
+constexpr std::size_t XB = 8, XT = 32, XE = 64, XH = 4, XF = 256;
+
+#ifdef TG_HAVE_TORCH
+struct TorchLeNet : torch::nn::Module {
+  torch::nn::Conv2d conv1{torch::nn::Conv2dOptions(1, 10, 5)}, conv2{torch::nn::Conv2dOptions(10, 20, 5)};
+  torch::nn::Linear fc1{320, 50}, fc2{50, 10};
+  TorchLeNet() {
+    register_module("conv1", conv1);
+    register_module("conv2", conv2);
+    register_module("fc1", fc1);
+    register_module("fc2", fc2);
+  }
+  torch::Tensor forward(torch::Tensor x) {
+    x = torch::relu(torch::max_pool2d(conv1->forward(x), 2));
+    x = torch::relu(torch::max_pool2d(conv2->forward(x), 2));
+    x = torch::relu(fc1->forward(x.view({-1, 320})));
+    return torch::log_softmax(fc2->forward(x), 1);
+  }
+};
+
+// the same pre-LN block from torch modules: x + MHA(LN1 x); h + W2 relu(W1 LN2 h)
+struct TorchBlock : torch::nn::Module {
+  torch::nn::LayerNorm norm1{torch::nn::LayerNormOptions({long(XE)})}, norm2{torch::nn::LayerNormOptions({long(XE)})};
+  torch::nn::MultiheadAttention attention{torch::nn::MultiheadAttentionOptions(long(XE), long(XH))};
+  torch::nn::Linear ffn1{long(XE), long(XF)}, ffn2{long(XF), long(XE)};
+  torch::Tensor mask = torch::triu(torch::full({long(XT), long(XT)}, -INFINITY), 1);
+  TorchBlock() {
+    register_module("norm1", norm1);
+    register_module("attention", attention);
+    register_module("norm2", norm2);
+    register_module("ffn1", ffn1);
+    register_module("ffn2", ffn2);
+  }
+  torch::Tensor forward(torch::Tensor x) {  // x [B, T, E]; torch's attention takes [T, B, E]
+    auto n = norm1->forward(x).transpose(0, 1);
+    auto h = x + std::get<0>(attention->forward(n, n, n, {}, false, mask)).transpose(0, 1);
+    return h + ffn2->forward(torch::relu(ffn1->forward(norm2->forward(h))));
+  }
+};
+
+// one SGD step of a torch module: zero_grad, loss, backward, step
+template <class Loss>
+std::function<void()> torch_step(torch::optim::Optimizer& opt, Loss loss, volatile float& sink) {
+  return [&opt, loss, &sink] {
+    opt.zero_grad();
+    auto l = loss();
+    l.backward();
+    opt.step();
+    sink = sink + l.template item<float>();
+  };
+}
+#endif
 }  // namespace
 
 int main(int argc, char** argv) {
   std::size_t rounds = 15;
   bool quick = false;
+  std::string only;
   CLI::App app("typegrad vs hand-written code and libtorch, interleaved");
   app.add_option("--rounds", rounds, "timed rounds per case (medians over rounds)");
   app.add_flag("--quick", quick, "a few rounds and calls: checks that everything runs");
+  app.add_option("--only", only, "run the cases whose name starts with this");
   CLI11_PARSE(app, argc, argv);
   if (quick) rounds = 3;
-  const std::size_t mlp_calls = quick ? 3 : 50, tiny_calls = quick ? 100 : 20000;
-#ifdef TG_HAVE_TORCH
-  torch::set_num_threads(1);
-#endif
+  const auto calls = [&](std::size_t full) { return quick ? std::min<std::size_t>(full, 3) : full; };
+  const auto wanted = [&](const char* name) { return std::string(name).rfind(only, 0) == 0; };
+  std::printf("GEMM: %s; %s\n", tg::blas::gemm_library(), quick ? "quick run (timings meaningless)" : "");
+  set_threads(1, 1);
   volatile float sink = 0;
 
-  {  // mlp_step
+  if (wanted("mlp_step")) {
     tg::Tensor<float, MB, 784> x;
     fill_random(x.data(), x.size(), 11, 1.0f);
     tg::Tensor<std::int32_t, MB> y;
@@ -224,18 +318,49 @@ int main(int argc, char** argv) {
     torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(0.01));
     auto tx = torch::from_blob(x.data(), {long(MB), 784}, torch::kFloat);
     auto ty = torch::from_blob(y.data(), {long(MB)}, torch::kInt).to(torch::kLong);
-    v.push_back({"libtorch", [&] {
-                   opt.zero_grad();
-                   auto loss = torch::nn::functional::cross_entropy(net->forward(tx), ty);
-                   loss.backward();
-                   opt.step();
-                   sink = sink + loss.item<float>();
-                 }});
+    v.push_back({"libtorch", torch_step(opt, [&] { return torch::nn::functional::cross_entropy(net->forward(tx), ty); },
+                                        sink)});
 #endif
-    compare("mlp_step", v, rounds, mlp_calls);
+    const auto one = compare("mlp_step", v, rounds, calls(50));
+    // 2 threads: OpenBLAS may use both cores; libtorch in its best split here (1 intra-op thread, 2 BLAS threads)
+    set_threads(2, 1);
+    const auto two = compare("mlp_step 2 threads", v, rounds, calls(50));
+    set_threads(1, 1);
+    for (std::size_t k = 0; k < v.size(); ++k)
+      std::printf("scaling mlp_step %s 1->2 threads = %.2f\n", v[k].name.c_str(), median(one[k]) / median(two[k]));
   }
 
-  {  // tiny_fwd and tiny_fwd_bwd
+  if (wanted("lenet_step")) {
+    tg::Tensor<float, MB, 1, 28, 28> x;
+    fill_random(x.data(), x.size(), 13, 1.0f);
+    tg::Tensor<std::int32_t, MB> y;
+    for (std::size_t i = 0; i < MB; ++i) y[i] = std::int32_t(i % 10);
+    LeNet net;
+    auto step = tg::compile<tg::Input<float, MB, 1, 28, 28>, tg::Labels<MB, 10>>(
+        [&](auto a, auto b) { return tg::nll_loss(net(a), b); });
+    auto opt = tg::optim::make(step, tg::optim::Momentum{0.9}, tg::sched::Constant{0.01});
+    std::vector<Variant> v{{"typegrad", [&] { sink = sink + step(x, y); opt.update(step); }}};
+#ifdef TG_HAVE_TORCH
+    TorchLeNet tnet;
+    torch::optim::SGD topt(tnet.parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
+    auto tx = torch::from_blob(x.data(), {long(MB), 1, 28, 28}, torch::kFloat);
+    auto ty = torch::from_blob(y.data(), {long(MB)}, torch::kInt).to(torch::kLong);
+    v.push_back({"libtorch", torch_step(topt, [&] { return torch::nll_loss(tnet.forward(tx), ty); }, sink)});
+#endif
+    const auto one = compare("lenet_step", v, rounds, calls(20));
+    set_threads(2, 1);
+    auto two = compare("lenet_step 2 threads", v, rounds, calls(20));
+#ifdef TG_HAVE_TORCH
+    set_threads(1, 2);  // libtorch's other split: 2 intra-op threads, 1 BLAS thread
+    const auto two_b = compare("lenet_step 2 threads (libtorch 2 intra-op, 1 BLAS)", v, rounds, calls(20));
+    if (median(two_b[1]) < median(two[1])) two[1] = two_b[1];
+#endif
+    set_threads(1, 1);
+    for (std::size_t k = 0; k < v.size(); ++k)
+      std::printf("scaling lenet_step %s 1->2 threads = %.2f\n", v[k].name.c_str(), median(one[k]) / median(two[k]));
+  }
+
+  if (wanted("tiny")) {
     Tiny model;
     HandTiny hand;
     tg::Tensor<float, 1, 16> x;
@@ -265,8 +390,47 @@ int main(int argc, char** argv) {
                     sink = sink + loss.item<float>();
                   }});
 #endif
-    compare("tiny_fwd", f, rounds, tiny_calls);
-    compare("tiny_fwd_bwd", fb, rounds, quick ? tiny_calls : tiny_calls / 4);
+    compare("tiny_fwd", f, rounds, quick ? 100 : 20000);
+    compare("tiny_fwd_bwd", fb, rounds, quick ? 100 : 5000);
+  }
+
+  if (wanted("lstm_step")) {
+    tg::Tensor<float, LB, LT, LF> x;
+    tg::Tensor<float, LB, LT, LH> target;
+    fill_random(x.data(), x.size(), 14, 1.0f);
+    fill_random(target.data(), target.size(), 15, 0.5f);
+    tg::LSTM<LF, LH> lstm(3);
+    auto step = tg::compile<tg::Input<float, LB, LT, LF>>(
+        [&](auto a) { return tg::mse(lstm(a), target); });
+    auto opt = tg::optim::make(step, tg::optim::Sgd{}, tg::sched::Constant{0.01});
+    std::vector<Variant> v{{"typegrad", [&] { sink = sink + step(x); opt.update(step); }}};
+#ifdef TG_HAVE_TORCH
+    torch::nn::LSTM tl(torch::nn::LSTMOptions(long(LF), long(LH)).batch_first(true));
+    torch::optim::SGD topt(tl->parameters(), torch::optim::SGDOptions(0.01));
+    auto tx = torch::from_blob(x.data(), {long(LB), long(LT), long(LF)}, torch::kFloat);
+    auto tt = torch::from_blob(target.data(), {long(LB), long(LT), long(LH)}, torch::kFloat);
+    v.push_back({"libtorch", torch_step(topt, [&] { return torch::mse_loss(std::get<0>(tl->forward(tx)), tt); }, sink)});
+#endif
+    compare("lstm_step", v, rounds, calls(20));
+  }
+
+  if (wanted("transformer_block_step")) {
+    tg::Tensor<float, XB, XT, XE> x, target;
+    fill_random(x.data(), x.size(), 16, 1.0f);
+    fill_random(target.data(), target.size(), 17, 0.5f);
+    tg::TransformerEncoderBlock<XE, XH, XF, true> block(5);
+    auto step = tg::compile<tg::Input<float, XB, XT, XE>>(
+        [&](auto a) { return tg::mse(block(a), target); });
+    auto opt = tg::optim::make(step, tg::optim::Sgd{}, tg::sched::Constant{0.01});
+    std::vector<Variant> v{{"typegrad", [&] { sink = sink + step(x); opt.update(step); }}};
+#ifdef TG_HAVE_TORCH
+    auto tb = std::make_shared<TorchBlock>();
+    torch::optim::SGD topt(tb->parameters(), torch::optim::SGDOptions(0.01));
+    auto tx = torch::from_blob(x.data(), {long(XB), long(XT), long(XE)}, torch::kFloat);
+    auto tt = torch::from_blob(target.data(), {long(XB), long(XT), long(XE)}, torch::kFloat);
+    v.push_back({"libtorch", torch_step(topt, [&] { return torch::mse_loss(tb->forward(tx), tt); }, sink)});
+#endif
+    compare("transformer_block_step", v, rounds, calls(20));
   }
   return 0;
 }

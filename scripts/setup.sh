@@ -5,6 +5,7 @@ packages=(
   build-essential cmake pkg-config
   libboost-dev            # Boost.Hana
   xtensor-dev libxsimd-dev libxtensor-blas-dev libopenblas-dev
+  libxsmm-dev             # JIT GEMM kernels per fixed shape (core/blas.hpp)
   catch2                  # tests
   zlib1g-dev              # .gz IDX files
   dataset-fashion-mnist   # the demo's data

@@ -16,6 +16,14 @@ TEST_CASE("matmul", "[gradcheck]") {
     check_primitive([](auto a, auto b) { return tg::matmul(tg::transpose(a), tg::transpose(b)); }, random<double, 4, 3>(),
           random<double, 5, 4>());
   }
+  // with libxsmm, A B^T transposes B when it is the smaller copy (above) and A and C when they are (below)
+  SECTION("A B^T, wide B: A and C are transposed") {
+    check_primitive([](auto a, auto b) { return tg::matmul(a, tg::transpose(b)); }, random<double, 2, 6>(), random<double, 7, 6>());
+  }
+  SECTION("A^T B^T, wide B") {
+    check_primitive([](auto a, auto b) { return tg::matmul(tg::transpose(a), tg::transpose(b)); }, random<double, 6, 2>(),
+          random<double, 7, 6>());
+  }
   SECTION("batched [B,M,K] x [B,K,N]") {
     check_primitive([](auto a, auto b) { return tg::matmul(a, b); }, random<double, 2, 3, 4>(), random<double, 2, 4, 5>());
   }

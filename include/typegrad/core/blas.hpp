@@ -1,20 +1,124 @@
 #pragma once
-// Row-major GEMM: C = alpha op(A) op(B) + beta C through CBLAS.
+// Row-major GEMM with the shape in the type: C = op(A) op(B) + Beta C, op = identity or transpose.
+//
+// With libxsmm (TYPEGRAD_HAVE_LIBXSMM, set by the build when libxsmm-dev is found) each call site gets a
+// kernel JIT-compiled for its exact m, n, k, leading dimensions and transposes, dispatched once. libxsmm
+// 1.17 JIT-compiles column-major N x N and N x T only, i.e. row-major op(A) B; a row-major B^T operand is
+// turned into that form in scratch: either B is transposed, or (C^T = B op(A)^T) A and the result are,
+// whichever moves fewer elements. Shapes libxsmm declines, very large shapes, and builds without it use
+// CBLAS (OpenBLAS).
 #include <cblas.h>
 
+#include <cstddef>
 #include <type_traits>
+
+#ifdef TYPEGRAD_HAVE_LIBXSMM
+#include <libxsmm.h>
+#endif
 
 namespace tg::blas {
 
 template <class T>
-inline void gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb,
-                 T beta, T* c, int ldc) {
+inline void cblas_gemm(bool trans_a, bool trans_b, int m, int n, int k, const T* a, int lda, const T* b, int ldb,
+                       T beta, T* c, int ldc) {
   const auto ta = trans_a ? CblasTrans : CblasNoTrans;
   const auto tb = trans_b ? CblasTrans : CblasNoTrans;
   if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
   else
-    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
+}
+
+namespace detail {
+// out[j, i] = in[i, j] for an R x C block of `in`, in cache-sized tiles
+template <int R, int C, class T>
+inline void transpose(const T* __restrict in, int ldi, T* __restrict out, int ldo) {
+  constexpr int tile = 16;
+  for (int i0 = 0; i0 < R; i0 += tile)
+    for (int j0 = 0; j0 < C; j0 += tile) {
+      const int i1 = i0 + tile < R ? i0 + tile : R, j1 = j0 + tile < C ? j0 + tile : C;
+      for (int j = j0; j < j1; ++j)
+        for (int i = i0; i < i1; ++i) out[j * ldo + i] = in[i * ldi + j];
+    }
+}
+}  // namespace detail
+
+template <class T, bool TA, bool TB, int M, int N, int K, int LDA, int LDB, int LDC, int Beta>
+struct gemm_kernel {
+  static_assert(Beta == 0 || Beta == 1, "typegrad: gemm beta is 0 or 1");
+#ifdef TYPEGRAD_HAVE_LIBXSMM
+  // libxsmm's JIT kernels beat OpenBLAS on small and medium shapes; past ~64M multiply-adds BLAS wins
+  static constexpr bool use_xsmm = double(M) * N * K <= 64.0 * 1024 * 1024;
+  static constexpr std::size_t a_t = TA ? 0 : std::size_t(M) * K;  // A^T, needed for C^T = B A^T
+  static constexpr bool transpose_b = use_xsmm && TB && std::size_t(N) * K <= a_t + std::size_t(M) * N;
+  static constexpr bool transpose_ac = use_xsmm && TB && !transpose_b;
+  static constexpr std::size_t scratch_elements =
+      transpose_b ? std::size_t(N) * K : transpose_ac ? a_t + std::size_t(M) * N : 0;
+
+  // row-major C[m,n] = op(A) B + beta C, B stored [k,n]: column-major C^T = B^T op(A)^T
+  template <int m, int n, int k, bool ta, int lda, int ldb, int ldc, int beta>
+  static auto dispatch() {
+    const libxsmm_blasint mm = n, nn = m, kk = k, la = ldb, lb = lda, lc = ldc;
+    const int flags = ta ? LIBXSMM_GEMM_FLAG_TRANS_B : LIBXSMM_GEMM_FLAG_NONE;
+    const T alpha = 1, b = beta;
+    if constexpr (std::is_same_v<T, float>)
+      return libxsmm_smmdispatch(mm, nn, kk, &la, &lb, &lc, &alpha, &b, &flags, nullptr);
+    else
+      return libxsmm_dmmdispatch(mm, nn, kk, &la, &lb, &lc, &alpha, &b, &flags, nullptr);
+  }
+#else
+  static constexpr std::size_t scratch_elements = 0;
+#endif
+
+  static void run(const T* a, const T* b, T* c, [[maybe_unused]] T* scratch) {
+#ifdef TYPEGRAD_HAVE_LIBXSMM
+    if constexpr (use_xsmm && !TB) {
+      static const auto kernel = dispatch<M, N, K, TA, LDA, LDB, LDC, Beta>();
+      if (kernel) return kernel(b, a, c);
+    } else if constexpr (transpose_b) {
+      static const auto kernel = dispatch<M, N, K, TA, LDA, N, LDC, Beta>();
+      if (kernel) {
+        detail::transpose<N, K>(b, LDB, scratch, N);  // B^T [K,N]
+        return kernel(scratch, a, c);
+      }
+    } else if constexpr (transpose_ac) {
+      // C^T[N,M] = B[N,K] op(A)^T, op(A)^T = A stored [K,M] when TA, else a transposed copy
+      constexpr int lda_t = TA ? LDA : M;
+      static const auto kernel = dispatch<N, M, K, false, LDB, lda_t, M, 0>();
+      if (kernel) {
+        T* ct = scratch + a_t;
+        const T* at = a;
+        if constexpr (!TA) {
+          detail::transpose<M, K>(a, LDA, scratch, M);
+          at = scratch;
+        }
+        kernel(at, b, ct);
+        for (int i = 0; i < M; ++i)
+          for (int j = 0; j < N; ++j) c[i * LDC + j] = (Beta ? c[i * LDC + j] : T(0)) + ct[j * M + i];
+        return;
+      }
+    }
+#endif
+    cblas_gemm<T>(TA, TB, M, N, K, a, LDA, b, LDB, T(Beta), c, LDC);
+  }
+};
+
+// C = op(A) op(B) + Beta C with the call's scratch (gemm_scratch<...> elements, may be 0)
+template <class T, bool TA, bool TB, int M, int N, int K, int LDA, int LDB, int LDC, int Beta>
+inline void gemm(const T* a, const T* b, T* c, T* scratch) {
+  gemm_kernel<T, TA, TB, M, N, K, LDA, LDB, LDC, Beta>::run(a, b, c, scratch);
+}
+
+template <class T, bool TA, bool TB, int M, int N, int K, int LDA, int LDB, int LDC, int Beta>
+inline constexpr std::size_t gemm_scratch = gemm_kernel<T, TA, TB, M, N, K, LDA, LDB, LDC, Beta>::scratch_elements;
+
+// which GEMM library serves fixed-shape calls in this build
+inline constexpr const char* gemm_library() {
+#ifdef TYPEGRAD_HAVE_LIBXSMM
+  return "libxsmm (per-shape JIT kernels) + OpenBLAS";
+#else
+  return "OpenBLAS";
+#endif
 }
 
 }  // namespace tg::blas

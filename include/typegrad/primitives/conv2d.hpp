@@ -35,20 +35,29 @@ struct Conv2dNode
   static constexpr std::size_t rows = G::C * G::KH * G::KW, cols_n = G::Ho * G::Wo;
   template <class... K2>
   using rebind = Conv2dNode<K2..., S, P>;
+  static constexpr int O = int(G::O), R = int(rows), P2 = int(cols_n);
+  using Forward = blas::gemm_kernel<T, false, false, O, P2, R, R, P2, P2, 0>;  // y_n = W cols
+  using GradW = blas::gemm_kernel<T, false, false, O, R, P2, P2, R, R, 1>;    // dW += dy_n cols^T
+  using GradCols = blas::gemm_kernel<T, true, false, R, P2, O, R, P2, P2, 0>; // dcols = W^T dy_n
+  static_assert(Forward::scratch_elements + GradW::scratch_elements + GradCols::scratch_elements == 0);
   static constexpr std::size_t scratch_bytes = rows * cols_n * sizeof(T);  // im2col columns
 
-  // cols[(c, ki, kj), (i, j)] = x[c, i S + ki - P, j S + kj - P] (0 outside)
+  // cols[(c, ki, kj), (i, j)] = x[c, i S + ki - P, j S + kj - P] (0 outside); Transposed: cols^T
+  template <bool Transposed = false>
   static void im2col(const T* x, T* out) {
+    constexpr std::size_t rs = Transposed ? 1 : cols_n, cs = Transposed ? rows : 1;
+    std::size_t row = 0;
     for (std::size_t c = 0; c < G::C; ++c)
       for (std::size_t ki = 0; ki < G::KH; ++ki)
-        for (std::size_t kj = 0; kj < G::KW; ++kj, out += cols_n)
+        for (std::size_t kj = 0; kj < G::KW; ++kj, ++row)
           for (std::size_t i = 0; i < G::Ho; ++i) {
             const std::ptrdiff_t r = std::ptrdiff_t(i * S + ki) - std::ptrdiff_t(P);
             for (std::size_t j = 0; j < G::Wo; ++j) {
               const std::ptrdiff_t q = std::ptrdiff_t(j * S + kj) - std::ptrdiff_t(P);
-              out[i * G::Wo + j] = (r >= 0 && r < std::ptrdiff_t(G::H) && q >= 0 && q < std::ptrdiff_t(G::Wd))
-                                       ? x[(c * G::H + std::size_t(r)) * G::Wd + std::size_t(q)]
-                                       : T(0);
+              out[row * rs + (i * G::Wo + j) * cs] =
+                  (r >= 0 && r < std::ptrdiff_t(G::H) && q >= 0 && q < std::ptrdiff_t(G::Wd))
+                      ? x[(c * G::H + std::size_t(r)) * G::Wd + std::size_t(q)]
+                      : T(0);
             }
           }
   }
@@ -74,8 +83,7 @@ struct Conv2dNode
     T* col = this->template scratch<T, Id>(c);
     for (std::size_t n = 0; n < G::N; ++n) {
       im2col(x + n * G::C * G::H * G::Wd, col);
-      blas::gemm<T>(false, false, int(G::O), int(cols_n), int(rows), T(1), w, int(rows), col, int(cols_n), T(0),
-                    y + n * G::O * cols_n, int(cols_n));
+      Forward::run(w, col, y + n * G::O * cols_n, nullptr);
     }
   }
 
@@ -88,13 +96,11 @@ struct Conv2dNode
     for (std::size_t n = 0; n < G::N; ++n) {
       const T* gn = g + n * G::O * cols_n;
       if constexpr (Conv2dNode::template wants_grad<Id, 1, Ctx>()) {
-        im2col(x + n * G::C * G::H * G::Wd, col);
-        blas::gemm<T>(false, true, int(G::O), int(rows), int(cols_n), T(1), gn, int(cols_n), col, int(cols_n), T(1),
-                      this->template grad_data<Id, 1>(c), int(rows));
+        im2col<true>(x + n * G::C * G::H * G::Wd, col);  // cols^T, so dW is a plain product
+        GradW::run(gn, col, this->template grad_data<Id, 1>(c), nullptr);
       }
       if constexpr (Conv2dNode::template wants_grad<Id, 0, Ctx>()) {
-        blas::gemm<T>(true, false, int(rows), int(cols_n), int(G::O), T(1), w, int(rows), gn, int(cols_n), T(0), col,
-                      int(cols_n));
+        GradCols::run(w, gn, col, nullptr);
         col2im_add(col, this->template grad_data<Id, 0>(c) + n * G::C * G::H * G::Wd);
       }
     }

@@ -2,6 +2,8 @@
 // C = op(A) op(B) through BLAS, op = identity or transpose (a tg::transpose operand is folded into the
 // GEMM call, not copied).  Shapes: [M,K] x [K,N]; [B,M,K] x [B,K,N]; [B,M,K] x [K,N].
 // VJP: dA = dC op(B)^T, dB = op(A)^T dC (accumulated with beta = 1, transposes as GEMM flags).
+#include <algorithm>
+
 #include "typegrad/core/blas.hpp"
 #include "typegrad/core/kernel.hpp"
 #include "typegrad/primitives/permute.hpp"
@@ -68,19 +70,37 @@ struct MatMul
   // [B,M,K] x [K,N] without a transposed A is one GEMM with B*M rows
   static constexpr bool flatten = A::shape_type::rank == 3 && B::shape_type::rank == 2 && !TA;
   static constexpr std::size_t stride_b = B::shape_type::rank == 3 ? LB::matrix : 0;
+  static constexpr int BM = int(batches) * M;
+
+  // one GEMM shape per call site (row-major, see core/blas.hpp)
+  using Forward = std::conditional_t<flatten, blas::gemm_kernel<T, false, TB, BM, N, K, LA::ld, LB::ld, N, 0>,
+                                     blas::gemm_kernel<T, TA, TB, M, N, K, LA::ld, LB::ld, N, 0>>;
+  // dA[M,K] += G op(B)^T;  A stored [K,M]: dA += op(B) G^T
+  using GradA = std::conditional_t<
+      flatten, blas::gemm_kernel<T, false, !TB, BM, K, N, N, LB::ld, K, 1>,
+      std::conditional_t<!TA, blas::gemm_kernel<T, false, !TB, M, K, N, N, LB::ld, K, 1>,
+                         blas::gemm_kernel<T, TB, true, K, M, N, LB::ld, N, M, 1>>>;
+  // dB[K,N] += op(A)^T G;  B stored [N,K]: dB += G^T op(A)
+  using GradB = std::conditional_t<
+      flatten,
+      std::conditional_t<!TB, blas::gemm_kernel<T, true, false, K, N, BM, K, N, N, 1>,
+                         blas::gemm_kernel<T, true, false, N, K, BM, N, K, K, 1>>,
+      std::conditional_t<!TB, blas::gemm_kernel<T, !TA, false, K, N, M, LA::ld, N, N, 1>,
+                         blas::gemm_kernel<T, true, TA, N, K, M, N, LA::ld, K, 1>>>;
+  static constexpr std::size_t scratch_elements =
+      std::max({Forward::scratch_elements, GradA::scratch_elements, GradB::scratch_elements});
+  static constexpr std::size_t scratch_bytes = scratch_elements * sizeof(T);
 
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
     const T* a = this->template in_data<Id, 0>(c);
     const T* b = this->template in_data<Id, 1>(c);
     T* y = this->template out<Id>(c);
-    if constexpr (flatten) {
-      blas::gemm<T>(false, TB, int(batches) * M, N, K, T(1), a, LA::ld, b, LB::ld, T(0), y, N);
-    } else {
-      for (std::size_t q = 0; q < batches; ++q)
-        blas::gemm<T>(TA, TB, M, N, K, T(1), a + q * LA::matrix, LA::ld, b + q * stride_b, LB::ld, T(0), y + q * M * N,
-                      N);
-    }
+    T* s = this->template scratch<T, Id>(c);
+    if constexpr (flatten)
+      Forward::run(a, b, y, s);
+    else
+      for (std::size_t q = 0; q < batches; ++q) Forward::run(a + q * LA::matrix, b + q * stride_b, y + q * M * N, s);
   }
 
   template <std::size_t Id, class Ctx>
@@ -88,38 +108,26 @@ struct MatMul
     const T* a = this->template in_data<Id, 0>(c);
     const T* b = this->template in_data<Id, 1>(c);
     const T* g = this->template out_grad<Id>(c);
+    T* s = this->template scratch<T, Id>(c);
     if constexpr (MatMul::template wants_grad<Id, 0, Ctx>()) {
       T* da = this->template grad_data<Id, 0>(c);
-      if constexpr (flatten) {
-        blas::gemm<T>(false, !TB, int(batches) * M, K, N, T(1), g, N, b, LB::ld, T(1), da, K);
-      } else {
-        for (std::size_t q = 0; q < batches; ++q) {
-          if constexpr (!TA)  // dA[M,K] += G op(B)^T
-            blas::gemm<T>(false, !TB, M, K, N, T(1), g + q * M * N, N, b + q * stride_b, LB::ld, T(1),
-                          da + q * LA::matrix, K);
-          else  // A stored [K,M]: dA += op(B) G^T
-            blas::gemm<T>(TB, true, K, M, N, T(1), b + q * stride_b, LB::ld, g + q * M * N, N, T(1),
-                          da + q * LA::matrix, M);
-        }
-      }
+      if constexpr (flatten)
+        GradA::run(g, b, da, s);
+      else if constexpr (!TA)
+        for (std::size_t q = 0; q < batches; ++q) GradA::run(g + q * M * N, b + q * stride_b, da + q * LA::matrix, s);
+      else
+        for (std::size_t q = 0; q < batches; ++q) GradA::run(b + q * stride_b, g + q * M * N, da + q * LA::matrix, s);
     }
     if constexpr (MatMul::template wants_grad<Id, 1, Ctx>()) {
       T* db = this->template grad_data<Id, 1>(c);
-      if constexpr (flatten) {
-        if constexpr (!TB)  // dB[K,N] += A^T G over all rows
-          blas::gemm<T>(true, false, K, N, int(batches) * M, T(1), a, K, g, N, T(1), db, N);
-        else  // B stored [N,K]: dB += G^T A
-          blas::gemm<T>(true, false, N, K, int(batches) * M, T(1), g, N, a, K, T(1), db, K);
-      } else {
-        for (std::size_t q = 0; q < batches; ++q) {
-          if constexpr (!TB)
-            blas::gemm<T>(!TA, false, K, N, M, T(1), a + q * LA::matrix, LA::ld, g + q * M * N, N, T(1),
-                          db + q * stride_b, N);
-          else
-            blas::gemm<T>(true, TA, N, K, M, T(1), g + q * M * N, N, a + q * LA::matrix, LA::ld, T(1),
-                          db + q * stride_b, K);
-        }
-      }
+      if constexpr (flatten && !TB)
+        GradB::run(a, g, db, s);
+      else if constexpr (flatten)
+        GradB::run(g, a, db, s);
+      else if constexpr (!TB)
+        for (std::size_t q = 0; q < batches; ++q) GradB::run(a + q * LA::matrix, g + q * M * N, db + q * stride_b, s);
+      else
+        for (std::size_t q = 0; q < batches; ++q) GradB::run(g + q * M * N, a + q * LA::matrix, db + q * stride_b, s);
     }
   }
 };
