@@ -33,3 +33,33 @@ TEST_CASE("float tanh stays within a few ulps of tanh", "[integration]") {
   const auto y = p(x);
   for (std::size_t i = 0; i < 3; ++i) CHECK(y[i] == tg::math::tanh(x[i]));
 }
+
+TEST_CASE("float exp stays within 2 ulps of exp, with exact limits", "[integration]") {
+  double worst_ulps = 0, worst_at = 0;
+  for (float x = -87.3f; x <= 88.7f; x += 1.0f / 1024) {
+    const double exact = std::exp(double(x));
+    const float got = tg::math::exp(x);
+    const double ulp = double(std::nextafter(float(exact), std::numeric_limits<float>::infinity()) - float(exact));
+    const double ulps = std::abs(double(got) - exact) / ulp;
+    if (ulps > worst_ulps) worst_ulps = ulps, worst_at = x;
+  }
+  INFO("worst " << worst_ulps << " ulps at " << worst_at);
+  CHECK(worst_ulps <= 2);
+  CHECK(tg::math::exp(0.0f) == 1.0f);
+  CHECK(tg::math::exp(89.0f) == std::numeric_limits<float>::infinity());
+  CHECK(tg::math::exp(std::numeric_limits<float>::infinity()) == std::numeric_limits<float>::infinity());
+  CHECK(tg::math::exp(-90.0f) == 0.0f);
+  CHECK(tg::math::exp(-std::numeric_limits<float>::infinity()) == 0.0f);
+  CHECK(std::isnan(tg::math::exp(std::numeric_limits<float>::quiet_NaN())));
+  // sigmoid built on it keeps its limits and relative accuracy far into the tails
+  auto p = tg::compile_inference<tg::Input<float, 1, 5>>([](auto x) { return tg::sigmoid(x); });
+  tg::Tensor<float, 1, 5> x;
+  x[0] = -200.0f, x[1] = -80.0f, x[2] = -3.0f, x[3] = 15.0f, x[4] = 200.0f;
+  const auto y = p(x);
+  CHECK(y[0] == 0.0f);
+  CHECK(y[4] == 1.0f);
+  for (std::size_t i = 1; i < 4; ++i) {
+    const double exact = 1.0 / (1.0 + std::exp(-double(x[i])));
+    CHECK(std::abs(y[i] - exact) / exact < 1e-6);
+  }
+}

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "typegrad/core/inputs.hpp"
+#include "typegrad/core/fast_math.hpp"
 #include "typegrad/core/kernel.hpp"
 #include "typegrad/primitives/label_loss.hpp"
 
@@ -30,7 +31,7 @@ struct CrossEntropy : kernel_node<typename X::value_type, shape<>, X, Y> {
       m = v > m ? v : m;
     }
     T s = 0;
-    for (std::size_t k = 0; k < C; ++k) s += std::exp(this->template in<Id, 0>(c, b * C + k) - m);
+    for (std::size_t k = 0; k < C; ++k) s += math::exp_of(this->template in<Id, 0>(c, b * C + k) - m);
     return m + std::log(s);
   }
 
@@ -51,7 +52,7 @@ struct CrossEntropy : kernel_node<typename X::value_type, shape<>, X, Y> {
       for (std::size_t b = 0; b < B; ++b) {
         const T lse = row_lse<Id>(c, b);
         for (std::size_t k = 0; k < C; ++k) {
-          const T p = std::exp(this->template in<Id, 0>(c, b * C + k) - lse);
+          const T p = math::exp_of(this->template in<Id, 0>(c, b * C + k) - lse);
           this->template add_grad<Id, 0>(c, b * C + k, g * (p - (std::size_t(y[b]) == k ? T(1) : T(0))));
         }
       }

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "typegrad/core/expr.hpp"
+#include "typegrad/core/fast_math.hpp"
 
 namespace tg::op {
 struct exp {
@@ -10,7 +11,7 @@ struct exp {
   static constexpr std::uint32_t nondifferentiable_args = 0;
   template <class T>
   TG_HD T operator()(T x) const {
-    return std::exp(x);
+    return math::exp_of(x);
   }
   template <std::size_t K, class T>
   TG_HD T d(T y, T) const {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "typegrad/core/expr.hpp"
+#include "typegrad/core/fast_math.hpp"
 
 namespace tg::op {
 struct gelu {
@@ -15,7 +16,7 @@ struct gelu {
   template <std::size_t K, class T>
   TG_HD T d(T, T x) const {
     return T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440))) +
-           x * T(0.39894228040143267794) * std::exp(T(-0.5) * x * x);
+           x * T(0.39894228040143267794) * math::exp_of(T(-0.5) * x * x);
   }
 };
 }  // namespace tg::op

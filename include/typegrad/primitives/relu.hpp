@@ -14,7 +14,7 @@ struct relu {
   }
   template <std::size_t K, class T>
   TG_HD T d(T, T x) const {
-    return x > T(0) ? T(1) : T(0);
+    return static_cast<T>(x > T(0));  // a select, not a branch: masks are unpredictable
   }
 };
 }  // namespace tg::op

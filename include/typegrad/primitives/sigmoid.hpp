@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "typegrad/core/expr.hpp"
+#include "typegrad/core/fast_math.hpp"
 
 namespace tg::op {
 struct sigmoid {
@@ -10,7 +11,10 @@ struct sigmoid {
   static constexpr std::uint32_t nondifferentiable_args = 0;
   template <class T>
   TG_HD T operator()(T x) const {
-    return x >= T(0) ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x));
+    if constexpr (std::is_same_v<T, float>)
+      return T(1) / (T(1) + math::exp(-x));  // exp saturates to inf, not NaN: exact limits
+    else
+      return x >= T(0) ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x));
   }
   template <std::size_t K, class T>
   TG_HD T d(T y, T) const {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "typegrad/core/fast_math.hpp"
 #include "typegrad/core/kernel.hpp"
 
 namespace tg {
@@ -37,13 +38,13 @@ struct SoftmaxNode : kernel_node<typename X::value_type, typename X::shape_type,
           m = v > m ? v : m;
         }
         T s = 0;
-        for (std::size_t k = 0; k < n; ++k) s += std::exp(y[at(p, k, q)] - m);
+        for (std::size_t k = 0; k < n; ++k) s += math::exp_of(y[at(p, k, q)] - m);
         if constexpr (is_log) {
           const T lse = m + std::log(s);
           for (std::size_t k = 0; k < n; ++k) y[at(p, k, q)] -= lse;
         } else {
           const T inv = T(1) / s;
-          for (std::size_t k = 0; k < n; ++k) y[at(p, k, q)] = std::exp(y[at(p, k, q)] - m) * inv;
+          for (std::size_t k = 0; k < n; ++k) y[at(p, k, q)] = math::exp_of(y[at(p, k, q)] - m) * inv;
         }
       }
   }
@@ -59,7 +60,7 @@ struct SoftmaxNode : kernel_node<typename X::value_type, typename X::shape_type,
           for (std::size_t k = 0; k < n; ++k) s += is_log ? g[at(p, k, q)] : g[at(p, k, q)] * y[at(p, k, q)];
           for (std::size_t k = 0; k < n; ++k) {
             const std::size_t i = at(p, k, q);
-            const T dx = is_log ? g[i] - std::exp(y[i]) * s : y[i] * (g[i] - s);
+            const T dx = is_log ? g[i] - math::exp_of(y[i]) * s : y[i] * (g[i] - s);
             this->template add_grad<Id, 0>(c, i, dx);
           }
         }
