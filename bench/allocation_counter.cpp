@@ -1,4 +1,6 @@
-// Replaces global operator new to count heap allocations (in its own TU, so no caller sees new and free paired).
+// Replaces global operator new to count heap allocations, for bench/compare and tests/core/test_allocations.
+// It lives in its own translation unit so that no caller sees new and free paired (GCC's
+// -Wmismatched-new-delete would flag the replacement otherwise).
 #include <atomic>
 #include <cstdlib>
 #include <new>
@@ -13,5 +15,13 @@ void* operator new(std::size_t n) {
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
+void* operator new(std::size_t n, std::align_val_t a) {
+  count.fetch_add(1, std::memory_order_relaxed);
+  const std::size_t al = static_cast<std::size_t>(a);
+  if (void* p = std::aligned_alloc(al, (n + al - 1) / al * al)) return p;
+  throw std::bad_alloc();
+}
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }

@@ -14,6 +14,7 @@ packages=(
   nlohmann-json3-dev      # safetensors headers
   wamerican               # the character-model example's word list
   gnuplot-nox             # scripts/plot_history.sh
+  time                    # bench/compile_times: /usr/bin/time -v
 )
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)

@@ -1,30 +1,12 @@
 // A compiled step makes no heap allocation: operator new is counted around the calls.
 #include <catch2/catch.hpp>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
+#include <cmath>
 
 #include "typegrad/typegrad.hpp"
 
-namespace {
-std::atomic<std::size_t> allocations{0};
-}
-void* operator new(std::size_t n) {
-  ++allocations;
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t n, std::align_val_t a) {
-  ++allocations;
-  const std::size_t al = static_cast<std::size_t>(a);
-  if (void* p = std::aligned_alloc(al, (n + al - 1) / al * al)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+// operator new is replaced by a counter (bench/allocation_counter.cpp, linked into this binary)
+std::size_t heap_allocations();
 
 TEST_CASE("a compiled training step allocates nothing", "[integration]") {
   tg::Linear<32, 16> fc1(1);
@@ -37,18 +19,54 @@ TEST_CASE("a compiled training step allocates nothing", "[integration]") {
   tg::Tensor<float, 1, 32> one(0.5f);
   step(x, y);  // warm-up: BLAS may allocate its buffers on first use
   infer(one);
-  const std::size_t before = allocations.load();
+  const std::size_t before = heap_allocations();
   float total = 0;
   for (int i = 0; i < 10; ++i) {
     total += step(x, y);
     total += infer(one)[0];
   }
-  const std::size_t during = allocations.load() - before;
+  const std::size_t during = heap_allocations() - before;
   CHECK(std::isfinite(total));
   CHECK(during == 0);
   // the counter works: a program's construction allocates
-  const std::size_t before_build = allocations.load();
+  const std::size_t before_build = heap_allocations();
   auto another = tg::compile_inference<tg::Input<float, 1, 32>>([&](auto v) { return fc1(v); });
-  CHECK(allocations.load() > before_build);
+  CHECK(heap_allocations() > before_build);
   (void)another;
+}
+
+TEST_CASE("conv, pooling, recurrent and attention steps with optimizer updates allocate nothing", "[integration]") {
+  using LeNet = tg::Sequential<tg::Conv2d<1, 4, 5>, tg::MaxPool2d<2>, tg::ReLU, tg::Flatten, tg::Linear<576, 10>,
+                               tg::LogSoftmax<1>>;
+  LeNet lenet;
+  auto conv_step = tg::compile<tg::Input<float, 4, 1, 28, 28>, tg::Labels<4, 10>>(
+      [&](auto x, auto y) { return tg::nll_loss(lenet(x), y); });
+  auto conv_opt = tg::optim::make(conv_step, tg::optim::Momentum{0.9}, tg::sched::Constant{0.01});
+  tg::LSTM<8, 16> lstm(3);
+  tg::Tensor<float, 4, 6, 16> target(0.1f);
+  auto lstm_step = tg::compile<tg::Input<float, 4, 6, 8>>([&](auto x) { return tg::mse(lstm(x), target); });
+  auto lstm_opt = tg::optim::make(lstm_step, tg::optim::Adam{}, tg::sched::Constant{1e-3}, {.clip_norm = 1.0});
+  tg::TransformerEncoderBlock<16, 2, 32, true> block(4);
+  tg::Tensor<float, 2, 8, 16> block_target(0.0f);
+  auto block_step = tg::compile<tg::Input<float, 2, 8, 16>>([&](auto x) { return tg::mse(block(x), block_target); });
+  auto block_opt = tg::optim::make(block_step, tg::optim::AdamW{}, tg::sched::Cosine{1e-3, 100});
+  tg::Tensor<float, 4, 1, 28, 28> images(0.3f);
+  tg::Tensor<std::int32_t, 4> labels(2);
+  tg::Tensor<float, 4, 6, 8> sequence(0.2f);
+  tg::Tensor<float, 2, 8, 16> tokens(0.5f);
+  const auto all_steps = [&] {
+    float total = conv_step(images, labels);
+    conv_opt.update(conv_step);
+    total += lstm_step(sequence);
+    lstm_opt.update(lstm_step);
+    total += block_step(tokens);
+    block_opt.update(block_step);
+    return total;
+  };
+  all_steps();  // warm-up: GEMM kernels are dispatched on first use
+  const std::size_t before = heap_allocations();
+  float total = 0;
+  for (int i = 0; i < 5; ++i) total += all_steps();
+  CHECK(std::isfinite(total));
+  CHECK(heap_allocations() - before == 0);
 }

@@ -4,7 +4,6 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <type_traits>
 
 #include "typegrad/core/config.hpp"
@@ -47,8 +46,13 @@ TG_HD inline float exp(float x) {
   p = p * r + 5.0000001201e-1f;
   const float er = p * r * r + r + 1.0f;
   const float n1 = n > 127.0f ? 127.0f : n;  // 2^n as two factors when n = 128
-  const float scale = std::bit_cast<float>(static_cast<std::int32_t>(static_cast<std::int32_t>(n1) + 127) << 23);
-  const float y = x > hi ? std::numeric_limits<float>::infinity() : (x < lo ? 0.0f : er * (n - n1 + 1.0f) * scale);
+  const std::int32_t bits = (static_cast<std::int32_t>(n1) + 127) << 23;
+#ifdef __CUDA_ARCH__
+  const float scale = __int_as_float(bits);
+#else
+  const float scale = std::bit_cast<float>(bits);
+#endif
+  const float y = x > hi ? __builtin_huge_valf() : (x < lo ? 0.0f : er * (n - n1 + 1.0f) * scale);
   return x != x ? x : y;
 }
 
