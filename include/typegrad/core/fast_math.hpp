@@ -56,6 +56,22 @@ TG_HD inline float exp(float x) {
   return x != x ? x : y;
 }
 
+// [x > 0] as 1 or 0 built from the comparison's bits: compilers turn `g * (x > 0 ? 1 : 0)` into a branch,
+// which mispredicts on the random sign patterns of activations
+template <class T>
+TG_HD inline T positive_step(T x) {
+  if constexpr (std::is_same_v<T, float>) {
+    const std::uint32_t mask = 0u - static_cast<std::uint32_t>(x > 0.0f);
+#ifdef __CUDA_ARCH__
+    return __uint_as_float(mask & 0x3f800000u);
+#else
+    return std::bit_cast<float>(mask & 0x3f800000u);
+#endif
+  } else {
+    return x > T(0) ? T(1) : T(0);
+  }
+}
+
 // libm for double (and anything else), the approximations above for float
 template <class T>
 TG_HD inline T exp_of(T x) {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "typegrad/core/expr.hpp"
+#include "typegrad/core/fast_math.hpp"
 
 namespace tg::op {
 struct relu {
@@ -14,7 +15,7 @@ struct relu {
   }
   template <std::size_t K, class T>
   TG_HD T d(T, T x) const {
-    return static_cast<T>(x > T(0));  // a select, not a branch: masks are unpredictable
+    return math::positive_step(x);
   }
 };
 }  // namespace tg::op
