@@ -8,6 +8,8 @@
 #include <CLI/CLI.hpp>
 #include <typegrad/typegrad.hpp>
 
+#include "classic_lenet.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -222,10 +224,8 @@ struct HandTiny {
 };
 
 // ---------------------------------------------------------------------------------------------------------
-// lenet_step: conv 1->10 k5, pool 2, relu, conv 10->20 k5, pool 2, relu, fc 320->50, relu, fc 50->10,
-// log-softmax + NLL, batch 64, SGD lr 0.01 momentum 0.9
-using LeNet = tg::Sequential<tg::Conv2d<1, 10, 5>, tg::MaxPool2d<2>, tg::ReLU, tg::Conv2d<10, 20, 5>, tg::MaxPool2d<2>,
-                             tg::ReLU, tg::Flatten, tg::Linear<320, 50>, tg::ReLU, tg::Linear<50, 10>, tg::LogSoftmax<1>>;
+// lenet_step: the classic LeNet (classic_lenet.hpp), batch 64, NLL, SGD lr 0.01 momentum 0.9
+using LeNet = bench::ClassicLeNet;
 
 // lstm_step: LSTM 32 -> 64 over T = 16, batch 32, MSE against a fixed target sequence, SGD lr 0.01
 constexpr std::size_t LB = 32, LT = 16, LF = 32, LH = 64;
@@ -233,22 +233,7 @@ constexpr std::size_t LB = 32, LT = 16, LF = 32, LH = 64;
 constexpr std::size_t XB = 8, XT = 32, XE = 64, XH = 4, XF = 256;
 
 #ifdef TG_HAVE_TORCH
-struct TorchLeNet : torch::nn::Module {
-  torch::nn::Conv2d conv1{torch::nn::Conv2dOptions(1, 10, 5)}, conv2{torch::nn::Conv2dOptions(10, 20, 5)};
-  torch::nn::Linear fc1{320, 50}, fc2{50, 10};
-  TorchLeNet() {
-    register_module("conv1", conv1);
-    register_module("conv2", conv2);
-    register_module("fc1", fc1);
-    register_module("fc2", fc2);
-  }
-  torch::Tensor forward(torch::Tensor x) {
-    x = torch::relu(torch::max_pool2d(conv1->forward(x), 2));
-    x = torch::relu(torch::max_pool2d(conv2->forward(x), 2));
-    x = torch::relu(fc1->forward(x.view({-1, 320})));
-    return torch::log_softmax(fc2->forward(x), 1);
-  }
-};
+using TorchLeNet = bench::TorchClassicLeNet;
 
 // the same pre-LN block from torch modules: x + MHA(LN1 x); h + W2 relu(W1 LN2 h)
 struct TorchBlock : torch::nn::Module {

@@ -8,30 +8,16 @@
 #include <typegrad/train/evaluate.hpp>
 #include <typegrad/typegrad.hpp>
 
+#include "classic_lenet.hpp"
+
 #include <cstdio>
 
 namespace {
 constexpr std::size_t B = 64, E = 1000;
-using LeNet = tg::Sequential<tg::Conv2d<1, 10, 5>, tg::MaxPool2d<2>, tg::ReLU, tg::Conv2d<10, 20, 5>, tg::MaxPool2d<2>,
-                             tg::ReLU, tg::Flatten, tg::Linear<320, 50>, tg::ReLU, tg::Linear<50, 10>, tg::LogSoftmax<1>>;
+using LeNet = bench::ClassicLeNet;
 using Batches = tg::data::ImageBatches<B, 1, 28, 28>;
 
-struct TorchNet : torch::nn::Module {
-  torch::nn::Conv2d conv1{torch::nn::Conv2dOptions(1, 10, 5)}, conv2{torch::nn::Conv2dOptions(10, 20, 5)};
-  torch::nn::Linear fc1{320, 50}, fc2{50, 10};
-  TorchNet() {
-    register_module("conv1", conv1);
-    register_module("conv2", conv2);
-    register_module("fc1", fc1);
-    register_module("fc2", fc2);
-  }
-  torch::Tensor forward(torch::Tensor x) {
-    x = torch::relu(torch::max_pool2d(conv1->forward(x), 2));
-    x = torch::relu(torch::max_pool2d(conv2->forward(x), 2));
-    x = torch::relu(fc1->forward(x.view({-1, 320})));
-    return torch::log_softmax(fc2->forward(x), 1);
-  }
-};
+using TorchNet = bench::TorchClassicLeNet;
 
 // copies torch's initial weights into the typegrad model, in parameter order (names match: 0.weight = conv1 ...)
 void copy_weights(TorchNet& t, LeNet& net) {
