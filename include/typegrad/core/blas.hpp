@@ -46,6 +46,9 @@ inline void transpose(const T* __restrict in, int ldi, T* __restrict out, int ld
 template <class T, bool TA, bool TB, int M, int N, int K, int LDA, int LDB, int LDC, int Beta>
 struct gemm_kernel {
   static_assert(Beta == 0 || Beta == 1, "typegrad: gemm beta is 0 or 1");
+  using value_type = T;
+  static constexpr bool trans_a = TA, trans_b = TB;
+  static constexpr int m = M, n = N, k = K, lda = LDA, ldb = LDB, ldc = LDC, beta = Beta;
 #ifdef TYPEGRAD_HAVE_LIBXSMM
   // libxsmm's JIT kernels beat OpenBLAS on small and medium shapes; past ~64M multiply-adds BLAS wins
   static constexpr bool use_xsmm = double(M) * N * K <= 64.0 * 1024 * 1024;

@@ -25,6 +25,11 @@ struct element_types_differ {
   static_assert(Ok, "typegrad: operands have different element types (float vs double); convert one explicitly");
 };
 
+template <class KernelNode, bool Ok>
+struct no_device_implementation {
+  static_assert(Ok, "typegrad: this kernel has no device implementation yet: the program cannot run on tg::device");
+};
+
 template <class Operation, class ShapeA, class ShapeB, bool Ok>
 struct matmul_inner_dims_differ {
   static_assert(Ok, "typegrad: matmul needs A [..., M, K] and B [..., K, N]: the inner dimensions K differ");

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "typegrad/core/accumulate.hpp"
 #include "typegrad/core/errors.hpp"
 #include "typegrad/core/shape.hpp"
 #include "typegrad/core/tensor.hpp"
@@ -46,6 +47,8 @@ struct node_tag {
   // Kernels that need working memory (im2col columns, a dropout mask) declare its size; the plan places it
   // in the workspace, live from the kernel's forward to its backward.
   static constexpr std::size_t scratch_bytes = 0;
+  // Kernels with a device implementation (for_each / segmented_reduce / gemm of the backend) set this.
+  static constexpr bool runs_on_device = false;
   void key_payload(std::vector<std::uint64_t>&) const {}
   // Copies run-time data other than children to a rebuilt node (see transform.hpp).
   template <class R>
@@ -176,12 +179,12 @@ TG_HD TG_INLINE auto eval(const N& n, const Ctx& c, std::size_t i) {
 
 // Adds g to the adjoint of element i of the node (through its region when it is not materialised).
 template <std::size_t Id, class N, class Ctx, class Tree>
-TG_HD TG_INLINE void push(const N& n, Ctx& c, std::size_t i, const Tree& t, typename N::value_type g) {
+TG_HD TG_INLINE void push(const N& n, const Ctx& c, std::size_t i, const Tree& t, typename N::value_type g) {
   using T = typename N::value_type;
   if constexpr (!Ctx::needs_adjoint(Id)) {
     return;
   } else if constexpr (Ctx::materialised(Id) || N::kind == node_kind::external) {
-    static_cast<T*>(c.adj[Id])[i] += g;
+    accumulate_into<Ctx>(static_cast<T*>(c.adj[Id]), i, g);
   } else {
     n.template push_children<Id>(c, i, t, g);
   }
@@ -189,10 +192,10 @@ TG_HD TG_INLINE void push(const N& n, Ctx& c, std::size_t i, const Tree& t, type
 
 // eval + push for kernels that send an adjoint into a child region element by element.
 template <std::size_t Id, class N, class Ctx>
-TG_HD TG_INLINE void accumulate(const N& n, Ctx& c, std::size_t i, typename N::value_type g) {
+TG_HD TG_INLINE void accumulate(const N& n, const Ctx& c, std::size_t i, typename N::value_type g) {
   if constexpr (Ctx::needs_adjoint(Id)) {
     if constexpr (Ctx::materialised(Id) || N::kind == node_kind::external) {
-      static_cast<typename N::value_type*>(c.adj[Id])[i] += g;
+      accumulate_into<Ctx>(static_cast<typename N::value_type*>(c.adj[Id]), i, g);
     } else {
       push<Id>(n, c, i, eval<Id>(n, c, i), g);
     }
@@ -257,7 +260,7 @@ struct Map : node_tag {
   }
 
   template <std::size_t Id, class Ctx, class Tree>
-  TG_HD TG_INLINE void push_children(Ctx& c, std::size_t i, const Tree& t, value_type g) const {
+  TG_HD TG_INLINE void push_children(const Ctx& c, std::size_t i, const Tree& t, value_type g) const {
     [&]<std::size_t... K>(std::index_sequence<K...>) {
       (
           [&] {
@@ -296,7 +299,7 @@ struct IndexMap : node_tag {
     return detail::node_tree<value_type, decltype(t)>{t.y, std::make_tuple(t)};
   }
   template <std::size_t Id, class Ctx, class Tree>
-  TG_HD TG_INLINE void push_children(Ctx& c, std::size_t i, const Tree& t, value_type g) const {
+  TG_HD TG_INLINE void push_children(const Ctx& c, std::size_t i, const Tree& t, value_type g) const {
     detail::push<Id - 1>(std::get<0>(kids), c, Mapping::source(i), std::get<0>(t.c), g);
   }
 };

@@ -37,12 +37,12 @@ struct kernel_node : node_tag {
   }
   // adds g to the adjoint of element i of child K
   template <std::size_t Id, std::size_t K, class Ctx>
-  TG_HD TG_INLINE void add_grad(Ctx& c, std::size_t i, typename child_type<K>::value_type g) const {
+  TG_HD TG_INLINE void add_grad(const Ctx& c, std::size_t i, typename child_type<K>::value_type g) const {
     detail::accumulate<cid<Id, K>>(std::get<K>(kids), c, i, g);
   }
   // the adjoint buffer of child K (materialised children only), to accumulate into with +=
   template <std::size_t Id, std::size_t K, class Ctx>
-  auto* grad_data(Ctx& c) const {
+  auto* grad_data(const Ctx& c) const {
     static_assert(Ctx::materialised(cid<Id, K>), "typegrad: grad_data needs a materialised child");
     return static_cast<typename child_type<K>::value_type*>(c.adj[cid<Id, K>]);
   }

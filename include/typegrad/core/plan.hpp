@@ -74,7 +74,16 @@ constexpr auto child_sizes() {
   (std::make_index_sequence<child_count_v<Node>>{});
 }
 
-template <class Node, std::size_t N>
+// Working memory of a node: device backends may declare a different size (a whole batch's im2col).
+template <class Node, bool Device>
+constexpr std::size_t scratch_bytes_of() {
+  if constexpr (Device && requires { Node::device_scratch_bytes; })
+    return Node::device_scratch_bytes;
+  else
+    return Node::scratch_bytes;
+}
+
+template <class Node, bool Device, std::size_t N>
 constexpr void describe(Plan<N>& p, std::size_t id, std::size_t parent, std::size_t index_in_parent,
                         std::size_t& child_cursor) {
   p.type_key[id] = &type_key_tag<Node>;
@@ -93,7 +102,7 @@ constexpr void describe(Plan<N>& p, std::size_t id, std::size_t parent, std::siz
   p.parent[id] = parent;
   p.index_in_parent[id] = index_in_parent;
   p.nondiff_mask[id] = Node::nondifferentiable_children;
-  p.scratch_bytes[id] = Node::scratch_bytes;
+  p.scratch_bytes[id] = scratch_bytes_of<Node, Device>();
   constexpr std::size_t nk = child_count_v<Node>;
   p.child_count[id] = nk;
   p.child_begin[id] = child_cursor;
@@ -106,7 +115,7 @@ constexpr void describe(Plan<N>& p, std::size_t id, std::size_t parent, std::siz
       next -= child_sizes<Node>()[k];
     }
     ((p.children[p.child_begin[id] + K] = ids[K]), ...);
-    (describe<child_t<Node, K>, N>(p, ids[K], id, K, child_cursor), ...);
+    (describe<child_t<Node, K>, Device, N>(p, ids[K], id, K, child_cursor), ...);
   }
   (std::make_index_sequence<nk>{});
 }
@@ -156,13 +165,13 @@ constexpr std::size_t pack(interval_set<M>& s) {
 
 }  // namespace detail
 
-template <class Root, bool Train>
+template <class Root, bool Train, bool Device = false>
 constexpr Plan<tree_size_v<Root>> make_plan() {
   constexpr std::size_t N = tree_size_v<Root>;
   Plan<N> p{};
   p.train = Train;
   std::size_t cursor = 0;
-  detail::describe<Root, N>(p, N - 1, no_node, 0, cursor);
+  detail::describe<Root, Device, N>(p, N - 1, no_node, 0, cursor);
 
   // gradients flow bottom-up: a node needs an adjoint if a differentiable path reaches a leaf that wants one
   for (std::size_t k = 0; k < N; ++k) {
@@ -330,7 +339,7 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
   return p;
 }
 
-template <class Root, bool Train>
-inline constexpr auto plan_v = make_plan<Root, Train>();
+template <class Root, bool Train, bool Device = false>
+inline constexpr auto plan_v = make_plan<Root, Train, Device>();
 
 }  // namespace tg

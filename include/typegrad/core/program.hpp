@@ -9,14 +9,16 @@
 #include <string>
 #include <vector>
 
+#include "typegrad/core/backend.hpp"
 #include "typegrad/core/plan.hpp"
 
 namespace tg {
 
 // Pointer tables handed to node code. Materialisation and adjoint presence are compile-time facts.
-template <class Root, bool Train>
+template <class Root, bool Train, class Backend = host_backend>
 struct Context {
-  static constexpr const auto& plan = plan_v<Root, Train>;
+  using backend = Backend;
+  static constexpr const auto& plan = plan_v<Root, Train, Backend::is_device>;
   static constexpr std::size_t size = tree_size_v<Root>;
   static constexpr bool materialised(std::size_t id) { return plan.materialised[id]; }
   static constexpr bool needs_adjoint(std::size_t id) { return plan.needs_adjoint[id]; }
@@ -58,6 +60,25 @@ void for_each_occurrence(N& n, F&& f) {
   f.template operator()<Id>(n);
 }
 
+// One fused element-wise region as a device loop body: out[i] = region(i); its backward pushes dy[i]
+// through the region's partial derivatives into the region's leaves.
+template <std::size_t Id, class N, class Ctx>
+struct region_forward {
+  N n;
+  Ctx c;
+  typename N::value_type* out;
+  TG_HD TG_INLINE void operator()(std::size_t i) const { out[i] = n.template compute<Id>(c, i); }
+};
+template <std::size_t Id, class N, class Ctx>
+struct region_backward {
+  N n;
+  Ctx c;
+  TG_HD TG_INLINE void operator()(std::size_t i) const {
+    const auto g = static_cast<const typename N::value_type*>(c.adj[Id])[i];
+    n.template push_children<Id>(c, i, n.template eval_tree<Id>(c, i), g);
+  }
+};
+
 template <class S>
 std::string shape_string() {
   std::string s = "[";
@@ -67,16 +88,19 @@ std::string shape_string() {
 
 }  // namespace detail
 
-template <class Root, bool Train, class... Specs>
-class Program {
+// The program on a backend (core/backend.hpp); tg::Program is the host one, tg::device::Program wraps the
+// Thrust one (cuda/).
+template <class Root, bool Train, class Backend, class... Specs>
+class BasicProgram {
  public:
+  using backend = Backend;
   using root_type = Root;
   using value_type = typename Root::value_type;
   using output_shape = typename Root::shape_type;
-  using context_type = Context<Root, Train>;
+  using context_type = Context<Root, Train, Backend>;
   static constexpr std::size_t node_count = tree_size_v<Root>;
   static constexpr std::size_t root_id = node_count - 1;
-  static constexpr const auto& plan = plan_v<Root, Train>;
+  static constexpr const auto& plan = context_type::plan;
   static constexpr bool trains = Train;
   static constexpr std::size_t kernel_count = plan.kernel_count;
   static constexpr std::size_t workspace_bytes = plan.workspace_bytes;
@@ -87,15 +111,16 @@ class Program {
   static_assert(Root::kind != node_kind::external && Root::kind != node_kind::inline_scalar,
                 "typegrad: the program's result must be computed (not a bare input, parameter or number)");
 
-  explicit Program(Root root) : root_(std::move(root)) {
-    workspace_ = detail::allocate_aligned(plan.workspace_bytes);
-    grads_ = detail::allocate_aligned(plan.grad_bytes);
+  explicit BasicProgram(Root root) : root_(std::move(root)) {
+    if constexpr (Backend::is_device) check_device_support(root_);
+    workspace_ = Backend::allocate(plan.workspace_bytes);
+    grads_ = Backend::allocate(plan.grad_bytes);
     resolve_identity();
     bind_buffers();
   }
-  Program(const Program& o) : Program(o.root_) {}
-  Program& operator=(const Program&) = delete;
-  Program(Program&&) noexcept = default;  // the context points to heap memory and user data only
+  BasicProgram(const BasicProgram& o) : BasicProgram(o.root_) {}
+  BasicProgram& operator=(const BasicProgram&) = delete;
+  BasicProgram(BasicProgram&&) noexcept = default;  // the context points to owned memory and user data only
 
   // Runs the program on its arguments. Training programs also run the backward pass and return
   // the loss; inference programs return a view of the output (valid until the next call).
@@ -107,8 +132,8 @@ class Program {
     if constexpr (Train) {
       static_assert(output_shape::rank == 0, "typegrad: operator() of a training program needs a scalar loss");
       const value_type one(1);
-      backward(&one);
-      return output()[0];
+      backward(&one, true);
+      return scalar_output();
     } else {
       return output();
     }
@@ -120,9 +145,20 @@ class Program {
     bind_inputs(std::index_sequence_for<Args...>{}, args...);
     forward();
     if constexpr (output_shape::rank == 0)
-      return output()[0];
+      return scalar_output();
     else
       return output();
+  }
+
+  // The scalar result (copied from the backend's memory).
+  value_type scalar_output() const {
+    if constexpr (Backend::is_device) {
+      value_type v;
+      Backend::download(&v, ctx_.val[root_id], sizeof v);
+      return v;
+    } else {
+      return static_cast<const value_type*>(ctx_.val[root_id])[0];
+    }
   }
 
   TensorView<const value_type, output_shape> output() const {
@@ -184,7 +220,7 @@ class Program {
 
   // ---- for programs that run inside other programs (scan bodies) ----
   // Backward pass from a given adjoint of the output (after evaluate()).
-  void backward_from(const value_type* seed) { backward(seed); }
+  void backward_from(const value_type* seed) { backward(seed, false); }
   // Points the gradient of the n-th parameter occurrence (post-order) at external memory, which the
   // backward pass then accumulates into (and never clears).
   void redirect_parameter_gradient(std::size_t n, void* target) {
@@ -194,6 +230,8 @@ class Program {
   }
 
   const Root& expression() const { return root_; }
+  // The gradient buffer of the trainable leaf whose data is at `data` (nullptr if none).
+  const void* gradient_of(const void* data) const { return find_gradient(data); }
   // The occurrence that this occurrence was merged into (itself unless merged): for tests and tools.
   std::size_t canonical(std::size_t id) const { return canon_[id]; }
 
@@ -263,7 +301,11 @@ class Program {
     using Spec = std::tuple_element_t<I, std::tuple<Specs...>>;
     using S = typename Spec::shape_type;
     using T = typename Spec::value_type;
-    if constexpr (is_tensor_like_v<Arg>) {
+    constexpr bool on_device = requires { Arg::on_device; };
+    static_assert(on_device == Backend::is_device,
+                  "typegrad: a host program takes host tensors and a device program device tensors "
+                  "(copy explicitly with tg::device::to_device / to_host)");
+    if constexpr (is_tensor_like_v<Arg> || on_device) {
       static_assert(detail::require<error::argument_shape_mismatch<Spec, S, typename Arg::shape_type,
                                                                    std::is_same_v<S, typename Arg::shape_type>>>);
       static_assert(std::is_same_v<std::remove_const_t<typename Arg::value_type>, T>,
@@ -285,10 +327,30 @@ class Program {
 
   template <class Spec>
   static void check_labels(const std::int32_t* y) {
-    for (std::size_t i = 0; i < Spec::shape_type::size; ++i)
-      if (y[i] < 0 || static_cast<std::size_t>(y[i]) >= Spec::classes)
-        throw std::out_of_range("typegrad: label " + std::to_string(y[i]) + " at position " + std::to_string(i) +
-                                " is outside [0, " + std::to_string(Spec::classes) + ")");
+    std::size_t i = 0;
+    std::int32_t bad = 0;
+    if constexpr (Backend::is_device) {
+      i = Backend::first_outside(y, Spec::shape_type::size, std::int32_t(Spec::classes));
+      if (i < Spec::shape_type::size) Backend::download(&bad, y + i, sizeof bad);
+    } else {
+      for (; i < Spec::shape_type::size; ++i)
+        if (y[i] < 0 || static_cast<std::size_t>(y[i]) >= Spec::classes) {
+          bad = y[i];
+          break;
+        }
+    }
+    if (i < Spec::shape_type::size)
+      throw std::out_of_range("typegrad: label " + std::to_string(bad) + " at position " + std::to_string(i) +
+                              " is outside [0, " + std::to_string(Spec::classes) + ")");
+  }
+
+  // Every kernel of the program has a device implementation; otherwise one error naming the first that has not.
+  static void check_device_support(const Root& root) {
+    detail::for_each_occurrence<root_id>(root, [&]<std::size_t K>(const auto& n) {
+      using N = std::remove_cvref_t<decltype(n)>;
+      if constexpr (N::kind == node_kind::kernel)
+        static_assert(detail::require<error::no_device_implementation<N, N::runs_on_device>>);
+    });
   }
 
   template <std::size_t... I, class... Args>
@@ -309,7 +371,10 @@ class Program {
       if (canon_[Id] != Id) return;
     const auto& n = detail::node_at<Id, root_id>(root_);
     using N = std::remove_cvref_t<decltype(n)>;
-    if constexpr (N::kind == node_kind::pointwise) {
+    if constexpr (N::kind == node_kind::pointwise && Backend::is_device) {
+      Backend::for_each(launch::elementwise, N::shape_type::size,
+                        detail::region_forward<Id, N, context_type>{n, ctx_, static_cast<typename N::value_type*>(ctx_.val[Id])});
+    } else if constexpr (N::kind == node_kind::pointwise) {
       fused_forward<Id>(n, ctx_, static_cast<typename N::value_type*>(ctx_.val[Id]));
     } else {
       n.template forward<Id>(ctx_);
@@ -324,7 +389,9 @@ class Program {
         if (canon_[Id] != Id) return;
       const auto& n = detail::node_at<Id, root_id>(root_);
       using N = std::remove_cvref_t<decltype(n)>;
-      if constexpr (N::kind == node_kind::pointwise) {
+      if constexpr (N::kind == node_kind::pointwise && Backend::is_device) {
+        Backend::for_each(launch::elementwise, N::shape_type::size, detail::region_backward<Id, N, context_type>{n, ctx_});
+      } else if constexpr (N::kind == node_kind::pointwise) {
         using T = typename N::value_type;
         const T* g = static_cast<const T*>(ctx_.adj[Id]);
         for (std::size_t i = 0; i < N::shape_type::size; ++i) {
@@ -349,8 +416,7 @@ class Program {
     }();
     for (std::size_t q = 0; q < list[node_count]; ++q) {
       const std::size_t k = list[q];
-      if (plan.adj_zero_time[k] == t && canon_[k] == k)
-        std::memset(ctx_.adj[k], 0, plan.elements[k] * plan.elem_bytes[k]);
+      if (plan.adj_zero_time[k] == t && canon_[k] == k) Backend::zero(ctx_.adj[k], plan.elements[k] * plan.elem_bytes[k]);
     }
   }
 
@@ -359,10 +425,14 @@ class Program {
     (std::make_index_sequence<plan.kernel_count>{});
   }
 
-  void backward(const value_type* seed) {
+  // seed: the output's adjoint, in host memory (seed_on_host) or in the backend's
+  void backward(const value_type* seed, bool seed_on_host) {
     if constexpr (plan.needs_adjoint[root_id]) {
-      if (plan.grad_bytes) std::memset(grads_.get(), 0, plan.grad_bytes);
-      std::memcpy(ctx_.adj[root_id], seed, output_shape::size * sizeof(value_type));
+      if (plan.grad_bytes) Backend::zero(grads_.get(), plan.grad_bytes);
+      if (seed_on_host)
+        Backend::upload(ctx_.adj[root_id], seed, output_shape::size * sizeof(value_type));
+      else
+        Backend::copy(ctx_.adj[root_id], seed, output_shape::size * sizeof(value_type));
       [&]<std::size_t... P>(std::index_sequence<P...>) {
         (run_backward<plan.kernels[plan.kernel_count - 1 - P]>(), ...);
       }
@@ -371,10 +441,13 @@ class Program {
   }
 
   Root root_;
-  detail::aligned_bytes workspace_;
-  detail::aligned_bytes grads_;
+  typename Backend::buffer workspace_;
+  typename Backend::buffer grads_;
   context_type ctx_{};
   std::array<std::size_t, node_count> canon_{};
 };
+
+template <class Root, bool Train, class... Specs>
+using Program = BasicProgram<Root, Train, host_backend, Specs...>;
 
 }  // namespace tg

@@ -2,6 +2,7 @@
 // y[n, o] = sum_c W[o, c] (*) x[n, c]  (cross-correlation, stride S, zero padding P), NCHW, W [O, C, kh, kw]
 // as PyTorch. Per image: im2col(x_n) -> cols [C kh kw, Ho Wo], y_n = W cols (one GEMM).
 // VJP: dW += dy_n cols^T (GEMM), dcols = W^T dy_n (GEMM) scattered back by col2im into dx_n.
+#include "typegrad/core/backend.hpp"
 #include "typegrad/core/blas.hpp"
 #include "typegrad/core/kernel.hpp"
 
@@ -75,33 +76,93 @@ struct Conv2dNode
           }
   }
 
+  // Device backends run the whole batch at once: im2col of every image (one pass), one batched GEMM;
+  // backward: dW += dy' cols'^T as one GEMM over all images (dy' = dy as [O, N Ho Wo]), dcols by one
+  // batched GEMM, col2im as one gather pass (each input element sums its windows: no atomics).
+  static constexpr bool runs_on_device = true;
+  static constexpr std::size_t image = G::C * G::H * G::Wd, batch_cols = G::N * rows * cols_n;
+  static constexpr std::size_t device_scratch_bytes = (batch_cols + G::O * G::N * cols_n) * sizeof(T);
+  using BatchGradW = blas::gemm_kernel<T, false, false, O, R, int(G::N * cols_n), int(G::N * cols_n), R, R, 1>;
+
+  // x value under column `pix` of im2col row `row` of image n (0 in the padding)
+  static TG_HD TG_INLINE T window_value(const T* x, std::size_t n, std::size_t row, std::size_t pix) {
+    const std::size_t ch = row / (G::KH * G::KW), ki = row / G::KW % G::KH, kj = row % G::KW;
+    const std::ptrdiff_t r = std::ptrdiff_t(pix / G::Wo * S + ki) - std::ptrdiff_t(P);
+    const std::ptrdiff_t q = std::ptrdiff_t(pix % G::Wo * S + kj) - std::ptrdiff_t(P);
+    return (r >= 0 && r < std::ptrdiff_t(G::H) && q >= 0 && q < std::ptrdiff_t(G::Wd))
+               ? x[n * image + (ch * G::H + std::size_t(r)) * G::Wd + std::size_t(q)]
+               : T(0);
+  }
+
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
+    using Bk = typename Ctx::backend;
     const T* x = this->template in_data<Id, 0>(c);
     const T* w = this->template in_data<Id, 1>(c);
     T* y = this->template out<Id>(c);
     T* col = this->template scratch<T, Id>(c);
-    for (std::size_t n = 0; n < G::N; ++n) {
-      im2col(x + n * G::C * G::H * G::Wd, col);
-      Forward::run(w, col, y + n * G::O * cols_n, nullptr);
+    if constexpr (Bk::is_device) {
+      Bk::for_each(launch::elementwise, batch_cols, TG_BODY(std::size_t e) {  // cols [N][rows][pix]
+        col[e] = window_value(x, e / (rows * cols_n), e / cols_n % rows, e % cols_n);
+      });
+      Bk::template gemm<Forward, G::N, 0, rows * cols_n, G::O * cols_n>(w, col, y, nullptr);
+    } else {
+      for (std::size_t n = 0; n < G::N; ++n) {
+        im2col(x + n * image, col);
+        Forward::run(w, col, y + n * G::O * cols_n, nullptr);
+      }
     }
   }
 
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
+    using Bk = typename Ctx::backend;
     const T* x = this->template in_data<Id, 0>(c);
     const T* w = this->template in_data<Id, 1>(c);
     const T* g = this->template out_grad<Id>(c);
     T* col = this->template scratch<T, Id>(c);
-    for (std::size_t n = 0; n < G::N; ++n) {
-      const T* gn = g + n * G::O * cols_n;
+    if constexpr (Bk::is_device) {
       if constexpr (Conv2dNode::template wants_grad<Id, 1, Ctx>()) {
-        im2col<true>(x + n * G::C * G::H * G::Wd, col);  // cols^T, so dW is a plain product
-        GradW::run(gn, col, this->template grad_data<Id, 1>(c), nullptr);
+        T* gp = col + batch_cols;
+        Bk::for_each(launch::elementwise, batch_cols, TG_BODY(std::size_t e) {  // cols^T [N pix][rows]
+          col[e] = window_value(x, e / (cols_n * rows), e % rows, e / rows % cols_n);
+        });
+        Bk::for_each(launch::elementwise, G::O * G::N * cols_n, TG_BODY(std::size_t e) {  // dy' [O][N pix]
+          const std::size_t o = e / (G::N * cols_n), n = e / cols_n % G::N;
+          gp[e] = g[(n * G::O + o) * cols_n + e % cols_n];
+        });
+        Bk::template gemm<BatchGradW>(gp, col, this->template grad_data<Id, 1>(c), nullptr);
       }
       if constexpr (Conv2dNode::template wants_grad<Id, 0, Ctx>()) {
-        GradCols::run(w, gn, col, nullptr);
-        col2im_add(col, this->template grad_data<Id, 0>(c) + n * G::C * G::H * G::Wd);
+        T* dx = this->template grad_data<Id, 0>(c);
+        Bk::template gemm<GradCols, G::N, 0, G::O * cols_n, rows * cols_n>(w, g, col, nullptr);
+        Bk::for_each(launch::elementwise, G::N * image, TG_BODY(std::size_t e) {
+          const std::size_t n = e / image, ch = e / (G::H * G::Wd) % G::C, h = e / G::Wd % G::H, wd = e % G::Wd;
+          T sum = 0;
+          for (std::size_t ki = 0; ki < G::KH; ++ki) {
+            const std::ptrdiff_t rs = std::ptrdiff_t(h + P) - std::ptrdiff_t(ki);
+            if (rs < 0 || rs % std::ptrdiff_t(S) != 0 || std::size_t(rs) / S >= G::Ho) continue;
+            for (std::size_t kj = 0; kj < G::KW; ++kj) {
+              const std::ptrdiff_t qs = std::ptrdiff_t(wd + P) - std::ptrdiff_t(kj);
+              if (qs < 0 || qs % std::ptrdiff_t(S) != 0 || std::size_t(qs) / S >= G::Wo) continue;
+              const std::size_t row = (ch * G::KH + ki) * G::KW + kj;
+              sum += col[(n * rows + row) * cols_n + std::size_t(rs) / S * G::Wo + std::size_t(qs) / S];
+            }
+          }
+          dx[e] += sum;
+        });
+      }
+    } else {
+      for (std::size_t n = 0; n < G::N; ++n) {
+        const T* gn = g + n * G::O * cols_n;
+        if constexpr (Conv2dNode::template wants_grad<Id, 1, Ctx>()) {
+          im2col<true>(x + n * image, col);  // cols^T, so dW is a plain product
+          GradW::run(gn, col, this->template grad_data<Id, 1>(c), nullptr);
+        }
+        if constexpr (Conv2dNode::template wants_grad<Id, 0, Ctx>()) {
+          GradCols::run(w, gn, col, nullptr);
+          col2im_add(col, this->template grad_data<Id, 0>(c) + n * image);
+        }
       }
     }
   }

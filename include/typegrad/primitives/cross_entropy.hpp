@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "typegrad/core/backend.hpp"
 #include "typegrad/core/inputs.hpp"
 #include "typegrad/core/fast_math.hpp"
 #include "typegrad/core/kernel.hpp"
@@ -23,8 +24,10 @@ struct CrossEntropy : kernel_node<typename X::value_type, shape<>, X, Y> {
   static constexpr std::uint32_t nondifferentiable_children = 0b10;
   static constexpr std::size_t B = X::shape_type::dims[0], C = X::shape_type::dims[1];
 
+  static constexpr bool runs_on_device = true;
+
   template <std::size_t Id, class Ctx>
-  T row_lse(const Ctx& c, std::size_t b) const {
+  TG_HD T row_lse(const Ctx& c, std::size_t b) const {
     T m = -std::numeric_limits<T>::infinity();
     for (std::size_t k = 0; k < C; ++k) {
       const T v = this->template in<Id, 0>(c, b * C + k);
@@ -35,27 +38,29 @@ struct CrossEntropy : kernel_node<typename X::value_type, shape<>, X, Y> {
     return m + std::log(s);
   }
 
+  // one reduction over the rows: sum_b (lse_b - x_b[y_b]) / B
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
     const std::int32_t* y = this->template in_data<Id, 1>(c);
-    T total = 0;
-    for (std::size_t b = 0; b < B; ++b)
-      total += row_lse<Id>(c, b) - this->template in<Id, 0>(c, b * C + std::size_t(y[b]));
-    this->template out<Id>(c)[0] = total / T(B);
+    Ctx::backend::segmented_reduce(
+        launch::reduction, 1, B,
+        TG_BODY(std::size_t, std::size_t b) { return row_lse<Id>(c, b) - this->template in<Id, 0>(c, b * C + std::size_t(y[b])); },
+        detail::plus_op{}, T(0), this->template out<Id>(c), T(B));
   }
 
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
     if constexpr (CrossEntropy::template wants_grad<Id, 0, Ctx>()) {
       const std::int32_t* y = this->template in_data<Id, 1>(c);
-      const T g = this->template out_grad<Id>(c)[0] / T(B);
-      for (std::size_t b = 0; b < B; ++b) {
+      const T* dl = this->template out_grad<Id>(c);
+      Ctx::backend::for_each(launch::elementwise, B, TG_BODY(std::size_t b) {
+        const T g = dl[0] / T(B);
         const T lse = row_lse<Id>(c, b);
         for (std::size_t k = 0; k < C; ++k) {
           const T p = math::exp_of(this->template in<Id, 0>(c, b * C + k) - lse);
           this->template add_grad<Id, 0>(c, b * C + k, g * (p - (std::size_t(y[b]) == k ? T(1) : T(0))));
         }
-      }
+      });
     }
   }
 };

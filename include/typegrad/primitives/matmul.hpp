@@ -4,6 +4,7 @@
 // VJP: dA = dC op(B)^T, dB = op(A)^T dC (accumulated with beta = 1, transposes as GEMM flags).
 #include <algorithm>
 
+#include "typegrad/core/backend.hpp"
 #include "typegrad/core/blas.hpp"
 #include "typegrad/core/kernel.hpp"
 #include "typegrad/primitives/permute.hpp"
@@ -91,20 +92,25 @@ struct MatMul
       std::max({Forward::scratch_elements, GradA::scratch_elements, GradB::scratch_elements});
   static constexpr std::size_t scratch_bytes = scratch_elements * sizeof(T);
 
+  static constexpr bool runs_on_device = true;
+  static constexpr std::size_t MN = std::size_t(M) * N;
+
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
+    using Bk = typename Ctx::backend;
     const T* a = this->template in_data<Id, 0>(c);
     const T* b = this->template in_data<Id, 1>(c);
     T* y = this->template out<Id>(c);
     T* s = this->template scratch<T, Id>(c);
     if constexpr (flatten)
-      Forward::run(a, b, y, s);
+      Bk::template gemm<Forward>(a, b, y, s);
     else
-      for (std::size_t q = 0; q < batches; ++q) Forward::run(a + q * LA::matrix, b + q * stride_b, y + q * M * N, s);
+      Bk::template gemm<Forward, batches, LA::matrix, stride_b, MN>(a, b, y, s);
   }
 
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
+    using Bk = typename Ctx::backend;
     const T* a = this->template in_data<Id, 0>(c);
     const T* b = this->template in_data<Id, 1>(c);
     const T* g = this->template out_grad<Id>(c);
@@ -112,22 +118,22 @@ struct MatMul
     if constexpr (MatMul::template wants_grad<Id, 0, Ctx>()) {
       T* da = this->template grad_data<Id, 0>(c);
       if constexpr (flatten)
-        GradA::run(g, b, da, s);
+        Bk::template gemm<GradA>(g, b, da, s);
       else if constexpr (!TA)
-        for (std::size_t q = 0; q < batches; ++q) GradA::run(g + q * M * N, b + q * stride_b, da + q * LA::matrix, s);
+        Bk::template gemm<GradA, batches, MN, stride_b, LA::matrix>(g, b, da, s);
       else
-        for (std::size_t q = 0; q < batches; ++q) GradA::run(b + q * stride_b, g + q * M * N, da + q * LA::matrix, s);
+        Bk::template gemm<GradA, batches, stride_b, MN, LA::matrix>(b, g, da, s);
     }
     if constexpr (MatMul::template wants_grad<Id, 1, Ctx>()) {
       T* db = this->template grad_data<Id, 1>(c);
       if constexpr (flatten && !TB)
-        GradB::run(a, g, db, s);
+        Bk::template gemm<GradB>(a, g, db, s);
       else if constexpr (flatten)
-        GradB::run(g, a, db, s);
+        Bk::template gemm<GradB>(g, a, db, s);
       else if constexpr (!TB)
-        for (std::size_t q = 0; q < batches; ++q) GradB::run(a + q * LA::matrix, g + q * M * N, db + q * stride_b, s);
+        Bk::template gemm<GradB, batches, LA::matrix, MN, stride_b>(a, g, db, s);
       else
-        for (std::size_t q = 0; q < batches; ++q) GradB::run(g + q * M * N, a + q * LA::matrix, db + q * stride_b, s);
+        Bk::template gemm<GradB, batches, MN, LA::matrix, stride_b>(g, a, db, s);
     }
   }
 };

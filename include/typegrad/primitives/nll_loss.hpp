@@ -1,6 +1,7 @@
 #pragma once
 // Mean negative log-likelihood of log-probabilities [B, C] at class labels:
 //   L = -1/B sum_b logp[b, y_b]      VJP: dlogp[b, k] = -g/B [k == y_b]
+#include "typegrad/core/backend.hpp"
 #include "typegrad/core/inputs.hpp"
 #include "typegrad/core/kernel.hpp"
 #include "typegrad/primitives/label_loss.hpp"
@@ -18,19 +19,23 @@ struct NllLoss : kernel_node<typename X::value_type, shape<>, X, Y> {
   template <class... K2>
   using rebind = NllLoss<K2...>;
 
+  static constexpr bool runs_on_device = true;
+
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
     const std::int32_t* y = this->template in_data<Id, 1>(c);
-    T total = 0;
-    for (std::size_t b = 0; b < B; ++b) total -= this->template in<Id, 0>(c, b * C + std::size_t(y[b]));
-    this->template out<Id>(c)[0] = total / T(B);
+    Ctx::backend::segmented_reduce(
+        launch::reduction, 1, B, TG_BODY(std::size_t, std::size_t b) { return -this->template in<Id, 0>(c, b * C + std::size_t(y[b])); },
+        detail::plus_op{}, T(0), this->template out<Id>(c), T(B));
   }
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
     if constexpr (NllLoss::template wants_grad<Id, 0, Ctx>()) {
       const std::int32_t* y = this->template in_data<Id, 1>(c);
-      const T g = this->template out_grad<Id>(c)[0] / T(B);
-      for (std::size_t b = 0; b < B; ++b) this->template add_grad<Id, 0>(c, b * C + std::size_t(y[b]), -g);
+      const T* dl = this->template out_grad<Id>(c);
+      Ctx::backend::for_each(launch::elementwise, B, TG_BODY(std::size_t b) {
+        this->template add_grad<Id, 0>(c, b * C + std::size_t(y[b]), -dl[0] / T(B));
+      });
     }
   }
 };

@@ -5,6 +5,8 @@
 // The operand may be an element-wise region (e.g. relu(conv)), computed inside the pooling kernel.
 #include <limits>
 
+#include "typegrad/core/backend.hpp"
+
 #include "typegrad/core/kernel.hpp"
 
 namespace tg {
@@ -28,22 +30,23 @@ struct Pool2d : kernel_node<typename X::value_type,
   static constexpr bool is_max = std::is_same_v<Kind, op::max_pool2d>;
   template <class... K2>
   using rebind = Pool2d<Kind, K2..., K, S>;
-  static std::size_t at(std::size_t p, std::size_t r, std::size_t q) { return (p * H + r) * W + q; }
+  static constexpr bool runs_on_device = true;
+  static TG_HD TG_INLINE std::size_t at(std::size_t p, std::size_t r, std::size_t q) { return (p * H + r) * W + q; }
 
+  // one body per output element o = (p, i, j)
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
     T* y = this->template out<Id>(c);
-    for (std::size_t p = 0; p < planes; ++p)
-      for (std::size_t i = 0; i < Ho; ++i)
-        for (std::size_t j = 0; j < Wo; ++j) {
-          T acc = is_max ? -std::numeric_limits<T>::infinity() : T(0);
-          for (std::size_t a = 0; a < K; ++a)
-            for (std::size_t b = 0; b < K; ++b) {
-              const T v = this->template in<Id, 0>(c, at(p, i * S + a, j * S + b));
-              acc = is_max ? (v > acc ? v : acc) : acc + v;
-            }
-          y[(p * Ho + i) * Wo + j] = is_max ? acc : acc / T(K * K);
+    Ctx::backend::for_each(launch::elementwise, planes * Ho * Wo, TG_BODY(std::size_t o) {
+      const std::size_t p = o / (Ho * Wo), i = o / Wo % Ho, j = o % Wo;
+      T acc = is_max ? -std::numeric_limits<T>::infinity() : T(0);
+      for (std::size_t a = 0; a < K; ++a)
+        for (std::size_t b = 0; b < K; ++b) {
+          const T v = this->template in<Id, 0>(c, at(p, i * S + a, j * S + b));
+          acc = is_max ? (v > acc ? v : acc) : acc + v;
         }
+      y[o] = is_max ? acc : acc / T(K * K);
+    });
   }
 
   template <std::size_t Id, class Ctx>
@@ -51,26 +54,26 @@ struct Pool2d : kernel_node<typename X::value_type,
     if constexpr (Pool2d::template wants_grad<Id, 0, Ctx>()) {
       const T* y = this->template out<Id>(c);
       const T* g = this->template out_grad<Id>(c);
-      for (std::size_t p = 0; p < planes; ++p)
-        for (std::size_t i = 0; i < Ho; ++i)
-          for (std::size_t j = 0; j < Wo; ++j) {
-            const std::size_t o = (p * Ho + i) * Wo + j;
-            if constexpr (is_max) {
-              bool done = false;
-              for (std::size_t a = 0; a < K && !done; ++a)
-                for (std::size_t b = 0; b < K && !done; ++b) {
-                  const std::size_t idx = at(p, i * S + a, j * S + b);
-                  if (this->template in<Id, 0>(c, idx) == y[o]) {
-                    this->template add_grad<Id, 0>(c, idx, g[o]);
-                    done = true;
-                  }
-                }
-            } else {
-              const T share = g[o] / T(K * K);
-              for (std::size_t a = 0; a < K; ++a)
-                for (std::size_t b = 0; b < K; ++b) this->template add_grad<Id, 0>(c, at(p, i * S + a, j * S + b), share);
+      Ctx::backend::for_each(launch::elementwise, planes * Ho * Wo, TG_BODY(std::size_t o) {
+        const std::size_t p = o / (Ho * Wo), i = o / Wo % Ho, j = o % Wo;
+        const T go = g[o], yo = y[o];
+        const auto& ctx = c;  // captured here: nvcc's lambdas cannot first capture inside if constexpr
+        if constexpr (is_max) {
+          bool done = false;
+          for (std::size_t a = 0; a < K && !done; ++a)
+            for (std::size_t b = 0; b < K && !done; ++b) {
+              const std::size_t idx = at(p, i * S + a, j * S + b);
+              if (this->template in<Id, 0>(ctx, idx) == yo) {
+                this->template add_grad<Id, 0>(ctx, idx, go);
+                done = true;
+              }
             }
-          }
+        } else {
+          const T share = go / T(K * K);
+          for (std::size_t a = 0; a < K; ++a)
+            for (std::size_t b = 0; b < K; ++b) this->template add_grad<Id, 0>(ctx, at(p, i * S + a, j * S + b), share);
+        }
+      });
     }
   }
 };

@@ -4,6 +4,8 @@
 // The operand may be an element-wise region: it is computed inside the reduction (fused).
 #include <limits>
 
+#include "typegrad/core/backend.hpp"
+
 #include "typegrad/core/kernel.hpp"
 
 namespace tg {
@@ -81,32 +83,30 @@ struct Reduce : kernel_node<typename X::value_type,
   template <class... X2>
   using rebind = Reduce<Kind, X2..., Axes...>;
 
+  static constexpr bool runs_on_device = true;
+
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
+    using Bk = typename Ctx::backend;
     T* y = this->template out<Id>(c);
-    for (std::size_t o = 0; o < L::out_shape::size; ++o) {
-      if constexpr (std::is_same_v<Kind, op::max>) {
-        T m = -std::numeric_limits<T>::infinity();
-        for (std::size_t r = 0; r < L::count; ++r) {
-          const T v = this->template in<Id, 0>(c, L::index(o, r));
-          m = v > m ? v : m;
-        }
-        y[o] = m;
-      } else {
-        T s = 0;
-        for (std::size_t r = 0; r < L::count; ++r) s += this->template in<Id, 0>(c, L::index(o, r));
-        y[o] = std::is_same_v<Kind, op::mean> ? s / T(L::count) : s;
-      }
-    }
+    auto value = TG_BODY(std::size_t o, std::size_t r) { return this->template in<Id, 0>(c, L::index(o, r)); };
+    if constexpr (std::is_same_v<Kind, op::max>)
+      Bk::segmented_reduce(launch::reduction, L::out_shape::size, L::count, value, detail::max_op{},
+                           -std::numeric_limits<T>::infinity(), y);
+    else
+      Bk::segmented_reduce(launch::reduction, L::out_shape::size, L::count, value, detail::plus_op{}, T(0), y,
+                           std::is_same_v<Kind, op::mean> ? T(L::count) : T(1));
   }
 
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
     if constexpr (Reduce::template wants_grad<Id, 0, Ctx>()) {
+      using Bk = typename Ctx::backend;
       const T* g = this->template out_grad<Id>(c);
       const T* y = this->template out<Id>(c);
-      for (std::size_t o = 0; o < L::out_shape::size; ++o) {
-        if constexpr (std::is_same_v<Kind, op::max>) {
+      constexpr T divisor = std::is_same_v<Kind, op::mean> ? T(L::count) : T(1);
+      if constexpr (std::is_same_v<Kind, op::max>) {  // one segment per body: the first maximum wins
+        Bk::for_each(launch::elementwise, L::out_shape::size, TG_BODY(std::size_t o) {
           for (std::size_t r = 0; r < L::count; ++r) {
             const std::size_t i = L::index(o, r);
             if (this->template in<Id, 0>(c, i) == y[o]) {
@@ -114,8 +114,15 @@ struct Reduce : kernel_node<typename X::value_type,
               break;
             }
           }
-        } else {
-          const T go = std::is_same_v<Kind, op::mean> ? g[o] / T(L::count) : g[o];
+        });
+      } else if constexpr (Bk::is_device) {  // one body per input element
+        Bk::for_each(launch::elementwise, L::out_shape::size * L::count, TG_BODY(std::size_t s) {
+          const std::size_t o = s / L::count;
+          this->template add_grad<Id, 0>(c, L::index(o, s % L::count), g[o] / divisor);
+        });
+      } else {
+        for (std::size_t o = 0; o < L::out_shape::size; ++o) {
+          const T go = g[o] / divisor;
           for (std::size_t r = 0; r < L::count; ++r) this->template add_grad<Id, 0>(c, L::index(o, r), go);
         }
       }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "typegrad/core/backend.hpp"
 #include "typegrad/core/fast_math.hpp"
 #include "typegrad/core/kernel.hpp"
 
@@ -26,27 +27,30 @@ struct SoftmaxNode : kernel_node<typename X::value_type, typename X::shape_type,
   static constexpr bool is_log = std::is_same_v<Kind, op::log_softmax>;
   static TG_HD TG_INLINE std::size_t at(std::size_t p, std::size_t k, std::size_t q) { return (p * n + k) * post + q; }
 
+  static constexpr bool runs_on_device = true;
+
+  // one body per lane (p, q): the n elements along Axis
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
     T* y = this->template out<Id>(c);
-    for (std::size_t p = 0; p < pre; ++p)
-      for (std::size_t q = 0; q < post; ++q) {
-        T m = -std::numeric_limits<T>::infinity();
-        for (std::size_t k = 0; k < n; ++k) {
-          const T v = this->template in<Id, 0>(c, at(p, k, q));
-          y[at(p, k, q)] = v;
-          m = v > m ? v : m;
-        }
-        T s = 0;
-        for (std::size_t k = 0; k < n; ++k) s += math::exp_of(y[at(p, k, q)] - m);
-        if constexpr (is_log) {
-          const T lse = m + std::log(s);
-          for (std::size_t k = 0; k < n; ++k) y[at(p, k, q)] -= lse;
-        } else {
-          const T inv = T(1) / s;
-          for (std::size_t k = 0; k < n; ++k) y[at(p, k, q)] = math::exp_of(y[at(p, k, q)] - m) * inv;
-        }
+    Ctx::backend::for_each(launch::elementwise, pre * post, TG_BODY(std::size_t lane) {
+      const std::size_t p = lane / post, q = lane % post;
+      T m = -std::numeric_limits<T>::infinity();
+      for (std::size_t k = 0; k < n; ++k) {
+        const T v = this->template in<Id, 0>(c, at(p, k, q));
+        y[at(p, k, q)] = v;
+        m = v > m ? v : m;
       }
+      T s = 0;
+      for (std::size_t k = 0; k < n; ++k) s += math::exp_of(y[at(p, k, q)] - m);
+      if constexpr (is_log) {
+        const T lse = m + std::log(s);
+        for (std::size_t k = 0; k < n; ++k) y[at(p, k, q)] -= lse;
+      } else {
+        const T inv = T(1) / s;
+        for (std::size_t k = 0; k < n; ++k) y[at(p, k, q)] = math::exp_of(y[at(p, k, q)] - m) * inv;
+      }
+    });
   }
 
   template <std::size_t Id, class Ctx>
@@ -54,16 +58,16 @@ struct SoftmaxNode : kernel_node<typename X::value_type, typename X::shape_type,
     if constexpr (SoftmaxNode::template wants_grad<Id, 0, Ctx>()) {
       const T* y = this->template out<Id>(c);
       const T* g = this->template out_grad<Id>(c);
-      for (std::size_t p = 0; p < pre; ++p)
-        for (std::size_t q = 0; q < post; ++q) {
-          T s = 0;
-          for (std::size_t k = 0; k < n; ++k) s += is_log ? g[at(p, k, q)] : g[at(p, k, q)] * y[at(p, k, q)];
-          for (std::size_t k = 0; k < n; ++k) {
-            const std::size_t i = at(p, k, q);
-            const T dx = is_log ? g[i] - math::exp_of(y[i]) * s : y[i] * (g[i] - s);
-            this->template add_grad<Id, 0>(c, i, dx);
-          }
+      Ctx::backend::for_each(launch::elementwise, pre * post, TG_BODY(std::size_t lane) {
+        const std::size_t p = lane / post, q = lane % post;
+        T s = 0;
+        for (std::size_t k = 0; k < n; ++k) s += is_log ? g[at(p, k, q)] : g[at(p, k, q)] * y[at(p, k, q)];
+        for (std::size_t k = 0; k < n; ++k) {
+          const std::size_t i = at(p, k, q);
+          const T dx = is_log ? g[i] - math::exp_of(y[i]) * s : y[i] * (g[i] - s);
+          this->template add_grad<Id, 0>(c, i, dx);
         }
+      });
     }
   }
 };

@@ -1,0 +1,307 @@
+#pragma once
+// The Thrust backend: every kernel loop of a program is one Thrust algorithm on one stream.
+//   for_each          -> thrust::for_each over the index range (a fused region is one of these)
+//   segmented_reduce  -> thrust::reduce_by_key over (segment, element) pairs, values computed on the fly
+//   gemm              -> cuBLAS (row-major as column-major transposes), or host BLAS on the OMP system
+// The same source builds for the CUDA system (nvcc) and for the OMP system (g++ -fopenmp
+// -DTHRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_OMP), where "device" memory is host memory and GEMM is
+// the host library's.
+#include <thrust/execution_policy.h>
+#include <thrust/find.h>
+#include <thrust/for_each.h>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/iterator/discard_iterator.h>
+#include <thrust/iterator/transform_iterator.h>
+#include <thrust/iterator/transform_output_iterator.h>
+#include <thrust/reduce.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+
+#include "typegrad/core/backend.hpp"
+
+#if THRUST_DEVICE_SYSTEM == THRUST_DEVICE_SYSTEM_CUDA
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#define TYPEGRAD_DEVICE_IS_CUDA 1
+#else
+#include <thrust/system/omp/execution_policy.h>
+#define TYPEGRAD_DEVICE_IS_CUDA 0
+#endif
+
+namespace tg::device {
+
+// ---- launch counter: how many backend calls of each kind ran (tests check the fusion plan with it) ----
+struct launch_counts {
+  std::array<std::size_t, std::size_t(launch::kinds)> n{};
+  std::size_t operator[](launch k) const { return n[std::size_t(k)]; }
+  std::size_t total() const {
+    std::size_t t = 0;
+    for (auto v : n) t += v;
+    return t;
+  }
+};
+inline launch_counts& launches() {
+  static thread_local launch_counts counts;
+  return counts;
+}
+inline void count_launch([[maybe_unused]] launch k) {
+#ifdef TYPEGRAD_COUNT_LAUNCHES
+  ++launches().n[std::size_t(k)];
+#endif
+}
+
+#if TYPEGRAD_DEVICE_IS_CUDA
+inline void check(cudaError_t e, const char* call) {
+  if (e != cudaSuccess) throw std::runtime_error(std::string("typegrad: ") + call + " failed: " + cudaGetErrorString(e));
+}
+inline void check(cublasStatus_t e, const char* call) {
+  if (e != CUBLAS_STATUS_SUCCESS)
+    throw std::runtime_error(std::string("typegrad: ") + call + " failed: cuBLAS status " + std::to_string(int(e)));
+}
+#define TG_CUDA(call) ::tg::device::check((call), #call)
+
+// Thrust's temporary storage (reduce_by_key) from a cache: after the first step nothing is allocated.
+struct cached_allocator {
+  using value_type = char;
+  std::multimap<std::ptrdiff_t, char*> free_blocks;
+  std::map<char*, std::ptrdiff_t> used_blocks;
+  char* allocate(std::ptrdiff_t n) {
+    if (auto it = free_blocks.lower_bound(n); it != free_blocks.end()) {
+      char* p = it->second;
+      used_blocks.emplace(p, it->first);
+      free_blocks.erase(it);
+      return p;
+    }
+    void* p = nullptr;
+    TG_CUDA(cudaMalloc(&p, std::size_t(n)));
+    used_blocks.emplace(static_cast<char*>(p), n);
+    return static_cast<char*>(p);
+  }
+  void deallocate(char* p, std::size_t) {
+    auto it = used_blocks.find(p);
+    free_blocks.emplace(it->second, p);
+    used_blocks.erase(it);
+  }
+  ~cached_allocator() {
+    for (auto& [n, p] : free_blocks) cudaFree(p);
+    for (auto& [p, n] : used_blocks) cudaFree(p);
+  }
+};
+
+// One stream, one cuBLAS handle and one allocator for everything typegrad runs on the device.
+struct runtime {
+  cudaStream_t stream{};
+  cublasHandle_t blas{};
+  cached_allocator temporaries;
+  runtime() {
+    TG_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    TG_CUDA(cublasCreate(&blas));
+    TG_CUDA(cublasSetStream(blas, stream));
+  }
+  ~runtime() {
+    cublasDestroy(blas);
+    cudaStreamDestroy(stream);
+  }
+  static runtime& get() {
+    static runtime r;
+    return r;
+  }
+};
+inline auto policy() { return thrust::cuda::par_nosync(runtime::get().temporaries).on(runtime::get().stream); }
+#else
+inline auto policy() { return thrust::omp::par; }
+#endif
+
+// Device memory owned by a program or a tensor (cudaMalloc; aligned host memory on the OMP system).
+class buffer {
+ public:
+  buffer() = default;
+  explicit buffer(std::size_t bytes) {
+    if (bytes == 0) return;
+#if TYPEGRAD_DEVICE_IS_CUDA
+    void* p = nullptr;
+    TG_CUDA(cudaMalloc(&p, bytes));
+    p_ = static_cast<std::byte*>(p);
+#else
+    host_ = tg::detail::allocate_aligned(bytes);
+    p_ = host_.get();
+#endif
+  }
+  buffer(buffer&& o) noexcept : p_(o.p_) {
+#if !TYPEGRAD_DEVICE_IS_CUDA
+    host_ = std::move(o.host_);
+#endif
+    o.p_ = nullptr;
+  }
+  buffer& operator=(buffer&& o) noexcept {
+    if (this != &o) {
+      release();
+      p_ = o.p_;
+#if !TYPEGRAD_DEVICE_IS_CUDA
+      host_ = std::move(o.host_);
+#endif
+      o.p_ = nullptr;
+    }
+    return *this;
+  }
+  ~buffer() { release(); }
+  std::byte* get() const { return p_; }
+
+ private:
+  void release() {
+#if TYPEGRAD_DEVICE_IS_CUDA
+    if (p_) cudaFree(p_);
+#else
+    host_.reset();
+#endif
+    p_ = nullptr;
+  }
+  std::byte* p_ = nullptr;
+#if !TYPEGRAD_DEVICE_IS_CUDA
+  tg::detail::aligned_bytes host_;
+#endif
+};
+
+namespace detail {
+template <class Value>
+struct split_index {  // flat index s -> value(segment, element)
+  Value value;
+  std::size_t length;
+  TG_HD auto operator()(std::size_t s) const { return value(s / length, s % length); }
+};
+struct segment_of {
+  std::size_t length;
+  TG_HD std::size_t operator()(std::size_t s) const { return s / length; }
+};
+template <class T>
+struct divided {
+  T d;
+  TG_HD T operator()(T a) const { return a / d; }
+};
+template <class T>
+struct outside_range {
+  T classes;
+  TG_HD bool operator()(T y) const { return y < 0 || y >= classes; }
+};
+
+#if TYPEGRAD_DEVICE_IS_CUDA
+// row-major C[M,N] = op(A) op(B) (+ C): column-major C^T = op(B)^T op(A)^T
+template <class G>
+void cublas_gemm(const typename G::value_type* a, const typename G::value_type* b, typename G::value_type* c,
+                 std::size_t batches, long long sa, long long sb, long long sc) {
+  using T = typename G::value_type;
+  const T alpha = 1, beta = T(G::beta);
+  const cublasOperation_t ob = G::trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, oa = G::trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasHandle_t h = runtime::get().blas;
+  if constexpr (std::is_same_v<T, float>)
+    TG_CUDA(cublasSgemmStridedBatched(h, ob, oa, G::n, G::m, G::k, &alpha, b, G::ldb, sb, a, G::lda, sa, &beta, c,
+                                      G::ldc, sc, int(batches)));
+  else
+    TG_CUDA(cublasDgemmStridedBatched(h, ob, oa, G::n, G::m, G::k, &alpha, b, G::ldb, sb, a, G::lda, sa, &beta, c,
+                                      G::ldc, sc, int(batches)));
+}
+#endif
+}  // namespace detail
+
+struct thrust_backend {
+  static constexpr bool is_device = true;
+  static constexpr bool concurrent = true;
+  using buffer = device::buffer;
+
+  template <class F>
+  static void for_each(launch kind, std::size_t n, F f) {
+    count_launch(kind);
+    thrust::for_each(policy(), thrust::counting_iterator<std::size_t>(0), thrust::counting_iterator<std::size_t>(n), f);
+  }
+
+  template <class T, class Value, class Op>
+  static void segmented_reduce(launch kind, std::size_t segments, std::size_t length, Value value, Op op, T,
+                               T* out, T divisor = T(1)) {
+    count_launch(kind);
+    const thrust::counting_iterator<std::size_t> s(0);
+    auto keys = thrust::make_transform_iterator(s, detail::segment_of{length});
+    auto values = thrust::make_transform_iterator(s, detail::split_index<Value>{value, length});
+    thrust::reduce_by_key(policy(), keys, keys + segments * length, values, thrust::make_discard_iterator(),
+                          thrust::make_transform_output_iterator(out, detail::divided<T>{divisor}), thrust::equal_to<std::size_t>(), op);
+  }
+
+  template <class G, std::size_t Batches = 1, std::size_t SA = 0, std::size_t SB = 0, std::size_t SC = 0>
+  static void gemm(const typename G::value_type* a, const typename G::value_type* b, typename G::value_type* c,
+                   [[maybe_unused]] typename G::value_type* scratch) {
+#if TYPEGRAD_DEVICE_IS_CUDA
+    if constexpr (SC == 0 && Batches > 1) {  // every batch adds into one C: in order, not concurrently
+      for (std::size_t q = 0; q < Batches; ++q) {
+        count_launch(launch::gemm);
+        detail::cublas_gemm<G>(a + q * SA, b + q * SB, c, 1, 0, 0, 0);
+      }
+    } else {
+      count_launch(launch::gemm);
+      detail::cublas_gemm<G>(a, b, c, Batches, SA, SB, SC);
+    }
+#else
+    if constexpr (SC == 0 && Batches > 1)
+      for (std::size_t q = 0; q < Batches; ++q) count_launch(launch::gemm);
+    else
+      count_launch(launch::gemm);
+    host_backend::gemm<G, Batches, SA, SB, SC>(a, b, c, scratch);
+#endif
+  }
+
+  static buffer allocate(std::size_t bytes) { return buffer(bytes); }
+
+  static void zero(void* p, std::size_t bytes) {
+    if (!bytes) return;
+    count_launch(launch::fill);
+#if TYPEGRAD_DEVICE_IS_CUDA
+    TG_CUDA(cudaMemsetAsync(p, 0, bytes, runtime::get().stream));
+#else
+    std::memset(p, 0, bytes);
+#endif
+  }
+  static void copy(void* dst, const void* src, std::size_t bytes) {  // device to device
+    if (!bytes) return;
+    count_launch(launch::copy);
+#if TYPEGRAD_DEVICE_IS_CUDA
+    TG_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, runtime::get().stream));
+#else
+    std::memcpy(dst, src, bytes);
+#endif
+  }
+  static void upload(void* dst, const void* src, std::size_t bytes) {  // host to device, in stream order
+    if (!bytes) return;
+    count_launch(launch::copy);
+#if TYPEGRAD_DEVICE_IS_CUDA
+    TG_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, runtime::get().stream));
+    TG_CUDA(cudaStreamSynchronize(runtime::get().stream));  // src may be a temporary of the caller
+#else
+    std::memcpy(dst, src, bytes);
+#endif
+  }
+  static void download(void* dst, const void* src, std::size_t bytes) {  // device to host, waits
+    if (!bytes) return;
+    count_launch(launch::copy);
+#if TYPEGRAD_DEVICE_IS_CUDA
+    TG_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, runtime::get().stream));
+    TG_CUDA(cudaStreamSynchronize(runtime::get().stream));
+#else
+    std::memcpy(dst, src, bytes);
+#endif
+  }
+  static void synchronize() {
+#if TYPEGRAD_DEVICE_IS_CUDA
+    TG_CUDA(cudaStreamSynchronize(runtime::get().stream));
+#endif
+  }
+
+  // Index of the first label outside [0, classes), or n.
+  static std::size_t first_outside(const std::int32_t* y, std::size_t n, std::int32_t classes) {
+    count_launch(launch::reduction);
+    return std::size_t(thrust::find_if(policy(), y, y + n, detail::outside_range<std::int32_t>{classes}) - y);
+  }
+};
+
+}  // namespace tg::device

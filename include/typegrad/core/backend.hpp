@@ -1,0 +1,87 @@
+#pragma once
+// Where a program's kernels run. A backend gives the loops that kernels are written in:
+//   for_each(kind, n, f)                     f(i) for i in [0, n)
+//   segmented_reduce(kind, segs, len, v, op, init, out, divisor)
+//                                            out[o] = (op-fold of v(o, r) over r < len) / divisor, o < segs
+//   gemm<...>(a, b, c, scratch)              row-major GEMM of fixed shape (core/blas.hpp's conventions)
+// host_backend runs them as plain loops on the calling thread. The Thrust backend (cuda/) runs each call
+// as one device algorithm, concurrently: adjoints are then accumulated atomically.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "typegrad/core/accumulate.hpp"
+#include "typegrad/core/blas.hpp"
+#include "typegrad/core/config.hpp"
+#include "typegrad/core/tensor.hpp"
+
+// A loop body that can run on either backend: captures by reference on the host, and under nvcc a copy
+// of the node and its context (device code cannot follow host references).
+#if defined(__CUDACC__)
+#define TG_BODY [=, *this] __host__ __device__
+#else
+#define TG_BODY [&]
+#endif
+
+namespace tg {
+
+namespace detail {
+struct plus_op {
+  template <class T>
+  TG_HD TG_INLINE T operator()(T a, T b) const {
+    return a + b;
+  }
+};
+struct max_op {
+  template <class T>
+  TG_HD TG_INLINE T operator()(T a, T b) const {
+    return b > a ? b : a;
+  }
+};
+}  // namespace detail
+
+// What a backend call does, for the launch counter (device backends) and for reading profiles.
+enum class launch : std::uint8_t { elementwise, reduction, gemm, fill, copy, kinds };
+
+
+struct host_backend {
+  static constexpr bool is_device = false;   // memory is the host's; kernels run on the calling thread
+  static constexpr bool concurrent = false;  // for_each bodies never overlap
+
+  template <class F>
+  static TG_INLINE void for_each(launch, std::size_t n, F&& f) {
+    for (std::size_t i = 0; i < n; ++i) f(i);
+  }
+
+  template <class T, class Value, class Op>
+  static TG_INLINE void segmented_reduce(launch, std::size_t segments, std::size_t length, Value&& value, Op op,
+                                         T init, T* out, T divisor = T(1)) {
+    for (std::size_t o = 0; o < segments; ++o) {
+      T acc = init;
+      for (std::size_t r = 0; r < length; ++r) acc = op(acc, value(o, r));
+      out[o] = acc / divisor;
+    }
+  }
+
+  // Batches of C_q = op(A_q) op(B_q) (+ C_q when G::beta), operand q at base + q * stride; G is a
+  // blas::gemm_kernel (row-major, fixed shape).
+  template <class G, std::size_t Batches = 1, std::size_t SA = 0, std::size_t SB = 0, std::size_t SC = 0>
+  static TG_INLINE void gemm(const typename G::value_type* a, const typename G::value_type* b,
+                             typename G::value_type* c, typename G::value_type* scratch) {
+    for (std::size_t q = 0; q < Batches; ++q) G::run(a + q * SA, b + q * SB, c + q * SC, scratch);
+  }
+
+  using buffer = detail::aligned_bytes;
+  static buffer allocate(std::size_t bytes) { return detail::allocate_aligned(bytes); }
+  static void upload(void* dst, const void* src, std::size_t bytes) { copy(dst, src, bytes); }
+  static void download(void* dst, const void* src, std::size_t bytes) { copy(dst, src, bytes); }
+
+  static void zero(void* p, std::size_t bytes) {
+    if (bytes) std::memset(p, 0, bytes);
+  }
+  static void copy(void* dst, const void* src, std::size_t bytes) {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
+};
+
+}  // namespace tg
