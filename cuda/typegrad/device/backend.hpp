@@ -23,6 +23,10 @@
 
 #include "typegrad/core/backend.hpp"
 
+#if defined(__CUDACC__) && !defined(__CUDACC_EXTENDED_LAMBDA__)
+#error "typegrad's device backend needs nvcc --extended-lambda --expt-relaxed-constexpr (kernels' loop bodies are __host__ __device__ lambdas)"
+#endif
+
 #if THRUST_DEVICE_SYSTEM == THRUST_DEVICE_SYSTEM_CUDA
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -298,9 +302,10 @@ struct thrust_backend {
   }
 
   // Index of the first label outside [0, classes), or n.
-  static std::size_t first_outside(const std::int32_t* y, std::size_t n, std::int32_t classes) {
+  template <class I>
+  static std::size_t first_outside(const I* y, std::size_t n, I classes) {
     count_launch(launch::reduction);
-    return std::size_t(thrust::find_if(policy(), y, y + n, detail::outside_range<std::int32_t>{classes}) - y);
+    return std::size_t(thrust::find_if(policy(), y, y + n, detail::outside_range<I>{classes}) - y);
   }
 };
 

@@ -17,7 +17,7 @@
 
 // A loop body that can run on either backend: captures by reference on the host, and under nvcc a copy
 // of the node and its context (device code cannot follow host references).
-#if defined(__CUDACC__)
+#if defined(__CUDACC__) && defined(__CUDACC_EXTENDED_LAMBDA__)
 #define TG_BODY [=, *this] __host__ __device__
 #else
 #define TG_BODY [&]

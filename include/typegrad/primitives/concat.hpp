@@ -1,5 +1,6 @@
 #pragma once
 // y = [a, b] joined along Axis;  VJP: da, db = the two parts of dy.
+#include "typegrad/core/backend.hpp"
 #include "typegrad/core/kernel.hpp"
 
 namespace tg {
@@ -42,27 +43,32 @@ struct Concat
   static constexpr std::size_t na = SA::dims[Axis], nb = SB::dims[Axis], n = na + nb;
   static constexpr std::size_t outer = SA::size / (na * inner);
 
+  static constexpr bool runs_on_device = true;
+  static constexpr std::size_t row = n * inner, row_a = na * inner, row_b = nb * inner;
+
+  // one body per output element e = (p, j): j < row_a comes from a, the rest from b
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
     T* y = this->template out<Id>(c);
-    for (std::size_t p = 0; p < outer; ++p) {
-      for (std::size_t j = 0; j < na * inner; ++j)
-        y[p * n * inner + j] = this->template in<Id, 0>(c, p * na * inner + j);
-      for (std::size_t j = 0; j < nb * inner; ++j)
-        y[p * n * inner + na * inner + j] = this->template in<Id, 1>(c, p * nb * inner + j);
-    }
+    Ctx::backend::for_each(launch::elementwise, outer * row, TG_BODY(std::size_t e) {
+      const std::size_t p = e / row, j = e % row;
+      y[e] = j < row_a ? this->template in<Id, 0>(c, p * row_a + j) : this->template in<Id, 1>(c, p * row_b + j - row_a);
+    });
   }
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
     const T* g = this->template out_grad<Id>(c);
-    for (std::size_t p = 0; p < outer; ++p) {
-      if constexpr (Concat::template wants_grad<Id, 0, Ctx>())
-        for (std::size_t j = 0; j < na * inner; ++j)
-          this->template add_grad<Id, 0>(c, p * na * inner + j, g[p * n * inner + j]);
-      if constexpr (Concat::template wants_grad<Id, 1, Ctx>())
-        for (std::size_t j = 0; j < nb * inner; ++j)
-          this->template add_grad<Id, 1>(c, p * nb * inner + j, g[p * n * inner + na * inner + j]);
-    }
+    Ctx::backend::for_each(launch::elementwise, outer * row, TG_BODY(std::size_t e) {
+      const std::size_t p = e / row, j = e % row;
+      const auto& ctx = c;  // captured here: nvcc's lambdas cannot first capture inside if constexpr
+      const T ge = g[e];
+      if (j < row_a) {
+        if constexpr (Concat::template wants_grad<Id, 0, Ctx>()) this->template add_grad<Id, 0>(ctx, p * row_a + j, ge);
+      } else {
+        if constexpr (Concat::template wants_grad<Id, 1, Ctx>())
+          this->template add_grad<Id, 1>(ctx, p * row_b + j - row_a, ge);
+      }
+    });
   }
 };
 

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "typegrad/core/backend.hpp"
 #include "typegrad/core/kernel.hpp"
 
 namespace tg {
@@ -32,18 +33,31 @@ struct Gather : kernel_node<typename Table::value_type,
   template <class... K2>
   using rebind = Gather<K2...>;
 
+  static constexpr bool runs_on_device = true;
+
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
+    using Bk = typename Ctx::backend;
     const T* table = this->template in_data<Id, 0>(c);
     const auto* index = this->template in_data<Id, 1>(c);
     T* y = this->template out<Id>(c);
-    for (std::size_t i = 0; i < count; ++i) {
-      const auto v = index[i];
-      if (v < 0 || std::size_t(v) >= V)
-        throw std::out_of_range("typegrad: gather: index " + std::to_string(v) + " at position " + std::to_string(i) +
-                                " is outside the table's " + std::to_string(V) + " rows");
-      for (std::size_t d = 0; d < D; ++d) y[i * D + d] = table[std::size_t(v) * D + d];
+    using I = std::remove_cvref_t<decltype(index[0])>;
+    std::size_t i = 0;
+    I v = 0;
+    if constexpr (Bk::is_device) {
+      i = Bk::first_outside(index, count, I(V));
+      if (i < count) Bk::download(&v, index + i, sizeof v);
+    } else {
+      for (; i < count; ++i)
+        if (index[i] < 0 || std::size_t(index[i]) >= V) {
+          v = index[i];
+          break;
+        }
     }
+    if (i < count)
+      throw std::out_of_range("typegrad: gather: index " + std::to_string(v) + " at position " + std::to_string(i) +
+                              " is outside the table's " + std::to_string(V) + " rows");
+    Bk::for_each(launch::elementwise, count * D, TG_BODY(std::size_t e) { y[e] = table[std::size_t(index[e / D]) * D + e % D]; });
   }
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
@@ -51,8 +65,9 @@ struct Gather : kernel_node<typename Table::value_type,
       const auto* index = this->template in_data<Id, 1>(c);
       const T* g = this->template out_grad<Id>(c);
       T* dt = this->template grad_data<Id, 0>(c);
-      for (std::size_t i = 0; i < count; ++i)
-        for (std::size_t d = 0; d < D; ++d) dt[std::size_t(index[i]) * D + d] += g[i * D + d];
+      Ctx::backend::for_each(launch::elementwise, count * D, TG_BODY(std::size_t e) {  // repeated rows add up
+        accumulate_into<Ctx>(dt, std::size_t(index[e / D]) * D + e % D, g[e]);
+      });
     }
   }
 };

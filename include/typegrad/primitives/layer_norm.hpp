@@ -5,6 +5,7 @@
 //      dbeta = sum_rows g.   The input may be an element-wise region (computed inside this kernel).
 #include <cmath>
 
+#include "typegrad/core/backend.hpp"
 #include "typegrad/core/kernel.hpp"
 
 namespace tg {
@@ -26,8 +27,10 @@ struct LayerNormNode : kernel_node<typename X::value_type, typename X::shape_typ
     r.eps = eps;
   }
 
+  static constexpr bool runs_on_device = true;
+
   template <std::size_t Id, class Ctx>
-  void statistics(const Ctx& c, std::size_t r, T& mean, T& invstd) const {
+  TG_HD void statistics(const Ctx& c, std::size_t r, T& mean, T& invstd) const {
     T s = 0, ss = 0;
     for (std::size_t k = 0; k < n; ++k) s += this->template in<Id, 0>(c, r * n + k);
     mean = s / T(n);
@@ -41,19 +44,19 @@ struct LayerNormNode : kernel_node<typename X::value_type, typename X::shape_typ
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
     T* y = this->template out<Id>(c);
-    for (std::size_t r = 0; r < rows; ++r) {
+    Ctx::backend::for_each(launch::elementwise, rows, TG_BODY(std::size_t r) {  // one body per row
       T mean, invstd;
       statistics<Id>(c, r, mean, invstd);
       for (std::size_t k = 0; k < n; ++k)
         y[r * n + k] = (this->template in<Id, 0>(c, r * n + k) - mean) * invstd * this->template in<Id, 1>(c, k) +
                        this->template in<Id, 2>(c, k);
-    }
+    });
   }
 
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
     const T* g = this->template out_grad<Id>(c);
-    for (std::size_t r = 0; r < rows; ++r) {
+    Ctx::backend::for_each(launch::elementwise, rows, TG_BODY(std::size_t r) {  // gamma, beta: atomic on devices
       T mean, invstd, sg = 0, sgx = 0;
       statistics<Id>(c, r, mean, invstd);
       for (std::size_t k = 0; k < n; ++k) {
@@ -70,7 +73,7 @@ struct LayerNormNode : kernel_node<typename X::value_type, typename X::shape_typ
           const T gg = g[r * n + k] * this->template in<Id, 1>(c, k);
           this->template add_grad<Id, 0>(c, r * n + k, invstd / T(n) * (T(n) * gg - sg - xhat * sgx));
         }
-    }
+    });
   }
 };
 
