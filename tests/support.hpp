@@ -9,8 +9,21 @@
 #include <string>
 
 #include "typegrad/typegrad.hpp"
+#ifdef TYPEGRAD_TEST_DEVICE
+#include "typegrad/device.hpp"
+#endif
 
 namespace tgtest {
+
+// The gradient checks of the backend under test: the host, or (TYPEGRAD_TEST_DEVICE, the same test
+// sources built against the Thrust backend) the device.
+#ifdef TYPEGRAD_TEST_DEVICE
+using tg::device::check_gradients;
+using tg::device::check_gradients_in;
+#else
+using tg::check_gradients;
+using tg::check_gradients_in;
+#endif
 
 inline std::uint64_t run_seed() {
   static const std::uint64_t seed = [] {
@@ -75,8 +88,8 @@ void check_primitive(F f, const Args&... args) {
     else
       return tg::sum(y * w);
   };
-  TG_CHECK_GRADIENTS(tg::check_gradients(loss, args...), 1e-6);
-  TG_CHECK_GRADIENTS(tg::check_gradients_in<float>(loss, args...), 1e-3);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients(loss, args...), 1e-6);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients_in<float>(loss, args...), 1e-3);
 }
 
 // d/d(input and every parameter) of sum(layer(x) * w), w random: the gradient check for a layer

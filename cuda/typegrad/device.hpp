@@ -5,3 +5,4 @@
 #include "typegrad/device/tensor.hpp"
 #include "typegrad/device/program.hpp"
 #include "typegrad/device/optimizer.hpp"
+#include "typegrad/device/check_gradients.hpp"

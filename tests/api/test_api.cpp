@@ -79,20 +79,20 @@ TEST_CASE("value_and_grad returns the value and the gradient of every argument",
 TEST_CASE("user-defined primitives plug into the engine", "[integration]") {
   auto x = random<double, 3, 5>();
   SECTION("an element-wise primitive, fused with its neighbours") {
-    TG_CHECK_GRADIENTS(tg::check_gradients([](auto v) { return tg::sum(tg::tanh(cube_of(v) * 0.3)); }, x), 1e-6);
+    TG_CHECK_GRADIENTS(tgtest::check_gradients([](auto v) { return tg::sum(tg::tanh(cube_of(v) * 0.3)); }, x), 1e-6);
     auto p = tg::compile_inference<tg::Input<double, 3, 5>>([](auto v) { return tg::tanh(cube_of(v) * 0.3); });
     static_assert(decltype(p)::kernel_count == 1);
     auto out = p(x);
     for (std::size_t i = 0; i < 15; ++i) CHECK(out[i] == Approx(std::tanh(x[i] * x[i] * x[i] * 0.3)));
   }
   SECTION("a kernel primitive over a fused operand") {
-    TG_CHECK_GRADIENTS(tg::check_gradients([](auto v) { return tg::sum(tg::tanh(cumsum(v * v))); }, x), 1e-6);
+    TG_CHECK_GRADIENTS(tgtest::check_gradients([](auto v) { return tg::sum(tg::tanh(cumsum(v * v))); }, x), 1e-6);
   }
 }
 
 TEST_CASE("check_gradients catches a wrong derivative", "[integration]") {
   auto x = random<double, 4>(0.5, 2);
-  const auto r = tg::check_gradients([](auto v) { return tg::sum(tg::map(wrong_cube{}, v)); }, x);
+  const auto r = tgtest::check_gradients([](auto v) { return tg::sum(tg::map(wrong_cube{}, v)); }, x);
   INFO(r);
   CHECK_FALSE(r.passes(1e-3));
   CHECK(r.where == "argument 0");

@@ -57,7 +57,7 @@ TEST_CASE("a subexpression used several times is computed once", "[static]") {
   counted_forward_calls = 0;
   step(x);
   CHECK(counted_forward_calls == 1);
-  TG_CHECK_GRADIENTS(tg::check_gradients(f, x), 1e-6);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients(f, x), 1e-6);
 
   SECTION("an element-wise subexpression is materialised once instead of recomputed") {
     auto g = [](auto v) {
@@ -68,7 +68,7 @@ TEST_CASE("a subexpression used several times is computed once", "[static]") {
     counted_elements = 0;
     p(x);
     CHECK(counted_elements == 12);
-    TG_CHECK_GRADIENTS(tg::check_gradients([&](auto v) { return tg::sum(g(v)); }, x), 1e-6);
+    TG_CHECK_GRADIENTS(tgtest::check_gradients([&](auto v) { return tg::sum(g(v)); }, x), 1e-6);
   }
 }
 
@@ -85,7 +85,7 @@ TEST_CASE("two different layers of the same type on the same input are two nodes
   std::size_t merged = 0;
   for (std::size_t k = 0; k < P::node_count; ++k) merged += step.canonical(k) != k;
   CHECK(merged == 1);  // only the input leaf x, used twice
-  TG_CHECK_GRADIENTS(tg::check_gradients(f, x), 1e-6);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients(f, x), 1e-6);
 }
 
 TEST_CASE("a parameter used twice (weight tying) is one leaf whose gradient is the sum", "[static]") {
@@ -102,7 +102,7 @@ TEST_CASE("a parameter used twice (weight tying) is one leaf whose gradient is t
   const auto g1 = untied.grad(first.weight);
   const auto g2 = untied.grad(second.weight);
   for (std::size_t i = 0; i < 9; ++i) CHECK(g[i] == Approx(g1[i] + g2[i]).epsilon(1e-12));
-  TG_CHECK_GRADIENTS(tg::check_gradients([&](auto v) { return tg::sum(tg::tanh(fc(tg::tanh(fc(v))))); }, x), 1e-6);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients([&](auto v) { return tg::sum(tg::tanh(fc(tg::tanh(fc(v))))); }, x), 1e-6);
 }
 
 TEST_CASE("a frozen parameter gets no gradient code", "[static]") {
@@ -133,7 +133,7 @@ TEST_CASE("a frozen parameter gets no gradient code", "[static]") {
 
   SECTION("gradients still flow through a frozen layer to its input") {
     TG_CHECK_GRADIENTS(
-        tg::check_gradients([&](auto v) { return tg::sum(head(tg::relu(tg::frozen(body)(v * v)))); }, x), 1e-6);
+        tgtest::check_gradients([&](auto v) { return tg::sum(head(tg::relu(tg::frozen(body)(v * v)))); }, x), 1e-6);
   }
 }
 

@@ -35,7 +35,7 @@ TEST_CASE("scan: gradient of a tanh-RNN over 32 steps matches finite differences
   RnnCell cell{std::uint64_t(rng()())};
   auto h0 = random<double, 2, 4>(-1, 1);
   auto xs = random<double, 32, 2, 3>(-1, 1);
-  TG_CHECK_GRADIENTS(tg::check_gradients(rnn_loss<32>(cell), h0, xs), 1e-6);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients(rnn_loss<32>(cell), h0, xs), 1e-6);
 }
 
 TEST_CASE("scan: forward equals the unrolled recurrence", "[gradcheck]") {
@@ -75,5 +75,5 @@ TEST_CASE("scan: a parameter used inside and outside the body gets the summed gr
   auto h0 = random<double, 2, 4>(-1, 1);
   auto xs = random<double, 6, 2, 3>(-1, 1);
   auto f = [&](auto h, auto x) { return tg::sum(tg::scan(cell, h, x)) + tg::sum(tg::matmul(h, tg::transpose(cell.wh))); };
-  TG_CHECK_GRADIENTS(tg::check_gradients(f, h0, xs), 1e-6);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients(f, h0, xs), 1e-6);
 }

@@ -47,7 +47,7 @@ TEST_CASE("Embedding", "[gradcheck]") {
   tg::Tensor<std::int32_t, 2, 4> index{1, 6, 1, 0, 3, 3, 3, 5};
   const auto w = random<double, 2, 4, 3>();
   auto f = [&](auto i) { return tg::sum(emb(i) * w); };
-  TG_CHECK_GRADIENTS(tg::check_gradients(f, index), 1e-6);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients(f, index), 1e-6);
 }
 
 TEST_CASE("BatchNorm in training mode: batch statistics, running statistics, gradient", "[gradcheck]") {
@@ -76,7 +76,7 @@ TEST_CASE("BatchNorm in training mode: batch statistics, running statistics, gra
       auto e = p(x);
       const double expected = (x[5] - fresh.running_mean[1]) / std::sqrt(fresh.running_var[1] + 1e-5);
       CHECK(e[5] == Approx(expected).epsilon(1e-10));
-      TG_CHECK_GRADIENTS(tg::check_gradients([&](auto v) { return tg::sum(tg::tanh(fresh(v))); }, x), 1e-6);
+      TG_CHECK_GRADIENTS(tgtest::check_gradients([&](auto v) { return tg::sum(tg::tanh(fresh(v))); }, x), 1e-6);
     }
   }
 }
@@ -105,6 +105,6 @@ TEST_CASE("Dropout: seeded masks in training mode, identity in eval mode", "[int
   tg::set_training(drop, false);
   auto e = p(x);
   for (std::size_t i = 0; i < x.size(); ++i) CHECK(e[i] == x[i]);
-  TG_CHECK_GRADIENTS(tg::check_gradients(f, x), 1e-6);  // eval mode: deterministic
+  TG_CHECK_GRADIENTS(tgtest::check_gradients(f, x), 1e-6);  // eval mode: deterministic
   (void)r;
 }

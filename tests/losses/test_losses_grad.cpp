@@ -6,8 +6,8 @@ using namespace tgtest;
 namespace {
 template <class F, class... Args>
 void check_loss(F f, const Args&... args) {
-  TG_CHECK_GRADIENTS(tg::check_gradients(f, args...), 1e-6);
-  TG_CHECK_GRADIENTS(tg::check_gradients_in<float>(f, args...), 1e-3);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients(f, args...), 1e-6);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients_in<float>(f, args...), 1e-3);
 }
 double value(auto f, const auto&... args) { return tg::value_and_grad(f, args...).value; }
 }  // namespace
@@ -62,9 +62,9 @@ TEST_CASE("L1 and L2 penalties over chosen parameters", "[gradcheck]") {
   tg::Linear<3, 2, double> fc(5);
   auto x = random<double, 4, 3>();
   // the penalties reach the parameters' gradients: check_gradients covers them too
-  TG_CHECK_GRADIENTS(tg::check_gradients([&](auto v) { return tg::mean(fc(v)) + 0.1 * tg::l2_penalty(fc.weight, fc.bias); }, x),
+  TG_CHECK_GRADIENTS(tgtest::check_gradients([&](auto v) { return tg::mean(fc(v)) + 0.1 * tg::l2_penalty(fc.weight, fc.bias); }, x),
                      1e-6);
-  TG_CHECK_GRADIENTS(tg::check_gradients([&](auto v) { return tg::mean(fc(v)) + 0.1 * tg::l1_penalty(fc.weight); }, x), 1e-6);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients([&](auto v) { return tg::mean(fc(v)) + 0.1 * tg::l1_penalty(fc.weight); }, x), 1e-6);
   auto r = tg::value_and_grad([&](auto v) { return tg::mean(v) * 0.0 + tg::l2_penalty(fc.weight); }, x);
   double e = 0;
   for (double w : fc.weight.value) e += w * w;

@@ -54,5 +54,5 @@ TEST_CASE("matmul", "[gradcheck]") {
 TEST_CASE("Linear layer gradients w.r.t. input and parameters", "[gradcheck]") {
   tg::Linear<5, 3, double> fc{std::uint64_t(rng()())};
   auto x = random<double, 4, 5>();
-  TG_CHECK_GRADIENTS(tg::check_gradients([&](auto v) { return tg::sum(tg::tanh(fc(v))); }, x), 1e-6);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients([&](auto v) { return tg::sum(tg::tanh(fc(v))); }, x), 1e-6);
 }

@@ -59,8 +59,8 @@ TEST_CASE("cross_entropy", "[gradcheck]") {
   std::uniform_int_distribution<int> cls(0, 4);
   for (auto& v : y) v = cls(rng());
   auto loss = [](auto x, auto labels) { return tg::cross_entropy(x * 2.0, labels); };
-  TG_CHECK_GRADIENTS(tg::check_gradients(loss, logits, y), 1e-6);
-  TG_CHECK_GRADIENTS(tg::check_gradients_in<float>(loss, logits, y), 1e-3);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients(loss, logits, y), 1e-6);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients_in<float>(loss, logits, y), 1e-3);
 
   SECTION("value matches the definition") {
     double expected = 0;

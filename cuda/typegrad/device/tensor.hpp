@@ -45,19 +45,18 @@ class TensorOf {
   // host -> device: a tg::TensorOf / TensorView of this shape, or any contiguous range of S::size elements
   template <class Host>
   void copy_from(const Host& h) {
-    check_size(std::size(h), "copy_from");
+    if (std::size(h) != S::size) size_error(std::size(h), "copy_from");
     thrust_backend::upload(data(), std::data(h), sizeof(T) * S::size);
   }
   template <class Host>
   void copy_to(Host& h) const {
-    check_size(std::size(h), "copy_to");
+    if (std::size(h) != S::size) size_error(std::size(h), "copy_to");
     thrust_backend::download(std::data(h), data(), sizeof(T) * S::size);
   }
 
  private:
-  static void check_size(std::size_t n, const char* what) {
-    if (n != S::size)
-      throw std::invalid_argument(std::string("typegrad: device tensor ") + what + ": the host side has " +
+  [[noreturn]] static void size_error(std::size_t n, const char* what) {
+    throw std::invalid_argument(std::string("typegrad: device tensor ") + what + ": the host side has " +
                                   std::to_string(n) + " elements, the device tensor " + std::to_string(S::size));
   }
   buffer mem_;

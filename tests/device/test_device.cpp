@@ -1,0 +1,181 @@
+// The device backend against the host one on the MLP and LeNet training steps (forward and backward),
+// the fusion plan checked with the launch counter, the fused optimizer update, and the error paths.
+#include <cmath>
+
+#include "support.hpp"
+#include "typegrad/device.hpp"
+
+using namespace tgtest;
+
+namespace {
+template <class A, class B>
+double max_relative_error(const A& a, const B& b, std::size_t n) {
+  double worst = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    worst = std::max(worst, std::abs(double(a[i]) - double(b[i])) / std::max({std::abs(double(b[i])), 1e-3}));
+  return worst;
+}
+
+template <std::size_t B, std::size_t C>
+tg::Tensor<std::int32_t, B> random_labels() {
+  tg::Tensor<std::int32_t, B> y;
+  for (auto& v : y) v = std::int32_t(rng()() % C);
+  return y;
+}
+
+struct Mlp {
+  tg::Linear<784, 256> fc1;
+  tg::Linear<256, 128> fc2;
+  tg::Linear<128, 10> fc3;
+  template <class X>
+  auto operator()(X&& x) const {
+    return fc3(tg::relu(fc2(tg::relu(fc1(std::forward<X>(x))))));
+  }
+};
+using LeNet = tg::Sequential<tg::Conv2d<1, 10, 5>, tg::MaxPool2d<2>, tg::ReLU, tg::Conv2d<10, 20, 5>, tg::MaxPool2d<2>,
+                             tg::ReLU, tg::Flatten, tg::Linear<320, 50>, tg::ReLU, tg::Linear<50, 10>, tg::LogSoftmax<1>>;
+
+// Host and device steps on the same batch: loss, every parameter gradient (relative error < 1e-5 in float).
+template <class HostStep, class DeviceStep, class X, class Y>
+void expect_same_step(HostStep& host, DeviceStep& dev, const X& x, const Y& y) {
+  const float host_loss = host(x, y);
+  const auto dx = tg::device::to_device(x);
+  const auto dy = tg::device::to_device(y);
+  const float dev_loss = dev(dx, dy);
+  CHECK(std::abs(dev_loss - host_loss) / std::abs(host_loss) < 1e-5);
+  // the two programs have one plan: their trainable parameters come in the same order
+  std::vector<std::vector<float>> host_grads;
+  host.for_each_gradient([&](auto*, const float* g, std::size_t n) { host_grads.emplace_back(g, g + n); });
+  std::size_t k = 0;
+  dev.for_each_gradient([&](auto*, const float* g, std::size_t n) {
+    INFO("parameter " << k);
+    std::vector<float> d(n);
+    tg::device::thrust_backend::download(d.data(), g, n * sizeof(float));
+    REQUIRE(k < host_grads.size());
+    CHECK(max_relative_error(d, host_grads[k], n) < 1e-5);
+    ++k;
+  });
+  CHECK(k == host_grads.size());
+  CHECK(k > 0);
+}
+}  // namespace
+
+TEST_CASE("MLP step: device agrees with host; launches follow the fusion plan", "[device]") {
+  Mlp model;
+  auto f = [&](auto x, auto y) { return tg::cross_entropy(model(x), y); };
+  auto host = tg::compile<tg::Input<float, 64, 784>, tg::Labels<64, 10>>(f);
+  tg::device::Parameters params;
+  auto dev = tg::device::compile<tg::Input<float, 64, 784>, tg::Labels<64, 10>>(params, f);
+  const auto x = random<float, 64, 784>(0, 1);
+  const auto y = random_labels<64, 10>();
+  expect_same_step(host, dev, x, y);
+
+  SECTION("launch counts") {
+    const auto dx = tg::device::to_device(x);
+    const auto dy = tg::device::to_device(y);
+    tg::device::launches() = {};
+    dev(dx, dy);
+    const auto n = tg::device::launches();
+    // forward: 3 GEMMs; relu(fc1), relu(fc2) are 2 fused regions (fc3 + bias is fused into the loss);
+    //          the loss and the label check are 2 reductions.
+    // backward: the loss's pass, the 2 regions' passes; GEMMs dW3 dX3 dW2 dX2 dW1 (x needs no gradient).
+    CHECK(n[tg::launch::gemm] == 3 + 5);
+    CHECK(n[tg::launch::elementwise] == 2 + 3);
+    CHECK(n[tg::launch::reduction] == 2);
+    // the plan's own count of fused regions: one pass forward and one backward each
+    constexpr auto& plan = decltype(host)::plan;
+    std::size_t regions = 0;
+    for (std::size_t k = 0; k < plan.kernel_count; ++k) regions += plan.kind[plan.kernels[k]] == tg::node_kind::pointwise;
+    CHECK(regions == 2);
+  }
+}
+
+TEST_CASE("LeNet step: device agrees with host; launches follow the fusion plan", "[device]") {
+  LeNet model;
+  auto f = [&](auto x, auto y) { return tg::nll_loss(model(x), y); };
+  auto host = tg::compile<tg::Input<float, 16, 1, 28, 28>, tg::Labels<16, 10>>(f);
+  tg::device::Parameters params;
+  auto dev = tg::device::compile<tg::Input<float, 16, 1, 28, 28>, tg::Labels<16, 10>>(params, f);
+  const auto x = random<float, 16, 1, 28, 28>(0, 1);
+  const auto y = random_labels<16, 10>();
+  expect_same_step(host, dev, x, y);
+
+  SECTION("launch counts") {
+    const auto dx = tg::device::to_device(x);
+    const auto dy = tg::device::to_device(y);
+    tg::device::launches() = {};
+    dev(dx, dy);
+    const auto n = tg::device::launches();
+    // forward: each conv = im2col pass + 1 batched GEMM; pool1, relu1, pool2, relu2+flatten, relu(fc1),
+    //          log_softmax = 6 passes; fc1, fc2 GEMMs; nll and the label check are reductions.
+    // backward: nll, log_softmax, relu(fc1), relu2, pool2, relu1, pool1 = 7 passes; conv2: cols^T, dy', col2im
+    //          = 3 passes, dW and batched dcols GEMMs; conv1: cols^T, dy' and dW only (x needs no gradient);
+    //          fc2, fc1: 2 GEMMs each.
+    CHECK(n[tg::launch::gemm] == (2 + 2) + (2 + 2 + 2 + 1));
+    CHECK(n[tg::launch::elementwise] == (2 + 6) + (7 + 3 + 2));
+    CHECK(n[tg::launch::reduction] == 2);
+  }
+}
+
+TEST_CASE("an element-wise chain is one pass forward and one backward", "[device]") {
+  auto chain = [](auto x) { return tg::exp(tg::tanh(x * 0.5f + 1.0f) * 2.0f - x) / (x * x + 1.0f) + tg::sigmoid(x); };
+  const auto x = random<float, 1000>();
+  tg::device::Parameters params;
+  auto infer = tg::device::compile_inference<tg::Input<float, 1000>>(params, chain);
+  auto train = tg::device::compile<tg::Variable<float, 1000>>(params, [&](auto v) { return tg::sum(chain(v)); });
+  const auto dx = tg::device::to_device(x);
+  tg::device::launches() = {};
+  const auto y = tg::device::to_host(infer(dx));
+  CHECK(tg::device::launches()[tg::launch::elementwise] == 1);
+  CHECK(tg::device::launches().total() == 1 + 1);  // + the copy of nothing else: the output stays on the device
+  tg::device::launches() = {};
+  train(dx);
+  CHECK(tg::device::launches()[tg::launch::reduction] == 1);    // the sum reads the chain in place
+  CHECK(tg::device::launches()[tg::launch::elementwise] == 1);  // dy pushed through the whole chain at once
+  auto host = tg::compile_inference<tg::Input<float, 1000>>(chain);
+  CHECK(max_relative_error(y, host(x), 1000) < 1e-5);
+}
+
+TEST_CASE("the optimizer updates every parameter in one fused pass, as the host one does", "[device]") {
+  Mlp model;
+  Mlp twin = model;
+  auto fh = [&](auto x, auto y) { return tg::cross_entropy(twin(x), y); };
+  auto fd = [&](auto x, auto y) { return tg::cross_entropy(model(x), y); };
+  auto host = tg::compile<tg::Input<float, 64, 784>, tg::Labels<64, 10>>(fh);
+  tg::device::Parameters params;
+  auto dev = tg::device::compile<tg::Input<float, 64, 784>, tg::Labels<64, 10>>(params, fd);
+  tg::optim::Options options;
+  options.clip_norm = 0.5;
+  auto host_opt = tg::optim::make(host, tg::optim::Adam{}, tg::sched::Constant{1e-3}, options);
+  auto dev_opt = tg::optim::make(dev, tg::optim::Adam{}, tg::sched::Constant{1e-3}, options);
+  for (int step = 0; step < 3; ++step) {
+    const auto x = random<float, 64, 784>(0, 1);
+    const auto y = random_labels<64, 10>();
+    host(x, y);
+    host_opt.update(host);
+    dev(tg::device::to_device(x), tg::device::to_device(y));
+    tg::device::launches() = {};
+    dev_opt.update(dev);
+    CHECK(tg::device::launches()[tg::launch::elementwise] == 1);  // all six parameters at once
+    CHECK(tg::device::launches()[tg::launch::reduction] == 1);    // the global norm for clipping
+    CHECK(std::abs(dev_opt.last_gradient_norm() - host_opt.last_gradient_norm()) < 1e-4 * host_opt.last_gradient_norm());
+  }
+  params.download();  // device weights -> model's host parameters
+  CHECK(max_relative_error(model.fc1.weight.value, twin.fc1.weight.value, model.fc1.weight.size()) < 1e-4);
+  CHECK(max_relative_error(model.fc3.bias.value, twin.fc3.bias.value, model.fc3.bias.size()) < 1e-4);
+}
+
+TEST_CASE("device errors name the problem", "[device]") {
+  Mlp model;
+  auto f = [&](auto x, auto y) { return tg::cross_entropy(model(x), y); };
+  tg::device::Parameters params;
+  auto dev = tg::device::compile<tg::Input<float, 4, 784>, tg::Labels<4, 10>>(params, f);
+  const auto dx = tg::device::to_device(random<float, 4, 784>());
+  tg::Tensor<std::int32_t, 4> y{1, 2, 10, 3};
+  CHECK_THROWS_WITH(dev(dx, tg::device::to_device(y)), Catch::Contains("label 10 at position 2"));
+  tg::device::Tensor<float, 4, 784> t;
+  std::vector<float> wrong(100);
+  CHECK_THROWS_WITH(t.copy_from(wrong), Catch::Contains("100 elements"));
+  tg::Linear<3, 2> unused;
+  CHECK_THROWS_WITH(params[unused.weight], Catch::Contains("not used by a program"));
+}
