@@ -50,6 +50,7 @@ TEST_CASE("Embedding", "[gradcheck]") {
   TG_CHECK_GRADIENTS(tgtest::check_gradients(f, index), 1e-6);
 }
 
+#ifndef TYPEGRAD_TEST_DEVICE  // BatchNorm has no device implementation yet (its running statistics live on the host)
 TEST_CASE("BatchNorm in training mode: batch statistics, running statistics, gradient", "[gradcheck]") {
   tg::BatchNorm2d<3, double> bn;
   tg::init::Generator g{std::uint64_t(rng()())};
@@ -80,6 +81,7 @@ TEST_CASE("BatchNorm in training mode: batch statistics, running statistics, gra
     }
   }
 }
+#endif
 
 TEST_CASE("Dropout: seeded masks in training mode, identity in eval mode", "[integration]") {
   tg::Dropout drop(0.25, 42);

@@ -43,6 +43,10 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
   using rebind = BatchNormNode<K2..., C>;
   static constexpr std::size_t scratch_bytes = 2 * C * sizeof(T);  // per-channel mean and 1/std for backward
   BatchNorm<C, T>* layer = nullptr;
+  template <class R>
+  void copy_payload_to(R& r) const {
+    r.layer = layer;
+  }
 
   static std::size_t at(std::size_t b, std::size_t ch, std::size_t k) { return (b * C + ch) * inner + k; }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <random>
 
+#include "typegrad/core/backend.hpp"
 #include "typegrad/core/kernel.hpp"
 #include "typegrad/core/module.hpp"
 
@@ -30,20 +31,43 @@ struct DropoutNode : kernel_node<typename X::value_type, typename X::shape_type,
   using rebind = DropoutNode<K2...>;
   static constexpr std::size_t scratch_bytes = X::shape_type::size;  // the mask, kept for backward
   Dropout* layer = nullptr;
+  template <class R>
+  void copy_payload_to(R& r) const {
+    r.layer = layer;
+  }
+
+  static constexpr bool runs_on_device = true;
+  static constexpr std::size_t n = X::shape_type::size;
+
+  // Counter-based draw for device backends (no sequential generator state): splitmix64 of (seed + i).
+  static TG_HD TG_INLINE std::uint64_t hash(std::uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
 
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
+    using Bk = typename Ctx::backend;
     T* y = this->template out<Id>(c);
-    if (!layer->training) {
-      for (std::size_t i = 0; i < X::shape_type::size; ++i) y[i] = this->template in<Id, 0>(c, i);
-      return;
-    }
+    const bool train = layer->training;
     const T scale = T(1) / T(1 - layer->p);
     const std::uint64_t threshold = std::uint64_t(layer->p * 18446744073709551616.0);  // p 2^64
     std::uint8_t* mask = this->template scratch<std::uint8_t, Id>(c);
-    for (std::size_t i = 0; i < X::shape_type::size; ++i) {
-      mask[i] = layer->generator() >= threshold;
-      y[i] = mask[i] ? this->template in<Id, 0>(c, i) * scale : T(0);
+    if constexpr (Bk::is_device) {  // one draw from the layer's generator per step, then a hash per element
+      const std::uint64_t seed = train ? layer->generator() : 0;
+      Bk::for_each(launch::elementwise, n, TG_BODY(std::size_t i) {
+        const T v = this->template in<Id, 0>(c, i);
+        mask[i] = !train || hash(seed + i) >= threshold;
+        y[i] = !train ? v : mask[i] ? v * scale : T(0);
+      });
+    } else if (!train) {
+      for (std::size_t i = 0; i < n; ++i) y[i] = this->template in<Id, 0>(c, i);
+    } else {
+      for (std::size_t i = 0; i < n; ++i) {
+        mask[i] = layer->generator() >= threshold;
+        y[i] = mask[i] ? this->template in<Id, 0>(c, i) * scale : T(0);
+      }
     }
   }
   template <std::size_t Id, class Ctx>
@@ -53,8 +77,9 @@ struct DropoutNode : kernel_node<typename X::value_type, typename X::shape_type,
       const bool train = layer->training;
       const T scale = T(1) / T(1 - layer->p);
       const std::uint8_t* mask = this->template scratch<std::uint8_t, Id>(c);
-      for (std::size_t i = 0; i < X::shape_type::size; ++i)
+      Ctx::backend::for_each(launch::elementwise, n, TG_BODY(std::size_t i) {
         if (!train || mask[i]) this->template add_grad<Id, 0>(c, i, train ? g[i] * scale : g[i]);
+      });
     }
   }
 };
