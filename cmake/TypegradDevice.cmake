@@ -30,7 +30,7 @@ if(NOT TYPEGRAD_DEVICE STREQUAL "OFF")
     find_package(CUDAToolkit REQUIRED)
     target_link_libraries(typegrad_device INTERFACE CUDA::cublas CUDA::cudart)
     target_compile_options(typegrad_device INTERFACE
-      $<$<COMPILE_LANGUAGE:CUDA>:--extended-lambda --expt-relaxed-constexpr>)
+      $<$<COMPILE_LANGUAGE:CUDA>:--extended-lambda --expt-relaxed-constexpr -diag-suppress=186>)
   else()
     message(FATAL_ERROR "TYPEGRAD_DEVICE must be OMP, CUDA or OFF (got '${TYPEGRAD_DEVICE}')")
   endif()

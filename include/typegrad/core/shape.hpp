@@ -3,6 +3,7 @@
 #include <array>
 #include <cstddef>
 #include <type_traits>
+#include <utility>
 
 #include "typegrad/core/config.hpp"
 
@@ -102,6 +103,16 @@ struct broadcast_shape<A, B, R...> {
 template <class... S>
 using broadcast_shape_t = typename broadcast_shape<S...>::type;
 
+namespace detail {
+// f(integral_constant<k>) for k = N-1, ..., 0: index arithmetic over dims with constant indices (device code
+// cannot read a static constexpr array at a run-time index).
+template <std::size_t N, class F>
+TG_HD TG_INLINE constexpr void for_each_axis_down(F&& f) {
+  [&]<std::size_t... K>(std::index_sequence<K...>) { (f(std::integral_constant<std::size_t, N - 1 - K>{}), ...); }
+  (std::make_index_sequence<N>{});
+}
+}  // namespace detail
+
 // Flat index in `From` (broadcast operand) for flat index i of `To` (the broadcast result).
 template <class From, class To>
 TG_HD TG_INLINE constexpr std::size_t broadcast_index(std::size_t i) {
@@ -123,13 +134,16 @@ TG_HD TG_INLINE constexpr std::size_t broadcast_index(std::size_t i) {
       return i % From::size;
     } else {
       std::size_t j = 0;
-      for (std::size_t k = rt; k-- > 0;) {
-        const std::size_t d = To::dims[k];
+      detail::for_each_axis_down<rt>([&](auto axis) {
+        constexpr std::size_t k = decltype(axis)::value;
+        constexpr std::size_t d = To::dims[k];
         const std::size_t c = i % d;
         i /= d;
-        const std::size_t kf = k + rf - rt;  // may wrap for leading dims (ignored)
-        if (k + rf >= rt && From::dims[kf] != 1) j += c * From::strides[kf];
-      }
+        if constexpr (k + rf >= rt) {
+          constexpr std::size_t kf = k + rf - rt;
+          if constexpr (From::dims[kf] != 1) j += c * From::strides[kf];
+        }
+      });
       return j;
     }
   }

@@ -13,11 +13,11 @@ struct permute_mapping {
   using shape_type = shape<From::dims[P]...>;
   static TG_HD TG_INLINE std::size_t source(std::size_t i) {
     std::size_t j = 0;
-    for (std::size_t k = sizeof...(P); k-- > 0;) {
-      const std::size_t d = shape_type::dims[k];
+    detail::for_each_axis_down<sizeof...(P)>([&](auto axis) {
+      constexpr std::size_t k = decltype(axis)::value, d = shape_type::dims[k];
       j += (i % d) * From::strides[perm[k]];
       i /= d;
-    }
+    });
     return j;
   }
 };

@@ -39,20 +39,24 @@ struct reduction_layout {
   // input offsets of output o and of reduced index r (row-major over kept / reduced axes)
   static TG_HD TG_INLINE std::size_t base(std::size_t o) {
     std::size_t j = 0;
-    for (std::size_t k = S::rank; k-- > 0;)
-      if (!reduced[k]) {
+    for_each_axis_down<S::rank>([&](auto axis) {
+      constexpr std::size_t k = decltype(axis)::value;
+      if constexpr (!reduced[k]) {
         j += (o % S::dims[k]) * S::strides[k];
         o /= S::dims[k];
       }
+    });
     return j;
   }
   static TG_HD TG_INLINE std::size_t offset(std::size_t r) {
     std::size_t j = 0;
-    for (std::size_t k = S::rank; k-- > 0;)
-      if (reduced[k]) {
+    for_each_axis_down<S::rank>([&](auto axis) {
+      constexpr std::size_t k = decltype(axis)::value;
+      if constexpr (reduced[k]) {
         j += (r % S::dims[k]) * S::strides[k];
         r /= S::dims[k];
       }
+    });
     return j;
   }
   // reducing trailing axes only: input index = o * count + r
