@@ -16,6 +16,8 @@ packages=(
   gnuplot-nox             # scripts/plot_history.sh
   time                    # bench/compile_times: /usr/bin/time -v
 )
+# The device backend's Thrust: the CUDA toolkit's CCCL when it is installed, else Debian's.
+[ -f /usr/local/cuda/include/cccl/thrust/version.h ] || packages+=(libthrust-dev)
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 missing=()
