@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <random>
 #include <string>
 
@@ -23,6 +24,31 @@ using tg::device::check_gradients_in;
 #else
 using tg::check_gradients;
 using tg::check_gradients_in;
+#endif
+
+// The forward pass of f on the backend under test: p(host arguments...) -> the output on the host. On the
+// device, arguments are copied up, the output is copied back, and so are parameters and layer state
+// (running statistics) after every call, so the host objects show what the device program did.
+#ifdef TYPEGRAD_TEST_DEVICE
+template <class Program>
+struct DeviceInference {
+  std::unique_ptr<tg::device::Parameters> store;
+  Program program;
+  template <class... Args>
+  auto operator()(const Args&... host) {
+    auto y = tg::device::to_host(program(tg::device::detail::upload_argument(host)...));
+    store->download();
+    return y;
+  }
+};
+template <class... Specs, class F>
+auto compile_inference(F&& f) {
+  auto store = std::make_unique<tg::device::Parameters>();
+  auto program = tg::device::compile_inference<Specs...>(*store, std::forward<F>(f));
+  return DeviceInference<decltype(program)>{std::move(store), std::move(program)};
+}
+#else
+using tg::compile_inference;
 #endif
 
 inline std::uint64_t run_seed() {
@@ -97,7 +123,7 @@ template <class Layer, class X>
 void check_layer(const Layer& layer, const X& x) {
   using S = typename decltype(layer(tg::as_expr(tg::InputLeaf<0, double, typename X::shape_type, true>{})))::shape_type;
   const auto w = random_of<double, S>();
-  TG_CHECK_GRADIENTS(tg::check_gradients([&](auto v) { return tg::sum(layer(v) * w); }, x), 1e-6);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients([&](auto v) { return tg::sum(layer(v) * w); }, x), 1e-6);
 }
 
 // A file path in a directory of this test process's own, removed when the process exits.

@@ -42,7 +42,7 @@ TEST_CASE("scan: forward equals the unrolled recurrence", "[gradcheck]") {
   RnnCell cell(3);
   auto h0 = random<double, 2, 4>(-1, 1);
   auto xs = random<double, 5, 2, 3>(-1, 1);
-  auto p = tg::compile_inference<tg::Input<double, 2, 4>, tg::Input<double, 5, 2, 3>>(
+  auto p = tgtest::compile_inference<tg::Input<double, 2, 4>, tg::Input<double, 5, 2, 3>>(
       [&](auto h, auto x) { return tg::scan(cell, h, x); });
   auto hs = p(h0, xs);
   std::vector<double> h(h0.begin(), h0.end());
@@ -66,7 +66,8 @@ TEST_CASE("scan: the node's type does not grow with the number of steps", "[stat
   using S8 = decltype(tg::scan(cell, Leaf{}, tg::InputLeaf<1, double, tg::shape<8, 2, 3>, true>{}));
   using S256 = decltype(tg::scan(cell, Leaf{}, tg::InputLeaf<1, double, tg::shape<256, 2, 3>, true>{}));
   static_assert(tg::tree_size_v<S8> == tg::tree_size_v<S256>);
-  static_assert(std::is_same_v<typename S8::body_program, typename S256::body_program>);
+  static_assert(std::is_same_v<typename S8::template body_program<tg::host_backend>,
+                               typename S256::template body_program<tg::host_backend>>);
   static_assert(std::is_same_v<S256::shape_type, tg::shape<256, 2, 4>>);
 }
 

@@ -31,7 +31,7 @@ TEST_CASE("LayerNorm", "[gradcheck]") {
   tg::init::normal(ln.bias, 0.0, 0.3, g);
   auto x = random<double, 3, 6>();
   check_layer(ln, x);
-  auto p = tg::compile_inference<tg::Input<double, 3, 6>>([&](auto v) { return ln(v); });
+  auto p = tgtest::compile_inference<tg::Input<double, 3, 6>>([&](auto v) { return ln(v); });
   auto y = p(x);
   for (std::size_t r = 0; r < 3; ++r) {
     double m = 0, v = 0;
@@ -50,7 +50,6 @@ TEST_CASE("Embedding", "[gradcheck]") {
   TG_CHECK_GRADIENTS(tgtest::check_gradients(f, index), 1e-6);
 }
 
-#ifndef TYPEGRAD_TEST_DEVICE  // BatchNorm has no device implementation yet (its running statistics live on the host)
 TEST_CASE("BatchNorm in training mode: batch statistics, running statistics, gradient", "[gradcheck]") {
   tg::BatchNorm2d<3, double> bn;
   tg::init::Generator g{std::uint64_t(rng()())};
@@ -60,7 +59,7 @@ TEST_CASE("BatchNorm in training mode: batch statistics, running statistics, gra
   check_layer(bn, x);
   SECTION("values and running statistics") {
     tg::BatchNorm2d<3, double> fresh;
-    auto p = tg::compile_inference<tg::Input<double, 4, 3, 2, 2>>([&](auto v) { return fresh(v); });
+    auto p = tgtest::compile_inference<tg::Input<double, 4, 3, 2, 2>>([&](auto v) { return fresh(v); });
     auto y = p(x);
     for (std::size_t c = 0; c < 3; ++c) {
       double m = 0, v = 0;
@@ -81,16 +80,15 @@ TEST_CASE("BatchNorm in training mode: batch statistics, running statistics, gra
     }
   }
 }
-#endif
 
 TEST_CASE("Dropout: seeded masks in training mode, identity in eval mode", "[integration]") {
   tg::Dropout drop(0.25, 42);
   auto x = random<double, 8, 16>(0.5, 2);
   auto f = [&](auto v) { return tg::sum(drop(v) * v); };  // d/dx = mask / (1-p) * x + y
   auto r = tg::value_and_grad(f, x);
-  auto p = tg::compile_inference<tg::Input<double, 8, 16>>([&](auto v) { return drop(v); });
+  auto p = tgtest::compile_inference<tg::Input<double, 8, 16>>([&](auto v) { return drop(v); });
   tg::Dropout again(0.25, 42);
-  auto q = tg::compile_inference<tg::Input<double, 8, 16>>([&](auto v) { return again(v); });
+  auto q = tgtest::compile_inference<tg::Input<double, 8, 16>>([&](auto v) { return again(v); });
   const auto first = q(x);  // one forward pass: one mask
   const auto y1 = std::vector<double>(first.begin(), first.end());
   std::size_t kept = 0;
@@ -101,7 +99,7 @@ TEST_CASE("Dropout: seeded masks in training mode, identity in eval mode", "[int
   CHECK(kept > 64);  // about 96 of 128 expected
   CHECK(kept < 124);
   tg::Dropout same_seed(0.25, 42);
-  auto q2 = tg::compile_inference<tg::Input<double, 8, 16>>([&](auto v) { return same_seed(v); });
+  auto q2 = tgtest::compile_inference<tg::Input<double, 8, 16>>([&](auto v) { return same_seed(v); });
   const auto y2 = q2(x);
   for (std::size_t i = 0; i < x.size(); ++i) CHECK(y2[i] == y1[i]);
   tg::set_training(drop, false);

@@ -15,7 +15,7 @@ TEST_CASE("RNN, LSTM and GRU over 5 steps", "[gradcheck]") {
 TEST_CASE("LSTM forward follows the gate equations", "[gradcheck]") {
   tg::LSTM<2, 3, double> lstm(4);
   auto x = random<double, 1, 2, 2>(-1, 1);
-  auto p = tg::compile_inference<tg::Input<double, 1, 2, 2>>([&](auto v) { return lstm(v); });
+  auto p = tgtest::compile_inference<tg::Input<double, 1, 2, 2>>([&](auto v) { return lstm(v); });
   auto y = p(x);
   std::vector<double> h(3, 0), c(3, 0);
   const auto& W = lstm.cell.weight_ih.value;

@@ -39,7 +39,7 @@ TEST_CASE("matmul", "[gradcheck]") {
   SECTION("value matches a hand-written product") {
     auto a = random<double, 3, 4>();
     auto b = random<double, 4, 2>();
-    auto p = tg::compile_inference<tg::Input<double, 3, 4>, tg::Input<double, 4, 2>>(
+    auto p = tgtest::compile_inference<tg::Input<double, 3, 4>, tg::Input<double, 4, 2>>(
         [](auto x, auto y) { return tg::matmul(x, y); });
     auto out = p(a, b);
     for (std::size_t i = 0; i < 3; ++i)

@@ -19,7 +19,7 @@ TEST_CASE("conv2d", "[gradcheck]") {
   SECTION("value matches a direct loop") {
     auto x = random<double, 1, 2, 4, 4>();
     auto w = random<double, 3, 2, 3, 3>();
-    auto p = tg::compile_inference<tg::Input<double, 1, 2, 4, 4>, tg::Input<double, 3, 2, 3, 3>>(
+    auto p = tgtest::compile_inference<tg::Input<double, 1, 2, 4, 4>, tg::Input<double, 3, 2, 3, 3>>(
         [](auto a, auto b) { return tg::conv2d<1, 1>(a, b); });
     auto y = p(x, w);
     for (std::size_t o = 0; o < 3; ++o)

@@ -18,7 +18,8 @@
 
 namespace tg::device {
 
-// Device copies of the parameters and constant tensors that programs use, keyed by their host address.
+// Device copies of the parameters, constant tensors and layer state (running statistics) that programs use,
+// keyed by their host address.
 class Parameters {
  public:
   Parameters() = default;
@@ -95,7 +96,10 @@ N on_device(const N& n, Parameters& store) {
   } else if constexpr (child_count_v<N> == 0) {
     return n;
   } else {
-    return tg::detail::rebuild(n, [&](const auto& k) { return on_device(k, store); });
+    auto r = tg::detail::rebuild(n, [&](const auto& k) { return on_device(k, store); });
+    if constexpr (requires { r.relocate_state([](auto* p, std::size_t) { return p; }); })  // e.g. running statistics
+      r.relocate_state([&](auto* host, std::size_t count) { return store.device_copy(host, count, false); });
+    return r;
   }
 }
 }  // namespace detail

@@ -113,8 +113,14 @@ class BasicProgram {
 
   explicit BasicProgram(Root root) : root_(std::move(root)) {
     if constexpr (Backend::is_device) check_device_support(root_);
+    prepare_nodes();
     workspace_ = Backend::allocate(plan.workspace_bytes);
     grads_ = Backend::allocate(plan.grad_bytes);
+    if constexpr (Train && Backend::is_device) {  // the loss seed lives on the device: a step never waits on an upload
+      const value_type one(1);
+      seed_one_ = Backend::allocate(sizeof one);
+      Backend::upload(seed_one_.get(), &one, sizeof one);
+    }
     resolve_identity();
     bind_buffers();
   }
@@ -131,8 +137,12 @@ class BasicProgram {
     forward();
     if constexpr (Train) {
       static_assert(output_shape::rank == 0, "typegrad: operator() of a training program needs a scalar loss");
-      const value_type one(1);
-      backward(&one, true);
+      if constexpr (Backend::is_device) {
+        backward(reinterpret_cast<const value_type*>(seed_one_.get()), false);
+      } else {
+        const value_type one(1);
+        backward(&one, true);
+      }
       return scalar_output();
     } else {
       return output();
@@ -219,7 +229,16 @@ class BasicProgram {
   }
 
   // ---- for programs that run inside other programs (scan bodies) ----
-  // Backward pass from a given adjoint of the output (after evaluate()).
+  // Forward pass on inputs given as pointers into the backend's memory, in declaration order.
+  template <class... P>
+  const value_type* evaluate_at(const P*... inputs) {
+    static_assert(sizeof...(P) == sizeof...(Specs), "typegrad: one pointer per declared input");
+    std::size_t i = 0;
+    ((bind_pointer(i++, inputs)), ...);
+    forward();
+    return static_cast<const value_type*>(ctx_.val[root_id]);
+  }
+  // Backward pass from a given adjoint of the output, in the backend's memory (after evaluate_at()).
   void backward_from(const value_type* seed) { backward(seed, false); }
   // Points the gradient of the n-th parameter occurrence (post-order) at external memory, which the
   // backward pass then accumulates into (and never clears).
@@ -286,6 +305,18 @@ class BasicProgram {
       ctx_.val[k] = ctx_.val[canon_[k]];
       ctx_.adj[k] = ctx_.adj[canon_[k]];
     }
+  }
+
+  void bind_pointer(std::size_t input, const void* p) {
+    for (std::size_t k = 0; k < node_count; ++k)
+      if (plan.kind[k] == node_kind::external && plan.input_index[k] == input) ctx_.val[k] = const_cast<void*>(p);
+  }
+
+  // Kernels with run-time state that depends on the backend (a scan's body program) set it up here.
+  void prepare_nodes() {
+    detail::for_each_occurrence<root_id>(root_, [&]<std::size_t K>(auto& n) {
+      if constexpr (requires { n.template prepare<Backend>(); }) n.template prepare<Backend>();
+    });
   }
 
   template <class Arg>
@@ -443,6 +474,7 @@ class BasicProgram {
   Root root_;
   typename Backend::buffer workspace_;
   typename Backend::buffer grads_;
+  typename Backend::buffer seed_one_;
   context_type ctx_{};
   std::array<std::size_t, node_count> canon_{};
 };

@@ -21,7 +21,10 @@ inline constexpr bool is_fence_v<IndexMap<fence_mapping<S>, C>> = true;
 
 template <class N, class F>
 auto rebuild(const N& n, F&& f) {
-  return [&]<std::size_t... K>(std::index_sequence<K...>) {
+  if constexpr (requires { n.rebuild_with(f); })  // nodes that hold expressions besides their children
+    return n.rebuild_with(f);
+  else
+    return [&]<std::size_t... K>(std::index_sequence<K...>) {
     using R = typename N::template rebind<decltype(f(std::get<K>(n.kids)))...>;
     R r{};
     n.copy_payload_to(r);

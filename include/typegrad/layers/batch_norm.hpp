@@ -39,79 +39,96 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
   using S = typename X::shape_type;
   static constexpr std::size_t inner = S::size / (S::dims[0] * C), n = S::size / C;
   static constexpr bool mergeable = false;  // updates running statistics
+  static constexpr bool runs_on_device = true;
   template <class... K2>
   using rebind = BatchNormNode<K2..., C>;
-  static constexpr std::size_t scratch_bytes = 2 * C * sizeof(T);  // per-channel mean and 1/std for backward
-  BatchNorm<C, T>* layer = nullptr;
+  // per channel: mean and 1/std (forward to backward), then sum(g) and sum(g xhat) (backward)
+  static constexpr std::size_t scratch_bytes = 4 * C * sizeof(T);
+  BatchNorm<C, T>* layer = nullptr;  // read on the host only: training flag, eps, momentum
+  T* running_mean = nullptr;         // the layer's running statistics, or their device copies
+  T* running_var = nullptr;
   template <class R>
   void copy_payload_to(R& r) const {
     r.layer = layer;
+    r.running_mean = running_mean;
+    r.running_var = running_var;
+  }
+  // Moves the running statistics to other memory: relocate(pointer, count) -> pointer (device programs).
+  template <class F>
+  void relocate_state(F&& relocate) {
+    running_mean = relocate(running_mean, C);
+    running_var = relocate(running_var, C);
   }
 
-  static std::size_t at(std::size_t b, std::size_t ch, std::size_t k) { return (b * C + ch) * inner + k; }
+  static TG_HD TG_INLINE std::size_t channel_of(std::size_t i) { return i / inner % C; }
+  // the r-th of channel ch's n values
+  static TG_HD TG_INLINE std::size_t at(std::size_t ch, std::size_t r) { return (r / inner * C + ch) * inner + r % inner; }
 
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
+    using Bk = typename Ctx::backend;
     T* y = this->template out<Id>(c);
     T* mean = this->template scratch<T, Id>(c);
     T* invstd = mean + C;
-    for (std::size_t ch = 0; ch < C; ++ch) {
-      if (layer->training) {
-        T s = 0, ss = 0;
-        for (std::size_t b = 0; b < S::dims[0]; ++b)
-          for (std::size_t k = 0; k < inner; ++k) s += this->template in<Id, 0>(c, at(b, ch, k));
-        const T mu = s / T(n);
-        for (std::size_t b = 0; b < S::dims[0]; ++b)
-          for (std::size_t k = 0; k < inner; ++k) {
-            const T d = this->template in<Id, 0>(c, at(b, ch, k)) - mu;
-            ss += d * d;
-          }
-        const T var = ss / T(n);
-        mean[ch] = mu;
-        invstd[ch] = T(1) / std::sqrt(var + T(layer->eps));
-        const T m = T(layer->momentum);
-        layer->running_mean[ch] = (1 - m) * layer->running_mean[ch] + m * mu;
-        layer->running_var[ch] = (1 - m) * layer->running_var[ch] + m * var * T(n) / T(n > 1 ? n - 1 : 1);
-      } else {
-        mean[ch] = layer->running_mean[ch];
-        invstd[ch] = T(1) / std::sqrt(layer->running_var[ch] + T(layer->eps));
-      }
-      const T gamma = this->template in<Id, 1>(c, ch), beta = this->template in<Id, 2>(c, ch);
-      for (std::size_t b = 0; b < S::dims[0]; ++b)
-        for (std::size_t k = 0; k < inner; ++k) {
-          const std::size_t i = at(b, ch, k);
-          y[i] = gamma * (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch] + beta;
-        }
+    T* rm = running_mean;
+    T* rv = running_var;
+    const T eps = T(layer->eps), m = T(layer->momentum);
+    if (layer->training) {
+      Bk::segmented_reduce(launch::reduction, C, n, TG_BODY(std::size_t ch, std::size_t r) {
+        return this->template in<Id, 0>(c, at(ch, r));
+      }, detail::plus_op{}, T(0), mean, T(n));
+      Bk::segmented_reduce(launch::reduction, C, n, TG_BODY(std::size_t ch, std::size_t r) {
+        const T d = this->template in<Id, 0>(c, at(ch, r)) - mean[ch];
+        return d * d;
+      }, detail::plus_op{}, T(0), invstd, T(n));  // the biased variance, until the next pass
+      Bk::for_each(launch::elementwise, C, [=] TG_HD(std::size_t ch) {
+        const T var = invstd[ch];
+        invstd[ch] = T(1) / std::sqrt(var + eps);
+        rm[ch] = (1 - m) * rm[ch] + m * mean[ch];
+        rv[ch] = (1 - m) * rv[ch] + m * var * T(n) / T(n > 1 ? n - 1 : 1);
+      });
+    } else {
+      Bk::for_each(launch::elementwise, C, [=] TG_HD(std::size_t ch) {
+        mean[ch] = rm[ch];
+        invstd[ch] = T(1) / std::sqrt(rv[ch] + eps);
+      });
     }
+    Bk::for_each(launch::elementwise, S::size, TG_BODY(std::size_t i) {
+      const std::size_t ch = channel_of(i);
+      y[i] = this->template in<Id, 1>(c, ch) * (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch] +
+             this->template in<Id, 2>(c, ch);
+    });
   }
 
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
+    using Bk = typename Ctx::backend;
     const T* g = this->template out_grad<Id>(c);
-    const T* mean = this->template scratch<T, Id>(c);
-    const T* invstd = mean + C;
-    for (std::size_t ch = 0; ch < C; ++ch) {
-      T sg = 0, sgx = 0;
-      for (std::size_t b = 0; b < S::dims[0]; ++b)
-        for (std::size_t k = 0; k < inner; ++k) {
-          const std::size_t i = at(b, ch, k);
-          sg += g[i];
-          sgx += g[i] * (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch];
-        }
-      if constexpr (BatchNormNode::template wants_grad<Id, 1, Ctx>()) this->template add_grad<Id, 1>(c, ch, sgx);
-      if constexpr (BatchNormNode::template wants_grad<Id, 2, Ctx>()) this->template add_grad<Id, 2>(c, ch, sg);
-      if constexpr (BatchNormNode::template wants_grad<Id, 0, Ctx>()) {
-        const T gamma = this->template in<Id, 1>(c, ch);
-        const bool train = layer->training;
-        for (std::size_t b = 0; b < S::dims[0]; ++b)
-          for (std::size_t k = 0; k < inner; ++k) {
-            const std::size_t i = at(b, ch, k);
-            const T xhat = (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch];
-            const T dx =
-                train ? gamma * invstd[ch] / T(n) * (T(n) * g[i] - sg - xhat * sgx) : gamma * invstd[ch] * g[i];
-            this->template add_grad<Id, 0>(c, i, dx);
-          }
-      }
+    T* mean = this->template scratch<T, Id>(c);
+    T* invstd = mean + C;
+    T* sg = mean + 2 * C;
+    T* sgx = mean + 3 * C;
+    Bk::segmented_reduce(launch::reduction, C, n, [=] TG_HD(std::size_t ch, std::size_t r) { return g[at(ch, r)]; },
+                         detail::plus_op{}, T(0), sg);
+    Bk::segmented_reduce(launch::reduction, C, n, TG_BODY(std::size_t ch, std::size_t r) {
+      const std::size_t i = at(ch, r);
+      return g[i] * (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch];
+    }, detail::plus_op{}, T(0), sgx);
+    constexpr bool dgamma = BatchNormNode::template wants_grad<Id, 1, Ctx>();
+    constexpr bool dbeta = BatchNormNode::template wants_grad<Id, 2, Ctx>();
+    if constexpr (dgamma || dbeta)
+      Bk::for_each(launch::elementwise, C, TG_BODY(std::size_t ch) {
+        if constexpr (dgamma) this->template add_grad<Id, 1>(c, ch, sgx[ch]);
+        if constexpr (dbeta) this->template add_grad<Id, 2>(c, ch, sg[ch]);
+      });
+    if constexpr (BatchNormNode::template wants_grad<Id, 0, Ctx>()) {
+      const bool train = layer->training;
+      Bk::for_each(launch::elementwise, S::size, TG_BODY(std::size_t i) {
+        const std::size_t ch = channel_of(i);
+        const T scale = this->template in<Id, 1>(c, ch) * invstd[ch];
+        const T xhat = (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch];
+        this->template add_grad<Id, 0>(c, i, train ? scale / T(n) * (T(n) * g[i] - sg[ch] - xhat * sgx[ch]) : scale * g[i]);
+      });
     }
   }
 };
@@ -122,7 +139,10 @@ auto BatchNorm<C, T>::operator()(X&& x) const {
   using E = expr_t<X>;
   BatchNormNode<E, expr_t<const Parameter<T, C>&>, expr_t<const Parameter<T, C>&>, C> node{
       {{}, {as_expr(std::forward<X>(x)), as_expr(weight), as_expr(bias)}}};
-  node.layer = const_cast<BatchNorm*>(this);
+  auto* self = const_cast<BatchNorm*>(this);
+  node.layer = self;
+  node.running_mean = self->running_mean.data();
+  node.running_var = self->running_var.data();
   return node;
 }
 

@@ -5,9 +5,7 @@
 // generated backward from the adjoint dh_t = dy_t + (carry adjoint from step t+1).
 // The body's parameters become children of the scan node, so the enclosing program owns their
 // gradients (tying, freezing and grad() work as anywhere else).
-#include <cstring>
 #include <memory>
-#include <vector>
 
 #include "typegrad/core/kernel.hpp"
 #include "typegrad/core/program.hpp"
@@ -58,11 +56,16 @@ struct stacked_shape<Steps, shape<D...>> {
   using type = shape<Steps, D...>;
 };
 
-// The body's program and its scratch, owned by one scan node (a copy gets its own).
+// The body's program on one backend and its carry/seed buffers, owned by one scan node of one program.
 template <class Program>
 struct scan_state {
-  std::unique_ptr<Program> program;
-  std::vector<typename Program::value_type> seed, carry;
+  using Backend = typename Program::backend;
+  using T = typename Program::value_type;
+  Program program;
+  typename Backend::buffer seed, carry;
+  template <class Body>
+  scan_state(const Body& body, std::size_t h)
+      : program(body), seed(Backend::allocate(h * sizeof(T))), carry(Backend::allocate(h * sizeof(T))) {}
 };
 }  // namespace detail
 
@@ -77,42 +80,55 @@ struct Scan : kernel_node<typename H0::value_type,
   static constexpr std::size_t H = HS::size, X = XS::size;
   static constexpr bool needs_child_buffers = true;
   static constexpr bool mergeable = false;  // owns run-time state
-  using body_program = Program<Body, true, InputSpec<T, HS, true>, InputSpec<T, XS, true>>;
+  static constexpr bool runs_on_device = true;  // when its body's kernels do (checked by the body's program)
+  template <class Backend>
+  using body_program = BasicProgram<Body, true, Backend, InputSpec<T, HS, true>, InputSpec<T, XS, true>>;
+  template <class Backend>
+  using state_type = detail::scan_state<body_program<Backend>>;
 
   Body body;
-  std::shared_ptr<detail::scan_state<body_program>> state;
+  std::shared_ptr<void> state;  // state_type<Backend> of the program that runs this node (see prepare)
 
-  Scan() = default;
-  Scan(const Scan& o) : kernel_node<T, typename Scan::shape_type, H0, Xs, Ps...>(o), body(o.body) { init(); }
-  Scan& operator=(const Scan& o) {
-    this->kids = o.kids;
-    body = o.body;
-    init();
-    return *this;
+  // Called by the enclosing program's constructor: the body becomes a program on the same backend.
+  template <class Backend>
+  void prepare() {
+    state = std::make_shared<state_type<Backend>>(body, H);
   }
-  void init() {
-    state = std::make_shared<detail::scan_state<body_program>>();
-    state->program = std::make_unique<body_program>(body);
-    state->seed.assign(H, T(0));
-    state->carry.assign(H, T(0));
+  template <class Ctx>
+  auto& state_for() const {
+    return *static_cast<state_type<typename Ctx::backend>*>(state.get());
+  }
+
+  // Rebuilt with its children mapped (device copies, frozen parameters): the body's leaves are mapped alike.
+  template <class F>
+  auto rebuild_with(F&& f) const {
+    auto b = f(body);
+    return [&]<std::size_t... K>(std::index_sequence<K...>) {
+      Scan<decltype(b), decltype(f(std::get<K>(this->kids)))...> r;
+      r.kids = {f(std::get<K>(this->kids))...};
+      r.body = b;
+      return r;
+    }(std::make_index_sequence<2 + sizeof...(Ps)>{});
   }
 
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
-    auto& p = *state->program;
+    using B = typename Ctx::backend;
+    auto& p = state_for<Ctx>().program;
     const T* h = this->template in_data<Id, 0>(c);
     const T* xs = this->template in_data<Id, 1>(c);
     T* hs = this->template out<Id>(c);
     for (std::size_t t = 0; t < steps; ++t) {
-      const auto out = p.evaluate(TensorView<const T, HS>(h), TensorView<const T, XS>(xs + t * X));
-      std::memcpy(hs + t * H, out.data(), H * sizeof(T));
+      B::copy(hs + t * H, p.evaluate_at(h, xs + t * X), H * sizeof(T));
       h = hs + t * H;
     }
   }
 
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
-    auto& p = *state->program;
+    using B = typename Ctx::backend;
+    auto& st = state_for<Ctx>();
+    auto& p = st.program;
     // the body accumulates its parameters' gradients straight into this program's gradient slots
     [&]<std::size_t... K>(std::index_sequence<K...>) {
       ((Scan::template wants_grad<Id, 2 + K, Ctx>() ? p.redirect_parameter_gradient(K, c.adj[Scan::template cid<Id, 2 + K>])
@@ -123,24 +139,24 @@ struct Scan : kernel_node<typename H0::value_type,
     const T* xs = this->template in_data<Id, 1>(c);
     const T* hs = this->template out<Id>(c);
     const T* g = this->template out_grad<Id>(c);
-    T* seed = state->seed.data();
-    T* carry = state->carry.data();
-    std::fill(carry, carry + H, T(0));
+    T* seed = reinterpret_cast<T*>(st.seed.get());
+    T* carry = reinterpret_cast<T*>(st.carry.get());
+    B::zero(carry, H * sizeof(T));
     for (std::size_t t = steps; t-- > 0;) {
-      for (std::size_t i = 0; i < H; ++i) seed[i] = g[t * H + i] + carry[i];
-      p.evaluate(TensorView<const T, HS>(t ? hs + (t - 1) * H : h0), TensorView<const T, XS>(xs + t * X));
+      const T* gt = g + t * H;
+      B::for_each(launch::elementwise, H, [=] TG_HD(std::size_t i) { seed[i] = gt[i] + carry[i]; });
+      p.evaluate_at(t ? hs + (t - 1) * H : h0, xs + t * X);
       p.backward_from(seed);
-      const auto dh = p.template grad_input<0>();
-      std::memcpy(carry, dh.data(), H * sizeof(T));
+      B::copy(carry, p.template grad_input<0>().data(), H * sizeof(T));
       if constexpr (Scan::template wants_grad<Id, 1, Ctx>()) {
-        const auto dx = p.template grad_input<1>();
+        const T* dx = p.template grad_input<1>().data();
         T* dxs = this->template grad_data<Id, 1>(c) + t * X;
-        for (std::size_t i = 0; i < X; ++i) dxs[i] += dx[i];
+        B::for_each(launch::elementwise, X, [=] TG_HD(std::size_t i) { dxs[i] += dx[i]; });
       }
     }
     if constexpr (Scan::template wants_grad<Id, 0, Ctx>()) {
       T* dh0 = this->template grad_data<Id, 0>(c);
-      for (std::size_t i = 0; i < H; ++i) dh0[i] += carry[i];
+      B::for_each(launch::elementwise, H, [=] TG_HD(std::size_t i) { dh0[i] += carry[i]; });
     }
   }
 };
@@ -171,7 +187,6 @@ auto scan(F&& body, XH&& h0, XX&& xs) {
           Scan<B, EH, EX, decltype(p)...> s;
           s.kids = {as_expr(std::forward<XH>(h0)), as_expr(std::forward<XX>(xs)), p...};
           s.body = b;
-          s.init();
           return s;
         },
         params);
