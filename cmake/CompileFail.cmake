@@ -2,7 +2,7 @@
 # pattern listed in the source as `// expect: <regex>`.
 # The same source compiled with -DTG_CORRECTED (where it states the corrected line) must compile, so
 # the failure is known to come from the mistake and not from the test's own setup.
-# -D COMPILER=... -D SOURCE=... -D INCLUDES="dir;dir" -D CXX_STANDARD=20
+# -D COMPILER=... -D SOURCE=... -D INCLUDES="dir;dir" -D CXX_STANDARD=20 [-D DEFINITIONS="NAME=VALUE;..."]
 file(STRINGS "${SOURCE}" expect_lines REGEX "^// expect: ")
 if(NOT expect_lines)
   message(FATAL_ERROR "${SOURCE} lists no '// expect:' patterns")
@@ -10,6 +10,9 @@ endif()
 set(include_flags)
 foreach(dir IN LISTS INCLUDES)
   list(APPEND include_flags "-I${dir}")
+endforeach()
+foreach(def IN LISTS DEFINITIONS)
+  list(APPEND include_flags "-D${def}")
 endforeach()
 execute_process(
   COMMAND "${COMPILER}" -std=c++${CXX_STANDARD} -fsyntax-only ${include_flags} "${SOURCE}"

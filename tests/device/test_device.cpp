@@ -62,6 +62,34 @@ void expect_same_step(HostStep& host, DeviceStep& dev, const X& x, const Y& y) {
   CHECK(k == host_grads.size());
   CHECK(k > 0);
 }
+
+// The kernels one device step launches, by kind.
+template <class DeviceStep, class X, class Y>
+auto launches_of_step(DeviceStep& dev, const X& x, const Y& y) {
+  const auto dx = tg::device::to_device(x);
+  const auto dy = tg::device::to_device(y);
+  tg::device::launches() = {};
+  dev(dx, dy);
+  return tg::device::launches();
+}
+
+struct BatchNormNet {
+  BOOST_HANA_DEFINE_STRUCT(BatchNormNet, (tg::Conv2d<1, 4, 3>, conv), (tg::BatchNorm2d<4>, bn),
+                           (tg::Linear<4 * 8 * 8, 10>, fc));
+  template <class X>
+  auto operator()(X&& x) const {
+    return fc(tg::reshape<8, 4 * 8 * 8>(bn(tg::relu(conv(std::forward<X>(x))))));  // relu first: a conv bias right before bn gets a zero gradient
+  }
+};
+
+struct LstmNet {
+  BOOST_HANA_DEFINE_STRUCT(LstmNet, (tg::LSTM<3, 16>, lstm), (tg::Linear<16, 1>, head));
+  LstmNet() : lstm(5), head(6) {}
+  template <class X>
+  auto operator()(X&& x) const {
+    return head(tg::reshape<8, 16>(tg::slice<1, 5, 6>(lstm(std::forward<X>(x)))));
+  }
+};
 }  // namespace
 
 TEST_CASE("MLP step: device agrees with host; launches follow the fusion plan", "[device]") {
@@ -75,11 +103,7 @@ TEST_CASE("MLP step: device agrees with host; launches follow the fusion plan", 
   expect_same_step(host, dev, x, y);
 
   SECTION("launch counts") {
-    const auto dx = tg::device::to_device(x);
-    const auto dy = tg::device::to_device(y);
-    tg::device::launches() = {};
-    dev(dx, dy);
-    const auto n = tg::device::launches();
+    const auto n = launches_of_step(dev, x, y);
     // forward: 3 GEMMs; relu(fc1), relu(fc2) are 2 fused regions (fc3 + bias is fused into the loss);
     //          the loss and the label check are 2 reductions.
     // backward: the loss's pass, the 2 regions' passes; GEMMs dW3 dX3 dW2 dX2 dW1 (x needs no gradient).
@@ -105,11 +129,7 @@ TEST_CASE("LeNet step: device agrees with host; launches follow the fusion plan"
   expect_same_step(host, dev, x, y);
 
   SECTION("launch counts") {
-    const auto dx = tg::device::to_device(x);
-    const auto dy = tg::device::to_device(y);
-    tg::device::launches() = {};
-    dev(dx, dy);
-    const auto n = tg::device::launches();
+    const auto n = launches_of_step(dev, x, y);
     // forward: each conv = im2col pass + 1 batched GEMM; pool1, relu1, pool2, relu2+flatten, relu(fc1),
     //          log_softmax = 6 passes; fc1, fc2 GEMMs; nll and the label check are reductions.
     // backward: nll, log_softmax, relu(fc1), relu2, pool2, relu1, pool1 = 7 passes; conv2: cols^T, dy', col2im
@@ -119,6 +139,36 @@ TEST_CASE("LeNet step: device agrees with host; launches follow the fusion plan"
     CHECK(n[tg::launch::elementwise] == (2 + 6) + (7 + 3 + 2));
     CHECK(n[tg::launch::reduction] == 2);
   }
+}
+
+TEST_CASE("BatchNorm: device agrees with host in training and eval mode; running statistics follow", "[device]") {
+  BatchNormNet model;
+  BatchNormNet twin = model;  // the host program's copy: each program updates its own running statistics
+  auto host = tg::compile<tg::Input<float, 8, 1, 10, 10>, tg::Labels<8, 10>>(
+      [&](auto x, auto y) { return tg::cross_entropy(twin(x), y); });
+  tg::device::Parameters params;
+  auto dev = tg::device::compile<tg::Input<float, 8, 1, 10, 10>, tg::Labels<8, 10>>(
+      params, [&](auto x, auto y) { return tg::cross_entropy(model(x), y); });
+  for (int step = 0; step < 3; ++step) expect_same_step(host, dev, random<float, 8, 1, 10, 10>(-1, 2), random_labels<8, 10>());
+  params.download();  // running statistics come back with the parameters
+  CHECK(max_relative_error(model.bn.running_mean, twin.bn.running_mean, 4) < 1e-5);
+  CHECK(max_relative_error(model.bn.running_var, twin.bn.running_var, 4) < 1e-5);
+  CHECK(max_relative_error(model.bn.running_var, tg::Tensor<float, 4>(1.0f), 4) > 1e-3);  // they did move
+  tg::set_training(model, false);
+  tg::set_training(twin, false);
+  expect_same_step(host, dev, random<float, 8, 1, 10, 10>(-1, 2), random_labels<8, 10>());
+  const auto frozen_mean = model.bn.running_mean;
+  params.download();
+  CHECK(max_relative_error(model.bn.running_mean, frozen_mean, 4) == 0);  // eval mode reads, never writes
+}
+
+TEST_CASE("LSTM (scan) step: device agrees with host", "[device]") {
+  LstmNet model;
+  auto f = [&](auto x, auto y) { return tg::mse(model(x), y); };
+  auto host = tg::compile<tg::Input<float, 8, 6, 3>, tg::Input<float, 8, 1>>(f);
+  tg::device::Parameters params;
+  auto dev = tg::device::compile<tg::Input<float, 8, 6, 3>, tg::Input<float, 8, 1>>(params, f);
+  expect_same_step(host, dev, random<float, 8, 6, 3>(-1, 1), random<float, 8, 1>());
 }
 
 TEST_CASE("an element-wise chain is one pass forward and one backward", "[device]") {

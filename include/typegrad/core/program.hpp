@@ -39,8 +39,8 @@ constexpr auto& node_at(N& n) {
     constexpr std::size_t k = [] {
       return [&]<std::size_t... K>(std::index_sequence<K...>) {
         std::size_t found = 0;
-        ((Target <= child_id<Id, D, K>() && Target + tree_size_v<child_t<D, K>> > child_id<Id, D, K>() ? (found = K, 0)
-                                                                                                       : 0),
+        ((Target <= child_id<Id, D, K>() && Target + tree_size_v<child_t<D, K>> > child_id<Id, D, K>() ? void(found = K)
+                                                                                                       : void()),
          ...);
         return found;
       }

@@ -114,13 +114,10 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
       const std::size_t i = at(ch, r);
       return g[i] * (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch];
     }, detail::plus_op{}, T(0), sgx);
-    constexpr bool dgamma = BatchNormNode::template wants_grad<Id, 1, Ctx>();
-    constexpr bool dbeta = BatchNormNode::template wants_grad<Id, 2, Ctx>();
-    if constexpr (dgamma || dbeta)
-      Bk::for_each(launch::elementwise, C, TG_BODY(std::size_t ch) {
-        if constexpr (dgamma) this->template add_grad<Id, 1>(c, ch, sgx[ch]);
-        if constexpr (dbeta) this->template add_grad<Id, 2>(c, ch, sg[ch]);
-      });
+    if constexpr (BatchNormNode::template wants_grad<Id, 1, Ctx>())
+      Bk::for_each(launch::elementwise, C, TG_BODY(std::size_t ch) { this->template add_grad<Id, 1>(c, ch, sgx[ch]); });
+    if constexpr (BatchNormNode::template wants_grad<Id, 2, Ctx>())
+      Bk::for_each(launch::elementwise, C, TG_BODY(std::size_t ch) { this->template add_grad<Id, 2>(c, ch, sg[ch]); });
     if constexpr (BatchNormNode::template wants_grad<Id, 0, Ctx>()) {
       const bool train = layer->training;
       Bk::for_each(launch::elementwise, S::size, TG_BODY(std::size_t i) {

@@ -103,9 +103,10 @@ struct Scan : kernel_node<typename H0::value_type,
   template <class F>
   auto rebuild_with(F&& f) const {
     auto b = f(body);
+    const auto& kids = this->kids;
     return [&]<std::size_t... K>(std::index_sequence<K...>) {
-      Scan<decltype(b), decltype(f(std::get<K>(this->kids)))...> r;
-      r.kids = {f(std::get<K>(this->kids))...};
+      Scan<decltype(b), decltype(f(std::get<K>(kids)))...> r;
+      r.kids = {f(std::get<K>(kids))...};
       r.body = b;
       return r;
     }(std::make_index_sequence<2 + sizeof...(Ps)>{});

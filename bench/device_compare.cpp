@@ -1,0 +1,246 @@
+// The device backend, interleaved with what it should be measured against (bench/harness.hpp):
+//   elementwise_chain  exp(tanh(x/2 + 1) 2 - x) / (x^2 + 1) + sigmoid(x) over 2^24 floats: typegrad's one fused
+//                      pass vs a plain device copy of the same bytes (the bandwidth limit) and vs one
+//                      thrust::transform per operation (what the chain costs unfused); GB/s of compulsory traffic
+//   mlp_step           784-256-128-10 ReLU, batch 64, cross-entropy, SGD: device step vs host step (and libtorch
+//                      on CUDA where the installed libtorch has CUDA and a GPU is present)
+//   lenet_step         conv 1->10 k5, pool, conv 10->20 k5, pool, fc 320->50, fc 50->10, batch 64, SGD momentum
+// On the OMP system (no GPU) the "device" is the CPU's cores: the numbers then show the backend's overhead, not a GPU.
+//   device_compare [--rounds R] [--quick] [--only CASE]
+#include <cblas.h>
+#include <thrust/copy.h>
+#include <thrust/transform.h>
+
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <typegrad/device.hpp>
+#include <typegrad/typegrad.hpp>
+
+#include "classic_lenet.hpp"
+#include "harness.hpp"
+
+#ifdef TG_HAVE_TORCH
+#include <torch/torch.h>
+#endif
+
+namespace {
+using tgbench::compare;
+using tgbench::median;
+using tgbench::Variant;
+using backend = tg::device::thrust_backend;
+
+constexpr std::size_t chain_n = std::size_t(1) << 24;
+constexpr std::size_t MB = 64;
+
+template <class X>
+auto chain(X x) {
+  return tg::exp(tg::tanh(x * 0.5f + 1.0f) * 2.0f - x) / (x * x + 1.0f) + tg::sigmoid(x);
+}
+
+// the same chain, one thrust::transform per operation (intermediates in device memory)
+struct affine {
+  float a, b;
+  TG_HD float operator()(float v) const { return v * a + b; }
+};
+struct tanh_op {
+  TG_HD float operator()(float v) const { return ::tanhf(v); }
+};
+struct exp_op {
+  TG_HD float operator()(float v) const { return ::expf(v); }
+};
+struct sigmoid_op {
+  TG_HD float operator()(float v) const { return 1.0f / (1.0f + ::expf(-v)); }
+};
+struct square_plus_one {
+  TG_HD float operator()(float v) const { return v * v + 1.0f; }
+};
+struct twice_minus {
+  TG_HD float operator()(float t, float x) const { return t * 2.0f - x; }
+};
+struct divides {
+  TG_HD float operator()(float a, float b) const { return a / b; }
+};
+struct plus {
+  TG_HD float operator()(float a, float b) const { return a + b; }
+};
+
+void fill_random(float* p, std::size_t n, std::uint32_t seed, float scale) {
+  std::mt19937 g(seed);
+  std::uniform_real_distribution<float> u(-scale, scale);
+  for (std::size_t i = 0; i < n; ++i) p[i] = u(g);
+}
+
+struct Mlp {
+  BOOST_HANA_DEFINE_STRUCT(Mlp, (tg::Linear<784, 256>, fc1), (tg::Linear<256, 128>, fc2), (tg::Linear<128, 10>, fc3));
+  auto operator()(auto x) const { return fc3(tg::relu(fc2(tg::relu(fc1(x))))); }
+};
+
+void print_bandwidth(const char* name, const std::vector<std::vector<double>>& us, const std::vector<Variant>& v,
+                     const std::vector<double>& bytes) {
+  for (std::size_t k = 0; k < v.size(); ++k)
+    std::printf("bandwidth %s %s = %.1f GB/s\n", name, v[k].name.c_str(), bytes[k] / (median(us[k]) * 1e3));
+}
+
+#ifdef TG_HAVE_TORCH
+bool torch_cuda() { return torch::cuda::is_available(); }
+#endif
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::size_t rounds = 15;
+  bool quick = false;
+  std::string only;
+  CLI::App app("typegrad's device backend vs a device copy, unfused Thrust, the host backend and libtorch CUDA");
+  app.add_option("--rounds", rounds, "timed rounds per case (medians over rounds)");
+  app.add_flag("--quick", quick, "a few rounds and calls: checks that everything runs");
+  app.add_option("--only", only, "run the cases whose name starts with this");
+  CLI11_PARSE(app, argc, argv);
+  if (quick) rounds = 3;
+  const auto calls = [&](std::size_t full) { return quick ? std::min<std::size_t>(full, 3) : full; };
+  const auto wanted = [&](const char* name) { return std::string(name).rfind(only, 0) == 0; };
+  std::printf("device: %s; %s\n", TYPEGRAD_DEVICE_IS_CUDA ? "CUDA" : "Thrust OMP system (CPU cores, no GPU)",
+              quick ? "quick run (timings meaningless)" : "");
+#ifdef TG_HAVE_TORCH
+  std::printf("libtorch CUDA: %s\n", torch_cuda() ? "available" : "not available (no GPU, or libtorch built without CUDA)");
+#endif
+  openblas_set_num_threads(1);  // the host variant single-threaded: on the OMP system the device uses the cores
+  const auto sync = [] { backend::synchronize(); };
+  volatile float sink = 0;
+
+  if (wanted("elementwise_chain")) {
+    tg::Tensor<float, chain_n>* host_x = new tg::Tensor<float, chain_n>;
+    fill_random(host_x->data(), chain_n, 3, 2.0f);
+    const auto x = tg::device::to_device(*host_x);
+    delete host_x;
+    tg::device::Parameters params;
+    auto fused = tg::device::compile_inference<tg::Input<float, chain_n>>(params, [](auto v) { return chain(v); });
+    auto train = tg::device::compile<tg::Variable<float, chain_n>>(params, [](auto v) { return tg::sum(chain(v)); });
+    tg::device::TensorOf<float, tg::shape<chain_n>> copy_out, t1, t2, t3;
+    const float* in = x.data();
+    float *out = copy_out.data(), *a = t1.data(), *b = t2.data(), *c = t3.data();
+    const auto policy = tg::device::policy();
+    std::vector<Variant> v{
+        {"typegrad fused", [&] { fused(x); }, sync},
+        {"device copy", [&] { thrust::copy(policy, in, in + chain_n, out); }, sync},
+        {"thrust per op",
+         [&] {
+           thrust::transform(policy, in, in + chain_n, a, affine{0.5f, 1.0f});
+           thrust::transform(policy, a, a + chain_n, a, tanh_op{});
+           thrust::transform(policy, a, a + chain_n, in, a, twice_minus{});
+           thrust::transform(policy, a, a + chain_n, a, exp_op{});
+           thrust::transform(policy, in, in + chain_n, b, square_plus_one{});
+           thrust::transform(policy, a, a + chain_n, b, a, divides{});
+           thrust::transform(policy, in, in + chain_n, c, sigmoid_op{});
+           thrust::transform(policy, a, a + chain_n, c, out, plus{});
+         },
+         sync}};
+    const double n4 = 4.0 * chain_n;
+    const auto us = compare("elementwise_chain", v, rounds, calls(50));
+    // compulsory traffic: x in, y out (the per-op version moves 17 arrays: its own traffic is not what it must move)
+    print_bandwidth("elementwise_chain", us, v, {2 * n4, 2 * n4, 2 * n4});
+    tg::device::launches() = {};
+    fused(x);
+    std::printf("launches elementwise_chain forward = %zu\n", tg::device::launches().total());
+
+    std::vector<Variant> vb{{"typegrad fused", [&] { sink = sink + train(x); }, sync},
+                            {"device copy", [&] { thrust::copy(policy, in, in + chain_n, out); }, sync}};
+    const auto usb = compare("elementwise_chain forward+backward", vb, rounds, calls(50));
+    // forward: the sum reads x in place; backward: x in, dx out
+    print_bandwidth("elementwise_chain_fwd_bwd", usb, vb, {3 * n4, 2 * n4});
+  }
+
+  if (wanted("mlp_step")) {
+    tg::Tensor<float, MB, 784> x;
+    fill_random(x.data(), x.size(), 11, 1.0f);
+    tg::Tensor<std::int32_t, MB> y;
+    for (std::size_t i = 0; i < MB; ++i) y[i] = std::int32_t(i % 10);
+    Mlp model, twin;
+    auto f = [&](auto a, auto b) { return tg::cross_entropy(model(a), b); };
+    tg::device::Parameters params;
+    auto dev = tg::device::compile<tg::Input<float, MB, 784>, tg::Labels<MB, 10>>(params, f);
+    auto dev_sgd = tg::optim::make(dev, tg::optim::Sgd{}, tg::sched::Constant{0.01});
+    auto host = tg::compile<tg::Input<float, MB, 784>, tg::Labels<MB, 10>>(
+        [&](auto a, auto b) { return tg::cross_entropy(twin(a), b); });
+    auto host_sgd = tg::optim::make(host, tg::optim::Sgd{}, tg::sched::Constant{0.01});
+    const auto dx = tg::device::to_device(x);
+    const auto dy = tg::device::to_device(y);
+    std::vector<Variant> v{{"typegrad device", [&] { sink = sink + dev(dx, dy); dev_sgd.update(dev); }, sync},
+                           {"typegrad host", [&] { sink = sink + host(x, y); host_sgd.update(host); }}};
+#ifdef TG_HAVE_TORCH
+    torch::nn::Sequential net(torch::nn::Linear(784, 256), torch::nn::ReLU(), torch::nn::Linear(256, 128),
+                              torch::nn::ReLU(), torch::nn::Linear(128, 10));
+    std::unique_ptr<torch::optim::SGD> opt;
+    torch::Tensor tx, ty;
+    if (torch_cuda()) {
+      net->to(torch::kCUDA);
+      opt = std::make_unique<torch::optim::SGD>(net->parameters(), torch::optim::SGDOptions(0.01));
+      tx = torch::from_blob(x.data(), {long(MB), 784}, torch::kFloat).to(torch::kCUDA);
+      ty = torch::from_blob(y.data(), {long(MB)}, torch::kInt).to(torch::kLong).to(torch::kCUDA);
+      v.push_back({"libtorch cuda", [&] {
+                     opt->zero_grad();
+                     auto loss = torch::nn::functional::cross_entropy(net->forward(tx), ty);
+                     loss.backward();
+                     opt->step();
+                     sink = sink + loss.item<float>();
+                   }});
+    }
+#endif
+    compare("mlp_step", v, rounds, calls(100));
+    tg::device::launches() = {};
+    dev(dx, dy);
+    dev_sgd.update(dev);
+    const auto n = tg::device::launches();
+    std::printf("launches mlp_step gemm %zu elementwise %zu reduction %zu other %zu\n", n[tg::launch::gemm],
+                n[tg::launch::elementwise], n[tg::launch::reduction],
+                n.total() - n[tg::launch::gemm] - n[tg::launch::elementwise] - n[tg::launch::reduction]);
+  }
+
+  if (wanted("lenet_step")) {
+    tg::Tensor<float, MB, 1, 28, 28> x;
+    fill_random(x.data(), x.size(), 13, 1.0f);
+    tg::Tensor<std::int32_t, MB> y;
+    for (std::size_t i = 0; i < MB; ++i) y[i] = std::int32_t(i % 10);
+    bench::ClassicLeNet net, twin;
+    tg::device::Parameters params;
+    auto dev = tg::device::compile<tg::Input<float, MB, 1, 28, 28>, tg::Labels<MB, 10>>(
+        params, [&](auto a, auto b) { return tg::nll_loss(net(a), b); });
+    auto dev_opt = tg::optim::make(dev, tg::optim::Momentum{0.9}, tg::sched::Constant{0.01});
+    auto host = tg::compile<tg::Input<float, MB, 1, 28, 28>, tg::Labels<MB, 10>>(
+        [&](auto a, auto b) { return tg::nll_loss(twin(a), b); });
+    auto host_opt = tg::optim::make(host, tg::optim::Momentum{0.9}, tg::sched::Constant{0.01});
+    const auto dx = tg::device::to_device(x);
+    const auto dy = tg::device::to_device(y);
+    std::vector<Variant> v{{"typegrad device", [&] { sink = sink + dev(dx, dy); dev_opt.update(dev); }, sync},
+                           {"typegrad host", [&] { sink = sink + host(x, y); host_opt.update(host); }}};
+#ifdef TG_HAVE_TORCH
+    bench::TorchClassicLeNet tnet;
+    std::unique_ptr<torch::optim::SGD> topt;
+    torch::Tensor tx, ty;
+    if (torch_cuda()) {
+      tnet.to(torch::kCUDA);
+      topt = std::make_unique<torch::optim::SGD>(tnet.parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
+      tx = torch::from_blob(x.data(), {long(MB), 1, 28, 28}, torch::kFloat).to(torch::kCUDA);
+      ty = torch::from_blob(y.data(), {long(MB)}, torch::kInt).to(torch::kLong).to(torch::kCUDA);
+      v.push_back({"libtorch cuda", [&] {
+                     topt->zero_grad();
+                     auto loss = torch::nll_loss(tnet.forward(tx), ty);
+                     loss.backward();
+                     topt->step();
+                     sink = sink + loss.item<float>();
+                   }});
+    }
+#endif
+    compare("lenet_step", v, rounds, calls(50));
+    tg::device::launches() = {};
+    dev(dx, dy);
+    dev_opt.update(dev);
+    const auto n = tg::device::launches();
+    std::printf("launches lenet_step gemm %zu elementwise %zu reduction %zu other %zu\n", n[tg::launch::gemm],
+                n[tg::launch::elementwise], n[tg::launch::reduction],
+                n.total() - n[tg::launch::gemm] - n[tg::launch::elementwise] - n[tg::launch::reduction]);
+  }
+  (void)sink;
+}

@@ -1,0 +1,63 @@
+#pragma once
+// The timing harness of bench/: variants of one case run interleaved, round after round; medians, spread,
+// heap allocations per call, and `ratio <case> <peer>/typegrad = X.XX` lines (median of per-round ratios).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+// heap allocations through operator new (allocation_counter.cpp); libtorch's tensor storage uses posix_memalign
+// and is not counted
+std::size_t heap_allocations();
+
+namespace tgbench {
+using Clock = std::chrono::steady_clock;
+
+struct Variant {
+  std::string name;
+  std::function<void()> run;
+  std::function<void()> finish = {};  // before the clock stops: e.g. wait for queued device work
+};
+
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// times `iterations` calls of each variant per round, rounds interleaved; variant 0 is typegrad.
+// Returns the per-round times of each variant.
+inline std::vector<std::vector<double>> compare(const std::string& name, std::vector<Variant> variants, std::size_t rounds,
+                                         std::size_t iterations) {
+  std::vector<double> allocs(variants.size());
+  for (std::size_t k = 0; k < variants.size(); ++k) {
+    for (std::size_t i = 0; i < std::max<std::size_t>(iterations / 4, 2); ++i) variants[k].run();  // warm-up
+    const std::size_t before = heap_allocations();
+    variants[k].run();
+    allocs[k] = double(heap_allocations() - before);
+    if (variants[k].finish) variants[k].finish();
+  }
+  std::vector<std::vector<double>> us(variants.size());
+  for (std::size_t r = 0; r < rounds; ++r)
+    for (std::size_t k = 0; k < variants.size(); ++k) {
+      const auto t0 = Clock::now();
+      for (std::size_t i = 0; i < iterations; ++i) variants[k].run();
+      if (variants[k].finish) variants[k].finish();
+      us[k].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / double(iterations));
+    }
+  std::printf("\n%s (us per call, %zu rounds x %zu calls)\n", name.c_str(), rounds, iterations);
+  for (std::size_t k = 0; k < variants.size(); ++k)
+    std::printf("  %-22s median %10.3f  min %10.3f  max %10.3f  allocations/call %g\n", variants[k].name.c_str(),
+                median(us[k]), *std::min_element(us[k].begin(), us[k].end()),
+                *std::max_element(us[k].begin(), us[k].end()), allocs[k]);
+  for (std::size_t k = 1; k < variants.size(); ++k) {
+    std::vector<double> ratios;
+    for (std::size_t r = 0; r < rounds; ++r) ratios.push_back(us[k][r] / us[0][r]);
+    std::printf("ratio %s %s/typegrad = %.2f\n", name.c_str(), variants[k].name.c_str(), median(ratios));
+  }
+  std::fflush(stdout);
+  return us;
+}
+
+}  // namespace tgbench
