@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
          },
          sync}};
     const double n4 = 4.0 * chain_n;
-    const auto us = compare("elementwise_chain", v, rounds, calls(50));
+    const auto us = compare("elementwise_chain", v, rounds, quick ? 1 : 20);
     // compulsory traffic: x in, y out (the per-op version moves 17 arrays: its own traffic is not what it must move)
     print_bandwidth("elementwise_chain", us, v, {2 * n4, 2 * n4, 2 * n4});
     tg::device::launches() = {};
@@ -147,7 +147,7 @@ int main(int argc, char** argv) {
 
     std::vector<Variant> vb{{"typegrad fused", [&] { sink = sink + train(x); }, sync},
                             {"device copy", [&] { thrust::copy(policy, in, in + chain_n, out); }, sync}};
-    const auto usb = compare("elementwise_chain forward+backward", vb, rounds, calls(50));
+    const auto usb = compare("elementwise_chain forward+backward", vb, rounds, quick ? 1 : 20);
     // forward: the sum reads x in place; backward: x in, dx out
     print_bandwidth("elementwise_chain_fwd_bwd", usb, vb, {3 * n4, 2 * n4});
   }

@@ -16,11 +16,14 @@
 #include "typegrad/core/tensor.hpp"
 
 // A loop body that can run on either backend: captures by reference on the host, and under nvcc a copy
-// of the node and its context (device code cannot follow host references).
+// of the node and its context (device code cannot follow host references). TG_BODY_OF_VALUES: the same
+// for a body that uses only local values (pointers, sizes), not the node.
 #if defined(__CUDACC__) && defined(__CUDACC_EXTENDED_LAMBDA__)
 #define TG_BODY [=, *this] __host__ __device__
+#define TG_BODY_OF_VALUES [=] __host__ __device__
 #else
 #define TG_BODY [&]
+#define TG_BODY_OF_VALUES [&]
 #endif
 
 namespace tg {

@@ -81,14 +81,14 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
         const T d = this->template in<Id, 0>(c, at(ch, r)) - mean[ch];
         return d * d;
       }, detail::plus_op{}, T(0), invstd, T(n));  // the biased variance, until the next pass
-      Bk::for_each(launch::elementwise, C, [=] TG_HD(std::size_t ch) {
+      Bk::for_each(launch::elementwise, C, TG_BODY_OF_VALUES(std::size_t ch) {
         const T var = invstd[ch];
         invstd[ch] = T(1) / std::sqrt(var + eps);
         rm[ch] = (1 - m) * rm[ch] + m * mean[ch];
         rv[ch] = (1 - m) * rv[ch] + m * var * T(n) / T(n > 1 ? n - 1 : 1);
       });
     } else {
-      Bk::for_each(launch::elementwise, C, [=] TG_HD(std::size_t ch) {
+      Bk::for_each(launch::elementwise, C, TG_BODY_OF_VALUES(std::size_t ch) {
         mean[ch] = rm[ch];
         invstd[ch] = T(1) / std::sqrt(rv[ch] + eps);
       });
@@ -108,7 +108,7 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
     T* invstd = mean + C;
     T* sg = mean + 2 * C;
     T* sgx = mean + 3 * C;
-    Bk::segmented_reduce(launch::reduction, C, n, [=] TG_HD(std::size_t ch, std::size_t r) { return g[at(ch, r)]; },
+    Bk::segmented_reduce(launch::reduction, C, n, TG_BODY_OF_VALUES(std::size_t ch, std::size_t r) { return g[at(ch, r)]; },
                          detail::plus_op{}, T(0), sg);
     Bk::segmented_reduce(launch::reduction, C, n, TG_BODY(std::size_t ch, std::size_t r) {
       const std::size_t i = at(ch, r);
