@@ -209,6 +209,11 @@ void cublas_gemm(const typename G::value_type* a, const typename G::value_type* 
                                       G::ldc, sc, int(batches)));
 }
 #endif
+template <std::size_t B, std::size_t C, class F>
+struct grid_body {
+  F f;
+  TG_HD void operator()(std::size_t flat) const { f(flat, flat / (B * C), flat / C % B, flat % C); }
+};
 }  // namespace detail
 
 struct thrust_backend {
@@ -220,6 +225,11 @@ struct thrust_backend {
   static void for_each(launch kind, std::size_t n, F f) {
     count_launch(kind);
     thrust::for_each(policy(), thrust::counting_iterator<std::size_t>(0), thrust::counting_iterator<std::size_t>(n), f);
+  }
+
+  template <std::size_t A, std::size_t B, std::size_t C, class F>
+  static void for_each_grid(launch kind, F f) {
+    for_each(kind, A * B * C, detail::grid_body<B, C, F>{f});
   }
 
   template <class T, class Value, class Op>

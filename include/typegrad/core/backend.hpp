@@ -56,6 +56,16 @@ struct host_backend {
     for (std::size_t i = 0; i < n; ++i) f(i);
   }
 
+  // f(flat, a, b, c) over the grid [A, B, C] (flat = (a B + b) C + c): nested loops here, one flat loop
+  // with the indices recovered by division on a device
+  template <std::size_t A, std::size_t B, std::size_t C, class F>
+  static TG_INLINE void for_each_grid(launch, F&& f) {
+    std::size_t flat = 0;
+    for (std::size_t a = 0; a < A; ++a)
+      for (std::size_t b = 0; b < B; ++b)
+        for (std::size_t c = 0; c < C; ++c) f(flat++, a, b, c);
+  }
+
   template <class T, class Value, class Op>
   static TG_INLINE void segmented_reduce(launch, std::size_t segments, std::size_t length, Value&& value, Op op,
                                          T init, T* out, T divisor = T(1)) {

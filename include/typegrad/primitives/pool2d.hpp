@@ -37,8 +37,7 @@ struct Pool2d : kernel_node<typename X::value_type,
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
     T* y = this->template out<Id>(c);
-    Ctx::backend::for_each(launch::elementwise, planes * Ho * Wo, TG_BODY(std::size_t o) {
-      const std::size_t p = o / (Ho * Wo), i = o / Wo % Ho, j = o % Wo;
+    Ctx::backend::template for_each_grid<planes, Ho, Wo>(launch::elementwise, TG_BODY(std::size_t o, std::size_t p, std::size_t i, std::size_t j) {
       T acc = is_max ? -std::numeric_limits<T>::infinity() : T(0);
       for (std::size_t a = 0; a < K; ++a)
         for (std::size_t b = 0; b < K; ++b) {
@@ -54,8 +53,7 @@ struct Pool2d : kernel_node<typename X::value_type,
     if constexpr (Pool2d::template wants_grad<Id, 0, Ctx>()) {
       const T* y = this->template out<Id>(c);
       const T* g = this->template out_grad<Id>(c);
-      Ctx::backend::for_each(launch::elementwise, planes * Ho * Wo, TG_BODY(std::size_t o) {
-        const std::size_t p = o / (Ho * Wo), i = o / Wo % Ho, j = o % Wo;
+      Ctx::backend::template for_each_grid<planes, Ho, Wo>(launch::elementwise, TG_BODY(std::size_t o, std::size_t p, std::size_t i, std::size_t j) {
         const T go = g[o], yo = y[o];
         const auto& ctx = c;  // captured here: nvcc's lambdas cannot first capture inside if constexpr
         if constexpr (is_max) {
