@@ -106,10 +106,14 @@ using broadcast_shape_t = typename broadcast_shape<S...>::type;
 namespace detail {
 // f(integral_constant<k>) for k = N-1, ..., 0: index arithmetic over dims with constant indices (device code
 // cannot read a static constexpr array at a run-time index).
+// (no inner lambda: GCC does not always inline one into the index arithmetic of large programs)
+template <std::size_t N, class F, std::size_t... K>
+TG_HD TG_INLINE constexpr void for_each_axis_down_impl(F& f, std::index_sequence<K...>) {
+  (f(std::integral_constant<std::size_t, N - 1 - K>{}), ...);
+}
 template <std::size_t N, class F>
 TG_HD TG_INLINE constexpr void for_each_axis_down(F&& f) {
-  [&]<std::size_t... K>(std::index_sequence<K...>) { (f(std::integral_constant<std::size_t, N - 1 - K>{}), ...); }
-  (std::make_index_sequence<N>{});
+  for_each_axis_down_impl<N>(f, std::make_index_sequence<N>{});
 }
 }  // namespace detail
 
