@@ -5,7 +5,6 @@
 //   compare [--rounds R] [--quick] [--only CASE]
 #include <cblas.h>
 
-#include <CLI/CLI.hpp>
 #include <typegrad/typegrad.hpp>
 
 #include "classic_lenet.hpp"
@@ -29,6 +28,7 @@ namespace {
 using tgbench::compare;
 using tgbench::median;
 using tgbench::Variant;
+using tgbench::fill_random;
 
 // BLAS threads for OpenBLAS (typegrad's fallback path, libtorch's GEMM) and libtorch's intra-op threads
 void set_threads(int blas, [[maybe_unused]] int intra_op) {
@@ -38,11 +38,6 @@ void set_threads(int blas, [[maybe_unused]] int intra_op) {
 #endif
 }
 
-void fill_random(float* p, std::size_t n, std::uint32_t seed, float scale = 0.1f) {
-  std::mt19937 g(seed);
-  std::uniform_real_distribution<float> u(-scale, scale);
-  for (std::size_t i = 0; i < n; ++i) p[i] = u(g);
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // mlp_step: 784-256-128-10 ReLU, batch 64, cross-entropy, SGD lr 0.01
@@ -227,17 +222,12 @@ std::function<void()> torch_step(torch::optim::Optimizer& opt, Loss loss, volati
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::size_t rounds = 15;
-  bool quick = false;
-  std::string only;
-  CLI::App app("typegrad vs hand-written code and libtorch, interleaved");
-  app.add_option("--rounds", rounds, "timed rounds per case (medians over rounds)");
-  app.add_flag("--quick", quick, "a few rounds and calls: checks that everything runs");
-  app.add_option("--only", only, "run the cases whose name starts with this");
-  CLI11_PARSE(app, argc, argv);
-  if (quick) rounds = 3;
-  const auto calls = [&](std::size_t full) { return quick ? std::min<std::size_t>(full, 3) : full; };
-  const auto wanted = [&](const char* name) { return std::string(name).rfind(only, 0) == 0; };
+  tgbench::Options options;
+  if (const auto code = tgbench::parse(options, argc, argv, "typegrad vs hand-written code and libtorch, interleaved")) return *code;
+  const bool quick = options.quick;
+  const std::size_t rounds = options.rounds;
+  const auto calls = [&](std::size_t full) { return options.calls(full); };
+  const auto wanted = [&](const char* name) { return options.wanted(name); };
   std::printf("GEMM: %s; %s\n", tg::blas::gemm_library(), quick ? "quick run (timings meaningless)" : "");
   set_threads(1, 1);
   volatile float sink = 0;

@@ -11,7 +11,6 @@
 #include <thrust/copy.h>
 #include <thrust/transform.h>
 
-#include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -30,6 +29,7 @@ namespace {
 using tgbench::compare;
 using tgbench::median;
 using tgbench::Variant;
+using tgbench::fill_random;
 using backend = tg::device::thrust_backend;
 
 constexpr std::size_t chain_n = std::size_t(1) << 24;
@@ -67,11 +67,6 @@ struct plus {
   TG_HD float operator()(float a, float b) const { return a + b; }
 };
 
-void fill_random(float* p, std::size_t n, std::uint32_t seed, float scale) {
-  std::mt19937 g(seed);
-  std::uniform_real_distribution<float> u(-scale, scale);
-  for (std::size_t i = 0; i < n; ++i) p[i] = u(g);
-}
 
 struct Mlp {
   BOOST_HANA_DEFINE_STRUCT(Mlp, (tg::Linear<784, 256>, fc1), (tg::Linear<256, 128>, fc2), (tg::Linear<128, 10>, fc3));
@@ -84,23 +79,29 @@ void print_bandwidth(const char* name, const std::vector<std::vector<double>>& u
     std::printf("bandwidth %s %s = %.1f GB/s\n", name, v[k].name.c_str(), bytes[k] / (median(us[k]) * 1e3));
 }
 
+// the kernels one call of `step` launches, by kind
+template <class Step>
+void print_launches(const char* name, Step&& step) {
+  tg::device::launches() = {};
+  step();
+  const auto n = tg::device::launches();
+  std::printf("launches %s gemm %zu elementwise %zu reduction %zu other %zu\n", name, n[tg::launch::gemm],
+              n[tg::launch::elementwise], n[tg::launch::reduction],
+              n.total() - n[tg::launch::gemm] - n[tg::launch::elementwise] - n[tg::launch::reduction]);
+}
+
 #ifdef TG_HAVE_TORCH
 bool torch_cuda() { return torch::cuda::is_available(); }
 #endif
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::size_t rounds = 15;
-  bool quick = false;
-  std::string only;
-  CLI::App app("typegrad's device backend vs a device copy, unfused Thrust, the host backend and libtorch CUDA");
-  app.add_option("--rounds", rounds, "timed rounds per case (medians over rounds)");
-  app.add_flag("--quick", quick, "a few rounds and calls: checks that everything runs");
-  app.add_option("--only", only, "run the cases whose name starts with this");
-  CLI11_PARSE(app, argc, argv);
-  if (quick) rounds = 3;
-  const auto calls = [&](std::size_t full) { return quick ? std::min<std::size_t>(full, 3) : full; };
-  const auto wanted = [&](const char* name) { return std::string(name).rfind(only, 0) == 0; };
+  tgbench::Options options;
+  if (const auto code = tgbench::parse(options, argc, argv, "typegrad's device backend vs a device copy, unfused Thrust, the host backend and libtorch CUDA")) return *code;
+  const bool quick = options.quick;
+  const std::size_t rounds = options.rounds;
+  const auto calls = [&](std::size_t full) { return options.calls(full); };
+  const auto wanted = [&](const char* name) { return options.wanted(name); };
   std::printf("device: %s; %s\n", TYPEGRAD_DEVICE_IS_CUDA ? "CUDA" : "Thrust OMP system (CPU cores, no GPU)",
               quick ? "quick run (timings meaningless)" : "");
 #ifdef TG_HAVE_TORCH
@@ -141,9 +142,7 @@ int main(int argc, char** argv) {
     const auto us = compare("elementwise_chain", v, rounds, quick ? 1 : 20);
     // compulsory traffic: x in, y out (the per-op version moves 17 arrays: its own traffic is not what it must move)
     print_bandwidth("elementwise_chain", us, v, {2 * n4, 2 * n4, 2 * n4});
-    tg::device::launches() = {};
-    fused(x);
-    std::printf("launches elementwise_chain forward = %zu\n", tg::device::launches().total());
+    print_launches("elementwise_chain forward", [&] { fused(x); });
 
     std::vector<Variant> vb{{"typegrad fused", [&] { sink = sink + train(x); }, sync},
                             {"device copy", [&] { thrust::copy(policy, in, in + chain_n, out); }, sync}};
@@ -189,13 +188,10 @@ int main(int argc, char** argv) {
     }
 #endif
     compare("mlp_step", v, rounds, calls(100));
-    tg::device::launches() = {};
-    dev(dx, dy);
-    dev_sgd.update(dev);
-    const auto n = tg::device::launches();
-    std::printf("launches mlp_step gemm %zu elementwise %zu reduction %zu other %zu\n", n[tg::launch::gemm],
-                n[tg::launch::elementwise], n[tg::launch::reduction],
-                n.total() - n[tg::launch::gemm] - n[tg::launch::elementwise] - n[tg::launch::reduction]);
+    print_launches("mlp_step", [&] {
+      dev(dx, dy);
+      dev_sgd.update(dev);
+    });
   }
 
   if (wanted("lenet_step")) {
@@ -234,13 +230,10 @@ int main(int argc, char** argv) {
     }
 #endif
     compare("lenet_step", v, rounds, calls(50));
-    tg::device::launches() = {};
-    dev(dx, dy);
-    dev_opt.update(dev);
-    const auto n = tg::device::launches();
-    std::printf("launches lenet_step gemm %zu elementwise %zu reduction %zu other %zu\n", n[tg::launch::gemm],
-                n[tg::launch::elementwise], n[tg::launch::reduction],
-                n.total() - n[tg::launch::gemm] - n[tg::launch::elementwise] - n[tg::launch::reduction]);
+    print_launches("lenet_step", [&] {
+      dev(dx, dy);
+      dev_opt.update(dev);
+    });
   }
   (void)sink;
 }

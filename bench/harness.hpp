@@ -1,10 +1,13 @@
 #pragma once
 // The timing harness of bench/: variants of one case run interleaved, round after round; medians, spread,
 // heap allocations per call, and `ratio <case> <peer>/typegrad = X.XX` lines (median of per-round ratios).
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -14,6 +17,36 @@ std::size_t heap_allocations();
 
 namespace tgbench {
 using Clock = std::chrono::steady_clock;
+
+// The command line every bench program takes: [--rounds R] [--quick] [--only CASE]
+struct Options {
+  std::size_t rounds = 15;
+  bool quick = false;
+  std::string only;
+  // calls per round: `full`, or at most 3 in a quick run (which only checks that everything runs)
+  std::size_t calls(std::size_t full) const { return quick ? std::min<std::size_t>(full, 3) : full; }
+  bool wanted(const char* name) const { return std::string(name).rfind(only, 0) == 0; }
+};
+// Parses argv into o; returns an exit code when the program should stop (--help, bad arguments).
+inline std::optional<int> parse(Options& o, int argc, char** argv, const std::string& description) {
+  CLI::App app(description);
+  app.add_option("--rounds", o.rounds, "timed rounds per case (medians over rounds)");
+  app.add_flag("--quick", o.quick, "a few rounds and calls: checks that everything runs");
+  app.add_option("--only", o.only, "run the cases whose name starts with this");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (o.quick) o.rounds = 3;
+  return std::nullopt;
+}
+
+inline void fill_random(float* p, std::size_t n, std::uint32_t seed, float scale = 0.1f) {
+  std::mt19937 g(seed);
+  std::uniform_real_distribution<float> u(-scale, scale);
+  for (std::size_t i = 0; i < n; ++i) p[i] = u(g);
+}
 
 struct Variant {
   std::string name;
