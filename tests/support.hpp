@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "typegrad/typegrad.hpp"
 #ifdef TYPEGRAD_TEST_DEVICE
@@ -65,20 +67,21 @@ inline std::mt19937_64& rng() {
 }
 
 // Uniform in [lo, hi], but at least `gap` away from every kink in `kinks` (for relu, abs, clamp, ...).
-template <class Tensor>
-Tensor random_tensor(double lo = -2, double hi = 2, std::initializer_list<double> kinks = {}, double gap = 1e-2) {
-  Tensor t;
+template <class Kinks>
+double random_away_from(double lo, double hi, const Kinks& kinks, double gap) {
   std::uniform_real_distribution<double> u(lo, hi);
-  for (auto& v : t) {
-    double x;
-    bool near;
-    do {
-      x = u(rng());
-      near = false;
-      for (double k : kinks) near = near || std::abs(x - k) < gap;
-    } while (near);
-    v = static_cast<typename Tensor::value_type>(x);
+  for (;;) {
+    const double x = u(rng());
+    bool too_close = false;
+    for (double k : kinks) too_close = too_close || std::abs(x - k) < gap;
+    if (!too_close) return x;
   }
+}
+
+template <class Tensor, class Kinks = std::initializer_list<double>>
+Tensor random_tensor(double lo = -2, double hi = 2, const Kinks& kinks = {}, double gap = 1e-2) {
+  Tensor t;
+  for (auto& v : t) v = static_cast<typename Tensor::value_type>(random_away_from(lo, hi, kinks, gap));
   return t;
 }
 
@@ -91,6 +94,40 @@ template <class T, class S>
 tg::TensorOf<T, S> random_of(double lo = -2, double hi = 2, std::initializer_list<double> kinks = {}) {
   return random_tensor<tg::TensorOf<T, S>>(lo, hi, kinks);
 }
+
+// Uniform in [lo, hi], every element at least `gap` from every other and from the kinks: inputs of
+// max and max-pooling, whose derivative jumps where two candidates tie.
+template <class T, std::size_t... D>
+tg::Tensor<T, D...> random_distinct(double lo = -2, double hi = 2, std::initializer_list<double> kinks = {},
+                                    double gap = 1e-3) {
+  tg::Tensor<T, D...> t;
+  std::vector<double> taken(kinks);
+  for (auto& v : t) {
+    v = static_cast<T>(random_away_from(lo, hi, taken, gap));
+    taken.push_back(double(v));
+  }
+  return t;
+}
+
+// Draws until `acceptable(draw())` holds: random inputs kept clear of the points where the function under
+// test is not smooth (a tie in a max, a ReLU at zero) or badly conditioned.
+template <class Draw, class Acceptable>
+auto draw_until(Draw draw, Acceptable acceptable) {
+  for (int attempt = 0; attempt < 1000; ++attempt)
+    if (auto t = draw(); acceptable(t)) return t;
+  throw std::runtime_error("draw_until: no acceptable draw in 1000 attempts");
+}
+
+// Uniform in [lo, hi] and at least 1e-2 away from every element of `other`: operands of minimum, maximum
+// and comparisons, whose derivatives jump where the two are equal.
+template <class T, class S, class Other>
+tg::TensorOf<T, S> random_apart_from(const Other& other, double lo = -2, double hi = 2) {
+  return random_tensor<tg::TensorOf<T, S>>(lo, hi, std::vector<double>(other.begin(), other.end()));
+}
+
+// Equal within `tolerance`, relative for values of magnitude above 1 and absolute below (a sum of
+// O(1) random terms can be near zero, where a purely relative bound only measures rounding noise).
+inline Approx near(double expected, double tolerance) { return Approx(expected).epsilon(tolerance).margin(tolerance); }
 
 #define TG_CHECK_GRADIENTS(result, tolerance)                                    \
   do {                                                                           \

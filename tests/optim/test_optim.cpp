@@ -42,7 +42,7 @@ std::vector<double> run(Rule rule, Schedule schedule, int steps, tg::optim::Opti
 }
 
 void check_close(const std::vector<double>& got, const std::vector<double>& expected) {
-  for (std::size_t i = 0; i < n; ++i) CHECK(got[i] == Approx(expected[i]).epsilon(1e-12));
+  for (std::size_t i = 0; i < n; ++i) CHECK(got[i] == near(expected[i], 1e-12));
 }
 }  // namespace
 
