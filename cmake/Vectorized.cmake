@@ -1,5 +1,6 @@
-# Compiles SOURCE with the vectoriser's report on and checks that the fused-region loop (program.hpp) and
-# the fused reduction (the host backend's segmented_reduce, core/backend.hpp) are vectorised.  -D COMPILER=... -D SOURCE=... -D INCLUDES="..."
+# Compiles SOURCE with the vectoriser's report on and checks that the fused-region loop (program.hpp), the
+# fused reduction (the host backend's segmented_reduce, core/backend.hpp) and the probe's own loop over the
+# float activations are vectorised.  -D COMPILER=... -D SOURCE=... -D INCLUDES="..."
 set(include_flags)
 foreach(dir IN LISTS INCLUDES)
   list(APPEND include_flags "-I${dir}")
@@ -10,7 +11,7 @@ execute_process(
 if(NOT result EQUAL 0)
   message(FATAL_ERROR "the probe did not compile:\n${report}")
 endif()
-foreach(where IN ITEMS "core/program\\.hpp" "core/backend\\.hpp")
+foreach(where IN ITEMS "core/program\\.hpp" "core/backend\\.hpp" "vectorization_probe\\.cpp")
   if(NOT report MATCHES "${where}:[0-9]+:[0-9]+: optimized: loop vectorized")
     message(FATAL_ERROR "no vectorised loop reported in ${where}. Report:\n${report}")
   endif()
