@@ -47,3 +47,4 @@
 #include "typegrad/losses/losses.hpp"
 #include "typegrad/optim/optimizer.hpp"
 #include "typegrad/primitives/layer_norm.hpp"
+#include "typegrad/primitives/lstm_cell.hpp"

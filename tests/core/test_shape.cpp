@@ -44,7 +44,7 @@ static_assert(is_same_v<shape_of<decltype(tg::matmul(V{}, tg::InputLeaf<3, float
 static_assert(is_same_v<shape_of<decltype(tg::cross_entropy(tg::InputLeaf<0, float, shape<8, 10>, false>{},
                                                             tg::LabelsLeaf<1, 8, 10>{}))>,
                         shape<>>);
-// network primitives: conv2d (H + 2P - K) / S + 1, pooling, gather, layer_norm, nll_loss
+// network primitives: conv2d (H + 2P - K) / S + 1, pooling, gather, layer_norm, nll_loss, lstm_cell
 namespace {
 using Img = tg::InputLeaf<0, float, shape<8, 3, 28, 27>, false>;
 using Kernel = tg::InputLeaf<1, float, shape<16, 3, 5, 5>, false>;
@@ -62,6 +62,10 @@ static_assert(is_same_v<shape_of<decltype(tg::layer_norm(V{}, tg::InputLeaf<1, f
 static_assert(is_same_v<shape_of<decltype(tg::nll_loss(tg::InputLeaf<0, float, shape<8, 10>, false>{},
                                                        tg::LabelsLeaf<1, 8, 10>{}))>,
                         shape<>>);
+// lstm_cell: gates [B, 4H], c [B, H] -> [B, 2H]
+static_assert(is_same_v<shape_of<decltype(tg::lstm_cell(tg::InputLeaf<0, float, shape<5, 28>, false>{},
+                                                        tg::InputLeaf<1, float, shape<5, 7>, false>{}))>,
+                        shape<5, 14>>);
 
 // element types flow through
 static_assert(is_same_v<decltype(tg::exp(V{}) * 2.0)::value_type, float>);

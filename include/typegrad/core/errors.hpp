@@ -130,6 +130,11 @@ struct normalized_shape_mismatch {
   static_assert(Ok, "typegrad: layer_norm needs weight and bias of shape [D], D the input's last dimension");
 };
 
+template <class Operation, class GatesShape, class CellShape, bool Ok>
+struct lstm_cell_shapes_differ {
+  static_assert(Ok, "typegrad: lstm_cell needs gates [B, 4H] (i, f, g, o) and a cell state [B, H]");
+};
+
 template <class Layer, class InputShape, bool Ok>
 struct layer_does_not_accept_input {
   static_assert(Ok, "typegrad: the layer does not accept this input shape (its template arguments give the rank and "

@@ -11,6 +11,7 @@
 #include "typegrad/core/module.hpp"
 #include "typegrad/primitives/add.hpp"
 #include "typegrad/primitives/concat.hpp"
+#include "typegrad/primitives/lstm_cell.hpp"
 #include "typegrad/primitives/matmul.hpp"
 #include "typegrad/primitives/operators.hpp"
 #include "typegrad/primitives/permute.hpp"
@@ -36,11 +37,13 @@ struct recurrent_weights {
     init::uniform(bias_ih, -b, b, g);
     init::uniform(bias_hh, -b, b, g);
   }
-  auto input_part(auto x) const { return matmul(x, transpose(weight_ih)) + bias_ih; }
+  // x W_ih^T + b_ih for every step at once, [B, T, F] -> [B, T, G H]: one GEMM of B T rows outside the
+  // recurrence (as cuDNN and PyTorch do); only h W_hh^T stays inside it.
+  auto input_part(auto xs) const { return matmul(xs, transpose(weight_ih)) + bias_ih; }
   auto hidden_part(auto h) const { return matmul(h, transpose(weight_hh)) + bias_hh; }
 };
 
-// runs cell(carry, x_t) over time: xs [B, T, F] -> carries [B, T, C]
+// runs cell(carry, x_t) over time: xs [B, T, F] -> carries [B, T, C] (x_t: [B, F], here the projected input)
 template <std::size_t C, class Cell, class X>
 auto run_over_time(const Cell& cell, X&& xs) {
   using S = typename expr_t<X>::shape_type;
@@ -61,13 +64,14 @@ struct RNN {
   template <class S>
   static constexpr bool accepts = detail::is_sequence_of<F, S>();
   explicit RNN(std::uint64_t seed = 0) : cell(seed) {}
-  auto step(auto h, auto x) const { return tanh(cell.input_part(x) + cell.hidden_part(h)); }
+  auto step(auto h, auto gx) const { return tanh(gx + cell.hidden_part(h)); }  // gx = x W_ih^T + b_ih
   template <tensor_operand X>
   auto operator()(X&& xs) const {
     static_assert(detail::require<error::layer_does_not_accept_input<RNN, typename expr_t<X>::shape_type,
                                                                      accepts<typename expr_t<X>::shape_type>>>);
     if constexpr (accepts<typename expr_t<X>::shape_type>)
-      return detail::run_over_time<H>([this](auto h, auto x) { return step(h, x); }, std::forward<X>(xs));
+      return detail::run_over_time<H>([this](auto h, auto gx) { return step(h, gx); },
+                                      cell.input_part(std::forward<X>(xs)));
     else
       return invalid_expression{};
   }
@@ -80,24 +84,18 @@ struct LSTM {
   static constexpr bool accepts = detail::is_sequence_of<F, S>();
   explicit LSTM(std::uint64_t seed = 0) : cell(seed) {}
   // carry = [h, c] along features
-  auto step(auto carry, auto x) const {
+  auto step(auto carry, auto gx) const {  // gx = x W_ih^T + b_ih
     auto h = slice<1, 0, H>(carry);
     auto c = slice<1, H, 2 * H>(carry);
-    auto gates = cell.input_part(x) + cell.hidden_part(h);
-    auto i = sigmoid(slice<1, 0, H>(gates));
-    auto f = sigmoid(slice<1, H, 2 * H>(gates));
-    auto g = tanh(slice<1, 2 * H, 3 * H>(gates));
-    auto o = sigmoid(slice<1, 3 * H, 4 * H>(gates));
-    auto c_next = f * c + i * g;
-    return concat<1>(o * tanh(c_next), c_next);
+    return lstm_cell(gx + cell.hidden_part(h), c);
   }
   template <tensor_operand X>
   auto operator()(X&& xs) const {
     static_assert(detail::require<error::layer_does_not_accept_input<LSTM, typename expr_t<X>::shape_type,
                                                                      accepts<typename expr_t<X>::shape_type>>>);
     if constexpr (accepts<typename expr_t<X>::shape_type>)
-      return slice<2, 0, H>(
-          detail::run_over_time<2 * H>([this](auto c, auto x) { return step(c, x); }, std::forward<X>(xs)));
+      return slice<2, 0, H>(detail::run_over_time<2 * H>([this](auto c, auto gx) { return step(c, gx); },
+                                                         cell.input_part(std::forward<X>(xs))));
     else
       return invalid_expression{};
   }
@@ -109,8 +107,7 @@ struct GRU {
   template <class S>
   static constexpr bool accepts = detail::is_sequence_of<F, S>();
   explicit GRU(std::uint64_t seed = 0) : cell(seed) {}
-  auto step(auto h, auto x) const {
-    auto gx = cell.input_part(x);
+  auto step(auto h, auto gx) const {  // gx = x W_ih^T + b_ih
     auto gh = cell.hidden_part(h);
     auto r = sigmoid(slice<1, 0, H>(gx) + slice<1, 0, H>(gh));
     auto z = sigmoid(slice<1, H, 2 * H>(gx) + slice<1, H, 2 * H>(gh));
@@ -122,7 +119,8 @@ struct GRU {
     static_assert(detail::require<error::layer_does_not_accept_input<GRU, typename expr_t<X>::shape_type,
                                                                      accepts<typename expr_t<X>::shape_type>>>);
     if constexpr (accepts<typename expr_t<X>::shape_type>)
-      return detail::run_over_time<H>([this](auto h, auto x) { return step(h, x); }, std::forward<X>(xs));
+      return detail::run_over_time<H>([this](auto h, auto gx) { return step(h, gx); },
+                                      cell.input_part(std::forward<X>(xs)));
     else
       return invalid_expression{};
   }
