@@ -41,15 +41,19 @@ struct recurrent_weights {
   // recurrence (as cuDNN and PyTorch do); only h W_hh^T stays inside it.
   auto input_part(auto xs) const { return matmul(xs, transpose(weight_ih)) + bias_ih; }
   auto hidden_part(auto h) const { return matmul(h, transpose(weight_hh)) + bias_hh; }
+  // RNN and LSTM add both biases outside the recurrence, so the step's region has no broadcast operand
+  auto input_part_with_both_biases(auto xs) const { return input_part(xs) + bias_hh; }
+  auto hidden_product(auto h) const { return matmul(h, transpose(weight_hh)); }
 };
 
-// runs cell(carry, x_t) over time: xs [B, T, F] -> carries [B, T, C] (x_t: [B, F], here the projected input)
-template <std::size_t C, class Cell, class X>
-auto run_over_time(const Cell& cell, X&& xs) {
+// runs cell(carry, g_t) over time, g = project(xs) computed time-major (the permute moves the narrower
+// input, not the projection): xs [B, T, F] -> carries [B, T, C]
+template <std::size_t C, class Cell, class Project, class X>
+auto run_over_time(const Cell& cell, const Project& project, X&& xs) {
   using S = typename expr_t<X>::shape_type;
   using T = typename expr_t<X>::value_type;
   static const Tensor<T, S::dims[0], C> zero(T(0));
-  return permute<1, 0, 2>(scan(cell, zero, permute<1, 0, 2>(std::forward<X>(xs))));
+  return permute<1, 0, 2>(scan(cell, zero, project(permute<1, 0, 2>(std::forward<X>(xs)))));
 }
 
 template <std::size_t F, class S>
@@ -64,14 +68,15 @@ struct RNN {
   template <class S>
   static constexpr bool accepts = detail::is_sequence_of<F, S>();
   explicit RNN(std::uint64_t seed = 0) : cell(seed) {}
-  auto step(auto h, auto gx) const { return tanh(gx + cell.hidden_part(h)); }  // gx = x W_ih^T + b_ih
+  auto step(auto h, auto gx) const { return tanh(gx + cell.hidden_product(h)); }  // gx = x W_ih^T + b_ih + b_hh
   template <tensor_operand X>
   auto operator()(X&& xs) const {
     static_assert(detail::require<error::layer_does_not_accept_input<RNN, typename expr_t<X>::shape_type,
                                                                      accepts<typename expr_t<X>::shape_type>>>);
     if constexpr (accepts<typename expr_t<X>::shape_type>)
       return detail::run_over_time<H>([this](auto h, auto gx) { return step(h, gx); },
-                                      cell.input_part(std::forward<X>(xs)));
+                                      [this](auto x) { return cell.input_part_with_both_biases(x); },
+                                      std::forward<X>(xs));
     else
       return invalid_expression{};
   }
@@ -84,18 +89,19 @@ struct LSTM {
   static constexpr bool accepts = detail::is_sequence_of<F, S>();
   explicit LSTM(std::uint64_t seed = 0) : cell(seed) {}
   // carry = [h, c] along features
-  auto step(auto carry, auto gx) const {  // gx = x W_ih^T + b_ih
+  auto step(auto carry, auto gx) const {  // gx = x W_ih^T + b_ih + b_hh
     auto h = slice<1, 0, H>(carry);
     auto c = slice<1, H, 2 * H>(carry);
-    return lstm_cell(gx + cell.hidden_part(h), c);
+    return lstm_cell(gx + cell.hidden_product(h), c);
   }
   template <tensor_operand X>
   auto operator()(X&& xs) const {
     static_assert(detail::require<error::layer_does_not_accept_input<LSTM, typename expr_t<X>::shape_type,
                                                                      accepts<typename expr_t<X>::shape_type>>>);
     if constexpr (accepts<typename expr_t<X>::shape_type>)
-      return slice<2, 0, H>(detail::run_over_time<2 * H>([this](auto c, auto gx) { return step(c, gx); },
-                                                         cell.input_part(std::forward<X>(xs))));
+      return slice<2, 0, H>(detail::run_over_time<2 * H>(
+          [this](auto c, auto gx) { return step(c, gx); },
+          [this](auto x) { return cell.input_part_with_both_biases(x); }, std::forward<X>(xs)));
     else
       return invalid_expression{};
   }
@@ -120,7 +126,7 @@ struct GRU {
                                                                      accepts<typename expr_t<X>::shape_type>>>);
     if constexpr (accepts<typename expr_t<X>::shape_type>)
       return detail::run_over_time<H>([this](auto h, auto gx) { return step(h, gx); },
-                                      cell.input_part(std::forward<X>(xs)));
+                                      [this](auto x) { return cell.input_part(x); }, std::forward<X>(xs));
     else
       return invalid_expression{};
   }
