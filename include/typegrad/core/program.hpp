@@ -415,7 +415,7 @@ class BasicProgram {
   template <std::size_t Id>
   TG_INLINE void run_backward() {
     if constexpr (plan.needs_adjoint[Id]) {
-      clear_adjoints_at(2 * kernel_count - 1 - plan.kernel_pos[Id]);  // also when this kernel is a merged copy
+      clear_adjoints_at<2 * kernel_count - 1 - plan.kernel_pos[Id]>();  // also when this kernel is a merged copy
       if constexpr (plan.merge_candidate[Id])
         if (canon_[Id] != Id) return;
       const auto& n = detail::node_at<Id, root_id>(root_);
@@ -435,20 +435,28 @@ class BasicProgram {
     }
   }
 
-  // Clears the adjoints that start living at backward time t (their first writer runs now).
-  void clear_adjoints_at(std::size_t t) {
+  // Clears the adjoints that start living at backward time T (their first writer runs now). The list and
+  // the sizes are compile-time constants: small clears become a few stores instead of memset calls.
+  template <std::size_t T>
+  TG_INLINE void clear_adjoints_at() {
     static constexpr auto list = [] {
       std::array<std::size_t, node_count + 1> ids{};
       std::size_t n = 0;
       for (std::size_t k = 0; k < node_count; ++k)
-        if (plan.kernel_pos[k] != no_node && plan.needs_adjoint[k] && k != root_id) ids[n++] = k;
+        if (plan.kernel_pos[k] != no_node && plan.needs_adjoint[k] && k != root_id && plan.adj_zero_time[k] == T)
+          ids[n++] = k;
       ids[node_count] = n;
       return ids;
     }();
-    for (std::size_t q = 0; q < list[node_count]; ++q) {
-      const std::size_t k = list[q];
-      if (plan.adj_zero_time[k] == t && canon_[k] == k) Backend::zero(ctx_.adj[k], plan.elements[k] * plan.elem_bytes[k]);
-    }
+    [&]<std::size_t... Q>(std::index_sequence<Q...>) {
+      (clear_adjoint<list[Q]>(), ...);
+    }(std::make_index_sequence<list[node_count]>{});
+  }
+  template <std::size_t K>
+  TG_INLINE void clear_adjoint() {
+    if constexpr (plan.merge_candidate[K])
+      if (canon_[K] != K) return;
+    Backend::zero(ctx_.adj[K], plan.elements[K] * plan.elem_bytes[K]);
   }
 
   void forward() {
