@@ -51,6 +51,8 @@ using Kernel = tg::InputLeaf<1, float, shape<16, 3, 5, 5>, false>;
 }  // namespace
 static_assert(is_same_v<shape_of<decltype(tg::conv2d(Img{}, Kernel{}))>, shape<8, 16, 24, 23>>);
 static_assert(is_same_v<shape_of<decltype(tg::conv2d<2, 1>(Img{}, Kernel{}))>, shape<8, 16, 13, 13>>);
+static_assert(is_same_v<shape_of<decltype(tg::conv2d(Img{}, Kernel{}, tg::InputLeaf<2, float, shape<16>, false>{}))>,
+                        shape<8, 16, 24, 23>>);
 static_assert(is_same_v<shape_of<decltype(tg::max_pool2d<2>(Img{}))>, shape<8, 3, 14, 13>>);
 static_assert(is_same_v<shape_of<decltype(tg::avg_pool2d<3, 2>(Img{}))>, shape<8, 3, 13, 13>>);
 static_assert(is_same_v<shape_of<decltype(tg::gather(tg::InputLeaf<0, float, shape<100, 16>, false>{},

@@ -130,14 +130,14 @@ TEST_CASE("LeNet step: device agrees with host; launches follow the fusion plan"
 
   SECTION("launch counts") {
     const auto n = launches_of_step(dev, x, y);
-    // forward: each conv = im2col pass + 1 batched GEMM; pool1, relu1, pool2, relu2+flatten, relu(fc1),
-    //          log_softmax = 6 passes; fc1, fc2 GEMMs; nll and the label check are reductions.
+    // forward: each conv = im2col pass + 1 batched GEMM + bias pass; pool1, relu1, pool2, relu2+flatten,
+    //          relu(fc1), log_softmax = 6 passes; fc1, fc2 GEMMs; nll and the label check are reductions.
     // backward: nll, log_softmax, relu(fc1), relu2, pool2, relu1, pool1 = 7 passes; conv2: cols^T, dy', col2im
     //          = 3 passes, dW and batched dcols GEMMs; conv1: cols^T, dy' and dW only (x needs no gradient);
-    //          fc2, fc1: 2 GEMMs each.
+    //          each conv's db: one reduction + one pass adding it; fc2, fc1: 2 GEMMs each.
     CHECK(n[tg::launch::gemm] == (2 + 2) + (2 + 2 + 2 + 1));
-    CHECK(n[tg::launch::elementwise] == (2 + 6) + (7 + 3 + 2));
-    CHECK(n[tg::launch::reduction] == 2);
+    CHECK(n[tg::launch::elementwise] == (2 + 2 + 6) + (7 + 3 + 2 + 2));
+    CHECK(n[tg::launch::reduction] == 2 + 2);
   }
 }
 

@@ -13,6 +13,10 @@ TEST_CASE("conv2d", "[gradcheck]") {
     check_primitive([](auto x, auto w) { return tg::conv2d<2, 1>(x, w); }, random<double, 2, 2, 7, 6>(),
                     random<double, 3, 2, 3, 3>());
   }
+  SECTION("with a bias, stride 2, padding 1") {
+    check_primitive([](auto x, auto w, auto b) { return tg::conv2d<2, 1>(x, w, b); }, random<double, 2, 2, 5, 6>(),
+                    random<double, 3, 2, 3, 3>(), random<double, 3>());
+  }
   SECTION("non-square kernel over an element-wise operand") {
     check_primitive([](auto x, auto w) { return tg::conv2d<1, 2>(tg::tanh(x), w); }, random<double, 1, 2, 5, 5>(),
                     random<double, 2, 2, 2, 4>());

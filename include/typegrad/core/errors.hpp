@@ -110,6 +110,11 @@ struct conv2d_channels_differ {
   static_assert(Ok, "typegrad: conv2d needs input [N, C, H, W] and weight [O, C, kh, kw] with the same C");
 };
 
+template <class Operation, class WeightShape, class BiasShape, bool Ok>
+struct conv2d_bias_size {
+  static_assert(Ok, "typegrad: conv2d's bias has shape [O], O the weight's first dimension (output channels)");
+};
+
 template <class Operation, class InputShape, class Geometry, bool Ok>
 struct window_does_not_fit {
   static_assert(Ok, "typegrad: the kernel/pooling window (with padding) does not fit the input's height or width");

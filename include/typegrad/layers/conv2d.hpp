@@ -2,9 +2,7 @@
 // y = conv2d(x, W) + b over NCHW input; W [OutC, InC, K, K], b [OutC] (PyTorch layout and initialisation).
 #include "typegrad/core/init.hpp"
 #include "typegrad/core/module.hpp"
-#include "typegrad/primitives/add.hpp"
 #include "typegrad/primitives/conv2d.hpp"
-#include "typegrad/primitives/reshape.hpp"
 
 namespace tg {
 
@@ -21,7 +19,7 @@ struct Conv2d {
   }
   template <tensor_operand X>
   auto operator()(X&& x) const {
-    return conv2d<Stride, Padding>(std::forward<X>(x), weight) + reshape<OutC, 1, 1>(bias);
+    return conv2d<Stride, Padding>(std::forward<X>(x), weight, bias);
   }
 };
 

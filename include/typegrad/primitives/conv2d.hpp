@@ -1,7 +1,10 @@
 #pragma once
-// y[n, o] = sum_c W[o, c] (*) x[n, c]  (cross-correlation, stride S, zero padding P), NCHW, W [O, C, kh, kw]
-// as PyTorch. Per image: im2col(x_n) -> cols [C kh kw, Ho Wo], y_n = W cols (one GEMM).
-// VJP: dW += dy_n cols^T (GEMM), dcols = W^T dy_n (GEMM) scattered back by col2im into dx_n.
+// y[n, o] = sum_c W[o, c] (*) x[n, c] (+ b[o])  (cross-correlation, stride S, zero padding P), NCHW,
+// W [O, C, kh, kw], b [O] as PyTorch. Per image: im2col(x_n) -> cols [C kh kw, Ho Wo], y_n = W cols (one GEMM).
+// VJP: dW += dy_n cols^T (GEMM), dcols = W^T dy_n (GEMM) scattered back by col2im into dx_n,
+//      db[o] += sum over n and pixels of dy[n, o].
+// The bias is an operand of the kernel rather than a broadcast add after it: the add's region backward
+// would scatter into b element by element (index arithmetic, not vectorised) in every pooling/ReLU pass.
 #include "typegrad/core/backend.hpp"
 #include "typegrad/core/blas.hpp"
 #include "typegrad/core/kernel.hpp"
@@ -24,18 +27,37 @@ struct conv_shape {
   static constexpr std::size_t Wo = fits ? (Wd + 2 * P - KW) / S + 1 : 1;
   using type = shape<N, O, Ho, Wo>;
 };
+template <class... B>
+struct bias_shape {
+  using type = shape<>;
+};
+template <class B>
+struct bias_shape<B> {
+  using type = typename expr_t<B>::shape_type;
+};
 }  // namespace detail
 
-template <class X, class W, std::size_t S, std::size_t P>
+template <class X, class W, std::size_t S, std::size_t P, class... Bias>
+struct Conv2dNode;
+namespace detail {
+template <std::size_t S, std::size_t P, class X, class W, class... Bias>
+struct conv_rebind {
+  using type = Conv2dNode<X, W, S, P, Bias...>;
+};
+}  // namespace detail
+
+template <class X, class W, std::size_t S, std::size_t P, class... Bias>
 struct Conv2dNode
     : kernel_node<typename X::value_type,
-                  typename detail::conv_shape<typename X::shape_type, typename W::shape_type, S, P>::type, X, W> {
+                  typename detail::conv_shape<typename X::shape_type, typename W::shape_type, S, P>::type, X, W,
+                  Bias...> {
   using T = typename X::value_type;
   using G = detail::conv_shape<typename X::shape_type, typename W::shape_type, S, P>;
   static constexpr bool needs_child_buffers = true;
+  static constexpr bool has_bias = sizeof...(Bias) == 1;
   static constexpr std::size_t rows = G::C * G::KH * G::KW, cols_n = G::Ho * G::Wo;
   template <class... K2>
-  using rebind = Conv2dNode<K2..., S, P>;
+  using rebind = typename detail::conv_rebind<S, P, K2...>::type;
   static constexpr int O = int(G::O), R = int(rows), P2 = int(cols_n);
   using Forward = blas::gemm_kernel<T, false, false, O, P2, R, R, P2, P2, 0>;  // y_n = W cols
   using GradW = blas::gemm_kernel<T, false, false, O, R, P2, P2, R, R, 1>;    // dW += dy_n cols^T
@@ -81,7 +103,40 @@ struct Conv2dNode
   // batched GEMM, col2im as one gather pass (each input element sums its windows: no atomics).
   static constexpr bool runs_on_device = true;
   static constexpr std::size_t image = G::C * G::H * G::Wd, batch_cols = G::N * rows * cols_n;
-  static constexpr std::size_t device_scratch_bytes = (batch_cols + G::O * G::N * cols_n) * sizeof(T);
+  static constexpr std::size_t device_scratch_bytes = (batch_cols + G::O * G::N * cols_n + G::O) * sizeof(T);
+
+  // y[n, o, :] += b[o]
+  template <std::size_t Id, class Ctx>
+  void add_bias(const Ctx& c, T* y) const {
+    if constexpr (has_bias) {
+      const T* b = this->template in_data<Id, 2>(c);
+      Ctx::backend::template for_each_grid<1, G::N * G::O, cols_n>(
+          launch::elementwise, TG_BODY_OF_VALUES(std::size_t e, std::size_t, std::size_t no, std::size_t) {
+            y[e] += b[no % G::O];
+          });
+    }
+  }
+  // db[o] += sum over n and pixels of dy[n, o] (sums: the scratch's last O elements on devices)
+  template <std::size_t Id, class Ctx>
+  void bias_gradient(const Ctx& c, const T* g, T* sums) const {
+    if constexpr (has_bias && Conv2dNode::template wants_grad<Id, 2, Ctx>()) {
+      T* db = this->template grad_data<Id, 2>(c);
+      if constexpr (Ctx::backend::is_device) {
+        Ctx::backend::segmented_reduce(
+            launch::reduction, G::O, G::N * cols_n,
+            TG_BODY_OF_VALUES(std::size_t o, std::size_t r) { return g[(r / cols_n * G::O + o) * cols_n + r % cols_n]; },
+            detail::plus_op{}, T(0), sums);
+        Ctx::backend::for_each(launch::elementwise, G::O, TG_BODY_OF_VALUES(std::size_t o) { db[o] += sums[o]; });
+      } else {
+        for (std::size_t n = 0; n < G::N; ++n)
+          for (std::size_t o = 0; o < G::O; ++o) {
+            T s = 0;
+            for (std::size_t p = 0; p < cols_n; ++p) s += g[(n * G::O + o) * cols_n + p];
+            db[o] += s;
+          }
+      }
+    }
+  }
   using BatchGradW = blas::gemm_kernel<T, false, false, O, R, int(G::N * cols_n), int(G::N * cols_n), R, R, 1>;
 
   // x value under column `pix` of im2col row `row` of image n (0 in the padding)
@@ -112,6 +167,7 @@ struct Conv2dNode
         Forward::run(w, col, y + n * G::O * cols_n, nullptr);
       }
     }
+    add_bias<Id>(c, y);
   }
 
   template <std::size_t Id, class Ctx>
@@ -121,6 +177,7 @@ struct Conv2dNode
     const T* w = this->template in_data<Id, 1>(c);
     const T* g = this->template out_grad<Id>(c);
     T* col = this->template scratch<T, Id>(c);
+    bias_gradient<Id>(c, g, col + batch_cols + G::O * G::N * cols_n);  // host: unused pointer
     if constexpr (Bk::is_device) {
       if constexpr (Conv2dNode::template wants_grad<Id, 1, Ctx>()) {
         T* gp = col + batch_cols;
@@ -168,10 +225,11 @@ struct Conv2dNode
   }
 };
 
-// tg::conv2d<Stride, Padding>(x, w): x [N, C, H, W], w [O, C, kh, kw].
-template <std::size_t Stride = 1, std::size_t Padding = 0, tensor_operand XX, tensor_operand XW>
-auto conv2d(XX&& x, XW&& w) {
-  if constexpr (any_invalid_v<XX, XW>) {
+// tg::conv2d<Stride, Padding>(x, w [, b]): x [N, C, H, W], w [O, C, kh, kw], b [O].
+template <std::size_t Stride = 1, std::size_t Padding = 0, tensor_operand XX, tensor_operand XW, tensor_operand... XB>
+  requires(sizeof...(XB) <= 1)
+auto conv2d(XX&& x, XW&& w, XB&&... b) {
+  if constexpr (any_invalid_v<XX, XW, XB...>) {
     return invalid_expression{};
   } else {
     using SX = typename expr_t<XX>::shape_type;
@@ -187,9 +245,12 @@ auto conv2d(XX&& x, XW&& w) {
       constexpr bool fits = detail::conv_shape<SX, SW, Stride, Padding>::fits;
       static_assert(
           detail::require<error::window_does_not_fit<op::conv2d, SX, conv_geometry<Stride, Padding>, fits>>);
-      if constexpr (channels && fits)
-        return Conv2dNode<expr_t<XX>, expr_t<XW>, Stride, Padding>{
-            {{}, {as_expr(std::forward<XX>(x)), as_expr(std::forward<XW>(w))}}};
+      constexpr bool bias_fits = (std::is_same_v<typename expr_t<XB>::shape_type, shape<SW::dims[0]>> && ...);
+      static_assert(
+          detail::require<error::conv2d_bias_size<op::conv2d, SW, typename detail::bias_shape<XB...>::type, bias_fits>>);
+      if constexpr (channels && fits && bias_fits)
+        return Conv2dNode<expr_t<XX>, expr_t<XW>, Stride, Padding, expr_t<XB>...>{
+            {{}, {as_expr(std::forward<XX>(x)), as_expr(std::forward<XW>(w)), as_expr(std::forward<XB>(b))...}}};
       else
         return invalid_expression{};
     }

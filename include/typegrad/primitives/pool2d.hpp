@@ -57,15 +57,18 @@ struct Pool2d : kernel_node<typename X::value_type,
         const T go = g[o], yo = y[o];
         const auto& ctx = c;  // captured here: nvcc's lambdas cannot first capture inside if constexpr
         if constexpr (is_max) {
-          bool done = false;
-          for (std::size_t a = 0; a < K && !done; ++a)
-            for (std::size_t b = 0; b < K && !done; ++b) {
+          // the first window element equal to the maximum, chosen without branches (random activations
+          // make a data-dependent branch mispredict)
+          std::size_t best = at(p, i * S, j * S);
+          bool found = false;
+          for (std::size_t a = 0; a < K; ++a)
+            for (std::size_t b = 0; b < K; ++b) {
               const std::size_t idx = at(p, i * S + a, j * S + b);
-              if (this->template in<Id, 0>(ctx, idx) == yo) {
-                this->template add_grad<Id, 0>(ctx, idx, go);
-                done = true;
-              }
+              const bool hit = !found && this->template in<Id, 0>(ctx, idx) == yo;
+              best = hit ? idx : best;
+              found = found || hit;
             }
+          this->template add_grad<Id, 0>(ctx, best, go);
         } else {
           const T share = go / T(K * K);
           for (std::size_t a = 0; a < K; ++a)
