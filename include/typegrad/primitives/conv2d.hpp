@@ -116,12 +116,14 @@ struct Conv2dNode
           });
     }
   }
-  // db[o] += sum over n and pixels of dy[n, o] (sums: the scratch's last O elements on devices)
+  // db[o] += sum over n and pixels of dy[n, o] (on devices the per-channel sums go to the scratch's last O
+  // elements first)
   template <std::size_t Id, class Ctx>
-  void bias_gradient(const Ctx& c, const T* g, T* sums) const {
+  void bias_gradient(const Ctx& c, const T* g) const {
     if constexpr (has_bias && Conv2dNode::template wants_grad<Id, 2, Ctx>()) {
       T* db = this->template grad_data<Id, 2>(c);
       if constexpr (Ctx::backend::is_device) {
+        T* sums = this->template scratch<T, Id>(c) + batch_cols + G::O * G::N * cols_n;
         Ctx::backend::segmented_reduce(
             launch::reduction, G::O, G::N * cols_n,
             TG_BODY_OF_VALUES(std::size_t o, std::size_t r) { return g[(r / cols_n * G::O + o) * cols_n + r % cols_n]; },
@@ -177,7 +179,7 @@ struct Conv2dNode
     const T* w = this->template in_data<Id, 1>(c);
     const T* g = this->template out_grad<Id>(c);
     T* col = this->template scratch<T, Id>(c);
-    bias_gradient<Id>(c, g, col + batch_cols + G::O * G::N * cols_n);  // host: unused pointer
+    bias_gradient<Id>(c, g);
     if constexpr (Bk::is_device) {
       if constexpr (Conv2dNode::template wants_grad<Id, 1, Ctx>()) {
         T* gp = col + batch_cols;
