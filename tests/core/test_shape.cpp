@@ -20,6 +20,27 @@ static_assert(tg::broadcast_index<shape<3>, shape<2, 3>>(4) == 1);
 static_assert(tg::broadcast_index<shape<2, 1>, shape<2, 3>>(4) == 1);
 static_assert(tg::broadcast_index<shape<2, 1, 3>, shape<2, 4, 3>>(7) == 1);
 
+// the row-split index (host region loops over rows of the last axis) maps to the same flat element
+template <class From, class To>
+constexpr bool row_index_agrees() {
+  constexpr std::size_t L = To::dims[To::rank - 1];
+  for (std::size_t i = 0; i < To::size; ++i)
+    if (std::size_t(tg::broadcast_index<From, To>(tg::row_index<L>{i / L, i % L})) != tg::broadcast_index<From, To>(i))
+      return false;
+  return true;
+}
+static_assert(row_index_agrees<shape<16>, shape<3, 16>>());
+static_assert(row_index_agrees<shape<3, 1>, shape<3, 16>>());
+static_assert(row_index_agrees<shape<2, 1, 16>, shape<2, 3, 16>>());
+static_assert(row_index_agrees<shape<3, 16>, shape<2, 3, 16>>());
+static_assert(row_index_agrees<shape<3, 1>, shape<2, 3, 16>>());
+static_assert(row_index_agrees<shape<2, 1, 1>, shape<2, 3, 16>>());
+static_assert(row_index_agrees<shape<1>, shape<2, 3, 16>>());
+static_assert(row_index_agrees<shape<2, 3, 16>, shape<2, 3, 16>>());
+// and keeps the row split (a contiguous column) wherever the operand keeps the last axis
+static_assert(std::is_same_v<decltype(tg::broadcast_index<shape<16>, shape<3, 16>>(tg::row_index<16>{})), tg::row_index<16>>);
+static_assert(std::is_same_v<decltype(tg::broadcast_index<shape<3, 1>, shape<3, 16>>(tg::row_index<16>{})), std::size_t>);
+
 namespace {
 using X = tg::InputLeaf<0, float, shape<64, 784>, false>;
 using W = tg::InputLeaf<1, float, shape<256, 784>, false>;

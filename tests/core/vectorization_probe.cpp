@@ -21,3 +21,13 @@ float fused_mean(const tg::Tensor<float, 64, 784>& x) {
 void activations(const float* __restrict x, float* __restrict y) {
   for (std::size_t i = 0; i < 1024; ++i) y[i] = tg::op::sigmoid{}(x[i]) + tg::op::tanh{}(x[i]) + tg::math::exp(x[i]);
 }
+
+// A training step whose hidden region relu(x W^T + b) is materialised (the next matmul reads it): its
+// backward pushes dy into b[j] by rows (row_index), which must vectorise like the forward loop.
+tg::Parameter<float, 10, 256> head;
+float dense_relu_step(const tg::Tensor<float, 64, 784>& x, const tg::Tensor<float, 64, 10>& target) {
+  static auto p = tg::compile<tg::Input<float, 64, 784>, tg::Input<float, 64, 10>>([](auto v, auto t) {
+    return tg::mse(tg::matmul(tg::relu(tg::matmul(v, tg::transpose(weight)) + bias), tg::transpose(head)), t);
+  });
+  return p(x, target);
+}

@@ -42,6 +42,29 @@ TEST_CASE("conv2d", "[gradcheck]") {
   }
 }
 
+// Ties are where a numerical check cannot look: a window whose elements are equal sends its gradient to its
+// first element (row-major) only, as PyTorch's max_pool2d does, for windows that tile and that overlap.
+TEST_CASE("max_pool2d sends a tied window's gradient to its first maximum", "[value]") {
+  tg::Tensor<double, 1, 1, 4, 4> x;
+  for (std::size_t i = 0; i < 16; ++i) x[i] = 1.0;
+  x[2 * 4 + 3] = 5.0;  // row 2, column 3: the one element above the ties
+  auto expected = [](std::initializer_list<std::pair<std::size_t, double>> hits) {
+    std::array<double, 16> e{};
+    for (auto [at, v] : hits) e[at] = v;
+    return e;
+  };
+  SECTION("2x2 windows, stride 2") {
+    const auto r = tg::value_and_grad([](auto v) { return tg::sum(tg::max_pool2d<2>(v)); }, x);
+    const auto e = expected({{0, 1.0}, {2, 1.0}, {8, 1.0}, {11, 1.0}});
+    for (std::size_t i = 0; i < 16; ++i) CHECK(r.grad<0>()[i] == e[i]);
+  }
+  SECTION("3x3 windows, stride 1") {
+    const auto r = tg::value_and_grad([](auto v) { return tg::sum(tg::max_pool2d<3, 1>(v)); }, x);
+    const auto e = expected({{0, 1.0}, {4, 1.0}, {11, 2.0}});
+    for (std::size_t i = 0; i < 16; ++i) CHECK(r.grad<0>()[i] == e[i]);
+  }
+}
+
 TEST_CASE("pooling", "[gradcheck]") {
   // distinct inputs: no two candidates of a window tie
   SECTION("max_pool2d 2x2") {

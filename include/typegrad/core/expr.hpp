@@ -154,21 +154,22 @@ inline constexpr bool is_param_leaf_v<ParamLeaf<T, S, Tr>> = true;
 // A node that the plan materialises is read from its buffer; otherwise it is computed in place.
 namespace detail {
 
-template <std::size_t Id, class N, class Ctx>
-TG_HD TG_INLINE typename N::value_type value(const N& n, const Ctx& c, std::size_t i) {
+// The index i is a flat std::size_t or a row_index (shape.hpp) inside host region loops.
+template <std::size_t Id, class N, class Ctx, class I>
+TG_HD TG_INLINE typename N::value_type value(const N& n, const Ctx& c, I i) {
   using T = typename N::value_type;
   if constexpr (N::kind == node_kind::inline_scalar) {
     return T(n.v);
   } else if constexpr (Ctx::materialised(Id)) {
-    return static_cast<const T*>(c.val[Id])[i];
+    return static_cast<const T*>(c.val[Id])[std::size_t(i)];
   } else {
     return n.template compute<Id>(c, i);
   }
 }
 
 // Value tree: the node's value and, for computed nodes, its children's trees (kept in registers).
-template <std::size_t Id, class N, class Ctx>
-TG_HD TG_INLINE auto eval(const N& n, const Ctx& c, std::size_t i) {
+template <std::size_t Id, class N, class Ctx, class I>
+TG_HD TG_INLINE auto eval(const N& n, const Ctx& c, I i) {
   using T = typename N::value_type;
   if constexpr (N::kind == node_kind::inline_scalar || Ctx::materialised(Id)) {
     return leaf_tree<T, typename N::shape_type>{value<Id>(n, c, i)};
@@ -178,8 +179,8 @@ TG_HD TG_INLINE auto eval(const N& n, const Ctx& c, std::size_t i) {
 }
 
 // Adds g to the adjoint of element i of the node (through its region when it is not materialised).
-template <std::size_t Id, class N, class Ctx, class Tree>
-TG_HD TG_INLINE void push(const N& n, const Ctx& c, std::size_t i, const Tree& t, typename N::value_type g) {
+template <std::size_t Id, class N, class Ctx, class I, class Tree>
+TG_HD TG_INLINE void push(const N& n, const Ctx& c, I i, const Tree& t, typename N::value_type g) {
   using T = typename N::value_type;
   if constexpr (!Ctx::needs_adjoint(Id)) {
     return;
@@ -239,8 +240,8 @@ struct Map : node_tag {
     }
   }
 
-  template <std::size_t Id, class Ctx>
-  TG_HD TG_INLINE value_type compute(const Ctx& c, std::size_t i) const {
+  template <std::size_t Id, class Ctx, class I>
+  TG_HD TG_INLINE value_type compute(const Ctx& c, I i) const {
     return [&]<std::size_t... K>(std::index_sequence<K...>) {
       return op(detail::value<child_id<Id, Map, K>()>(std::get<K>(kids), c,
                                                       broadcast_index<typename C::shape_type, shape_type>(i))...);
@@ -248,8 +249,8 @@ struct Map : node_tag {
     (std::index_sequence_for<C...>{});
   }
 
-  template <std::size_t Id, class Ctx>
-  TG_HD TG_INLINE auto eval_tree(const Ctx& c, std::size_t i) const {
+  template <std::size_t Id, class Ctx, class I>
+  TG_HD TG_INLINE auto eval_tree(const Ctx& c, I i) const {
     return [&]<std::size_t... K>(std::index_sequence<K...>) {
       auto trees = std::make_tuple(detail::eval<child_id<Id, Map, K>()>(
           std::get<K>(kids), c, broadcast_index<typename C::shape_type, shape_type>(i))...);
@@ -259,8 +260,8 @@ struct Map : node_tag {
     (std::index_sequence_for<C...>{});
   }
 
-  template <std::size_t Id, class Ctx, class Tree>
-  TG_HD TG_INLINE void push_children(const Ctx& c, std::size_t i, const Tree& t, value_type g) const {
+  template <std::size_t Id, class Ctx, class I, class Tree>
+  TG_HD TG_INLINE void push_children(const Ctx& c, I i, const Tree& t, value_type g) const {
     [&]<std::size_t... K>(std::index_sequence<K...>) {
       (
           [&] {
@@ -289,18 +290,18 @@ struct IndexMap : node_tag {
   template <class... C2>
   using rebind = IndexMap<Mapping, C2...>;
 
-  template <std::size_t Id, class Ctx>
-  TG_HD TG_INLINE value_type compute(const Ctx& c, std::size_t i) const {
-    return detail::value<Id - 1>(std::get<0>(kids), c, Mapping::source(i));
+  template <std::size_t Id, class Ctx, class I>
+  TG_HD TG_INLINE value_type compute(const Ctx& c, I i) const {
+    return detail::value<Id - 1>(std::get<0>(kids), c, Mapping::source(std::size_t(i)));
   }
-  template <std::size_t Id, class Ctx>
-  TG_HD TG_INLINE auto eval_tree(const Ctx& c, std::size_t i) const {
-    auto t = detail::eval<Id - 1>(std::get<0>(kids), c, Mapping::source(i));
+  template <std::size_t Id, class Ctx, class I>
+  TG_HD TG_INLINE auto eval_tree(const Ctx& c, I i) const {
+    auto t = detail::eval<Id - 1>(std::get<0>(kids), c, Mapping::source(std::size_t(i)));
     return detail::node_tree<value_type, decltype(t)>{t.y, std::make_tuple(t)};
   }
-  template <std::size_t Id, class Ctx, class Tree>
-  TG_HD TG_INLINE void push_children(const Ctx& c, std::size_t i, const Tree& t, value_type g) const {
-    detail::push<Id - 1>(std::get<0>(kids), c, Mapping::source(i), std::get<0>(t.c), g);
+  template <std::size_t Id, class Ctx, class I, class Tree>
+  TG_HD TG_INLINE void push_children(const Ctx& c, I i, const Tree& t, value_type g) const {
+    detail::push<Id - 1>(std::get<0>(kids), c, Mapping::source(std::size_t(i)), std::get<0>(t.c), g);
   }
 };
 

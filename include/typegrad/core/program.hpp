@@ -389,11 +389,52 @@ class BasicProgram {
     (bind_input<I>(args), ...);
   }
 
+  // Host region loops run over rows of the last axis when an operand is broadcast along leading axes
+  // (a bias) and the rows are long enough to vectorise: the operand is then indexed by the column alone
+  // (row_index, shape.hpp), where a flat loop's i % L keeps the loop scalar.
+  template <class N>
+  static constexpr bool broadcasts_over_rows() {
+    if constexpr (N::kind != node_kind::pointwise || requires { typename N::mapping; }) {
+      return false;  // leaves and kernels; an index map's child sees flat indices
+    } else {
+      return []<std::size_t... K>(std::index_sequence<K...>) {
+        return ((child_t<N, K>::shape_type::size > 1 && child_t<N, K>::shape_type::size < N::shape_type::size) || ... ||
+                false) ||
+               (broadcasts_over_rows<child_t<N, K>>() || ... || false);
+      }(std::make_index_sequence<child_count_v<N>>{});
+    }
+  }
+  template <class N, class S = typename N::shape_type>
+  static constexpr std::size_t row_length =
+      S::rank >= 2 && S::dims[S::rank - 1] >= 16 && broadcasts_over_rows<N>() ? S::dims[S::rank - 1] : 0;
+
   // One pass over a fused element-wise region. `out` is restrict: the compiler may then keep the
   // region's constants and input pointers in registers and vectorise the loop.
   template <std::size_t Id, class N, class T>
   __attribute__((noinline)) static void fused_forward(const N& n, const context_type& c, T* TG_RESTRICT out) {
-    for (std::size_t i = 0; i < N::shape_type::size; ++i) out[i] = n.template compute<Id>(c, i);
+    using S = typename N::shape_type;
+    constexpr std::size_t L = row_length<N>;
+    if constexpr (L > 0) {
+      for (std::size_t r = 0; r < S::size / L; ++r)
+        for (std::size_t j = 0; j < L; ++j) out[r * L + j] = n.template compute<Id>(c, row_index<L>{r, j});
+    } else {
+      for (std::size_t i = 0; i < S::size; ++i) out[i] = n.template compute<Id>(c, i);
+    }
+  }
+  // Its backward: dy[i] pushed through the region's partial derivatives into the region's leaves.
+  template <std::size_t Id, class N, class T>
+  __attribute__((noinline)) static void fused_backward(const N& n, const context_type& c, const T* TG_RESTRICT g) {
+    using S = typename N::shape_type;
+    constexpr std::size_t L = row_length<N>;
+    if constexpr (L > 0) {
+      for (std::size_t r = 0; r < S::size / L; ++r)
+        for (std::size_t j = 0; j < L; ++j) {  // probe: region backward by rows
+          const row_index<L> i{r, j};
+          n.template push_children<Id>(c, i, n.template eval_tree<Id>(c, i), g[r * L + j]);
+        }
+    } else {
+      for (std::size_t i = 0; i < S::size; ++i) n.template push_children<Id>(c, i, n.template eval_tree<Id>(c, i), g[i]);
+    }
   }
 
   template <std::size_t Id>
@@ -423,12 +464,7 @@ class BasicProgram {
       if constexpr (N::kind == node_kind::pointwise && Backend::is_device) {
         Backend::for_each(launch::elementwise, N::shape_type::size, detail::region_backward<Id, N, context_type>{n, ctx_});
       } else if constexpr (N::kind == node_kind::pointwise) {
-        using T = typename N::value_type;
-        const T* g = static_cast<const T*>(ctx_.adj[Id]);
-        for (std::size_t i = 0; i < N::shape_type::size; ++i) {
-          const auto t = n.template eval_tree<Id>(ctx_, i);
-          n.template push_children<Id>(ctx_, i, t, g[i]);
-        }
+        fused_backward<Id>(n, ctx_, static_cast<const typename N::value_type*>(ctx_.adj[Id]));
       } else {
         n.template backward<Id>(ctx_);
       }

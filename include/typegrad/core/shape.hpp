@@ -153,6 +153,43 @@ TG_HD TG_INLINE constexpr std::size_t broadcast_index(std::size_t i) {
   }
 }
 
+// A flat index as row r and column j of rows of length L (the last axis): host loops over a fused region
+// run rows x columns, so an operand broadcast along leading axes (a bias) is read and written at column j,
+// contiguously, where i % L would keep the loop scalar.
+template <std::size_t L>
+struct row_index {
+  std::size_t r, j;
+  TG_HD TG_INLINE constexpr operator std::size_t() const { return r * L + j; }
+};
+
+namespace detail {
+template <class S>
+constexpr auto leading_dims() {
+  dims_array<S::rank - 1> out{};
+  out.n = S::rank - 1;
+  for (std::size_t k = 0; k + 1 < S::rank; ++k) out.v[k] = S::dims[k];
+  return out;
+}
+template <class S>
+using leading_shape = shape_from<leading_dims<S>()>;  // S without its last axis
+}  // namespace detail
+
+// The same for a row index of To: a row index of From when From keeps the last axis, a flat one when From
+// broadcasts along it.
+template <class From, class To, std::size_t L>
+TG_HD TG_INLINE constexpr auto broadcast_index(row_index<L> i) {
+  static_assert(To::rank >= 1 && To::dims[To::rank - 1] == L);
+  if constexpr (From::size == To::size) {
+    return i;
+  } else if constexpr (From::size == 1) {
+    return std::size_t(0);
+  } else if constexpr (From::dims[From::rank - 1] == 1) {
+    return broadcast_index<detail::leading_shape<From>, detail::leading_shape<To>>(i.r);
+  } else {
+    return row_index<L>{broadcast_index<detail::leading_shape<From>, detail::leading_shape<To>>(i.r), i.j};
+  }
+}
+
 // A list of axes, as it appears in error messages.
 template <std::size_t... A>
 struct axes {};

@@ -1,8 +1,9 @@
 #pragma once
 // y[n, o] = sum_c W[o, c] (*) x[n, c] (+ b[o])  (cross-correlation, stride S, zero padding P), NCHW,
-// W [O, C, kh, kw], b [O] as PyTorch. Per image: im2col(x_n) -> cols [C kh kw, Ho Wo], y_n = W cols (one GEMM).
-// VJP: dW += dy_n cols^T (GEMM), dcols = W^T dy_n (GEMM) scattered back by col2im into dx_n,
-//      db[o] += sum over n and pixels of dy[n, o].
+// W [O, C, kh, kw], b [O] as PyTorch. Per image: im2col(x_n) -> cols_n [C kh kw, Ho Wo] (kept for the
+// backward pass), y_n = W cols_n (one GEMM).
+// VJP: dW^T += cols_n dy_n^T (GEMM; dy_n is transposed, the smaller operand), dcols_n = W^T dy_n (GEMM)
+//      scattered back by col2im into dx_n, db[o] += sum over n and pixels of dy[n, o].
 // The bias is an operand of the kernel rather than a broadcast add after it: the add's region backward
 // would scatter into b element by element (index arithmetic, not vectorised) in every pooling/ReLU pass.
 #include "typegrad/core/backend.hpp"
@@ -59,16 +60,16 @@ struct Conv2dNode
   template <class... K2>
   using rebind = typename detail::conv_rebind<S, P, K2...>::type;
   static constexpr int O = int(G::O), R = int(rows), P2 = int(cols_n);
-  using Forward = blas::gemm_kernel<T, false, false, O, P2, R, R, P2, P2, 0>;  // y_n = W cols
-  using GradW = blas::gemm_kernel<T, false, false, O, R, P2, P2, R, R, 1>;    // dW += dy_n cols^T
-  using GradCols = blas::gemm_kernel<T, true, false, R, P2, O, R, P2, P2, 0>; // dcols = W^T dy_n
-  static_assert(Forward::scratch_elements + GradW::scratch_elements + GradCols::scratch_elements == 0);
-  static constexpr std::size_t scratch_bytes = rows * cols_n * sizeof(T);  // im2col columns
+  using Forward = blas::gemm_kernel<T, false, false, O, P2, R, R, P2, P2, 0>;  // y_n = W cols_n
+  using GradWT = blas::gemm_kernel<T, false, false, R, O, P2, P2, O, O, 1>;   // dW^T += cols_n dy_n^T
+  using GradCols = blas::gemm_kernel<T, true, false, R, P2, O, R, P2, P2, 0>; // dcols_n = W^T dy_n
+  static_assert(Forward::scratch_elements + GradWT::scratch_elements + GradCols::scratch_elements == 0);
+  static constexpr std::size_t batch_cols = G::N * rows * cols_n;
+  // host scratch: cols of every image [N][rows][pixels], then dy_n^T [pixels][O] and dW^T [rows][O]
+  static constexpr std::size_t scratch_bytes = (batch_cols + cols_n * G::O + rows * G::O) * sizeof(T);
 
-  // cols[(c, ki, kj), (i, j)] = x[c, i S + ki - P, j S + kj - P] (0 outside); Transposed: cols^T
-  template <bool Transposed = false>
+  // cols[(c, ki, kj), (i, j)] = x[c, i S + ki - P, j S + kj - P] (0 outside)
   static void im2col(const T* x, T* out) {
-    constexpr std::size_t rs = Transposed ? 1 : cols_n, cs = Transposed ? rows : 1;
     std::size_t row = 0;
     for (std::size_t c = 0; c < G::C; ++c)
       for (std::size_t ki = 0; ki < G::KH; ++ki)
@@ -77,7 +78,7 @@ struct Conv2dNode
             const std::ptrdiff_t r = std::ptrdiff_t(i * S + ki) - std::ptrdiff_t(P);
             for (std::size_t j = 0; j < G::Wo; ++j) {
               const std::ptrdiff_t q = std::ptrdiff_t(j * S + kj) - std::ptrdiff_t(P);
-              out[row * rs + (i * G::Wo + j) * cs] =
+              out[row * cols_n + i * G::Wo + j] =
                   (r >= 0 && r < std::ptrdiff_t(G::H) && q >= 0 && q < std::ptrdiff_t(G::Wd))
                       ? x[(c * G::H + std::size_t(r)) * G::Wd + std::size_t(q)]
                       : T(0);
@@ -102,7 +103,7 @@ struct Conv2dNode
   // backward: dW += dy' cols'^T as one GEMM over all images (dy' = dy as [O, N Ho Wo]), dcols by one
   // batched GEMM, col2im as one gather pass (each input element sums its windows: no atomics).
   static constexpr bool runs_on_device = true;
-  static constexpr std::size_t image = G::C * G::H * G::Wd, batch_cols = G::N * rows * cols_n;
+  static constexpr std::size_t image = G::C * G::H * G::Wd;
   static constexpr std::size_t device_scratch_bytes = (batch_cols + G::O * G::N * cols_n + G::O) * sizeof(T);
 
   // y[n, o, :] += b[o]
@@ -130,12 +131,19 @@ struct Conv2dNode
             detail::plus_op{}, T(0), sums);
         Ctx::backend::for_each(launch::elementwise, G::O, TG_BODY_OF_VALUES(std::size_t o) { db[o] += sums[o]; });
       } else {
-        for (std::size_t n = 0; n < G::N; ++n)
-          for (std::size_t o = 0; o < G::O; ++o) {
-            T s = 0;
-            for (std::size_t p = 0; p < cols_n; ++p) s += g[(n * G::O + o) * cols_n + p];
-            db[o] += s;
+        // 16 partial sums per channel: one chain of float adds would run at one add per latency
+        constexpr std::size_t lanes = 16, whole = cols_n / lanes * lanes;
+        for (std::size_t o = 0; o < G::O; ++o) {
+          T part[lanes] = {}, s = 0;
+          for (std::size_t n = 0; n < G::N; ++n) {
+            const T* gp = g + (n * G::O + o) * cols_n;
+            for (std::size_t p = 0; p < whole; p += lanes)
+              for (std::size_t l = 0; l < lanes; ++l) part[l] += gp[p + l];
+            for (std::size_t p = whole; p < cols_n; ++p) s += gp[p];
           }
+          for (std::size_t l = 0; l < lanes; ++l) s += part[l];
+          db[o] += s;
+        }
       }
     }
   }
@@ -165,8 +173,8 @@ struct Conv2dNode
       Bk::template gemm<Forward, G::N, 0, rows * cols_n, G::O * cols_n>(w, col, y, nullptr);
     } else {
       for (std::size_t n = 0; n < G::N; ++n) {
-        im2col(x + n * image, col);
-        Forward::run(w, col, y + n * G::O * cols_n, nullptr);
+        im2col(x + n * image, col + n * rows * cols_n);
+        Forward::run(w, col + n * rows * cols_n, y + n * G::O * cols_n, nullptr);
       }
     }
     add_bias<Id>(c, y);
@@ -175,7 +183,7 @@ struct Conv2dNode
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
     using Bk = typename Ctx::backend;
-    const T* x = this->template in_data<Id, 0>(c);
+    [[maybe_unused]] const T* x = this->template in_data<Id, 0>(c);  // the host reads the kept cols instead
     const T* w = this->template in_data<Id, 1>(c);
     const T* g = this->template out_grad<Id>(c);
     T* col = this->template scratch<T, Id>(c);
@@ -212,16 +220,26 @@ struct Conv2dNode
         });
       }
     } else {
+      constexpr bool grad_w = Conv2dNode::template wants_grad<Id, 1, Ctx>();
+      T* gt = col + batch_cols;         // dy_n^T [pixels][O]
+      T* dwt = gt + cols_n * G::O;      // dW^T [rows][O]
+      if constexpr (grad_w) Bk::zero(dwt, rows * G::O * sizeof(T));
       for (std::size_t n = 0; n < G::N; ++n) {
         const T* gn = g + n * G::O * cols_n;
-        if constexpr (Conv2dNode::template wants_grad<Id, 1, Ctx>()) {
-          im2col<true>(x + n * image, col);  // cols^T, so dW is a plain product
-          GradW::run(gn, col, this->template grad_data<Id, 1>(c), nullptr);
+        T* cn = col + n * rows * cols_n;
+        if constexpr (grad_w) {
+          blas::detail::transpose<O, P2>(gn, P2, gt, O);
+          GradWT::run(cn, gt, dwt, nullptr);
         }
         if constexpr (Conv2dNode::template wants_grad<Id, 0, Ctx>()) {
-          GradCols::run(w, gn, col, nullptr);
-          col2im_add(col, this->template grad_data<Id, 0>(c) + n * image);
+          GradCols::run(w, gn, cn, nullptr);  // cols_n is not needed any more
+          col2im_add(cn, this->template grad_data<Id, 0>(c) + n * image);
         }
+      }
+      if constexpr (grad_w) {
+        T* dw = this->template grad_data<Id, 1>(c);
+        for (std::size_t o = 0; o < G::O; ++o)
+          for (std::size_t r = 0; r < rows; ++r) dw[o * rows + r] += dwt[r * G::O + o];
       }
     }
   }

@@ -1,8 +1,10 @@
 #pragma once
 // 2-D pooling over windows K x K with stride S (NCHW, no padding):
-//   max: y = max over the window;  VJP: dy goes to the first maximal element of the window
+//   max: y = max over the window;  VJP: dy goes to the first maximal element of the window (recorded by
+//        the forward pass)
 //   avg: y = mean over the window; VJP: dy / K^2 to every element of the window
 // The operand may be an element-wise region (e.g. relu(conv)), computed inside the pooling kernel.
+#include <cstdint>
 #include <limits>
 
 #include "typegrad/core/backend.hpp"
@@ -33,42 +35,45 @@ struct Pool2d : kernel_node<typename X::value_type,
   static constexpr bool runs_on_device = true;
   static TG_HD TG_INLINE std::size_t at(std::size_t p, std::size_t r, std::size_t q) { return (p * H + r) * W + q; }
 
+  // max: the forward pass records where each maximum came from, for the backward pass
+  static constexpr std::size_t scratch_bytes = is_max ? planes * Ho * Wo * sizeof(std::uint32_t) : 0;
+  static_assert(SX::size <= 0xffffffffu, "typegrad: max_pool2d records input positions in 32 bits");
+
   // one body per output element o = (p, i, j)
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
     T* y = this->template out<Id>(c);
+    std::uint32_t* arg = this->template scratch<std::uint32_t, Id>(c);
     Ctx::backend::template for_each_grid<planes, Ho, Wo>(launch::elementwise, TG_BODY(std::size_t o, std::size_t p, std::size_t i, std::size_t j) {
       T acc = is_max ? -std::numeric_limits<T>::infinity() : T(0);
+      std::size_t best = at(p, i * S, j * S);
       for (std::size_t a = 0; a < K; ++a)
         for (std::size_t b = 0; b < K; ++b) {
-          const T v = this->template in<Id, 0>(c, at(p, i * S + a, j * S + b));
-          acc = is_max ? (v > acc ? v : acc) : acc + v;
+          const std::size_t idx = at(p, i * S + a, j * S + b);
+          const T v = this->template in<Id, 0>(c, idx);
+          if constexpr (is_max) {  // the first maximal element (strict >), chosen without branches
+            best = v > acc ? idx : best;
+            acc = v > acc ? v : acc;
+          } else {
+            acc += v;
+          }
         }
       y[o] = is_max ? acc : acc / T(K * K);
+      if (is_max) arg[o] = std::uint32_t(best);
     });
   }
 
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
     if constexpr (Pool2d::template wants_grad<Id, 0, Ctx>()) {
-      const T* y = this->template out<Id>(c);
       const T* g = this->template out_grad<Id>(c);
+      const std::uint32_t* arg = this->template scratch<std::uint32_t, Id>(c);
       Ctx::backend::template for_each_grid<planes, Ho, Wo>(launch::elementwise, TG_BODY(std::size_t o, std::size_t p, std::size_t i, std::size_t j) {
-        const T go = g[o], yo = y[o];
         const auto& ctx = c;  // captured here: nvcc's lambdas cannot first capture inside if constexpr
+        const std::uint32_t* const where = arg;
+        const T go = g[o];
         if constexpr (is_max) {
-          // the first window element equal to the maximum, chosen without branches (random activations
-          // make a data-dependent branch mispredict)
-          std::size_t best = at(p, i * S, j * S);
-          bool found = false;
-          for (std::size_t a = 0; a < K; ++a)
-            for (std::size_t b = 0; b < K; ++b) {
-              const std::size_t idx = at(p, i * S + a, j * S + b);
-              const bool hit = !found && this->template in<Id, 0>(ctx, idx) == yo;
-              best = hit ? idx : best;
-              found = found || hit;
-            }
-          this->template add_grad<Id, 0>(ctx, best, go);
+          this->template add_grad<Id, 0>(ctx, where[o], go);
         } else {
           const T share = go / T(K * K);
           for (std::size_t a = 0; a < K; ++a)
