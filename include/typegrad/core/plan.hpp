@@ -51,6 +51,7 @@ struct Plan {
   std::size_t adj_zero_time[N]{};  // backward time at which the adjoint is cleared
   std::size_t grad_offset[N]{};    // external leaves that want gradients: slot in the gradient block
   std::size_t scratch_bytes[N]{};
+  std::size_t forward_scratch_bytes[N]{};  // what the forward pass alone needs
   std::size_t scratch_offset[N]{};
   std::size_t workspace_bytes = 0;
   std::size_t naive_bytes = 0;  // the sum of all buffers, without reuse
@@ -82,6 +83,14 @@ constexpr std::size_t scratch_bytes_of() {
   else
     return Node::scratch_bytes;
 }
+// ... and when no backward pass follows the forward pass (a kernel may keep less, e.g. one image's im2col)
+template <class Node, bool Device>
+constexpr std::size_t forward_scratch_bytes_of() {
+  if constexpr (!Device && requires { Node::forward_scratch_bytes; })
+    return Node::forward_scratch_bytes;
+  else
+    return scratch_bytes_of<Node, Device>();
+}
 
 template <class Node, bool Device, std::size_t N>
 constexpr void describe(Plan<N>& p, std::size_t id, std::size_t parent, std::size_t index_in_parent,
@@ -103,6 +112,7 @@ constexpr void describe(Plan<N>& p, std::size_t id, std::size_t parent, std::siz
   p.index_in_parent[id] = index_in_parent;
   p.nondiff_mask[id] = Node::nondifferentiable_children;
   p.scratch_bytes[id] = scratch_bytes_of<Node, Device>();
+  p.forward_scratch_bytes[id] = forward_scratch_bytes_of<Node, Device>();
   constexpr std::size_t nk = child_count_v<Node>;
   p.child_count[id] = nk;
   p.child_begin[id] = child_cursor;
@@ -193,6 +203,8 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
       p.needs_adjoint[k] =
           p.requires_grad[k] && p.needs_adjoint[par] && !((p.nondiff_mask[par] >> p.index_in_parent[k]) & 1u);
   }
+  for (std::size_t k = 0; k < N; ++k)
+    if (!p.needs_adjoint[k]) p.scratch_bytes[k] = p.forward_scratch_bytes[k];  // its backward never runs
 
   // merge candidates: the same node type occurs more than once (identity is confirmed at run time).
   // type_class[k]: the first occurrence of k's type.

@@ -65,8 +65,10 @@ struct Conv2dNode
   using GradCols = blas::gemm_kernel<T, true, false, R, P2, O, R, P2, P2, 0>; // dcols_n = W^T dy_n
   static_assert(Forward::scratch_elements + GradWT::scratch_elements + GradCols::scratch_elements == 0);
   static constexpr std::size_t batch_cols = G::N * rows * cols_n;
-  // host scratch: cols of every image [N][rows][pixels], then dy_n^T [pixels][O] and dW^T [rows][O]
+  // host scratch: cols of every image [N][rows][pixels], then dy_n^T [pixels][O] and dW^T [rows][O];
+  // without a backward pass, one image's cols at a time
   static constexpr std::size_t scratch_bytes = (batch_cols + cols_n * G::O + rows * G::O) * sizeof(T);
+  static constexpr std::size_t forward_scratch_bytes = rows * cols_n * sizeof(T);
 
   // cols[(c, ki, kj), (i, j)] = x[c, i S + ki - P, j S + kj - P] (0 outside)
   static void im2col(const T* x, T* out) {
@@ -172,9 +174,11 @@ struct Conv2dNode
       });
       Bk::template gemm<Forward, G::N, 0, rows * cols_n, G::O * cols_n>(w, col, y, nullptr);
     } else {
+      constexpr bool keep = Ctx::needs_adjoint(Id);  // the backward pass reuses every image's cols
       for (std::size_t n = 0; n < G::N; ++n) {
-        im2col(x + n * image, col + n * rows * cols_n);
-        Forward::run(w, col + n * rows * cols_n, y + n * G::O * cols_n, nullptr);
+        T* cn = keep ? col + n * rows * cols_n : col;
+        im2col(x + n * image, cn);
+        Forward::run(w, cn, y + n * G::O * cols_n, nullptr);
       }
     }
     add_bias<Id>(c, y);

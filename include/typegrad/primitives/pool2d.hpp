@@ -35,8 +35,9 @@ struct Pool2d : kernel_node<typename X::value_type,
   static constexpr bool runs_on_device = true;
   static TG_HD TG_INLINE std::size_t at(std::size_t p, std::size_t r, std::size_t q) { return (p * H + r) * W + q; }
 
-  // max: the forward pass records where each maximum came from, for the backward pass
+  // max: the forward pass records where each maximum came from, for the backward pass (if one follows)
   static constexpr std::size_t scratch_bytes = is_max ? planes * Ho * Wo * sizeof(std::uint32_t) : 0;
+  static constexpr std::size_t forward_scratch_bytes = 0;
   static_assert(SX::size <= 0xffffffffu, "typegrad: max_pool2d records input positions in 32 bits");
 
   // one body per output element o = (p, i, j)
@@ -59,7 +60,7 @@ struct Pool2d : kernel_node<typename X::value_type,
           }
         }
       y[o] = is_max ? acc : acc / T(K * K);
-      if (is_max) arg[o] = std::uint32_t(best);
+      if (is_max && Ctx::needs_adjoint(Id)) arg[o] = std::uint32_t(best);
     });
   }
 
