@@ -4,6 +4,7 @@
 #include "typegrad/api/compile.hpp"
 #include "typegrad/api/value_and_grad.hpp"
 #include "typegrad/core/inputs.hpp"
+#include "typegrad/core/let.hpp"
 #include "typegrad/core/program.hpp"
 #include "typegrad/core/tensor.hpp"
 #include "typegrad/core/transform.hpp"

@@ -100,6 +100,11 @@ struct scan_body_changes_carry_shape {
   static_assert(Ok, "typegrad: scan: the body must return a carry of the same shape as the initial carry");
 };
 
+template <class Operation, class InputShape, class OutputShape, bool Ok>
+struct block_changes_shape {
+  static_assert(Ok, "typegrad: Repeat: a repeated block must return its input's shape (block t + 1 reads block t)");
+};
+
 template <class Operation, class Shape, bool Ok>
 struct scan_needs_time_axis {
   static_assert(Ok, "typegrad: scan: the sequence must have rank >= 1 with time along axis 0");

@@ -41,7 +41,8 @@ void for_each_module(M& m, F&& f, const std::string& prefix = "") {
   } else if constexpr (requires { m.layers; }) {  // Sequential: children named 0, 1, ...
     std::size_t i = 0;
     std::apply([&](auto&... l) { (for_each_module(l, f, detail::join_name(prefix, std::to_string(i++))), ...); }, m.layers);
-  } else if constexpr (detail::is_std_array_v<std::remove_const_t<M>>) {
+  } else if constexpr (detail::is_std_array_v<std::remove_const_t<M>> ||
+                       requires { std::remove_const_t<M>::is_module_list; }) {  // and tg::Repeat
     for (std::size_t i = 0; i < m.size(); ++i) for_each_module(m[i], f, detail::join_name(prefix, std::to_string(i)));
   }
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "typegrad/core/expr.hpp"
+#include "typegrad/core/let.hpp"
 
 namespace tg {
 
@@ -36,6 +37,8 @@ struct Plan {
   std::size_t child_count[N]{};
   std::size_t children[N]{};
   std::size_t index_in_parent[N]{};
+  bool binds[N]{};               // a Let (let.hpp): child 0 is the bound value
+  std::size_t ref_target[N]{};   // a Ref: the occurrence of the value it refers to (no_node otherwise)
 
   // ---- derived ----
   bool requires_grad[N]{};
@@ -62,6 +65,10 @@ struct Plan {
 };
 
 namespace detail {
+
+// Is child k cut from the gradient by the mask? Children past the 32nd (a scan's or a Repeat's parameters)
+// are always differentiable.
+constexpr bool nondifferentiable(std::uint32_t mask, std::size_t k) { return k < 32 && ((mask >> k) & 1u); }
 
 constexpr std::size_t round_up(std::size_t b) {
   return (b + workspace_alignment - 1) / workspace_alignment * workspace_alignment;
@@ -92,9 +99,10 @@ constexpr std::size_t forward_scratch_bytes_of() {
     return scratch_bytes_of<Node, Device>();
 }
 
+// env[L]: the bound value of the innermost enclosing Let of level L (let.hpp), no_node where none is.
 template <class Node, bool Device, std::size_t N>
 constexpr void describe(Plan<N>& p, std::size_t id, std::size_t parent, std::size_t index_in_parent,
-                        std::size_t& child_cursor) {
+                        std::size_t& child_cursor, std::size_t* env) {
   p.type_key[id] = &type_key_tag<Node>;
   p.kind[id] = Node::kind;
   p.needs_child_buffers[id] = Node::needs_child_buffers;
@@ -113,6 +121,13 @@ constexpr void describe(Plan<N>& p, std::size_t id, std::size_t parent, std::siz
   p.nondiff_mask[id] = Node::nondifferentiable_children;
   p.scratch_bytes[id] = scratch_bytes_of<Node, Device>();
   p.forward_scratch_bytes[id] = forward_scratch_bytes_of<Node, Device>();
+  p.ref_target[id] = no_node;
+  if constexpr (requires { Node::ref_level; }) {
+    p.ref_target[id] = env[Node::ref_level];
+    if (p.ref_target[id] == no_node) throw "typegrad: a tg::let reference is used outside its let";
+  }
+  constexpr bool binds = requires { Node::binds_level; };
+  p.binds[id] = binds;
   constexpr std::size_t nk = child_count_v<Node>;
   p.child_count[id] = nk;
   p.child_begin[id] = child_cursor;
@@ -125,7 +140,15 @@ constexpr void describe(Plan<N>& p, std::size_t id, std::size_t parent, std::siz
       next -= child_sizes<Node>()[k];
     }
     ((p.children[p.child_begin[id] + K] = ids[K]), ...);
-    (describe<child_t<Node, K>, Device, N>(p, ids[K], id, K, child_cursor), ...);
+    if constexpr (binds) {  // the body (child 1) sees the bound value (child 0) at the Let's level
+      describe<child_t<Node, 0>, Device, N>(p, ids[0], id, 0, child_cursor, env);
+      const std::size_t outer = env[Node::binds_level];
+      env[Node::binds_level] = ids[0];
+      describe<child_t<Node, 1>, Device, N>(p, ids[1], id, 1, child_cursor, env);
+      env[Node::binds_level] = outer;
+    } else {
+      (describe<child_t<Node, K>, Device, N>(p, ids[K], id, K, child_cursor, env), ...);
+    }
   }
   (std::make_index_sequence<nk>{});
 }
@@ -181,37 +204,55 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
   Plan<N> p{};
   p.train = Train;
   std::size_t cursor = 0;
-  detail::describe<Root, Device, N>(p, N - 1, no_node, 0, cursor);
+  std::size_t env[detail::max_let_levels];
+  for (auto& e : env) e = no_node;
+  detail::describe<Root, Device, N>(p, N - 1, no_node, 0, cursor, env);
+  // a reference to an input is bound with it, at every step
+  for (std::size_t k = 0; k < N; ++k)
+    if (p.ref_target[k] != no_node) p.input_index[k] = p.input_index[p.ref_target[k]];
 
   // gradients flow bottom-up: a node needs an adjoint if a differentiable path reaches a leaf that wants one
   for (std::size_t k = 0; k < N; ++k) {
-    if (p.kind[k] == node_kind::external) {
+    if (p.ref_target[k] != no_node) {
+      p.requires_grad[k] = p.requires_grad[p.ref_target[k]];
+    } else if (p.kind[k] == node_kind::external) {
       p.requires_grad[k] = p.wants_grad[k];
     } else {
       bool rg = false;
       for (std::size_t c = 0; c < p.child_count[k]; ++c)
-        if (!((p.nondiff_mask[k] >> c) & 1u)) rg = rg || p.requires_grad[p.children[p.child_begin[k] + c]];
+        if (!detail::nondifferentiable(p.nondiff_mask[k], c)) rg = rg || p.requires_grad[p.children[p.child_begin[k] + c]];
       p.requires_grad[k] = rg;
     }
   }
-  // ... and top-down: only where the root's adjoint can reach through differentiable edges
+  // ... and top-down: only where the root's adjoint can reach through differentiable edges. A let's bound
+  // value is reached through its references, which come after it in post-order (so are visited first).
+  bool reached_by_ref[N]{};
   for (std::size_t k = N; k-- > 0;) {
     const std::size_t par = p.parent[k];
     if (par == no_node)
       p.needs_adjoint[k] = Train && p.requires_grad[k];
     else
-      p.needs_adjoint[k] =
-          p.requires_grad[k] && p.needs_adjoint[par] && !((p.nondiff_mask[par] >> p.index_in_parent[k]) & 1u);
+      p.needs_adjoint[k] = p.requires_grad[k] && ((p.needs_adjoint[par] &&
+                                                   !detail::nondifferentiable(p.nondiff_mask[par], p.index_in_parent[k])) ||
+                                                  reached_by_ref[k]);
+    if (p.ref_target[k] != no_node && p.needs_adjoint[k]) reached_by_ref[p.ref_target[k]] = true;
   }
   for (std::size_t k = 0; k < N; ++k)
     if (!p.needs_adjoint[k]) p.scratch_bytes[k] = p.forward_scratch_bytes[k];  // its backward never runs
 
   // merge candidates: the same node type occurs more than once (identity is confirmed at run time).
   // type_class[k]: the first occurrence of k's type.
+  // A node that reads a let reference is never merged: its references are distinct occurrences.
   std::size_t type_class[N]{}, class_size[N]{};
+  bool reads_ref[N]{};
+  for (std::size_t k = 0; k < N; ++k) {
+    reads_ref[k] = p.ref_target[k] != no_node;
+    for (std::size_t c = 0; c < p.child_count[k]; ++c) reads_ref[k] = reads_ref[k] || reads_ref[p.children[p.child_begin[k] + c]];
+  }
   for (std::size_t k = 0; k < N; ++k) {
     type_class[k] = k;
-    if (p.kind[k] == node_kind::external || p.kind[k] == node_kind::inline_scalar || !p.mergeable[k]) continue;
+    if (p.kind[k] == node_kind::external || p.kind[k] == node_kind::inline_scalar || !p.mergeable[k] || reads_ref[k])
+      continue;
     for (std::size_t j = 0; j < k; ++j)
       if (type_class[j] == j && p.type_key[j] == p.type_key[k]) {
         type_class[k] = j;
@@ -235,7 +276,8 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
         p.materialised[k] = true;
         break;
       case node_kind::pointwise:
-        p.materialised[k] = par == no_node || p.needs_child_buffers[par] || p.merge_candidate[k];
+        p.materialised[k] = par == no_node || p.needs_child_buffers[par] || p.merge_candidate[k] ||
+                            (p.binds[par] && p.index_in_parent[k] == 0);  // a let's bound value
         break;
     }
   }
@@ -275,6 +317,16 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
       as[k] = r == no_node ? tb(k) : tb(r);
       ae[k] = tb(k);
     }
+  }
+  // a let's bound value lives until every reader of a reference to it has run (forward and backward)
+  for (std::size_t k = 0; k < N; ++k) {
+    std::size_t x = p.ref_target[k];
+    while (x != no_node && p.ref_target[x] != no_node) x = p.ref_target[x];  // let(h, ...) of a reference h
+    if (x == no_node || p.kernel_pos[x] == no_node) continue;  // bound to an input or parameter: user memory
+    const std::size_t r = p.reader[k];
+    std::size_t e = tf(r);
+    if (p.needs_adjoint[r] && tb(r) > e) e = tb(r);
+    if (e > ve[x]) ve[x] = e;
   }
   // occurrences that may be merged at run time share their lifetime (conservative union over the class)
   {
@@ -341,7 +393,7 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
   }
   // gradient block: one slot per leaf occurrence that wants a gradient (tied leaves share at run time)
   for (std::size_t k = 0; k < N; ++k) {
-    if (p.kind[k] == node_kind::external && p.needs_adjoint[k]) {
+    if (p.kind[k] == node_kind::external && p.needs_adjoint[k] && p.ref_target[k] == no_node) {
       p.grad_offset[k] = p.grad_bytes;
       p.grad_bytes += detail::round_up(p.elements[k] * p.elem_bytes[k]);
       ++p.adjoint_count;

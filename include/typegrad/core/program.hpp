@@ -245,8 +245,10 @@ class BasicProgram {
   // backward pass then accumulates into (and never clears).
   void redirect_parameter_gradient(std::size_t n, void* target) {
     std::size_t seen = 0;
-    for (std::size_t k = 0; k < node_count; ++k)
+    for (std::size_t k = 0; k < node_count; ++k) {
       if (plan.is_param[k] && seen++ == n) ctx_.adj[k] = target;
+      if (plan.ref_target[k] != no_node) ctx_.adj[k] = ctx_.adj[plan.ref_target[k]];  // let references follow
+    }
   }
 
   const Root& expression() const { return root_; }
@@ -294,7 +296,7 @@ class BasicProgram {
       using N = std::remove_cvref_t<decltype(n)>;
       if constexpr (N::kind == node_kind::external) {
         if constexpr (requires { n.data; }) ctx_.val[K] = const_cast<void*>(static_cast<const void*>(n.data));
-        if constexpr (plan.needs_adjoint[K]) ctx_.adj[K] = gb + plan.grad_offset[canon_[K]];
+        if constexpr (plan.needs_adjoint[K] && plan.ref_target[K] == no_node) ctx_.adj[K] = gb + plan.grad_offset[canon_[K]];
       } else if constexpr (plan.kernel_pos[K] != no_node) {
         ctx_.val[K] = ws + plan.val_offset[K];
         if constexpr (plan.needs_adjoint[K]) ctx_.adj[K] = ws + plan.adj_offset[K];
@@ -305,6 +307,12 @@ class BasicProgram {
       if (canon_[k] == k || plan.kind[k] == node_kind::external) continue;
       ctx_.val[k] = ctx_.val[canon_[k]];
       ctx_.adj[k] = ctx_.adj[canon_[k]];
+    }
+    // a let reference is an alias of the bound value's buffers (its target comes first in post-order)
+    for (std::size_t k = 0; k < node_count; ++k) {
+      if (plan.ref_target[k] == no_node) continue;
+      ctx_.val[k] = ctx_.val[plan.ref_target[k]];
+      ctx_.adj[k] = ctx_.adj[plan.ref_target[k]];
     }
   }
 
@@ -397,6 +405,8 @@ class BasicProgram {
   static constexpr bool broadcasts_over_rows() {
     if constexpr (N::kind != node_kind::pointwise || requires { typename N::mapping; }) {
       return false;  // leaves and kernels; an index map's child sees flat indices
+    } else if constexpr (requires { N::binds_level; }) {
+      return broadcasts_over_rows<child_t<N, 1>>();  // a let is its body (the bound value is a buffer)
     } else {
       return []<std::size_t... K>(std::index_sequence<K...>) {
         return ((child_t<N, K>::shape_type::size > 1 && child_t<N, K>::shape_type::size < N::shape_type::size) || ... ||

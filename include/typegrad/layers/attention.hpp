@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "typegrad/core/init.hpp"
+#include "typegrad/core/let.hpp"
 #include "typegrad/core/module.hpp"
 #include "typegrad/layers/linear.hpp"
 #include "typegrad/primitives/operators.hpp"
@@ -45,23 +46,24 @@ struct MultiHeadAttention {
       return invalid_expression{};
     } else {
       constexpr std::size_t B = S::dims[0], L = S::dims[1];
-      auto e = as_expr(std::forward<X>(x));
-      auto qkv = in_proj(e);     // [B, L, 3E]
-      auto heads = [](auto p) {  // [B, L, E] -> [B Heads, L, D]
-        return reshape<B * Heads, L, D>(permute<0, 2, 1, 3>(reshape<B, L, Heads, D>(p)));
-      };
-      auto q = heads(slice<2, 0, E>(qkv));
-      auto k = heads(slice<2, E, 2 * E>(qkv));
-      auto v = heads(slice<2, 2 * E, 3 * E>(qkv));
-      auto scores = matmul(q, permute<0, 2, 1>(k)) * (1.0 / std::sqrt(double(D)));
-      auto weights = [&] {
-        if constexpr (Causal)
-          return softmax<2>(scores + causal_mask<L>());
-        else
-          return softmax<2>(scores);
-      }();
-      auto merged = reshape<B, L, E>(permute<0, 2, 1, 3>(reshape<B, Heads, L, D>(matmul(weights, v))));
-      return out_proj(merged);
+      // q, k and v read one projection [B, L, 3E], held once in the type (tg::let)
+      return let(in_proj(std::forward<X>(x)), [this](auto qkv) {
+        auto heads = [](auto p) {  // [B, L, E] -> [B Heads, L, D]
+          return reshape<B * Heads, L, D>(permute<0, 2, 1, 3>(reshape<B, L, Heads, D>(p)));
+        };
+        auto q = heads(slice<2, 0, E>(qkv));
+        auto k = heads(slice<2, E, 2 * E>(qkv));
+        auto v = heads(slice<2, 2 * E, 3 * E>(qkv));
+        auto scores = matmul(q, permute<0, 2, 1>(k)) * (1.0 / std::sqrt(double(D)));
+        auto weights = [&] {
+          if constexpr (Causal)
+            return softmax<2>(scores + causal_mask<L>());
+          else
+            return softmax<2>(scores);
+        }();
+        auto merged = reshape<B, L, E>(permute<0, 2, 1, 3>(reshape<B, Heads, L, D>(matmul(weights, v))));
+        return out_proj(merged);
+      });
     }
   }
 };

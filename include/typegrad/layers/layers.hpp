@@ -10,5 +10,7 @@
 #include "typegrad/layers/linear.hpp"
 #include "typegrad/layers/pooling.hpp"
 #include "typegrad/layers/recurrent.hpp"
+#include "typegrad/layers/repeat.hpp"
+#include "typegrad/layers/residual.hpp"
 #include "typegrad/layers/sequential.hpp"
 #include "typegrad/layers/transformer.hpp"

@@ -8,6 +8,7 @@
 //         n = tanh(x W_in^T + b_in + r (h W_hn^T + b_hn));  h' = (1 - z) n + z h
 // Each returns the hidden states of every step, [batch, time, H]; the initial state is zero.
 #include "typegrad/core/init.hpp"
+#include "typegrad/core/let.hpp"
 #include "typegrad/core/module.hpp"
 #include "typegrad/primitives/add.hpp"
 #include "typegrad/primitives/concat.hpp"
@@ -113,12 +114,14 @@ struct GRU {
   template <class S>
   static constexpr bool accepts = detail::is_sequence_of<F, S>();
   explicit GRU(std::uint64_t seed = 0) : cell(seed) {}
-  auto step(auto h, auto gx) const {  // gx = x W_ih^T + b_ih
-    auto gh = cell.hidden_part(h);
-    auto r = sigmoid(slice<1, 0, H>(gx) + slice<1, 0, H>(gh));
-    auto z = sigmoid(slice<1, H, 2 * H>(gx) + slice<1, H, 2 * H>(gh));
-    auto n = tanh(slice<1, 2 * H, 3 * H>(gx) + r * slice<1, 2 * H, 3 * H>(gh));
-    return (1.0 - z) * n + z * h;
+  auto step(auto h, auto gx) const {  // gx = x W_ih^T + b_ih; gh and z are used several times (tg::let)
+    return let(cell.hidden_part(h), [&](auto gh) {
+      auto r = sigmoid(slice<1, 0, H>(gx) + slice<1, 0, H>(gh));
+      return let(sigmoid(slice<1, H, 2 * H>(gx) + slice<1, H, 2 * H>(gh)), [&](auto z) {
+        auto n = tanh(slice<1, 2 * H, 3 * H>(gx) + r * slice<1, 2 * H, 3 * H>(gh));
+        return (1.0 - z) * n + z * h;
+      });
+    });
   }
   template <tensor_operand X>
   auto operator()(X&& xs) const {

@@ -4,6 +4,7 @@
 #include "typegrad/layers/attention.hpp"
 #include "typegrad/layers/layer_norm.hpp"
 #include "typegrad/layers/linear.hpp"
+#include "typegrad/layers/residual.hpp"
 #include "typegrad/primitives/relu.hpp"
 
 namespace tg {
@@ -18,9 +19,10 @@ struct TransformerEncoderBlock {
   explicit TransformerEncoderBlock(std::uint64_t seed = 0) : attention(seed), ffn1(seed + 10), ffn2(seed + 11) {}
   template <tensor_operand X>
   auto operator()(X&& x) const {
-    auto e = as_expr(std::forward<X>(x));
-    auto h = e + attention(norm1(e));
-    return h + ffn2(relu(ffn1(norm2(h))));
+    // each residual holds its input once in the type (tg::residual = tg::let): blocks stack linearly
+    auto attend = residual([this](auto h) { return attention(norm1(h)); });
+    auto feed_forward = residual([this](auto h) { return ffn2(relu(ffn1(norm2(h)))); });
+    return feed_forward(attend(std::forward<X>(x)));
   }
 };
 

@@ -1,0 +1,173 @@
+#pragma once
+// tg::Repeat<N, Block>: N blocks of one type, each with its own weights, applied in sequence:
+//   y = block_{N-1}( ... block_1(block_0(x)) ... )
+// The block is traced on its own input leaf, so every block has the same expression type and the same
+// generated forward and backward code: the compile time does not grow with N (JAX's scan over layers).
+// At run time each block is a program instance of that one type, with its own workspace (its activations
+// stay there for the backward pass, nothing is recomputed); the output of block t is read in place by block
+// t + 1, and each block's parameter gradients accumulate straight into the enclosing program's slots.
+// Parameters walk as a PyTorch ModuleList: blocks.0.fc.weight, blocks.1.fc.weight, ...
+//   tg::freeze_first<K>(repeat)(x): blocks 0..K-1 frozen; their program has no parameter-gradient code.
+#include <array>
+#include <memory>
+#include <vector>
+
+#include "typegrad/core/transform.hpp"
+#include "typegrad/primitives/scan.hpp"
+
+namespace tg {
+namespace op {
+struct repeat {};
+}  // namespace op
+
+// Blocks applied in sequence; Body is one block's expression on ScanLeaf<0> (its input). Children: the input
+// X, then every block's parameter occurrences, block after block (P = sizeof...(Ps) / Blocks each).
+template <std::size_t Blocks, class Body, class X, class... Ps>
+struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, X, Ps...> {
+  using T = typename X::value_type;
+  using S = typename X::shape_type;
+  static constexpr std::size_t P = sizeof...(Ps) / Blocks;
+  static_assert(P * Blocks == sizeof...(Ps));
+  static constexpr bool needs_child_buffers = true;
+  static constexpr bool mergeable = false;      // owns run-time state
+  static constexpr bool runs_on_device = true;  // when the block's kernels do (checked by its program)
+  template <class Backend>
+  using block_program = BasicProgram<Body, true, Backend, InputSpec<T, S, true>>;
+
+  std::array<Body, Blocks> bodies;  // block t's expression (its parameters' addresses)
+  std::shared_ptr<void> state;      // std::vector<block_program<Backend>> of the program that runs this node
+
+  template <class Backend>
+  void prepare() {
+    auto programs = std::make_shared<std::vector<block_program<Backend>>>();
+    programs->reserve(Blocks);
+    for (const auto& b : bodies) programs->emplace_back(b);
+    state = std::move(programs);
+  }
+  template <class Ctx>
+  auto& programs() const {
+    return *static_cast<std::vector<block_program<typename Ctx::backend>>*>(state.get());
+  }
+
+  // Rebuilt with its children mapped (frozen parameters, device copies): the blocks' leaves are mapped alike.
+  template <class F>
+  auto rebuild_with(F&& f) const {
+    using B2 = decltype(f(bodies[0]));
+    const auto& kids = this->kids;
+    return [&]<std::size_t... K>(std::index_sequence<K...>) {
+      RepeatNode<Blocks, B2, decltype(f(std::get<K>(kids)))...> r;
+      r.kids = {f(std::get<K>(kids))...};
+      for (std::size_t t = 0; t < Blocks; ++t) r.bodies[t] = f(bodies[t]);
+      return r;
+    }(std::make_index_sequence<1 + sizeof...(Ps)>{});
+  }
+
+  template <std::size_t Id, class Ctx>
+  void forward(Ctx& c) const {
+    auto& progs = programs<Ctx>();
+    const T* h = this->template in_data<Id, 0>(c);
+    for (auto& p : progs) h = p.evaluate_at(h);  // block t reads block t-1's output where it lies
+    Ctx::backend::copy(this->template out<Id>(c), h, S::size * sizeof(T));
+  }
+
+  template <std::size_t Id, class Ctx>
+  void backward(Ctx& c) const {
+    using B = typename Ctx::backend;
+    auto& progs = programs<Ctx>();
+    // parameter k of block t is child 1 + t P + k
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+      ((RepeatNode::template wants_grad<Id, 1 + K, Ctx>()
+            ? progs[K / P].redirect_parameter_gradient(K % P, c.adj[RepeatNode::template cid<Id, 1 + K>])
+            : void()),
+       ...);
+    }(std::index_sequence_for<Ps...>{});
+    const T* g = this->template out_grad<Id>(c);
+    for (std::size_t t = Blocks; t-- > 0;) {
+      progs[t].backward_from(g);
+      g = progs[t].template grad_input<0>().data();
+    }
+    if constexpr (RepeatNode::template wants_grad<Id, 0, Ctx>()) {
+      T* dx = this->template grad_data<Id, 0>(c);
+      B::for_each(launch::elementwise, S::size, TG_BODY_OF_VALUES(std::size_t i) { dx[i] += g[i]; });
+    }
+  }
+};
+
+namespace detail {
+// Blocks [Begin, End) of r applied to x, as one RepeatNode; Frozen: their parameters frozen.
+template <std::size_t Begin, std::size_t End, bool Frozen, class R, class X>
+auto repeat_range(const R& r, X&& x) {
+  using EX = expr_t<X>;
+  if constexpr (any_invalid_v<EX>) {
+    return invalid_expression{};
+  } else if constexpr (Begin == End) {
+    return as_expr(std::forward<X>(x));
+  } else {
+    using T = typename EX::value_type;
+    using S = typename EX::shape_type;
+    auto trace = [&](std::size_t b) {
+      auto e = as_expr(r.blocks[b](ScanLeaf<0, T, S>{}));
+      if constexpr (Frozen)
+        return freeze(e);
+      else
+        return e;
+    };
+    using Body = decltype(trace(0));
+    if constexpr (any_invalid_v<Body>) {
+      return invalid_expression{};  // the block's mistake was reported where it was made
+    } else {
+      constexpr bool keeps = std::is_same_v<typename Body::shape_type, S>;
+      static_assert(require<error::block_changes_shape<op::repeat, S, typename Body::shape_type, keeps>>);
+      static_assert(uses_only_scan_inputs<Body>(),
+                    "typegrad: Repeat: a block may use its input, parameters and constants only");
+      return [&]<std::size_t... I>(std::index_sequence<I...>) {
+        std::array<Body, End - Begin> bodies{trace(Begin + I)...};
+        return std::apply(
+            [&](auto... p) {
+              RepeatNode<End - Begin, Body, EX, decltype(p)...> n;
+              n.kids = {as_expr(std::forward<X>(x)), p...};
+              n.bodies = bodies;
+              return n;
+            },
+            std::tuple_cat(parameter_leaves(bodies[I])...));
+      }(std::make_index_sequence<End - Begin>{});
+    }
+  }
+}
+}  // namespace detail
+
+template <std::size_t N, class Block>
+struct Repeat {
+  static_assert(N > 0, "tg::Repeat: at least one block");
+  static constexpr bool is_module_list = true;  // walks as blocks.0, blocks.1, ... (core/module.hpp)
+  std::array<Block, N> blocks;
+
+  Repeat() = default;
+  // Block t built from seed + 1000 t where a block takes a seed (composite blocks offset their own layers'
+  // seeds by less than 1000).
+  explicit Repeat(std::uint64_t seed)
+    requires std::is_constructible_v<Block, std::uint64_t>
+      : blocks([&]<std::size_t... I>(std::index_sequence<I...>) {
+          return std::array<Block, N>{Block(seed + 1000 * I)...};
+        }(std::make_index_sequence<N>{})) {}
+
+  static constexpr std::size_t size() { return N; }
+  Block& operator[](std::size_t i) { return blocks[i]; }
+  const Block& operator[](std::size_t i) const { return blocks[i]; }
+
+  template <tensor_operand X>
+  auto operator()(X&& x) const {
+    return detail::repeat_range<0, N, false>(*this, std::forward<X>(x));
+  }
+};
+
+// Blocks 0..K-1 of r frozen, the rest trainable: tg::freeze_first<K>(model.blocks)(x).
+template <std::size_t K, std::size_t N, class Block>
+auto freeze_first(const Repeat<N, Block>& r) {
+  static_assert(K <= N, "tg::freeze_first<K>: K is larger than the number of blocks");
+  return [&r]<tensor_operand X>(X&& x) {
+    return detail::repeat_range<K, N, false>(r, detail::repeat_range<0, K, true>(r, std::forward<X>(x)));
+  };
+}
+
+}  // namespace tg

@@ -1,0 +1,138 @@
+// tg::let and tg::residual: a value used several times is held once in the type, computed once, and its
+// gradient is the sum over its uses.
+#include "support.hpp"
+
+using namespace tgtest;
+
+namespace {
+// An element-wise op that counts how many elements it computed: y = tanh(x).
+std::size_t counted_elements = 0;
+struct counted_tanh {
+  static constexpr std::size_t arity = 1;
+  static constexpr std::uint32_t nondifferentiable_args = 0;
+  template <class T>
+  T operator()(T x) const {
+    ++counted_elements;
+    return std::tanh(x);
+  }
+  template <std::size_t, class T>
+  T d(T y, T) const {
+    return T(1) - y * y;
+  }
+};
+
+// h -> h + tanh(h W^T + b): a residual block on [B, 4]
+template <class T>
+struct Block {
+  tg::Linear<4, 4, T> fc;
+  explicit Block(std::uint64_t seed) : fc(seed) {}
+  auto operator()(auto h) const { return tg::residual([&](auto v) { return tg::tanh(fc(v)); })(h); }
+};
+
+template <std::size_t N, class T>
+auto stack(const std::array<Block<T>, 16>& blocks, auto x) {
+  if constexpr (N == 0)
+    return x;
+  else
+    return blocks[N - 1](stack<N - 1>(blocks, x));
+}
+}  // namespace
+
+TEST_CASE("let: a value used 2, 3 and 4 times gets the sum of its uses' gradients", "[gradcheck]") {
+  auto x = random<double, 3, 4>(-1, 1);
+  auto y = random<double, 3, 4>(-1, 1);
+  check_primitive([](auto a, auto b) { return tg::let(tg::tanh(a * b), [](auto h) { return h * h; }); }, x, y);
+  check_primitive([](auto a, auto b) { return tg::let(tg::tanh(a + b), [](auto h) { return h * h - h * 0.5; }); }, x, y);
+  check_primitive([](auto a, auto b) { return tg::let(a * b, [](auto h) { return h * h * tg::exp(h) + h; }); }, x, y);
+}
+
+TEST_CASE("let: nested bindings, the inner body using the outer value", "[gradcheck]") {
+  auto x = random<double, 3, 4>(-1, 1);
+  check_primitive(
+      [](auto a) {
+        return tg::let(tg::tanh(a), [](auto h) {
+          return tg::let(h * 2.0 + 1.0, [&](auto k) { return h * k + tg::tanh(k) * h - k; });
+        });
+      },
+      x);
+  // the inner let binds a reference itself
+  check_primitive([](auto a) { return tg::let(a * a, [](auto h) { return tg::let(h, [&](auto k) { return h * k + k; }); }); },
+                  x);
+}
+
+TEST_CASE("let: a value shared by kernels and fused regions", "[gradcheck]") {
+  tg::Linear<4, 5, double> fc1(1);
+  tg::Linear<5, 5, double> fc2(2);
+  auto x = random<double, 3, 4>(-1, 1);
+  // h is a GEMM output read by another GEMM, by a softmax and by an element-wise region
+  auto f = [&](auto a) {
+    return tg::sum(tg::let(fc1(a), [&](auto h) { return tg::tanh(fc2(h)) * h + tg::softmax<1>(h) - h * h; }));
+  };
+  TG_CHECK_GRADIENTS(tgtest::check_gradients(f, x), 1e-6);
+  // the bound value is an element-wise region (materialised because it is bound)
+  auto g = [&](auto a) {
+    return tg::sum(tg::let(tg::tanh(a) * 2.0, [&](auto h) { return fc1(h) * tg::sum(h) + tg::sum(h * h); }));
+  };
+  TG_CHECK_GRADIENTS(tgtest::check_gradients(g, x), 1e-6);
+}
+
+TEST_CASE("let: bound to an input or a parameter; the bound value needs no gradient itself", "[gradcheck]") {
+  tg::Linear<4, 4, double> fc(3);
+  tg::Parameter<double, 4> p;
+  for (auto& v : p.value) v = std::uniform_real_distribution<double>(-1, 1)(rng());
+  auto x = random<double, 3, 4>(-1, 1);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients(
+                         [&](auto a) { return tg::sum(tg::let(a, [&](auto h) { return fc(h) * h + tg::tanh(h); })); }, x),
+                     1e-6);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients(
+                         [&](auto a) { return tg::sum(tg::let(p, [&](auto w) { return a * w + w * w; })); }, x),
+                     1e-6);
+  // x is a constant input: the bound value tanh(x) gets no adjoint, but the GEMMs reading it need its
+  // value in their backward pass (dW = dy^T h), after the let itself has run
+  auto step = tg::compile<tg::Input<double, 3, 4>>([&](auto a) {
+    return tg::sum(tg::let(tg::tanh(a), [&](auto h) { return tg::tanh(fc(h)) * tg::tanh(fc(h * h)); }));
+  });
+  TG_CHECK_GRADIENTS(tgtest::check_gradients(
+                         [&](auto a) {
+                           return tg::sum(tg::let(tg::tanh(a) * 1.0, [&](auto h) {
+                             return tg::tanh(fc(h)) * tg::tanh(fc(h * h));
+                           }));
+                         },
+                         x),
+                     1e-6);
+  step(x);
+  const auto dw = step.grad(fc.weight);
+  // the same gradient from the program without let
+  auto plain = tg::compile<tg::Input<double, 3, 4>>([&](auto a) {
+    return tg::sum(tg::tanh(fc(tg::tanh(a))) * tg::tanh(fc(tg::tanh(a) * tg::tanh(a))));
+  });
+  plain(x);
+  const auto dw_plain = plain.grad(fc.weight);
+  for (std::size_t i = 0; i < 16; ++i) CHECK(dw[i] == near(dw_plain[i], 1e-12));
+}
+
+TEST_CASE("let: a shared element-wise value is computed once in the forward pass", "[static]") {
+  auto x = random<double, 4, 3>();
+  auto p = tg::compile_inference<tg::Input<double, 4, 3>>(
+      [](auto v) { return tg::let(tg::map(counted_tanh{}, v * 2.0), [](auto h) { return h * h + h - h * 3.0; }); });
+  counted_elements = 0;
+  p(x);
+  CHECK(counted_elements == 12);
+}
+
+TEST_CASE("residual: a stack of N blocks has a type that grows linearly in N", "[static]") {
+  using X = tg::InputLeaf<0, double, tg::shape<2, 4>, true>;
+  std::array<Block<double>, 16> blocks{Block<double>(1), Block<double>(2), Block<double>(3), Block<double>(4),
+                                       Block<double>(5), Block<double>(6), Block<double>(7), Block<double>(8),
+                                       Block<double>(9), Block<double>(10), Block<double>(11), Block<double>(12),
+                                       Block<double>(13), Block<double>(14), Block<double>(15), Block<double>(16)};
+  constexpr std::size_t one = tg::tree_size_v<decltype(stack<1>(blocks, X{}))>;
+  constexpr std::size_t two = tg::tree_size_v<decltype(stack<2>(blocks, X{}))>;
+  constexpr std::size_t sixteen = tg::tree_size_v<decltype(stack<16>(blocks, X{}))>;
+  static_assert(sixteen - one == 15 * (two - one), "each block adds the same number of rows");
+  static_assert(sixteen < 16 * one, "rows grow with the distinct nodes, not with the paths");
+
+  auto x = random<double, 2, 4>(-1, 1);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients([&](auto v) { return tg::sum(tg::tanh(stack<16>(blocks, v))); }, x),
+                     1e-6);
+}

@@ -1,0 +1,114 @@
+// tg::Repeat: N blocks with their own weights from one traced block; gradients per block, frozen blocks,
+// PyTorch ModuleList names, a type that does not grow with N.
+#include "support.hpp"
+
+using namespace tgtest;
+
+namespace {
+// h -> h + tanh(h W^T + b)
+struct Block {
+  BOOST_HANA_DEFINE_STRUCT(Block, (tg::Linear<4, 4, double>, fc));
+  explicit Block(std::uint64_t seed = 0) : fc(seed) {}
+  template <class X>
+  auto operator()(X&& x) const {
+    return tg::residual([this](auto h) { return tg::tanh(fc(h)); })(std::forward<X>(x));
+  }
+};
+
+struct Model {
+  BOOST_HANA_DEFINE_STRUCT(Model, (tg::Repeat<3, Block>, blocks), (tg::Linear<4, 2, double>, head));
+  explicit Model(std::uint64_t seed) : blocks(seed), head(seed + 100) {}
+  template <class X>
+  auto operator()(X&& x) const {
+    return head(blocks(std::forward<X>(x)));
+  }
+  template <class X>
+  auto unrolled(X&& x) const {
+    return head(blocks[2](blocks[1](blocks[0](std::forward<X>(x)))));
+  }
+};
+}  // namespace
+
+TEST_CASE("Repeat: gradients of every block's weights and of the input match finite differences", "[gradcheck]") {
+  Model m{std::uint64_t(rng()())};
+  auto x = random<double, 5, 4>(-1, 1);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients([&](auto v) { return tg::sum(tg::tanh(m(v))); }, x), 1e-6);
+}
+
+TEST_CASE("Repeat: the same loss and gradients as the blocks written out one after another", "[gradcheck]") {
+  Model m(11);
+  auto x = random<double, 5, 4>(-1, 1);
+  auto repeated = tg::compile<tg::Variable<double, 5, 4>>([&](auto v) { return tg::sum(tg::tanh(m(v))); });
+  auto unrolled = tg::compile<tg::Variable<double, 5, 4>>([&](auto v) { return tg::sum(tg::tanh(m.unrolled(v))); });
+  const double a = repeated(x), b = unrolled(x);
+  CHECK(a == near(b, 1e-13));
+  for (std::size_t t = 0; t < 3; ++t) {
+    const auto ga = repeated.grad(m.blocks[t].fc.weight), gb = unrolled.grad(m.blocks[t].fc.weight);
+    for (std::size_t i = 0; i < 16; ++i) CHECK(ga[i] == near(gb[i], 1e-12));
+  }
+  const auto dxa = repeated.grad_input<0>(), dxb = unrolled.grad_input<0>();
+  for (std::size_t i = 0; i < 20; ++i) CHECK(dxa[i] == near(dxb[i], 1e-12));
+  // a second step gives the same again (gradients are cleared, block outputs rebound)
+  CHECK(repeated(x) == near(b, 1e-13));
+  CHECK(repeated.grad(m.blocks[0].fc.bias)[1] == near(unrolled.grad(m.blocks[0].fc.bias)[1], 1e-12));
+}
+
+TEST_CASE("Repeat: frozen blocks get no gradient; the others the same as without freezing", "[gradcheck]") {
+  Model m(5);
+  auto x = random<double, 5, 4>(-1, 1);
+  auto f = [&](auto v) { return tg::sum(tg::tanh(m.head(tg::freeze_first<2>(m.blocks)(v)))); };
+  auto step = tg::compile<tg::Variable<double, 5, 4>>(f);
+  auto full = tg::compile<tg::Variable<double, 5, 4>>([&](auto v) { return tg::sum(tg::tanh(m(v))); });
+  CHECK(step(x) == near(full(x), 1e-13));
+  CHECK_FALSE(step.has_grad(m.blocks[0].fc.weight));
+  CHECK_FALSE(step.has_grad(m.blocks[1].fc.bias));
+  REQUIRE(step.has_grad(m.blocks[2].fc.weight));
+  for (std::size_t i = 0; i < 16; ++i) CHECK(step.grad(m.blocks[2].fc.weight)[i] == near(full.grad(m.blocks[2].fc.weight)[i], 1e-12));
+  for (std::size_t i = 0; i < 20; ++i) CHECK(step.grad_input<0>()[i] == near(full.grad_input<0>()[i], 1e-12));
+  TG_CHECK_GRADIENTS(tgtest::check_gradients(f, x), 1e-6);
+  // the frozen blocks' program has no parameter-gradient code
+  using FrozenBody = decltype(tg::freeze(m.blocks[0](tg::ScanLeaf<0, double, tg::shape<5, 4>>{})));
+  constexpr auto& plan = tg::plan_v<FrozenBody, true>;
+  std::size_t trainable = 0;
+  for (std::size_t k = 0; k < tg::tree_size_v<FrozenBody>; ++k) trainable += plan.is_param[k] && plan.needs_adjoint[k];
+  CHECK(trainable == 0);
+}
+
+TEST_CASE("Repeat: parameters walk with PyTorch ModuleList names", "[static]") {
+  Model m(1);
+  const auto names = tg::parameter_names(m);
+  const std::vector<std::string> expected{"blocks.0.fc.weight", "blocks.0.fc.bias", "blocks.1.fc.weight",
+                                          "blocks.1.fc.bias",   "blocks.2.fc.weight", "blocks.2.fc.bias",
+                                          "head.weight",        "head.bias"};
+  CHECK(names == expected);
+  // blocks built from seed + t: no two blocks start equal
+  CHECK(m.blocks[0].fc.weight.value[0] != m.blocks[1].fc.weight.value[0]);
+}
+
+TEST_CASE("Repeat: the expression grows by the parameter leaves only, not by the blocks' graphs", "[static]") {
+  using X = tg::InputLeaf<0, double, tg::shape<5, 4>, true>;
+  tg::Repeat<2, Block> two;
+  tg::Repeat<12, Block> twelve;
+  using E2 = decltype(two(X{}));
+  using E12 = decltype(twelve(X{}));
+  static_assert(std::is_same_v<typename E2::template block_program<tg::host_backend>,
+                               typename E12::template block_program<tg::host_backend>>,
+                "one block program type for any number of blocks");
+  static_assert(tg::tree_size_v<E12> - tg::tree_size_v<E2> == 10 * 2, "two parameter leaves per extra block");
+  SUCCEED();
+}
+
+namespace {
+struct Lm {
+  BOOST_HANA_DEFINE_STRUCT(Lm, (tg::Repeat<3, tg::TransformerEncoderBlock<8, 2, 16, true, double>>, blocks),
+                           (tg::Linear<8, 3, double>, head));
+  explicit Lm(std::uint64_t seed) : blocks(seed), head(seed + 50) {}
+};
+}  // namespace
+
+TEST_CASE("Repeat: a 3-block causal Transformer end to end", "[gradcheck]") {
+  Lm lm{std::uint64_t(rng()() % 1000)};
+  auto x = random<double, 2, 3, 8>(-1, 1);
+  TG_CHECK_GRADIENTS(
+      tgtest::check_gradients([&](auto v) { return tg::sum(tg::tanh(lm.head(lm.blocks(v)))); }, x), 1e-6);
+}
