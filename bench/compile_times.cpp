@@ -1,6 +1,8 @@
 // Compile-time cost of the example translation units: wall time and peak memory of the compiler, measured by
 // /usr/bin/time -v on the exact commands CMake uses (compile_commands.json). Medians over repetitions.
 //   compile_times --build <dir> [--repeat N] [--only NAME]
+// Units: the examples, bench/transformer_block_model and the depth probes of bench/depth/ (one unit per CMake
+// target; they need not be built first).
 #include <nlohmann/json.hpp>
 
 #include <CLI/CLI.hpp>
@@ -13,6 +15,7 @@
 #include <regex>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -73,13 +76,24 @@ int main(int argc, char** argv) {
   // the units and their targets (issue 6): wall seconds, peak MB
   const std::map<std::string, std::pair<double, double>> targets{{"mlp_fashion_mnist", {10, 1024}},
                                                                  {"lenet_fashion_mnist", {15, 1e9}},
-                                                                 {"transformer_block_model", {25, 1e9}}};
+                                                                 {"transformer_block_model", {25, 1e9}},
+                                                                 {"transformer_lm_12", {40, 2048}}};
+  // depth probes (issue 13): the deep unit's time over the shallow one's, and the target for that ratio
+  const std::vector<std::tuple<std::string, std::string, double>> ratios{
+      {"residual_stack_32", "residual_stack_1", 2.0}, {"transformer_lm_12", "transformer_lm_1", 1.5}};
+  std::map<std::string, double> measured;
   std::printf("%-28s %10s %10s   %s\n", "translation unit", "wall s", "peak MB", "target");
+  const std::regex target_dir(R"(CMakeFiles/([^/ ]+)\.dir/)");
   for (const auto& entry : commands) {
     const std::filesystem::path file = entry.at("file").get<std::string>();
-    const std::string parent = file.parent_path().filename().string(), name = file.stem().string();
-    const bool example = parent == "examples" && name != "options";
-    if (!(example || name == "transformer_block_model")) continue;
+    const std::string parent = file.parent_path().filename().string(), stem = file.stem().string();
+    const bool example = parent == "examples" && stem != "options";
+    if (!(example || stem == "transformer_block_model" || parent == "depth")) continue;
+    // the unit's name is its CMake target (the depth probes build one source several times)
+    std::string name = stem;
+    std::smatch m;
+    const std::string command = entry.at("command");
+    if (std::regex_search(command, m, target_dir)) name = m[1];
     if (!only.empty() && name.find(only) == std::string::npos) continue;
     std::vector<double> wall;
     double peak = 0;
@@ -97,6 +111,13 @@ int main(int argc, char** argv) {
                 (t->second.second < 1e8 ? " / " + std::to_string(int(t->second.second)) + " MB" : "");
     std::printf("%-28s %10.2f %10.0f   %s\n", name.c_str(), median, peak, verdict.c_str());
     std::printf("compile %s wall_s = %.2f peak_mb = %.0f\n", name.c_str(), median, peak);
+    measured[name] = median;
   }
+  for (const auto& [deep, shallow, limit] : ratios)
+    if (measured.count(deep) && measured.count(shallow)) {
+      const double r = measured[deep] / measured[shallow];
+      std::printf("ratio compile %s / %s = %.2f (%s %.1f)\n", deep.c_str(), shallow.c_str(), r,
+                  r <= limit ? "within" : "OVER", limit);
+    }
   return 0;
 }

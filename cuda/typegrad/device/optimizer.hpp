@@ -84,7 +84,7 @@ class Optimizer<Rule, P, Schedule> {
       : rule_(rule), schedule_(schedule), options_(options) {
     if (options_.accumulate == 0) throw std::invalid_argument("tg::optim: accumulate must be at least 1");
     std::vector<device::detail::segment<T>> table;
-    program.for_each_trainable([&](auto, T* w, const T* g, std::size_t n) {
+    program.for_each_trainable([&](auto, T* w, const T* g, std::size_t n, std::size_t) {
       table.push_back({w, g, total_, n});
       total_ += n;
     });

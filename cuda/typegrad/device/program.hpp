@@ -93,6 +93,10 @@ N on_device(const N& n, Parameters& store) {
     N r = n;
     r.data = store.device_copy(n.data, N::shape_type::size, is_const_leaf_v<N>);
     return r;
+  } else if constexpr (is_stacked_param_leaf_v<N>) {  // one parameter per repeated block
+    N r = n;
+    for (std::size_t t = 0; t < N::stack; ++t) r.blocks[t] = store.device_copy(n.blocks[t], N::block_shape::size, false);
+    return r;
   } else if constexpr (child_count_v<N> == 0) {
     return n;
   } else {

@@ -17,137 +17,13 @@
 #include <vector>
 
 #include "typegrad/core/accumulate.hpp"
+#include "typegrad/core/leaves.hpp"
+#include "typegrad/core/node.hpp"
 #include "typegrad/core/errors.hpp"
 #include "typegrad/core/shape.hpp"
 #include "typegrad/core/tensor.hpp"
 
 namespace tg {
-
-enum class node_kind : std::uint8_t { external, inline_scalar, pointwise, kernel };
-
-template <class N>
-using node_t = std::remove_cvref_t<N>;
-
-template <class N>
-concept expression = requires {
-  typename node_t<N>::value_type;
-  typename node_t<N>::shape_type;
-  node_t<N>::kind;
-  typename node_t<N>::is_typegrad_node;
-};
-
-struct node_tag {
-  using is_typegrad_node = void;
-  // Bit k set: child k gets no gradient from this node (labels, conditions).
-  static constexpr std::uint32_t nondifferentiable_children = 0;
-  // Kernels that read children as whole buffers (GEMM) set this: children are materialised.
-  static constexpr bool needs_child_buffers = false;
-  // Kernels whose forward is impure (reads state) opt out of common-subexpression merging.
-  static constexpr bool mergeable = true;
-  // Kernels that need working memory (im2col columns, a dropout mask) declare its size; the plan places it
-  // in the workspace, live from the kernel's forward to its backward.
-  static constexpr std::size_t scratch_bytes = 0;
-  // Kernels with a device implementation (for_each / segmented_reduce / gemm of the backend) set this.
-  static constexpr bool runs_on_device = false;
-  void key_payload(std::vector<std::uint64_t>&) const {}
-  // Copies run-time data other than children to a rebuilt node (see transform.hpp).
-  template <class R>
-  void copy_payload_to(R&) const {}
-};
-
-// ---------------------------------------------------------------------------------------------
-// tree arithmetic: sizes and occurrence ids (post-order; the root has the largest id)
-template <class N>
-struct tree_size;
-template <class N>
-inline constexpr std::size_t tree_size_v = tree_size<node_t<N>>::value;
-template <class N>
-struct tree_size {
-  template <class... C>
-  static constexpr std::size_t sum(std::tuple<C...>*) {
-    return (std::size_t{1} + ... + tree_size_v<C>);
-  }
-  static constexpr std::size_t value = sum(static_cast<decltype(N::kids)*>(nullptr));
-};
-
-template <class N>
-inline constexpr std::size_t child_count_v = std::tuple_size_v<decltype(N::kids)>;
-
-template <class N, std::size_t K>
-using child_t = std::tuple_element_t<K, decltype(N::kids)>;
-
-// id of child K of the node with id Id
-template <std::size_t Id, class N, std::size_t K>
-constexpr std::size_t child_id() {
-  return [&]<std::size_t... M>(std::index_sequence<M...>) {
-    return Id - 1 - (std::size_t{0} + ... + (M > K ? tree_size_v<child_t<N, M>> : 0));
-  }
-  (std::make_index_sequence<child_count_v<N>>{});
-}
-
-// ---------------------------------------------------------------------------------------------
-// Leaves
-template <class T, class S>
-struct leaf_tree {
-  T y;
-};
-
-// A program argument: the Index-th input of tg::compile<...>. Grad: gradient wanted (value_and_grad).
-template <std::size_t Index, class T, class S, bool Grad>
-struct InputLeaf : node_tag {
-  using value_type = T;
-  using shape_type = S;
-  static constexpr node_kind kind = node_kind::external;
-  static constexpr bool wants_grad = Grad;
-  static constexpr std::size_t input_index = Index;
-  std::tuple<> kids;
-  void key_payload(std::vector<std::uint64_t>& k) const { k.push_back(Index); }
-};
-
-// A parameter referenced by address. Trainable=false: frozen, no gradient code is generated.
-template <class T, class S, bool Trainable>
-struct ParamLeaf : node_tag {
-  using value_type = T;
-  using shape_type = S;
-  static constexpr node_kind kind = node_kind::external;
-  static constexpr bool wants_grad = Trainable;
-  static constexpr std::size_t input_index = std::size_t(-1);
-  T* data;
-  std::tuple<> kids;
-  void key_payload(std::vector<std::uint64_t>& k) const { k.push_back(reinterpret_cast<std::uintptr_t>(data)); }
-};
-
-// A constant tensor referenced by address (no gradient).
-template <class T, class S>
-struct ConstLeaf : node_tag {
-  using value_type = T;
-  using shape_type = S;
-  static constexpr node_kind kind = node_kind::external;
-  static constexpr bool wants_grad = false;
-  static constexpr std::size_t input_index = std::size_t(-1);
-  const T* data;
-  std::tuple<> kids;
-  void key_payload(std::vector<std::uint64_t>& k) const { k.push_back(reinterpret_cast<std::uintptr_t>(data)); }
-};
-
-// A scalar constant stored in the expression itself.
-template <class T>
-struct Scalar : node_tag {
-  using value_type = T;
-  using shape_type = shape<>;
-  static constexpr node_kind kind = node_kind::inline_scalar;
-  constant<T> v;
-  std::tuple<> kids;
-  void key_payload(std::vector<std::uint64_t>& k) const {
-    double d = static_cast<double>(T(v));
-    k.push_back(std::bit_cast<std::uint64_t>(d));
-  }
-};
-
-template <class N>
-inline constexpr bool is_param_leaf_v = false;
-template <class T, class S, bool Tr>
-inline constexpr bool is_param_leaf_v<ParamLeaf<T, S, Tr>> = true;
 
 // ---------------------------------------------------------------------------------------------
 // Evaluation dispatch used inside fused regions.

@@ -113,7 +113,7 @@ constexpr void describe(Plan<N>& p, std::size_t id, std::size_t parent, std::siz
   } else {
     p.input_index[id] = no_node;
   }
-  p.is_param[id] = is_param_leaf_v<Node>;
+  p.is_param[id] = is_param_leaf_v<Node> || is_stacked_param_leaf_v<Node>;
   p.elements[id] = Node::shape_type::size;
   p.elem_bytes[id] = sizeof(typename Node::value_type);
   p.parent[id] = parent;

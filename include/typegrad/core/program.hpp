@@ -205,26 +205,30 @@ class BasicProgram {
         static_cast<const typename N::value_type*>(ctx_.adj[k]));
   }
 
-  // Calls f(parameter data, gradient, element count) once per trainable parameter (tied uses once).
-  // Allocates nothing: an optimizer can run it every step.
+  // Calls f(parameter data, gradient, element count) once per trainable parameter (tied uses once; each block
+  // of a tg::Repeat once). Allocates nothing: an optimizer can run it every step.
   template <class F>
   void for_each_gradient(F&& f) const {
-    detail::for_each_occurrence<root_id>(root_, [&]<std::size_t K>(const auto& n) {
-      if constexpr (plan.is_param[K] && plan.needs_adjoint[K]) {
-        using T = std::remove_pointer_t<decltype(n.data)>;
-        if (canon_[K] == K) f(n.data, static_cast<const T*>(ctx_.adj[K]), plan.elements[K]);
-      }
-    });
+    for_each_trainable([&](auto, auto* data, const auto* g, std::size_t n, std::size_t) { f(data, g, n); });
   }
 
   // The trainable parameters of the program, known at compile time: f(std::integral_constant<K>, data,
-  // gradient, count) once per parameter (tied occurrences once), K its occurrence index in the plan.
+  // gradient, count, first) once per parameter (tied occurrences once), K its occurrence index in the plan and
+  // first the parameter's element offset in that occurrence's gradient slot (block t of a stacked leaf: t n).
   template <class F>
   void for_each_trainable(F&& f) const {
     detail::for_each_occurrence<root_id>(root_, [&]<std::size_t K>(const auto& n) {
       if constexpr (plan.is_param[K] && plan.needs_adjoint[K]) {
-        using T = std::remove_pointer_t<decltype(n.data)>;
-        if (canon_[K] == K) f(std::integral_constant<std::size_t, K>{}, n.data, static_cast<const T*>(ctx_.adj[K]), plan.elements[K]);
+        using N = std::remove_cvref_t<decltype(n)>;
+        using T = typename N::value_type;
+        if (canon_[K] != K) return;
+        const T* g = static_cast<const T*>(ctx_.adj[K]);
+        if constexpr (is_stacked_param_leaf_v<N>) {
+          constexpr std::size_t each = N::block_shape::size;
+          for (std::size_t t = 0; t < N::stack; ++t) f(std::integral_constant<std::size_t, K>{}, n.blocks[t], g + t * each, each, t * each);
+        } else {
+          f(std::integral_constant<std::size_t, K>{}, n.data, g, plan.elements[K], std::size_t{0});
+        }
       }
     });
   }
@@ -251,6 +255,16 @@ class BasicProgram {
     }
   }
 
+  // Working memory in bytes (workspace and gradient block) including nested programs (tg::Repeat's blocks).
+  std::size_t total_workspace_bytes() const {
+    std::size_t bytes = plan.workspace_bytes + plan.grad_bytes;
+    detail::for_each_occurrence<root_id>(root_, [&]<std::size_t K>(const auto& n) {
+      if constexpr (requires { n.template nested_workspace_bytes<Backend>(); })
+        bytes += n.template nested_workspace_bytes<Backend>();
+    });
+    return bytes;
+  }
+
   const Root& expression() const { return root_; }
   // The gradient buffer of the trainable leaf whose data is at `data` (nullptr if none).
   const void* gradient_of(const void* data) const { return find_gradient(data); }
@@ -259,9 +273,11 @@ class BasicProgram {
 
  private:
   const void* find_gradient(const void* data) const {
-    for (std::size_t k = 0; k < node_count; ++k)
-      if (plan.is_param[k] && plan.needs_adjoint[k] && ctx_.val[k] == data) return ctx_.adj[k];
-    return nullptr;
+    const void* found = nullptr;
+    for_each_gradient([&](const auto* d, const auto* g, std::size_t) {
+      if (static_cast<const void*>(d) == data) found = g;
+    });
+    return found;
   }
 
   // Hash-consing at construction: two occurrences are one node when they have the same type, the same

@@ -212,4 +212,14 @@ constexpr bool axes_unique() {
   return true;
 }
 
+namespace detail {
+// [Steps, D...]: Steps copies of shape<D...> stacked along a new leading axis
+template <std::size_t Steps, class S>
+struct stacked_shape;
+template <std::size_t Steps, std::size_t... D>
+struct stacked_shape<Steps, shape<D...>> {
+  using type = shape<Steps, D...>;
+};
+}  // namespace detail
+
 }  // namespace tg

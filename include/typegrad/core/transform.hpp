@@ -38,6 +38,8 @@ template <class N>
 auto freeze_params(const N& n) {
   if constexpr (is_param_leaf_v<N>)
     return ParamLeaf<typename N::value_type, typename N::shape_type, false>{{}, n.data, {}};
+  else if constexpr (is_stacked_param_leaf_v<N>)
+    return n.frozen();
   else if constexpr (is_fence_v<N> || child_count_v<N> == 0)
     return n;
   else

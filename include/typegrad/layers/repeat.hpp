@@ -21,13 +21,13 @@ struct repeat {};
 }  // namespace op
 
 // Blocks applied in sequence; Body is one block's expression on ScanLeaf<0> (its input). Children: the input
-// X, then every block's parameter occurrences, block after block (P = sizeof...(Ps) / Blocks each).
+// X, then one StackedParamLeaf per parameter occurrence of the block (core/leaves.hpp): block t's gradient of
+// parameter k lies at t in child 1 + k's gradient slot. The node's type holds the block count as a number
+// only, so the enclosing program does not grow with it.
 template <std::size_t Blocks, class Body, class X, class... Ps>
 struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, X, Ps...> {
   using T = typename X::value_type;
   using S = typename X::shape_type;
-  static constexpr std::size_t P = sizeof...(Ps) / Blocks;
-  static_assert(P * Blocks == sizeof...(Ps));
   static constexpr bool needs_child_buffers = true;
   static constexpr bool mergeable = false;      // owns run-time state
   static constexpr bool runs_on_device = true;  // when the block's kernels do (checked by its program)
@@ -47,6 +47,13 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
   template <class Ctx>
   auto& programs() const {
     return *static_cast<std::vector<block_program<typename Ctx::backend>>*>(state.get());
+  }
+
+  template <class Backend>
+  std::size_t nested_workspace_bytes() const {
+    std::size_t bytes = 0;
+    for (const auto& p : *static_cast<std::vector<block_program<Backend>>*>(state.get())) bytes += p.total_workspace_bytes();
+    return bytes;
   }
 
   // Rebuilt with its children mapped (frozen parameters, device copies): the blocks' leaves are mapped alike.
@@ -74,12 +81,18 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
   void backward(Ctx& c) const {
     using B = typename Ctx::backend;
     auto& progs = programs<Ctx>();
-    // parameter k of block t is child 1 + t P + k
+    // block t's parameter k accumulates its gradient at t in child 1 + k's slot
     [&]<std::size_t... K>(std::index_sequence<K...>) {
-      ((RepeatNode::template wants_grad<Id, 1 + K, Ctx>()
-            ? progs[K / P].redirect_parameter_gradient(K % P, c.adj[RepeatNode::template cid<Id, 1 + K>])
-            : void()),
-       ...);
+      (
+          [&] {
+            if constexpr (RepeatNode::template wants_grad<Id, 1 + K, Ctx>()) {
+              using Leaf = typename RepeatNode::template child_type<1 + K>;
+              auto* slot = static_cast<typename Leaf::value_type*>(c.adj[RepeatNode::template cid<Id, 1 + K>]);
+              for (std::size_t t = 0; t < Blocks; ++t)
+                progs[t].redirect_parameter_gradient(K, slot + t * Leaf::block_shape::size);
+            }
+          }(),
+          ...);
     }(std::index_sequence_for<Ps...>{});
     const T* g = this->template out_grad<Id>(c);
     for (std::size_t t = Blocks; t-- > 0;) {
@@ -120,17 +133,24 @@ auto repeat_range(const R& r, X&& x) {
       static_assert(require<error::block_changes_shape<op::repeat, S, typename Body::shape_type, keeps>>);
       static_assert(uses_only_scan_inputs<Body>(),
                     "typegrad: Repeat: a block may use its input, parameters and constants only");
-      return [&]<std::size_t... I>(std::index_sequence<I...>) {
-        std::array<Body, End - Begin> bodies{trace(Begin + I)...};
-        return std::apply(
-            [&](auto... p) {
-              RepeatNode<End - Begin, Body, EX, decltype(p)...> n;
-              n.kids = {as_expr(std::forward<X>(x)), p...};
-              n.bodies = bodies;
-              return n;
-            },
-            std::tuple_cat(parameter_leaves(bodies[I])...));
-      }(std::make_index_sequence<End - Begin>{});
+      constexpr std::size_t M = End - Begin;
+      std::array<Body, M> bodies;
+      for (std::size_t t = 0; t < M; ++t) bodies[t] = trace(Begin + t);
+      using Leaves = decltype(parameter_leaves(bodies[0]));  // one block's parameter occurrences, in post-order
+      std::array<Leaves, M> leaves;
+      for (std::size_t t = 0; t < M; ++t) leaves[t] = parameter_leaves(bodies[t]);
+      return [&]<std::size_t... K>(std::index_sequence<K...>) {
+        auto stacked = [&]<std::size_t k>(std::integral_constant<std::size_t, k>) {
+          using L = std::tuple_element_t<k, Leaves>;
+          StackedParamLeaf<M, typename L::value_type, typename L::shape_type, L::wants_grad> s;
+          for (std::size_t t = 0; t < M; ++t) s.blocks[t] = std::get<k>(leaves[t]).data;
+          return s;
+        };
+        RepeatNode<M, Body, EX, decltype(stacked(std::integral_constant<std::size_t, K>{}))...> n;
+        n.kids = {as_expr(std::forward<X>(x)), stacked(std::integral_constant<std::size_t, K>{})...};
+        n.bodies = bodies;
+        return n;
+      }(std::make_index_sequence<std::tuple_size_v<Leaves>>{});
     }
   }
 }

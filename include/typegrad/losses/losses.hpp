@@ -6,6 +6,7 @@
 //   huber(p, t) = mean(0.5 d^2 if |d| <= delta else delta (|d| - 0.5 delta)),  d = p - t   (PyTorch's HuberLoss)
 //   binary_cross_entropy_with_logits(x, z) = mean(max(x, 0) - x z + log(1 + e^-|x|))  (stable for any x)
 //   l2_penalty(p...) = sum_p sum(p^2),  l1_penalty(p...) = sum_p sum(|p|)  (add lambda * penalty to a loss)
+#include "typegrad/core/let.hpp"
 #include "typegrad/primitives/abs.hpp"
 #include "typegrad/primitives/cross_entropy.hpp"
 #include "typegrad/primitives/nll_loss.hpp"
@@ -33,8 +34,8 @@ constexpr bool same_shapes() {
 template <tensor_operand P, tensor_operand T>
 auto mse(P&& prediction, T&& target) {
   if constexpr (detail::same_shapes<P, T>()) {
-    auto d = as_expr(std::forward<P>(prediction)) - as_expr(std::forward<T>(target));
-    return mean(d * d);
+    // d = p - t is used twice: held once (tg::let), so a deep model under the loss is not copied
+    return mean(let(as_expr(std::forward<P>(prediction)) - as_expr(std::forward<T>(target)), [](auto d) { return d * d; }));
   } else {
     return invalid_expression{};
   }
@@ -51,9 +52,10 @@ auto l1(P&& prediction, T&& target) {
 template <tensor_operand P, tensor_operand T>
 auto huber(P&& prediction, T&& target, double delta = 1.0) {
   if constexpr (detail::same_shapes<P, T>()) {
-    auto d = as_expr(std::forward<P>(prediction)) - as_expr(std::forward<T>(target));
-    auto a = abs(d);
-    return mean(where(a <= delta, d * d * 0.5, (a - 0.5 * delta) * delta));
+    return mean(let(as_expr(std::forward<P>(prediction)) - as_expr(std::forward<T>(target)), [&](auto d) {
+      auto a = abs(d);
+      return where(a <= delta, d * d * 0.5, (a - 0.5 * delta) * delta);
+    }));
   } else {
     return invalid_expression{};
   }
@@ -62,8 +64,8 @@ auto huber(P&& prediction, T&& target, double delta = 1.0) {
 template <tensor_operand X, tensor_operand Z>
 auto binary_cross_entropy_with_logits(X&& logits, Z&& targets) {
   if constexpr (detail::same_shapes<X, Z>()) {
-    auto x = as_expr(std::forward<X>(logits));
-    return mean(relu(x) - x * as_expr(std::forward<Z>(targets)) + softplus(-abs(x)));
+    auto z = as_expr(std::forward<Z>(targets));
+    return mean(let(std::forward<X>(logits), [&](auto x) { return relu(x) - x * z + softplus(-abs(x)); }));
   } else {
     return invalid_expression{};
   }

@@ -61,17 +61,18 @@ class Optimizer {
   // updates every k-th call). Returns whether the parameters changed.
   bool update(const Program& program) {
     if (options_.accumulate > 1) {
-      program.for_each_trainable([&](auto k, auto*, const value_type* g, std::size_t n) {
-        value_type* acc = sum_.data() + offsets[k];
+      program.for_each_trainable([&](auto k, auto*, const value_type* g, std::size_t n, std::size_t first) {
+        value_type* acc = sum_.data() + offsets[k] + first;
         for (std::size_t i = 0; i < n; ++i) acc[i] += g[i];
       });
       if (++pending_ < options_.accumulate) return false;
       pending_ = 0;
       const value_type mean = value_type(1) / value_type(options_.accumulate);
-      step_with(program, [&](auto k, const value_type*) { return sum_.data() + offsets[k]; }, mean);
+      step_with(program, [&](auto k, std::size_t first, const value_type*) { return sum_.data() + offsets[k] + first; },
+                mean);
       std::fill(sum_.begin(), sum_.end(), value_type(0));
     } else {
-      step_with(program, [](auto, const value_type* g) { return g; }, value_type(1));
+      step_with(program, [](auto, std::size_t, const value_type* g) { return g; }, value_type(1));
     }
     return true;
   }
@@ -86,16 +87,16 @@ class Optimizer {
     ++t_;
     if (options_.clip_norm > 0) {
       double sq = 0;
-      program.for_each_trainable([&](auto k, auto*, const value_type* g, std::size_t n) {
-        const value_type* gg = gradient(k, g);
+      program.for_each_trainable([&](auto k, auto*, const value_type* g, std::size_t n, std::size_t first) {
+        const value_type* gg = gradient(k, first, g);
         for (std::size_t i = 0; i < n; ++i) sq += double(gg[i] * scale) * double(gg[i] * scale);
       });
       last_norm_ = std::sqrt(sq);
       if (last_norm_ > options_.clip_norm) scale *= value_type(options_.clip_norm / (last_norm_ + 1e-6));
     }
     const value_type lr = value_type(schedule_(t_));
-    program.for_each_trainable([&](auto k, value_type* w, const value_type* g, std::size_t n) {
-      apply(rule_, w, gradient(k, g), state_.data() + offsets[k] * Rule::slots, n, lr, t_, scale);
+    program.for_each_trainable([&](auto k, value_type* w, const value_type* g, std::size_t n, std::size_t first) {
+      apply(rule_, w, gradient(k, first, g), state_.data() + (offsets[k] + first) * Rule::slots, n, lr, t_, scale);
     });
   }
 

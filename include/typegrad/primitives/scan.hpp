@@ -49,12 +49,6 @@ template <std::size_t T0, std::size_t... D>
 struct time_slice_shape<shape<T0, D...>> {
   using type = shape<D...>;
 };
-template <std::size_t Steps, class S>
-struct stacked_shape;
-template <std::size_t Steps, std::size_t... D>
-struct stacked_shape<Steps, shape<D...>> {
-  using type = shape<Steps, D...>;
-};
 
 // The body's program on one backend and its carry/seed buffers, owned by one scan node of one program.
 template <class Program>
