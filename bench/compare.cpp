@@ -3,6 +3,7 @@
 // through operator new), and each `ratio <case> <peer>/typegrad = X.XX` line is the median of the per-round
 // ratios (> 1: typegrad faster). Single thread unless a case says "2 threads".
 //   compare [--rounds R] [--quick] [--only CASE]
+// The deep cases (resnet20_step, gpt_step) are in compare_deep.cpp.
 #include <cblas.h>
 
 #include <typegrad/typegrad.hpp>
@@ -22,6 +23,8 @@
 
 #ifdef TG_HAVE_TORCH
 #include <torch/torch.h>
+
+#include "torch_harness.hpp"
 #endif
 
 namespace {
@@ -207,19 +210,11 @@ struct TorchBlock : torch::nn::Module {
   }
 };
 
-// one SGD step of a torch module: zero_grad, loss, backward, step
-template <class Loss>
-std::function<void()> torch_step(torch::optim::Optimizer& opt, Loss loss, volatile float& sink) {
-  return [&opt, loss, &sink] {
-    opt.zero_grad();
-    auto l = loss();
-    l.backward();
-    opt.step();
-    sink = sink + l.template item<float>();
-  };
-}
+using tgbench::torch_step;
 #endif
 }  // namespace
+
+void run_deep_cases(const tgbench::Options& options, volatile float& sink);
 
 int main(int argc, char** argv) {
   tgbench::Options options;
@@ -364,5 +359,6 @@ int main(int argc, char** argv) {
 #endif
     compare("transformer_block_step", v, rounds, calls(20));
   }
+  run_deep_cases(options, sink);  // resnet20_step, gpt_step (compare_deep.cpp)
   return 0;
 }

@@ -77,7 +77,9 @@ int main(int argc, char** argv) {
   const std::map<std::string, std::pair<double, double>> targets{{"mlp_fashion_mnist", {10, 1024}},
                                                                  {"lenet_fashion_mnist", {15, 1e9}},
                                                                  {"transformer_block_model", {25, 1e9}},
-                                                                 {"transformer_lm_12", {40, 2048}}};
+                                                                 {"transformer_lm_12", {40, 2048}},
+                                                                 {"transformer_lm_unrolled_12", {40, 2048}},
+                                                                 {"resnet20", {40, 1e9}}};
   // depth probes (issue 13): the deep unit's time over the shallow one's, and the target for that ratio
   const std::vector<std::tuple<std::string, std::string, double>> ratios{
       {"residual_stack_32", "residual_stack_1", 2.0}, {"transformer_lm_12", "transformer_lm_1", 1.5}};

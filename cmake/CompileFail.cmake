@@ -1,7 +1,8 @@
 # Runs the compiler on one source that must NOT compile, and checks that the diagnostics contain every
 # pattern listed in the source as `// expect: <regex>`.
 # The same source compiled with -DTG_CORRECTED (where it states the corrected line) must compile, so
-# the failure is known to come from the mistake and not from the test's own setup.
+# the failure is known to come from the mistake and not from the test's own setup. A source may also state
+# `// max-diagnostic-bytes: N`.
 # -D COMPILER=... -D SOURCE=... -D INCLUDES="dir;dir" -D CXX_STANDARD=20 [-D DEFINITIONS="NAME=VALUE;..."]
 file(STRINGS "${SOURCE}" expect_lines REGEX "^// expect: ")
 if(NOT expect_lines)
@@ -36,6 +37,14 @@ if(source_text MATCHES "TG_CORRECTED")
     message(FATAL_ERROR "${SOURCE} with -DTG_CORRECTED must compile, but:\n${fixed_err}")
   endif()
 endif()
+# `// max-diagnostic-bytes: N`: the whole diagnostic output stays under N bytes (deep models, issue 13)
+file(STRINGS "${SOURCE}" limit_lines REGEX "^// max-diagnostic-bytes: [0-9]+")
+foreach(line IN LISTS limit_lines)
+  string(REGEX REPLACE "^// max-diagnostic-bytes: " "" limit "${line}")
+  if(err_length GREATER limit)
+    message(FATAL_ERROR "${SOURCE}: ${err_length} bytes of diagnostics, more than ${limit}:\n${err}")
+  endif()
+endforeach()
 foreach(line IN LISTS expect_lines)
   string(REGEX REPLACE "^// expect: " "" pattern "${line}")
   if(NOT err MATCHES "${pattern}")

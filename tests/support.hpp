@@ -163,6 +163,23 @@ void check_layer(const Layer& layer, const X& x) {
   TG_CHECK_GRADIENTS(tgtest::check_gradients([&](auto v) { return tg::sum(layer(v) * w); }, x), 1e-6);
 }
 
+// An element-wise op that counts how many elements it computed: y = tanh(x) (tests that a shared value is
+// evaluated once).
+inline std::size_t counted_elements = 0;
+struct counted_tanh {
+  static constexpr std::size_t arity = 1;
+  static constexpr std::uint32_t nondifferentiable_args = 0;
+  template <class T>
+  T operator()(T x) const {
+    ++counted_elements;
+    return std::tanh(x);
+  }
+  template <std::size_t, class T>
+  T d(T y, T) const {
+    return T(1) - y * y;
+  }
+};
+
 // A file path in a directory of this test process's own, removed when the process exits.
 inline std::filesystem::path scratch_file(const std::string& name) {
   struct Dir {

@@ -40,6 +40,7 @@
 #include "typegrad/primitives/tanh.hpp"
 #include "typegrad/primitives/where.hpp"
 #include "typegrad/layers/layers.hpp"
+#include "typegrad/networks/resnet.hpp"
 #include "typegrad/primitives/scan.hpp"
 #include "typegrad/primitives/conv2d.hpp"
 #include "typegrad/primitives/pool2d.hpp"

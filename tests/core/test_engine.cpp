@@ -29,22 +29,6 @@ template <class X>
 auto counted_square(X&& x) {
   return CountedSquare<tg::expr_t<X>>{{{}, {tg::as_expr(std::forward<X>(x))}}};
 }
-
-// An element-wise op that counts how many elements it computed.
-std::size_t counted_elements = 0;
-struct counted_tanh {
-  static constexpr std::size_t arity = 1;
-  static constexpr std::uint32_t nondifferentiable_args = 0;
-  template <class T>
-  T operator()(T x) const {
-    ++counted_elements;
-    return std::tanh(x);
-  }
-  template <std::size_t, class T>
-  T d(T y, T) const {
-    return T(1) - y * y;
-  }
-};
 }  // namespace
 
 TEST_CASE("a subexpression used several times is computed once", "[static]") {

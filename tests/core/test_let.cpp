@@ -5,21 +5,6 @@
 using namespace tgtest;
 
 namespace {
-// An element-wise op that counts how many elements it computed: y = tanh(x).
-std::size_t counted_elements = 0;
-struct counted_tanh {
-  static constexpr std::size_t arity = 1;
-  static constexpr std::uint32_t nondifferentiable_args = 0;
-  template <class T>
-  T operator()(T x) const {
-    ++counted_elements;
-    return std::tanh(x);
-  }
-  template <std::size_t, class T>
-  T d(T y, T) const {
-    return T(1) - y * y;
-  }
-};
 
 // h -> h + tanh(h W^T + b): a residual block on [B, 4]
 template <class T>

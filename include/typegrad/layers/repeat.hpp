@@ -158,7 +158,6 @@ auto repeat_range(const R& r, X&& x) {
 
 template <std::size_t N, class Block>
 struct Repeat {
-  static_assert(N > 0, "tg::Repeat: at least one block");
   static constexpr bool is_module_list = true;  // walks as blocks.0, blocks.1, ... (core/module.hpp)
   std::array<Block, N> blocks;
 

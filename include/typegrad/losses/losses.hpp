@@ -23,11 +23,18 @@ struct regression_loss {};
 
 namespace detail {
 template <class P, class T>
-constexpr bool same_shapes() {
+constexpr bool same_shapes_checked() {
   using SP = typename expr_t<P>::shape_type;
   using ST = typename expr_t<T>::shape_type;
   static_assert(require<error::loss_label_shape_mismatch<op::regression_loss, SP, ST, std::is_same_v<SP, ST>>>);
   return std::is_same_v<SP, ST>;
+}
+
+// A mistake upstream (an invalid operand) was reported where it was made: no second error here.
+template <class P, class T>
+constexpr bool same_shapes() {
+  if constexpr (any_invalid_v<P, T>) return false;
+  else return same_shapes_checked<P, T>();
 }
 }  // namespace detail
 
