@@ -3,7 +3,9 @@
 // post-order), then the derived schedule, fused regions, liveness and workspace offsets.
 // All of it is constexpr data computed by ordinary loops over arrays: graph algorithms on values
 // compile far faster than the same algorithms on type lists (shared/notes/compile-cost.md).
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -162,16 +164,14 @@ struct interval_set {
 
 template <std::size_t M>
 constexpr std::size_t pack(interval_set<M>& s) {
-  // place larger buffers first (ties: earlier start)
+  // place larger buffers first (ties: earlier start, then the lower index)
   std::size_t order[M]{};
   for (std::size_t i = 0; i < s.n; ++i) order[i] = i;
-  for (std::size_t i = 1; i < s.n; ++i)
-    for (std::size_t j = i; j > 0; --j) {
-      const auto a = order[j - 1], b = order[j];
-      if (!(s.bytes[a] < s.bytes[b] || (s.bytes[a] == s.bytes[b] && s.start[a] > s.start[b]))) break;
-      order[j - 1] = b;
-      order[j] = a;
-    }
+  std::sort(order, order + s.n, [&](std::size_t a, std::size_t b) {
+    if (s.bytes[a] != s.bytes[b]) return s.bytes[a] > s.bytes[b];
+    if (s.start[a] != s.start[b]) return s.start[a] < s.start[b];
+    return a < b;
+  });
   // placed buffers sorted by offset; one sweep finds the lowest gap among those live at the same time
   std::size_t by_offset[M]{};
   std::size_t placed = 0, total = 0;
@@ -241,23 +241,41 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
     if (!p.needs_adjoint[k]) p.scratch_bytes[k] = p.forward_scratch_bytes[k];  // its backward never runs
 
   // merge candidates: the same node type occurs more than once (identity is confirmed at run time).
-  // type_class[k]: the first occurrence of k's type.
+  // type_class[k]: the first occurrence of k's type, found through a hash table keyed on what the plan reads
+  // off the type (kind, sizes, flags, the children's classes): equal types hash equally, and type_key equality
+  // settles collisions, so the pass is linear in rows rather than in rows x classes.
   // A node that reads a let reference is never merged: its references are distinct occurrences.
   std::size_t type_class[N]{}, class_size[N]{};
   bool reads_ref[N]{};
-  for (std::size_t k = 0; k < N; ++k) {
-    reads_ref[k] = p.ref_target[k] != no_node;
-    for (std::size_t c = 0; c < p.child_count[k]; ++c) reads_ref[k] = reads_ref[k] || reads_ref[p.children[p.child_begin[k] + c]];
+  {
+    constexpr std::size_t slots = std::bit_ceil(2 * N);
+    std::size_t table[slots];
+    for (auto& t : table) t = no_node;
+    for (std::size_t k = 0; k < N; ++k) {
+      std::uint64_t h = 1469598103934665603ull;
+      const auto mix = [&](std::uint64_t v) { h = (h ^ v) * 1099511628211ull; };
+      mix(std::uint64_t(p.kind[k]));
+      mix(p.elements[k]);
+      mix(p.elem_bytes[k]);
+      mix(p.child_count[k]);
+      mix(p.nondiff_mask[k]);
+      mix(p.scratch_bytes[k]);
+      mix(p.input_index[k]);
+      reads_ref[k] = p.ref_target[k] != no_node;
+      for (std::size_t c = 0; c < p.child_count[k]; ++c) {
+        const std::size_t child = p.children[p.child_begin[k] + c];
+        mix(type_class[child]);
+        reads_ref[k] = reads_ref[k] || reads_ref[child];
+      }
+      std::size_t at = std::size_t(h ^ (h >> 29)) & (slots - 1);
+      while (table[at] != no_node && p.type_key[table[at]] != p.type_key[k]) at = (at + 1) & (slots - 1);
+      if (table[at] == no_node) table[at] = k;
+      type_class[k] = table[at];
+    }
   }
   for (std::size_t k = 0; k < N; ++k) {
-    type_class[k] = k;
     if (p.kind[k] == node_kind::external || p.kind[k] == node_kind::inline_scalar || !p.mergeable[k] || reads_ref[k])
-      continue;
-    for (std::size_t j = 0; j < k; ++j)
-      if (type_class[j] == j && p.type_key[j] == p.type_key[k]) {
-        type_class[k] = j;
-        break;
-      }
+      type_class[k] = k;  // not a candidate: its own class
     ++class_size[type_class[k]];
   }
   for (std::size_t k = 0; k < N; ++k) p.merge_candidate[k] = class_size[type_class[k]] > 1;
