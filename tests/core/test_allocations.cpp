@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <memory>
 
 #include "typegrad/typegrad.hpp"
 
@@ -67,6 +68,51 @@ TEST_CASE("conv, pooling, recurrent and attention steps with optimizer updates a
   const std::size_t before = heap_allocations();
   float total = 0;
   for (int i = 0; i < 5; ++i) total += all_steps();
+  CHECK(std::isfinite(total));
+  CHECK(heap_allocations() - before == 0);
+}
+
+namespace {
+// a small decoder-only language model: blocks through tg::Repeat, residuals through tg::let
+struct TinyGpt {
+  BOOST_HANA_DEFINE_STRUCT(TinyGpt, (tg::Embedding<12, 16>, token), (tg::PositionalEmbedding<8, 16>, position),
+                           (tg::Repeat<3, tg::TransformerEncoderBlock<16, 2, 32, true>>, blocks),
+                           (tg::LayerNorm<16>, norm), (tg::Linear<16, 12>, head));
+  template <class X>
+  auto operator()(X&& tokens) const {
+    return tg::reshape<2 * 8, 12>(head(norm(blocks(position(token(std::forward<X>(tokens)))))));
+  }
+};
+}  // namespace
+
+TEST_CASE("deep programs (repeated Transformer blocks, a ResNet) allocate nothing per step", "[integration]") {
+  auto gpt = std::make_unique<TinyGpt>();
+  auto gpt_step = tg::compile<tg::Input<std::int32_t, 2, 8>, tg::Labels<16, 12>>(
+      [&](auto x, auto y) { return tg::cross_entropy((*gpt)(x), y); });
+  auto gpt_opt = tg::optim::make(gpt_step, tg::optim::AdamW{}, tg::sched::Constant{1e-3}, {.clip_norm = 1.0});
+  auto resnet = std::make_unique<tg::ResNet<14, 1, 4, float, 4>>(2);
+  auto resnet_step = tg::compile<tg::Input<float, 4, 1, 8, 8>, tg::Labels<4, 4>>(
+      [&](auto x, auto y) { return tg::cross_entropy((*resnet)(x), y); });
+  auto resnet_opt = tg::optim::make(resnet_step, tg::optim::Momentum{0.9}, tg::sched::Constant{0.01});
+  tg::Tensor<std::int32_t, 2, 8> tokens;
+  tg::Tensor<std::int32_t, 16> next;
+  for (std::size_t i = 0; i < 16; ++i) {
+    tokens[i] = std::int32_t(i % 12);
+    next[i] = std::int32_t((i + 1) % 12);
+  }
+  tg::Tensor<float, 4, 1, 8, 8> images(0.3f);
+  tg::Tensor<std::int32_t, 4> labels(1);
+  const auto both = [&] {
+    float total = gpt_step(tokens, next);
+    gpt_opt.update(gpt_step);
+    total += resnet_step(images, labels);
+    resnet_opt.update(resnet_step);
+    return total;
+  };
+  both();  // warm-up
+  const std::size_t before = heap_allocations();
+  float total = 0;
+  for (int i = 0; i < 5; ++i) total += both();
   CHECK(std::isfinite(total));
   CHECK(heap_allocations() - before == 0);
 }

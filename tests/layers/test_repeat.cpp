@@ -2,6 +2,8 @@
 // PyTorch ModuleList names, a type that does not grow with N.
 #include "support.hpp"
 
+#include "typegrad/io/safetensors.hpp"
+
 using namespace tgtest;
 
 namespace {
@@ -130,4 +132,15 @@ TEST_CASE("Repeat: an Adam step with clipping updates every block as on the bloc
   for (std::size_t t = 0; t < 3; ++t)
     for (std::size_t i = 0; i < 16; ++i) CHECK(a.blocks[t].fc.weight.value[i] == near(b.blocks[t].fc.weight.value[i], 1e-12));
   CHECK(a.blocks[2].fc.weight.value[0] != Model(21).blocks[2].fc.weight.value[0]);  // it did move
+}
+
+TEST_CASE("Repeat: a checkpoint saves and loads every block under its ModuleList name", "[integration]") {
+  Model a(31), b(77);
+  const auto path = scratch_file("repeat.safetensors");
+  tg::io::save(path, a);
+  const auto report = tg::io::load(path, b);
+  CHECK(report.missing.empty());
+  CHECK(std::find(report.loaded.begin(), report.loaded.end(), "blocks.2.fc.bias") != report.loaded.end());
+  for (std::size_t t = 0; t < 3; ++t)
+    for (std::size_t i = 0; i < 16; ++i) CHECK(b.blocks[t].fc.weight.value[i] == a.blocks[t].fc.weight.value[i]);
 }

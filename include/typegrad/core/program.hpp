@@ -9,84 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "typegrad/core/backend.hpp"
-#include "typegrad/core/plan.hpp"
+#include "typegrad/core/arguments.hpp"
+#include "typegrad/core/context.hpp"
+#include "typegrad/core/fused_loops.hpp"
 
 namespace tg {
-
-// Pointer tables handed to node code. Materialisation and adjoint presence are compile-time facts.
-template <class Root, bool Train, class Backend = host_backend>
-struct Context {
-  using backend = Backend;
-  static constexpr const auto& plan = plan_v<Root, Train, Backend::is_device>;
-  static constexpr std::size_t size = tree_size_v<Root>;
-  static constexpr bool materialised(std::size_t id) { return plan.materialised[id]; }
-  static constexpr bool needs_adjoint(std::size_t id) { return plan.needs_adjoint[id]; }
-  void* val[size] = {};
-  void* adj[size] = {};
-  void* scratch[size] = {};
-};
-
-namespace detail {
-
-// The node with occurrence id Target inside the tree rooted at node n (occurrence id Id).
-template <std::size_t Target, std::size_t Id, class N>
-constexpr auto& node_at(N& n) {
-  if constexpr (Target == Id) {
-    return n;
-  } else {
-    using D = std::remove_const_t<N>;
-    constexpr std::size_t k = [] {
-      return [&]<std::size_t... K>(std::index_sequence<K...>) {
-        std::size_t found = 0;
-        ((Target <= child_id<Id, D, K>() && Target + tree_size_v<child_t<D, K>> > child_id<Id, D, K>() ? void(found = K)
-                                                                                                       : void()),
-         ...);
-        return found;
-      }
-      (std::make_index_sequence<child_count_v<D>>{});
-    }();
-    return node_at<Target, child_id<Id, D, k>()>(std::get<k>(n.kids));
-  }
-}
-
-template <std::size_t Id, class N, class F>
-void for_each_occurrence(N& n, F&& f) {
-  using D = std::remove_const_t<N>;
-  [&]<std::size_t... K>(std::index_sequence<K...>) {
-    (for_each_occurrence<child_id<Id, D, K>()>(std::get<K>(n.kids), f), ...);
-  }
-  (std::make_index_sequence<child_count_v<D>>{});
-  f.template operator()<Id>(n);
-}
-
-// One fused element-wise region as a device loop body: out[i] = region(i); its backward pushes dy[i]
-// through the region's partial derivatives into the region's leaves.
-template <std::size_t Id, class N, class Ctx>
-struct region_forward {
-  N n;
-  Ctx c;
-  typename N::value_type* out;
-  TG_HD TG_INLINE void operator()(std::size_t i) const { out[i] = n.template compute<Id>(c, i); }
-};
-template <std::size_t Id, class N, class Ctx>
-struct region_backward {
-  N n;
-  Ctx c;
-  TG_HD TG_INLINE void operator()(std::size_t i) const {
-    const auto g = static_cast<const typename N::value_type*>(c.adj[Id])[i];
-    n.template push_children<Id>(c, i, n.template eval_tree<Id>(c, i), g);
-  }
-};
-
-template <class S>
-std::string shape_string() {
-  std::string s = "[";
-  for (std::size_t k = 0; k < S::rank; ++k) s += (k ? ", " : "") + std::to_string(S::dims[k]);
-  return s + "]";
-}
-
-}  // namespace detail
 
 // The program on a backend (core/backend.hpp); tg::Program is the host one, tg::device::Program wraps the
 // Thrust one (cuda/).
@@ -344,60 +271,12 @@ class BasicProgram {
     });
   }
 
-  template <class Arg>
-  static const void* data_of(const Arg& a) {
-    if constexpr (requires { a.data(); })
-      return static_cast<const void*>(a.data());
-    else
-      return static_cast<const void*>(a);
-  }
-
   template <std::size_t I, class Arg>
   void bind_input(const Arg& a) {
     using Spec = std::tuple_element_t<I, std::tuple<Specs...>>;
-    using S = typename Spec::shape_type;
-    using T = typename Spec::value_type;
-    constexpr bool on_device = requires { Arg::on_device; };
-    static_assert(on_device == Backend::is_device,
-                  "typegrad: a host program takes host tensors and a device program device tensors "
-                  "(copy explicitly with tg::device::to_device / to_host)");
-    if constexpr (is_tensor_like_v<Arg> || on_device) {
-      static_assert(detail::require<error::argument_shape_mismatch<Spec, S, typename Arg::shape_type,
-                                                                   std::is_same_v<S, typename Arg::shape_type>>>);
-      static_assert(std::is_same_v<std::remove_const_t<typename Arg::value_type>, T>,
-                    "typegrad: a step argument's element type differs from the declared input's");
-    } else if constexpr (requires {
-                           a.size();
-                           a.data();
-                         }) {  // contiguous run-time sized memory
-      if (a.size() != S::size)
-        throw std::invalid_argument("typegrad: argument " + std::to_string(I) + " has " + std::to_string(a.size()) +
-                                    " elements; the step was compiled for shape " + detail::shape_string<S>() + " (" +
-                                    std::to_string(S::size) + " elements)");
-    }
-    void* p = const_cast<void*>(data_of(a));
+    void* p = const_cast<void*>(detail::checked_argument<I, Spec, Backend>(a));
     for (std::size_t k = 0; k < node_count; ++k)
       if (plan.kind[k] == node_kind::external && plan.input_index[k] == I) ctx_.val[k] = p;
-    if constexpr (Spec::is_labels) check_labels<Spec>(static_cast<const std::int32_t*>(p));
-  }
-
-  template <class Spec>
-  static void check_labels(const std::int32_t* y) {
-    std::size_t i = 0;
-    std::int32_t bad = 0;
-    if constexpr (Backend::is_device) {
-      i = Backend::first_outside(y, Spec::shape_type::size, std::int32_t(Spec::classes));
-      if (i < Spec::shape_type::size) Backend::download(&bad, y + i, sizeof bad);
-    } else {
-      for (; i < Spec::shape_type::size; ++i)
-        if (y[i] < 0 || static_cast<std::size_t>(y[i]) >= Spec::classes) {
-          bad = y[i];
-          break;
-        }
-    }
-    if (i < Spec::shape_type::size)
-      throw std::out_of_range("typegrad: label " + std::to_string(bad) + " at position " + std::to_string(i) +
-                              " is outside [0, " + std::to_string(Spec::classes) + ")");
   }
 
   // Every kernel of the program has a device implementation; otherwise one error naming the first that has not.
@@ -414,56 +293,6 @@ class BasicProgram {
     (bind_input<I>(args), ...);
   }
 
-  // Host region loops run over rows of the last axis when an operand is broadcast along leading axes
-  // (a bias) and the rows are long enough to vectorise: the operand is then indexed by the column alone
-  // (row_index, shape.hpp), where a flat loop's i % L keeps the loop scalar.
-  template <class N>
-  static constexpr bool broadcasts_over_rows() {
-    if constexpr (N::kind != node_kind::pointwise || requires { typename N::mapping; }) {
-      return false;  // leaves and kernels; an index map's child sees flat indices
-    } else if constexpr (requires { N::binds_level; }) {
-      return broadcasts_over_rows<child_t<N, 1>>();  // a let is its body (the bound value is a buffer)
-    } else {
-      return []<std::size_t... K>(std::index_sequence<K...>) {
-        return ((child_t<N, K>::shape_type::size > 1 && child_t<N, K>::shape_type::size < N::shape_type::size) || ... ||
-                false) ||
-               (broadcasts_over_rows<child_t<N, K>>() || ... || false);
-      }(std::make_index_sequence<child_count_v<N>>{});
-    }
-  }
-  template <class N, class S = typename N::shape_type>
-  static constexpr std::size_t row_length =
-      S::rank >= 2 && S::dims[S::rank - 1] >= 16 && broadcasts_over_rows<N>() ? S::dims[S::rank - 1] : 0;
-
-  // One pass over a fused element-wise region. `out` is restrict: the compiler may then keep the
-  // region's constants and input pointers in registers and vectorise the loop.
-  template <std::size_t Id, class N, class T>
-  __attribute__((noinline)) static void fused_forward(const N& n, const context_type& c, T* TG_RESTRICT out) {
-    using S = typename N::shape_type;
-    constexpr std::size_t L = row_length<N>;
-    if constexpr (L > 0) {
-      for (std::size_t r = 0; r < S::size / L; ++r)
-        for (std::size_t j = 0; j < L; ++j) out[r * L + j] = n.template compute<Id>(c, row_index<L>{r, j});
-    } else {
-      for (std::size_t i = 0; i < S::size; ++i) out[i] = n.template compute<Id>(c, i);
-    }
-  }
-  // Its backward: dy[i] pushed through the region's partial derivatives into the region's leaves.
-  template <std::size_t Id, class N, class T>
-  __attribute__((noinline)) static void fused_backward(const N& n, const context_type& c, const T* TG_RESTRICT g) {
-    using S = typename N::shape_type;
-    constexpr std::size_t L = row_length<N>;
-    if constexpr (L > 0) {
-      for (std::size_t r = 0; r < S::size / L; ++r)
-        for (std::size_t j = 0; j < L; ++j) {  // probe: region backward by rows
-          const row_index<L> i{r, j};
-          n.template push_children<Id>(c, i, n.template eval_tree<Id>(c, i), g[r * L + j]);
-        }
-    } else {
-      for (std::size_t i = 0; i < S::size; ++i) n.template push_children<Id>(c, i, n.template eval_tree<Id>(c, i), g[i]);
-    }
-  }
-
   template <std::size_t Id>
   TG_INLINE void run_forward() {
     if constexpr (plan.merge_candidate[Id])
@@ -474,7 +303,7 @@ class BasicProgram {
       Backend::for_each(launch::elementwise, N::shape_type::size,
                         detail::region_forward<Id, N, context_type>{n, ctx_, static_cast<typename N::value_type*>(ctx_.val[Id])});
     } else if constexpr (N::kind == node_kind::pointwise) {
-      fused_forward<Id>(n, ctx_, static_cast<typename N::value_type*>(ctx_.val[Id]));
+      detail::fused_forward<Id>(n, ctx_, static_cast<typename N::value_type*>(ctx_.val[Id]));
     } else {
       n.template forward<Id>(ctx_);
     }
@@ -491,7 +320,7 @@ class BasicProgram {
       if constexpr (N::kind == node_kind::pointwise && Backend::is_device) {
         Backend::for_each(launch::elementwise, N::shape_type::size, detail::region_backward<Id, N, context_type>{n, ctx_});
       } else if constexpr (N::kind == node_kind::pointwise) {
-        fused_backward<Id>(n, ctx_, static_cast<const typename N::value_type*>(ctx_.adj[Id]));
+        detail::fused_backward<Id>(n, ctx_, static_cast<const typename N::value_type*>(ctx_.adj[Id]));
       } else {
         n.template backward<Id>(ctx_);
       }

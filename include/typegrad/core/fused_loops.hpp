@@ -1,0 +1,62 @@
+#pragma once
+// The host loops of a fused element-wise region: out[i] = region(i) forward; backward, dy[i] pushed through
+// the region's partial derivatives into its leaves. Device backends run the same bodies through
+// Backend::for_each (context.hpp: region_forward, region_backward).
+#include <cstddef>
+#include <utility>
+
+#include "typegrad/core/expr.hpp"
+
+namespace tg::detail {
+
+// Host region loops run over rows of the last axis when an operand is broadcast along leading axes
+// (a bias) and the rows are long enough to vectorise: the operand is then indexed by the column alone
+// (row_index, shape.hpp), where a flat loop's i % L keeps the loop scalar.
+template <class N>
+constexpr bool broadcasts_over_rows() {
+  if constexpr (N::kind != node_kind::pointwise || requires { typename N::mapping; }) {
+    return false;  // leaves and kernels; an index map's child sees flat indices
+  } else if constexpr (requires { N::binds_level; }) {
+    return broadcasts_over_rows<child_t<N, 1>>();  // a let is its body (the bound value is a buffer)
+  } else {
+    return []<std::size_t... K>(std::index_sequence<K...>) {
+      return ((child_t<N, K>::shape_type::size > 1 && child_t<N, K>::shape_type::size < N::shape_type::size) || ... ||
+              false) ||
+             (broadcasts_over_rows<child_t<N, K>>() || ... || false);
+    }(std::make_index_sequence<child_count_v<N>>{});
+  }
+}
+template <class N, class S = typename N::shape_type>
+inline constexpr std::size_t row_length =
+    S::rank >= 2 && S::dims[S::rank - 1] >= 16 && broadcasts_over_rows<N>() ? S::dims[S::rank - 1] : 0;
+
+// One pass over a fused element-wise region. `out` is restrict: the compiler may then keep the
+// region's constants and input pointers in registers and vectorise the loop.
+template <std::size_t Id, class N, class Ctx, class T>
+__attribute__((noinline)) void fused_forward(const N& n, const Ctx& c, T* TG_RESTRICT out) {
+  using S = typename N::shape_type;
+  constexpr std::size_t L = row_length<N>;
+  if constexpr (L > 0) {
+    for (std::size_t r = 0; r < S::size / L; ++r)
+      for (std::size_t j = 0; j < L; ++j) out[r * L + j] = n.template compute<Id>(c, row_index<L>{r, j});
+  } else {
+    for (std::size_t i = 0; i < S::size; ++i) out[i] = n.template compute<Id>(c, i);
+  }
+}
+// Its backward: dy[i] pushed through the region's partial derivatives into the region's leaves.
+template <std::size_t Id, class N, class Ctx, class T>
+__attribute__((noinline)) void fused_backward(const N& n, const Ctx& c, const T* TG_RESTRICT g) {
+  using S = typename N::shape_type;
+  constexpr std::size_t L = row_length<N>;
+  if constexpr (L > 0) {
+    for (std::size_t r = 0; r < S::size / L; ++r)
+      for (std::size_t j = 0; j < L; ++j) {  // probe: region backward by rows
+        const row_index<L> i{r, j};
+        n.template push_children<Id>(c, i, n.template eval_tree<Id>(c, i), g[r * L + j]);
+      }
+  } else {
+    for (std::size_t i = 0; i < S::size; ++i) n.template push_children<Id>(c, i, n.template eval_tree<Id>(c, i), g[i]);
+  }
+}
+
+}  // namespace tg::detail
