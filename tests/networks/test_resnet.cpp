@@ -11,12 +11,13 @@ using Small = tg::ResNet<14, 1, 3, double, 2>;  // 2 blocks per stage, widths 2,
 }
 
 TEST_CASE("ResNet: gradients of a small ResNet-14 match finite differences", "[gradcheck]") {
-  // A fixed draw: with ~2000 ReLU inputs (normalised by BatchNorm), a fresh random draw puts one within the
-  // finite-difference step of its kink in about 1 run of 12, where central differences are meaningless.
+  // A fixed draw: with ~2000 ReLU inputs (normalised by BatchNorm), a fresh draw puts one within the
+  // finite-difference step (1e-5) of its kink in 1 to 2 runs of 8; there central differences are wrong (the
+  // failing draws measured agree with the analytic gradient to 1e-9 at a step of 1e-6). This draw is clear.
   // The BatchNorm statistics are those of the perturbed batch, as in training.
-  auto net = std::make_unique<Small>(17);
+  auto net = std::make_unique<Small>(23);
   tg::Tensor<double, 2, 1, 8, 8> x;
-  std::mt19937_64 g(5);
+  std::mt19937_64 g(11);
   for (auto& v : x) v = std::uniform_real_distribution<double>(-1, 1)(g);
   auto f = [&](auto v) { return tg::sum(tg::tanh((*net)(v))); };
   TG_CHECK_GRADIENTS(tgtest::check_gradients(f, x), 1e-5);
