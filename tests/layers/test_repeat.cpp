@@ -76,6 +76,18 @@ TEST_CASE("Repeat: frozen blocks get no gradient; the others the same as without
   CHECK(trainable == 0);
 }
 
+TEST_CASE("Repeat: a frozen block in the middle", "[gradcheck]") {
+  Model m(9);
+  auto x = random<double, 5, 4>(-1, 1);
+  auto f = [&](auto v) { return tg::sum(tg::tanh(m.head(tg::freeze_blocks<1, 2>(m.blocks)(v)))); };
+  auto step = tg::compile<tg::Variable<double, 5, 4>>(f);
+  step(x);
+  CHECK(step.has_grad(m.blocks[0].fc.weight));
+  CHECK_FALSE(step.has_grad(m.blocks[1].fc.weight));
+  CHECK(step.has_grad(m.blocks[2].fc.weight));
+  TG_CHECK_GRADIENTS(tgtest::check_gradients(f, x), 1e-6);
+}
+
 TEST_CASE("Repeat: parameters walk with PyTorch ModuleList names", "[static]") {
   Model m(1);
   const auto names = tg::parameter_names(m);

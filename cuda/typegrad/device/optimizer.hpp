@@ -120,7 +120,7 @@ class Optimizer<Rule, P, Schedule> {
       if (last_norm_ > options_.clip_norm) scale *= T(options_.clip_norm / (last_norm_ + 1e-6));
     }
     Bk::for_each(launch::elementwise, total_,
-                 device::detail::fused_update<Rule, T>{rule_, table(), count_, total_, reinterpret_cast<T*>(state_.get()),
+                 device::detail::fused_update<Rule, T>{rule_at_step(rule_, t_), table(), count_, total_, reinterpret_cast<T*>(state_.get()),
                                                        summed, T(schedule_(t_)), scale, t_});
     if (summed) Bk::zero(sum(), total_ * sizeof(T));
     return true;

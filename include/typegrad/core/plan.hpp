@@ -63,6 +63,7 @@ struct Plan {
   std::size_t grad_bytes = 0;
   std::size_t adjoint_count = 0;  // materialised adjoint buffers + gradient slots
   std::size_t grad_leaf_count = 0;
+  bool has_stacked_parameters = false;  // a StackedParamLeaf (tg::Repeat) occurs
   bool train = false;
 };
 
@@ -116,6 +117,7 @@ constexpr void describe(Plan<N>& p, std::size_t id, std::size_t parent, std::siz
     p.input_index[id] = no_node;
   }
   p.is_param[id] = is_param_leaf_v<Node> || is_stacked_param_leaf_v<Node>;
+  if constexpr (is_stacked_param_leaf_v<Node>) p.has_stacked_parameters = true;
   p.elements[id] = Node::shape_type::size;
   p.elem_bytes[id] = sizeof(typename Node::value_type);
   p.parent[id] = parent;

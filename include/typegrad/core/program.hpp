@@ -200,10 +200,13 @@ class BasicProgram {
 
  private:
   const void* find_gradient(const void* data) const {
+    for (std::size_t k = 0; k < node_count; ++k)
+      if (plan.is_param[k] && plan.needs_adjoint[k] && ctx_.val[k] == data) return ctx_.adj[k];
     const void* found = nullptr;
-    for_each_gradient([&](const auto* d, const auto* g, std::size_t) {
-      if (static_cast<const void*>(d) == data) found = g;
-    });
+    if constexpr (plan.has_stacked_parameters)  // a tg::Repeat's blocks: a walk over the stacked leaves
+      for_each_gradient([&](const auto* d, const auto* g, std::size_t) {
+        if (static_cast<const void*>(d) == data) found = g;
+      });
     return found;
   }
 

@@ -8,6 +8,7 @@
 // t + 1, and each block's parameter gradients accumulate straight into the enclosing program's slots.
 // Parameters walk as a PyTorch ModuleList: blocks.0.fc.weight, blocks.1.fc.weight, ...
 //   tg::freeze_first<K>(repeat)(x): blocks 0..K-1 frozen; their program has no parameter-gradient code.
+//   tg::freeze_blocks<B, E>(repeat)(x): blocks B..E-1 frozen.
 #include <array>
 #include <memory>
 #include <vector>
@@ -180,13 +181,20 @@ struct Repeat {
   }
 };
 
-// Blocks 0..K-1 of r frozen, the rest trainable: tg::freeze_first<K>(model.blocks)(x).
+// Blocks Begin..End-1 of r frozen, the others trainable: tg::freeze_blocks<2, 4>(model.blocks)(x). Up to three
+// nodes (trainable, frozen, trainable), two block programs: the compile time still does not depend on N.
+template <std::size_t Begin, std::size_t End, std::size_t N, class Block>
+auto freeze_blocks(const Repeat<N, Block>& r) {
+  static_assert(Begin <= End && End <= N, "tg::freeze_blocks<Begin, End>: need Begin <= End <= the number of blocks");
+  return [&r]<tensor_operand X>(X&& x) {
+    return detail::repeat_range<End, N, false>(
+        r, detail::repeat_range<Begin, End, true>(r, detail::repeat_range<0, Begin, false>(r, std::forward<X>(x))));
+  };
+}
+// Blocks 0..K-1 of r frozen (fine-tuning the top of a pretrained stack): tg::freeze_first<K>(model.blocks)(x).
 template <std::size_t K, std::size_t N, class Block>
 auto freeze_first(const Repeat<N, Block>& r) {
-  static_assert(K <= N, "tg::freeze_first<K>: K is larger than the number of blocks");
-  return [&r]<tensor_operand X>(X&& x) {
-    return detail::repeat_range<K, N, false>(r, detail::repeat_range<0, K, true>(r, std::forward<X>(x)));
-  };
+  return freeze_blocks<0, K>(r);
 }
 
 }  // namespace tg

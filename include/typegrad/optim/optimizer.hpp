@@ -18,7 +18,8 @@ namespace tg::optim {
 
 // The generic algorithm: rule applied element-wise over (w, g, state slots), g scaled by `scale`.
 template <class Rule, class T>
-void apply(const Rule& rule, T* w, const T* g, T* state, std::size_t n, T lr, std::size_t t, T scale = T(1)) {
+void apply(const Rule& rule_, T* w, const T* g, T* state, std::size_t n, T lr, std::size_t t, T scale = T(1)) {
+  const Rule rule = rule_at_step(rule_, t);
   for (std::size_t i = 0; i < n; ++i) {
     T slots[Rule::slots > 0 ? Rule::slots : 1];
     for (std::size_t s = 0; s < Rule::slots; ++s) slots[s] = state[s * n + i];
