@@ -66,6 +66,7 @@ TEST_CASE("let: bound to an input or a parameter; the bound value needs no gradi
   tg::Parameter<double, 4> p;
   for (auto& v : p.value) v = std::uniform_real_distribution<double>(-1, 1)(rng());
   auto x = random<double, 3, 4>(-1, 1);
+  const auto w = random<double, 3, 4>(-1, 1);
   TG_CHECK_GRADIENTS(tgtest::check_gradients(
                          [&](auto a) { return tg::sum(tg::let(a, [&](auto h) { return fc(h) * h + tg::tanh(h); })); }, x),
                      1e-6);
@@ -85,6 +86,16 @@ TEST_CASE("let: bound to an input or a parameter; the bound value needs no gradi
                          },
                          x),
                      1e-6);
+  // the same with the GEMM's backward further from the let: kernels after it (two softmaxes) have adjoints that
+  // start once the let's reader has run, and would take the bound value's memory if its life ended there
+  auto deep = tg::compile<tg::Input<double, 3, 4>>([&](auto a) {
+    return tg::sum(tg::let(tg::tanh(a) * 1.0, [&](auto h) { return tg::softmax<1>(tg::softmax<1>(fc(h))) * w; }));
+  });
+  auto deep_plain = tg::compile<tg::Input<double, 3, 4>>(
+      [&](auto a) { return tg::sum(tg::softmax<1>(tg::softmax<1>(fc(tg::tanh(a) * 1.0))) * w); });
+  deep(x);
+  deep_plain(x);
+  for (std::size_t i = 0; i < 16; ++i) CHECK(deep.grad(fc.weight)[i] == near(deep_plain.grad(fc.weight)[i], 1e-12));
   step(x);
   const auto dw = step.grad(fc.weight);
   // the same gradient from the program without let
@@ -120,4 +131,48 @@ TEST_CASE("residual: a stack of N blocks has a type that grows linearly in N", "
   auto x = random<double, 2, 4>(-1, 1);
   TG_CHECK_GRADIENTS(tgtest::check_gradients([&](auto v) { return tg::sum(tg::tanh(stack<16>(blocks, v))); }, x),
                      1e-6);
+}
+
+namespace {
+// A kernel that is never merged (like scan, which owns run-time state) and counts its forward passes: y = 2 x.
+int unmerged_forward_calls = 0;
+template <class X>
+struct UnmergedDouble : tg::kernel_node<typename X::value_type, typename X::shape_type, X> {
+  using T = typename X::value_type;
+  static constexpr bool mergeable = false;
+  template <std::size_t Id, class Ctx>
+  void forward(Ctx& c) const {
+    ++unmerged_forward_calls;
+    for (std::size_t i = 0; i < X::shape_type::size; ++i) this->template out<Id>(c)[i] = T(2) * this->template in<Id, 0>(c, i);
+  }
+  template <std::size_t Id, class Ctx>
+  void backward(Ctx& c) const {
+    if constexpr (UnmergedDouble::template wants_grad<Id, 0, Ctx>())
+      for (std::size_t i = 0; i < X::shape_type::size; ++i) this->template add_grad<Id, 0>(c, i, T(2) * this->template out_grad<Id>(c)[i]);
+  }
+};
+template <class X>
+auto unmerged_double(X&& x) {
+  return UnmergedDouble<tg::expr_t<X>>{{{}, {tg::as_expr(std::forward<X>(x))}}};
+}
+}  // namespace
+
+TEST_CASE("let: losses evaluate their prediction once, even a kernel that is never merged", "[static]") {
+  // mse(p, t) = mean((p - t)^2) used p - t twice: a scan under it (an LSTM) ran twice per step
+  auto x = random<double, 4, 3>();
+  auto t = random<double, 4, 3>();
+  auto mse_step = tg::compile<tg::Variable<double, 4, 3>>([&](auto v) { return tg::mse(unmerged_double(v), t); });
+  auto huber_step = tg::compile<tg::Variable<double, 4, 3>>([&](auto v) { return tg::huber(unmerged_double(v), t); });
+  auto bce_step = tg::compile<tg::Variable<double, 4, 3>>(
+      [&](auto v) { return tg::binary_cross_entropy_with_logits(unmerged_double(v), t); });
+  unmerged_forward_calls = 0;
+  mse_step(x);
+  CHECK(unmerged_forward_calls == 1);
+  unmerged_forward_calls = 0;
+  huber_step(x);
+  CHECK(unmerged_forward_calls == 1);
+  unmerged_forward_calls = 0;
+  bce_step(x);
+  CHECK(unmerged_forward_calls == 1);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients([&](auto v) { return tg::huber(unmerged_double(v), t); }, x), 1e-6);
 }
