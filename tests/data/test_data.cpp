@@ -28,8 +28,18 @@ void write_plain(const fs::path& p, const std::vector<unsigned char>& b) {
 }
 void write_gz(const fs::path& p, const std::vector<unsigned char>& b) {
   gzFile f = gzopen(p.c_str(), "wb");
-  gzwrite(f, b.data(), unsigned(b.size()));
+  if (!b.empty()) gzwrite(f, b.data(), unsigned(b.size()));
   gzclose(f);
+}
+// gzip-compresses `b`, then applies `edit` to the compressed bytes
+template <class Edit>
+void write_edited_gz(const fs::path& p, const std::vector<unsigned char>& b, Edit edit) {
+  write_gz(p, b);
+  std::ifstream f(p, std::ios::binary);
+  std::vector<unsigned char> z{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+  f.close();
+  edit(z);
+  write_plain(p, z);
 }
 // a directory holding an MNIST-style split of n images of 2x3 pixels
 fs::path make_split(const std::string& name, std::uint32_t n_images, std::uint32_t n_labels) {
@@ -87,6 +97,48 @@ TEST_CASE("corrupt IDX files are rejected with the problem named", "[integration
     f.write("\xff\xff\xff\xff\xff\xff", 6);
     f.close();
     CHECK_THROWS_AS(tg::data::read_idx(gz, 3), tg::data::IdxError);
+  }
+  const auto gz = scratch("edited.idx.gz");
+  SECTION("gzip with a flipped bit and its 8-byte trailer cut off") {  // was accepted with changed values
+    write_edited_gz(gz, idx_bytes(3, {40, 2, 3}, 240), [](auto& b) {
+      b.resize(b.size() - 8);
+      b[b.size() / 2] ^= 0x10;
+    });
+    CHECK_THROWS_AS(tg::data::read_idx(gz, 3), tg::data::IdxError);
+    write_edited_gz(gz, idx_bytes(3, {40, 2, 3}, 240), [](auto& b) { b.resize(b.size() - 8); });
+    CHECK_THROWS_WITH(tg::data::read_idx(gz, 3), Catch::Contains("truncated gzip stream"));
+  }
+  SECTION("gzip whose CRC does not match its data") {
+    write_edited_gz(gz, idx_bytes(3, {40, 2, 3}, 240), [](auto& b) { b[b.size() - 8] ^= 0x01; });  // CRC-32's 1st byte
+    CHECK_THROWS_WITH(tg::data::read_idx(gz, 3), Catch::Contains("corrupt compressed data (incorrect data check)"));
+  }
+  SECTION("bytes after a complete gzip member") {
+    write_edited_gz(gz, idx_bytes(3, {4, 2, 3}, 24), [](auto& b) { b.insert(b.end(), {'j', 'u', 'n', 'k'}); });
+    CHECK_THROWS_WITH(tg::data::read_idx(gz, 3), Catch::Contains("4 unexpected bytes after the end of the gzip stream"));
+  }
+  SECTION("gzip stream with more values than the header promises") {
+    const auto gz = scratch("more.idx.gz");
+    write_gz(gz, idx_bytes(3, {4, 2, 3}, 25));
+    CHECK_THROWS_WITH(tg::data::read_idx(gz, 3), Catch::Contains("unexpected trailing bytes after the data"));
+  }
+  SECTION("dimensions whose product overflows") {  // 4 x 2^31 x 2^31 was accepted with item size 2^62
+    write_plain(p, idx_bytes(3, {4, 0x80000000u, 0x80000000u}, 0));
+    CHECK_THROWS_WITH(tg::data::read_idx(p, 3), Catch::Contains("dimensions 4 x 2147483648 x 2147483648 overflow"));
+  }
+  SECTION("dimensions that promise more than the file can hold") {
+    write_plain(p, idx_bytes(3, {2, 0x80000000u, 0x80000000u}, 0));  // 2^63 values: no overflow, 16 bytes
+    CHECK_THROWS_WITH(tg::data::read_idx(p, 3), Catch::Contains("header promises 9223372036854775808 values, file holds 0"));
+    const auto gz = scratch("bomb.idx.gz");
+    write_gz(gz, idx_bytes(1, {0xFFFFFFFFu}, 0));
+    CHECK_THROWS_WITH(tg::data::read_idx(gz, 1), Catch::Contains("more than a") && Catch::Contains("gzip file can hold"));
+  }
+  SECTION("a gzip bomb is rejected once it passes the promised size") {
+    const auto gz = scratch("zeros.idx.gz");
+    auto b = idx_bytes(1, {10}, 10);
+    b.resize(b.size() + (std::size_t(64) << 20));  // 64 MiB of zeros after the promised 10 values
+    write_gz(gz, b);
+    CHECK(fs::file_size(gz) < (std::size_t(1) << 20));
+    CHECK_THROWS_WITH(tg::data::read_idx(gz, 1), Catch::Contains("unexpected trailing bytes after the data"));
   }
   SECTION("missing file") { CHECK_THROWS_WITH(tg::data::read_idx(scratch("none"), 3), Catch::Contains("cannot open")); }
 }
