@@ -21,8 +21,8 @@
 #include "classic_lenet.hpp"
 #include "harness.hpp"
 
-#ifdef TG_HAVE_TORCH
-#include <torch/torch.h>
+#ifdef TG_HAVE_TORCH_CUDA_TWINS
+#include "device_compare_torch.hpp"
 #endif
 
 namespace {
@@ -90,9 +90,6 @@ void print_launches(const char* name, Step&& step) {
               n.total() - n[tg::launch::gemm] - n[tg::launch::elementwise] - n[tg::launch::reduction]);
 }
 
-#ifdef TG_HAVE_TORCH
-bool torch_cuda() { return torch::cuda::is_available(); }
-#endif
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -104,8 +101,8 @@ int main(int argc, char** argv) {
   const auto wanted = [&](const char* name) { return options.wanted(name); };
   std::printf("device: %s; %s\n", TYPEGRAD_DEVICE_IS_CUDA ? "CUDA" : "Thrust OMP system (CPU cores, no GPU)",
               quick ? "quick run (timings meaningless)" : "");
-#ifdef TG_HAVE_TORCH
-  std::printf("libtorch CUDA: %s\n", torch_cuda() ? "available" : "not available (no GPU, or libtorch built without CUDA)");
+#ifdef TG_HAVE_TORCH_CUDA_TWINS
+  std::printf("libtorch CUDA: %s\n", bench::torch_cuda::available() ? "available" : "not available (no GPU, or libtorch built without CUDA)");
 #endif
   openblas_set_num_threads(1);  // the host variant single-threaded: on the OMP system the device uses the cores
   const auto sync = [] { backend::synchronize(); };
@@ -168,24 +165,9 @@ int main(int argc, char** argv) {
     const auto dy = tg::device::to_device(y);
     std::vector<Variant> v{{"typegrad device", [&] { sink = sink + dev(dx, dy); dev_sgd.update(dev); }, sync},
                            {"typegrad host", [&] { sink = sink + host(x, y); host_sgd.update(host); }}};
-#ifdef TG_HAVE_TORCH
-    torch::nn::Sequential net(torch::nn::Linear(784, 256), torch::nn::ReLU(), torch::nn::Linear(256, 128),
-                              torch::nn::ReLU(), torch::nn::Linear(128, 10));
-    std::unique_ptr<torch::optim::SGD> opt;
-    torch::Tensor tx, ty;
-    if (torch_cuda()) {
-      net->to(torch::kCUDA);
-      opt = std::make_unique<torch::optim::SGD>(net->parameters(), torch::optim::SGDOptions(0.01));
-      tx = torch::from_blob(x.data(), {long(MB), 784}, torch::kFloat).to(torch::kCUDA);
-      ty = torch::from_blob(y.data(), {long(MB)}, torch::kInt).to(torch::kLong).to(torch::kCUDA);
-      v.push_back({"libtorch cuda", [&] {
-                     opt->zero_grad();
-                     auto loss = torch::nn::functional::cross_entropy(net->forward(tx), ty);
-                     loss.backward();
-                     opt->step();
-                     sink = sink + loss.item<float>();
-                   }});
-    }
+#ifdef TG_HAVE_TORCH_CUDA_TWINS
+    if (bench::torch_cuda::available())
+      v.push_back({"libtorch cuda", [&, step = bench::torch_cuda::mlp_step(x.data(), y.data(), MB)] { sink = sink + step(); }});
 #endif
     compare("mlp_step", v, rounds, calls(100));
     print_launches("mlp_step", [&] {
@@ -211,23 +193,9 @@ int main(int argc, char** argv) {
     const auto dy = tg::device::to_device(y);
     std::vector<Variant> v{{"typegrad device", [&] { sink = sink + dev(dx, dy); dev_opt.update(dev); }, sync},
                            {"typegrad host", [&] { sink = sink + host(x, y); host_opt.update(host); }}};
-#ifdef TG_HAVE_TORCH
-    bench::TorchClassicLeNet tnet;
-    std::unique_ptr<torch::optim::SGD> topt;
-    torch::Tensor tx, ty;
-    if (torch_cuda()) {
-      tnet.to(torch::kCUDA);
-      topt = std::make_unique<torch::optim::SGD>(tnet.parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
-      tx = torch::from_blob(x.data(), {long(MB), 1, 28, 28}, torch::kFloat).to(torch::kCUDA);
-      ty = torch::from_blob(y.data(), {long(MB)}, torch::kInt).to(torch::kLong).to(torch::kCUDA);
-      v.push_back({"libtorch cuda", [&] {
-                     topt->zero_grad();
-                     auto loss = torch::nll_loss(tnet.forward(tx), ty);
-                     loss.backward();
-                     topt->step();
-                     sink = sink + loss.item<float>();
-                   }});
-    }
+#ifdef TG_HAVE_TORCH_CUDA_TWINS
+    if (bench::torch_cuda::available())
+      v.push_back({"libtorch cuda", [&, step = bench::torch_cuda::lenet_step(x.data(), y.data(), MB)] { sink = sink + step(); }});
 #endif
     compare("lenet_step", v, rounds, calls(50));
     print_launches("lenet_step", [&] {

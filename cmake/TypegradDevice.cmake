@@ -14,7 +14,10 @@ if(NOT TYPEGRAD_DEVICE STREQUAL "OFF")
   endif()
   add_library(typegrad_device INTERFACE)
   add_library(typegrad::device ALIAS typegrad_device)
-  target_include_directories(typegrad_device INTERFACE $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/cuda>)
+  set_target_properties(typegrad_device PROPERTIES EXPORT_NAME device)
+  target_include_directories(typegrad_device INTERFACE
+    $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/cuda>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
   target_include_directories(typegrad_device SYSTEM INTERFACE ${TYPEGRAD_THRUST_INCLUDE_DIR})
   target_link_libraries(typegrad_device INTERFACE typegrad::typegrad)
   if(TYPEGRAD_DEVICE STREQUAL "OMP")
@@ -26,8 +29,15 @@ if(NOT TYPEGRAD_DEVICE STREQUAL "OFF")
       set(CMAKE_CUDA_ARCHITECTURES 80 90)
     endif()
     enable_language(CUDA)
-    set(CMAKE_CUDA_STANDARD 20)
     find_package(CUDAToolkit REQUIRED)
+    # C++20 for every CUDA translation unit. CMake 3.25 (Debian 12) does not know that nvcc 13 supports
+    # cuda_std_20, so CMAKE_CUDA_STANDARD 20 silently falls back to nvcc's default (C++17) and adds no flag:
+    # pass the flag ourselves where CMake cannot.
+    if("cuda_std_20" IN_LIST CMAKE_CUDA_COMPILE_FEATURES)
+      target_compile_features(typegrad_device INTERFACE cuda_std_20)
+    else()
+      target_compile_options(typegrad_device INTERFACE $<$<COMPILE_LANGUAGE:CUDA>:-std=c++20>)
+    endif()
     target_link_libraries(typegrad_device INTERFACE CUDA::cublas CUDA::cudart)
     target_compile_options(typegrad_device INTERFACE
       $<$<COMPILE_LANGUAGE:CUDA>:--extended-lambda --expt-relaxed-constexpr -diag-suppress=186>)
@@ -42,4 +52,16 @@ function(typegrad_device_sources)
   if(TYPEGRAD_DEVICE STREQUAL "CUDA")
     set_source_files_properties(${ARGN} PROPERTIES LANGUAGE CUDA)
   endif()
+endfunction()
+
+# typegrad_device_target(<target>): a test, example or benchmark built on typegrad::device. It links the
+# project's warning flags (for nvcc: every nvcc diagnostic is an error) and joins `typegrad_device_targets`, the
+# targets whose code differs between the variants: `cmake --build <dir> --target typegrad_device_targets` builds
+# what the CUDA variant adds to the host build (CI does, where nvcc is installed).
+if(NOT TYPEGRAD_DEVICE STREQUAL "OFF")
+  add_custom_target(typegrad_device_targets)
+endif()
+function(typegrad_device_target target)
+  target_link_libraries(${target} PRIVATE typegrad::device typegrad_warnings)
+  add_dependencies(typegrad_device_targets ${target})
 endfunction()
