@@ -78,7 +78,7 @@ int main(int argc, char** argv) try {
   auto predict_base =
       tg::compile_inference<tg::Input<float, E, 1, 28, 28>>([&](auto x) { return base.head(base.features(x)); });
   std::printf("accuracy on classes 0-4: %.4f\n", accuracy(predict_base, test_a));
-  tg::io::save(checkpoint, base, {{"trained_on", "fashion-mnist classes 0-4"}});
+  tg::io::save(checkpoint, base, {.metadata = {{"trained_on", "fashion-mnist classes 0-4"}}});
   std::printf("saved %s\n", checkpoint.c_str());
 
   // 2. a new model: pretrained features loaded and frozen, a fresh head trained on classes 5-9

@@ -54,7 +54,7 @@ const auto net_data = floats({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14});
 TEST_CASE("safetensors round trip keeps every parameter bit for bit", "[integration]") {
   Net a(1), b(2);
   const auto path = scratch_file("round.safetensors");
-  tg::io::save(path, a, {{"format", "pt"}});
+  tg::io::save(path, a, {.metadata = {{"format", "pt"}}});
   CHECK(values(a) != values(b));
   const auto report = tg::io::load(path, b);
   CHECK(report.loaded.size() == 4);
@@ -107,6 +107,16 @@ TEST_CASE("malformed files are rejected with the first problem named, and change
   SECTION("JSON but not an object") {
     write_raw(path, "[1, 2, 3]", net_data);
     rejects("not a JSON object");
+  }
+  SECTION("a number out of range") {  // was nlohmann::json::out_of_range
+    write_raw(path, net_header(R"({"dtype":"F32","shape":[2,3],"data_offsets":[0,1e999]})"), net_data);
+    rejects("cannot be read as JSON");
+  }
+  SECTION("a tensor named twice") {  // the JSON library would keep the second silently
+    write_raw(path, net_header() .substr(0, net_header().size() - 1) +
+                        R"(,"fc2.bias":{"dtype":"F32","shape":[2],"data_offsets":[48,56]}})",
+              net_data);
+    rejects("the header names 'fc2.bias' twice");
   }
   SECTION("missing dtype") {
     write_raw(path, net_header(R"({"shape":[2,3],"data_offsets":[0,24]})"), net_data);
@@ -195,8 +205,11 @@ TEST_CASE("a save killed half-way leaves the previous checkpoint intact", "[inte
   tg::io::save(path, old_model);
   const pid_t child = ::fork();
   REQUIRE(child >= 0);
-  if (child == 0) {  // writes part of the new checkpoint, then dies without any clean-up
-    tg::io::save(path, new_model, {}, [] { ::raise(SIGKILL); });
+  if (child == 0) {  // writes the first bytes of the new checkpoint, then dies without any clean-up
+    tg::io::save(path, new_model, {.after_first_write = [](const fs::path& partial) {
+                   if (fs::file_size(partial) != 8) ::_exit(3);  // only the length field is written yet
+                   ::raise(SIGKILL);
+                 }});
     ::_exit(0);
   }
   int status = 0;
@@ -210,4 +223,57 @@ TEST_CASE("a save killed half-way leaves the previous checkpoint intact", "[inte
   tg::io::save(path, new_model);
   tg::io::load(path, restored);
   CHECK(values(restored) == values(new_model));
+}
+
+namespace {
+std::vector<fs::path> temporary_files(const fs::path& dir, const std::string& stem) {
+  std::vector<fs::path> found;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().rfind(stem + ".tmp-", 0) == 0) found.push_back(e.path());
+  return found;
+}
+}  // namespace
+
+TEST_CASE("saving never follows a planted symlink and leaves no temporary file behind", "[integration]") {
+  const auto dir = scratch_file("save_dir");
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const auto path = dir / "model.safetensors";
+  SECTION("a symlink at the old predictable temporary name") {  // used to overwrite the victim
+    const auto victim = dir / "victim.txt";
+    std::ofstream(victim) << "precious";
+    fs::create_symlink(victim, path.string() + ".tmp-" + std::to_string(::getpid()));
+    tg::io::save(path, Net(1));
+    std::ifstream in(victim);
+    std::string text;
+    in >> text;
+    CHECK(text == "precious");
+    Net n(2);
+    tg::io::load(path, n);
+    CHECK(values(n) == values(Net(1)));
+  }
+  SECTION("a failed rename removes the temporary file and says why") {
+    fs::create_directories(path / "occupied");  // the target is a non-empty directory
+    CHECK_THROWS_WITH(tg::io::save(path, Net(1)), Catch::Contains("cannot replace") && Catch::Contains("Is a directory"));
+    CHECK(temporary_files(dir, "model.safetensors").empty());
+  }
+  SECTION("a missing directory is named with the system's reason") {
+    CHECK_THROWS_WITH(tg::io::save(dir / "missing" / "m.safetensors", Net(1)),
+                      Catch::Contains("No such file or directory"));
+  }
+}
+
+TEST_CASE("save refuses non-finite parameters unless asked to keep them", "[integration]") {
+  const auto path = scratch_file("nan.safetensors");
+  fs::remove(path);
+  Net n(3);
+  n.fc2.bias.value[1] = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_WITH(tg::io::save(path, n), Catch::Contains("tensor 'fc2.bias' holds nan at element 1"));
+  CHECK_FALSE(fs::exists(path));
+  n.fc2.bias.value[1] = std::numeric_limits<float>::infinity();
+  CHECK_THROWS_WITH(tg::io::save(path, n), Catch::Contains("tensor 'fc2.bias' holds inf"));
+  tg::io::save(path, n, {.allow_non_finite = true});
+  Net m(4);
+  tg::io::load(path, m);
+  CHECK(std::isinf(m.fc2.bias.value[1]));
 }
