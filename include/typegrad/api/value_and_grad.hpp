@@ -14,9 +14,9 @@ template <class T, class S>
 struct spec_of<TensorOf<T, S>> {
   using type = InputSpec<T, S, !std::is_integral_v<T>>;  // integer tensors (indices) get no gradient
 };
-template <std::size_t B, std::size_t C>
-struct spec_of<ClassLabels<B, C>> {
-  using type = Labels<B, C>;
+template <std::size_t B, std::size_t C, class Int>
+struct spec_of<ClassLabels<B, C, Int>> {
+  using type = Labels<B, C, Int>;
 };
 template <class Arg>
 using spec_of_t = typename spec_of<std::remove_cvref_t<Arg>>::type;

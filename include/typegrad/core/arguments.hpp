@@ -19,20 +19,25 @@ std::string shape_string() {
 }
 
 template <class Arg>
-const void* data_of(const Arg& a) {
+auto data_pointer(const Arg& a) {
   if constexpr (requires { a.data(); })
-    return static_cast<const void*>(a.data());
+    return a.data();
   else
-    return static_cast<const void*>(a);
+    return a;
+}
+template <class Arg>
+const void* data_of(const Arg& a) {
+  return static_cast<const void*>(data_pointer(a));
 }
 
 // Labels of a Labels<Batch, Classes> input lie in [0, Classes).
 template <class Spec, class Backend>
-void check_labels(const std::int32_t* y) {
+void check_labels(const typename Spec::value_type* y) {
+  using Int = typename Spec::value_type;
   std::size_t i = 0;
-  std::int32_t bad = 0;
+  Int bad = 0;
   if constexpr (Backend::is_device) {
-    i = Backend::first_outside(y, Spec::shape_type::size, std::int32_t(Spec::classes));
+    i = Backend::first_outside(y, Spec::shape_type::size, Int(Spec::classes));
     if (i < Spec::shape_type::size) Backend::download(&bad, y + i, sizeof bad);
   } else {
     for (; i < Spec::shape_type::size; ++i)
@@ -58,8 +63,6 @@ const void* checked_argument(const Arg& a) {
   if constexpr (is_tensor_like_v<Arg> || on_device) {
     static_assert(require<error::argument_shape_mismatch<Spec, S, typename Arg::shape_type,
                                                          std::is_same_v<S, typename Arg::shape_type>>>);
-    static_assert(std::is_same_v<std::remove_const_t<typename Arg::value_type>, T>,
-                  "typegrad: a step argument's element type differs from the declared input's");
   } else if constexpr (requires {
                          a.size();
                          a.data();
@@ -69,8 +72,13 @@ const void* checked_argument(const Arg& a) {
                                   " elements; the step was compiled for shape " + shape_string<S>() + " (" +
                                   std::to_string(S::size) + " elements)");
   }
+  if constexpr (requires { a.data(); } || std::is_pointer_v<Arg>) {
+    using Given = std::remove_cvref_t<decltype(*data_pointer(a))>;
+    static_assert(require<error::argument_element_type_differs<op::training_step, Spec, T, Given,
+                                                              std::is_same_v<Given, T>>>);
+  }
   const void* p = data_of(a);
-  if constexpr (Spec::is_labels) check_labels<Spec, Backend>(static_cast<const std::int32_t*>(p));
+  if constexpr (Spec::is_labels) check_labels<Spec, Backend>(static_cast<const T*>(p));
   return p;
 }
 

@@ -25,6 +25,15 @@ struct element_types_differ {
   static_assert(Ok, "typegrad: operands have different element types (float vs double); convert one explicitly");
 };
 
+// An argument whose elements are not the declared input's (e.g. int64 labels for tg::Labels<B, C>, which is
+// int32): its bytes would be misread.
+template <class Operation, class DeclaredInput, class DeclaredElement, class GivenElement, bool Ok>
+struct argument_element_type_differs {
+  static_assert(Ok, "typegrad: a step argument's element type differs from the declared input's; declare the "
+                    "input with the argument's type (int64 labels: tg::Labels<batch, classes, std::int64_t>) or "
+                    "convert the argument");
+};
+
 template <class KernelNode, bool Ok>
 struct no_device_implementation {
   static_assert(Ok, "typegrad: this kernel has no device implementation yet: the program cannot run on tg::device");

@@ -6,16 +6,19 @@
 
 namespace tg {
 
-// Class-index labels: int32 [Batch] with values in [0, Classes).
-template <std::size_t Index, std::size_t Batch, std::size_t Classes>
-struct LabelsLeaf : InputLeaf<Index, std::int32_t, shape<Batch>, false> {
+// Class-index labels: [Batch] integers (int32, or int64 as PyTorch keeps them) with values in [0, Classes).
+template <class Int>
+concept label_integer = std::is_same_v<Int, std::int32_t> || std::is_same_v<Int, std::int64_t>;
+
+template <std::size_t Index, std::size_t Batch, std::size_t Classes, label_integer Int = std::int32_t>
+struct LabelsLeaf : InputLeaf<Index, Int, shape<Batch>, false> {
   static constexpr std::size_t classes = Classes;
 };
 
 template <class X>
 inline constexpr bool is_labels_v = false;
-template <std::size_t I, std::size_t B, std::size_t C>
-inline constexpr bool is_labels_v<LabelsLeaf<I, B, C>> = true;
+template <std::size_t I, std::size_t B, std::size_t C, class Int>
+inline constexpr bool is_labels_v<LabelsLeaf<I, B, C, Int>> = true;
 
 // A declared argument: element type, shape, and whether the program computes its gradient.
 template <class T, class S, bool Grad>
@@ -35,20 +38,20 @@ using Input = InputSpec<T, shape<D...>, false>;
 template <class T, std::size_t... D>
 using Variable = InputSpec<T, shape<D...>, true>;
 
-template <std::size_t Batch, std::size_t Classes>
+template <std::size_t Batch, std::size_t Classes, label_integer Int = std::int32_t>
 struct Labels {
-  using value_type = std::int32_t;
+  using value_type = Int;
   using shape_type = shape<Batch>;
   static constexpr bool is_labels = true;
   static constexpr std::size_t classes = Classes;
   template <std::size_t I>
-  using leaf = LabelsLeaf<I, Batch, Classes>;
+  using leaf = LabelsLeaf<I, Batch, Classes, Int>;
 };
 
 // A tensor of class labels that remembers its class count (an argument of value_and_grad / check_gradients).
-template <std::size_t Batch, std::size_t Classes>
-struct ClassLabels : Tensor<std::int32_t, Batch> {
-  using spec = Labels<Batch, Classes>;
+template <std::size_t Batch, std::size_t Classes, label_integer Int = std::int32_t>
+struct ClassLabels : Tensor<Int, Batch> {
+  using spec = Labels<Batch, Classes, Int>;
 };
 
 }  // namespace tg

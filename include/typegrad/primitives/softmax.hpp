@@ -36,16 +36,20 @@ struct SoftmaxNode : kernel_node<typename X::value_type, typename X::shape_type,
     Ctx::backend::for_each(launch::elementwise, pre * post, TG_BODY(std::size_t lane) {
       const std::size_t p = lane / post, q = lane % post;
       T m = -std::numeric_limits<T>::infinity();
+      std::size_t j = 0;
       for (std::size_t k = 0; k < n; ++k) {
         const T v = this->template in<Id, 0>(c, at(p, k, q));
         y[at(p, k, q)] = v;
-        m = v > m ? v : m;
+        if (v > m) m = v, j = k;
       }
-      T s = 0;
-      for (std::size_t k = 0; k < n; ++k) s += math::exp_of(y[at(p, k, q)] - m);
+      T r = 0;  // s = sum_k exp(x_k - m) = 1 + r
+      for (std::size_t k = 0; k < n; ++k)
+        if (k != j) r += math::exp_of(y[at(p, k, q)] - m);
+      const T s = 1 + r;
       if constexpr (is_log) {
-        const T lse = m + std::log(s);
-        for (std::size_t k = 0; k < n; ++k) y[at(p, k, q)] -= lse;
+        // (x - m) - log1p(r): m + log s, or log of the rounded 1 + r, would lose a confident row's tiny log s
+        const T log_s = std::log1p(r);
+        for (std::size_t k = 0; k < n; ++k) y[at(p, k, q)] = (y[at(p, k, q)] - m) - log_s;
       } else {
         const T inv = T(1) / s;
         for (std::size_t k = 0; k < n; ++k) y[at(p, k, q)] = math::exp_of(y[at(p, k, q)] - m) * inv;
