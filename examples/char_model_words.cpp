@@ -14,6 +14,8 @@
 #include <typegrad/typegrad.hpp>
 #include <vector>
 
+#include "flags.hpp"
+
 namespace {
 constexpr std::size_t T = 16, B = 64, V = 28, E = 32, H = 128;  // V: '^' start, 'a'-'z', '$' end
 constexpr int start_token = 0, end_token = 27;
@@ -69,11 +71,12 @@ int main(int argc, char** argv) try {
   std::string data = "/usr/share/dict/american-english";
   std::string history_csv;
   CLI::App app("Character-level GRU over English words");
-  app.add_option("--epochs", epochs, "training epochs")->check(CLI::PositiveNumber);
-  app.add_option("--lr", lr, "Adam learning rate");
+  app.add_option("--epochs", epochs, "training epochs")->check(examples::flags::at_least_one);
+  app.add_option("--lr", lr, "Adam learning rate")->check(examples::flags::positive_finite);
   app.add_option("--seed", seed, "seed for initialisation, shuffling and sampling");
-  app.add_option("--data", data, "word list, one word per line");
-  app.add_option("--history", history_csv, "write the loss history to this CSV file");
+  app.add_option("--data", data, "word list, one word per line")->check(CLI::ExistingFile);
+  app.add_option("--history", history_csv, "write the loss history to this CSV file")
+      ->check(examples::flags::writable_file);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -23,12 +23,13 @@ struct Options {
   bool classic = false;
   bool confusion = false;
   std::string history;  // CSV of per-epoch loss and time
+  std::string checkpoint = "lenet_classes_0_4.safetensors";  // finetune_fashion_mnist
 };
 
 // Parses the common flags (options.cpp, compiled once for all examples); `batches` lists the batch sizes
 // compiled into the example.
 Options parse(int argc, char** argv, const std::string& description, const std::string& batches,
-              bool with_classic = false);
+              bool with_classic = false, bool with_checkpoint = false);
 
 // Calls train<B>(o) for the compiled-in batch size that --batch names.
 template <std::size_t... Sizes, class Train>
@@ -46,6 +47,13 @@ int with_batch_size(const Options& o, Train&& train) {
 inline constexpr float fashion_mean = 0.2860f, fashion_std = 0.3530f;
 inline constexpr std::size_t eval_batch = 1000;
 
+// Stops training with a plain message when the loss is NaN or infinite.
+inline void check_finite(float loss, int epoch, std::size_t step) {
+  if (!std::isfinite(loss))
+    throw std::runtime_error("the loss became " + std::to_string(loss) + " at epoch " + std::to_string(epoch) +
+                             " step " + std::to_string(step) + " (try a smaller --lr)");
+}
+
 // Trains for o.epochs with `update` after each step, then evaluates `predict` on the test split.
 template <std::size_t B, std::size_t... Item, class Step, class Optimizer, class Predict>
 int run(const Options& o, Step& step, Optimizer& optimizer, Predict& predict) {
@@ -57,8 +65,6 @@ int run(const Options& o, Step& step, Optimizer& optimizer, Predict& predict) {
     std::printf("note: %zu images do not fill a batch of %zu; they open the next epoch instead\n", batches.leftover(),
                 B);
   tg::data::ImageBatches<eval_batch, Item...> test_batches(test, fashion_mean, fashion_std, 0);
-  if (test_batches.leftover())
-    throw std::runtime_error("the test set size is not a multiple of " + std::to_string(eval_batch));
 
   tg::train::Progress progress(B);
   typename decltype(batches)::images_type x;
@@ -71,9 +77,7 @@ int run(const Options& o, Step& step, Optimizer& optimizer, Predict& predict) {
     double loss_sum = 0;
     while (prefetch.next(x, y)) {
       const float loss = step(x, y);
-      if (!std::isfinite(loss))
-        throw std::runtime_error("the loss became " + std::to_string(loss) + " at epoch " + std::to_string(epoch) +
-                                 " step " + std::to_string(done + 1) + " (try a smaller --lr)");
+      check_finite(loss, epoch, done + 1);
       optimizer.update(step);
       loss_sum += loss;
       progress.step(++done, loss);

@@ -40,6 +40,7 @@ double train(Step& step, Opt& opt, Batches& data, int epochs, const char* what) 
     while (data.next(x, y)) {
       const auto t0 = std::chrono::steady_clock::now();
       const float loss = step(x, y);
+      examples::check_finite(loss, e, n + 1);
       opt.update(step);
       ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       progress.step(++n, loss);
@@ -50,23 +51,23 @@ double train(Step& step, Opt& opt, Batches& data, int epochs, const char* what) 
   return ms[ms.size() / 2];
 }
 
-// accuracy on the test images of the selected classes (a whole number of evaluation batches)
+// accuracy on every test image of the selected classes
 template <class Predict>
 double accuracy(Predict& predict, const tg::data::LabelledImages& test) {
-  TestBatches batches(test, examples::fashion_mean, examples::fashion_std, 0, tg::data::PartialBatch::drop);
+  TestBatches batches(test, examples::fashion_mean, examples::fashion_std, 0);
   return tg::train::evaluate<10>(predict, batches).accuracy();
 }
 }  // namespace
 
 int main(int argc, char** argv) try {
-  auto o = examples::parse(argc, argv, "LeNet: train on classes 0-4, fine-tune the head on 5-9", "64");
+  auto o = examples::parse(argc, argv, "LeNet: train on classes 0-4, fine-tune the head on 5-9", "64", false, true);
   if (o.batch != B) throw std::invalid_argument("this example is compiled for --batch 64 only");
   const auto train_all = tg::data::read_mnist_split(o.data, "train");
   const auto test_all = tg::data::read_mnist_split(o.data, "t10k");
   const auto train_a = tg::data::select_classes(train_all, 0, 4), train_b = tg::data::select_classes(train_all, 5, 9);
   const auto test_a = tg::data::select_classes(test_all, 0, 4), test_b = tg::data::select_classes(test_all, 5, 9);
   const double lr = o.lr > 0 ? o.lr : 0.02;
-  const auto checkpoint = std::filesystem::temp_directory_path() / "typegrad_lenet_classes_0_4.safetensors";
+  const std::filesystem::path checkpoint = o.checkpoint;
 
   // 1. classes 0-4, everything trainable
   LeNet base(o.seed);

@@ -1,20 +1,28 @@
 // Command-line parsing for the Fashion-MNIST examples: CLI11 compiled once, not in every example.
 #include <CLI/CLI.hpp>
 
+#include "flags.hpp"
+
 #include "fashion_common.hpp"
 
 namespace examples {
 
-Options parse(int argc, char** argv, const std::string& description, const std::string& batches, bool with_classic) {
+Options parse(int argc, char** argv, const std::string& description, const std::string& batches, bool with_classic,
+              bool with_checkpoint) {
   Options o;
   CLI::App app(description);
-  app.add_option("--epochs", o.epochs, "training epochs")->check(CLI::PositiveNumber);
+  app.add_option("--epochs", o.epochs, "training epochs")->check(flags::at_least_one);
   app.add_option("--batch", o.batch, "batch size (compiled in: " + batches + ")");
-  app.add_option("--lr", o.lr, "learning rate (default: the example's)");
+  app.add_option("--lr", o.lr, "learning rate (default: the example's)")->check(flags::positive_finite);
   app.add_option("--seed", o.seed, "seed for initialisation and shuffling");
-  app.add_option("--data", o.data, "directory with MNIST-format files (train-/t10k-images-idx3-ubyte[.gz], ...)");
+  app.add_option("--data", o.data, "directory with MNIST-format files (train-/t10k-images-idx3-ubyte[.gz], ...)")
+      ->check(CLI::ExistingDirectory);
   app.add_flag("--confusion", o.confusion, "print the test confusion matrix");
-  app.add_option("--history", o.history, "write epoch, mean training loss and test accuracy to this CSV file");
+  app.add_option("--history", o.history, "write epoch, mean training loss and test accuracy to this CSV file")
+      ->check(flags::writable_file);
+  if (with_checkpoint)
+    app.add_option("--checkpoint", o.checkpoint, "where to save the checkpoint (default: " + o.checkpoint + ")")
+        ->check(flags::writable_file);
   if (with_classic) app.add_flag("--classic", o.classic, "the classic recipe: SGD lr 0.01, momentum 0.5");
   try {
     app.parse(argc, argv);

@@ -64,6 +64,19 @@ class ImageBatches {
     std::copy_n(labels_.data() + k * B, B, y.data());
   }
 
+  // In order: the last leftover() items in the first rows, the rest of the batch padded with copies of the
+  // first item (real data, so the program sees nothing unusual); returns how many rows are real.
+  std::size_t partial_batch_in_order(images_type& x, labels_type& y) const {
+    const std::size_t n = leftover(), first = batches_per_epoch() * B;
+    std::copy_n(pixels_.data() + first * item, n * item, x.data());
+    std::copy_n(labels_.data() + first, n, y.data());
+    for (std::size_t b = n; b < B; ++b) {
+      std::copy_n(pixels_.data(), item, x.data() + b * item);
+      y[b] = labels_[0];
+    }
+    return n;
+  }
+
  private:
   void shuffle() { std::shuffle(order_.begin(), order_.end(), rng_); }
   void new_epoch() {

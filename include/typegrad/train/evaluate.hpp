@@ -14,7 +14,9 @@ struct Evaluation {
   std::size_t at(std::size_t truth, std::size_t predicted) const { return confusion[truth * classes + predicted]; }
 };
 
-// predict(x) returns [B, classes] scores; batches.batch_in_order(k, x, y) fills batch k.
+// Every item of the set is evaluated: predict(x) returns [B, classes] scores; batches.batch_in_order(k, x, y)
+// fills batch k, and the items that do not fill a batch go through one padded batch whose padding rows are
+// not counted (batches.partial_batch_in_order).
 template <std::size_t Classes, class Predict, class Batches>
 Evaluation evaluate(Predict& predict, const Batches& batches) {
   Evaluation e;
@@ -23,16 +25,22 @@ Evaluation evaluate(Predict& predict, const Batches& batches) {
   typename Batches::images_type x;
   typename Batches::labels_type y;
   constexpr std::size_t B = Batches::labels_type::size();
-  for (std::size_t k = 0; k < batches.batches_per_epoch(); ++k) {
-    batches.batch_in_order(k, x, y);
-    const auto scores = predict(x);
-    for (std::size_t b = 0; b < B; ++b) {
+  const auto count = [&](const auto& scores, std::size_t rows) {
+    for (std::size_t b = 0; b < rows; ++b) {
       const auto* row = scores.data() + b * Classes;
       const auto guess = std::size_t(std::max_element(row, row + Classes) - row);
       ++e.confusion[std::size_t(y[b]) * Classes + guess];
       e.correct += guess == std::size_t(y[b]);
       ++e.total;
     }
+  };
+  for (std::size_t k = 0; k < batches.batches_per_epoch(); ++k) {
+    batches.batch_in_order(k, x, y);
+    count(predict(x), B);
+  }
+  if (batches.leftover() > 0) {
+    const std::size_t real = batches.partial_batch_in_order(x, y);
+    count(predict(x), real);
   }
   return e;
 }

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "typegrad/io/atomic_file.hpp"
+
 namespace tg::train {
 
 class History {
@@ -26,19 +28,22 @@ class History {
     throw std::out_of_range("tg::train::History: no value for '" + column + "'");
   }
   // header line, then one line per row; written to a temporary file and renamed over `path`
+  // Replaces `path` atomically (io/atomic_file.hpp): a crash mid-write leaves the previous file.
   void write_csv(const std::filesystem::path& path) const {
-    const auto tmp = std::filesystem::path(path.string() + ".tmp");
-    std::FILE* f = std::fopen(tmp.c_str(), "w");
-    if (!f) throw std::runtime_error(tmp.string() + ": cannot create");
+    std::string text;
+    char number[32];
     for (std::size_t r = 0; r < rows_.size(); ++r) {
-      if (r == 0)
-        for (std::size_t c = 0; c < rows_[0].size(); ++c) std::fprintf(f, "%s%s", c ? "," : "", rows_[0][c].first.c_str());
-      if (r == 0) std::fputc('\n', f);
-      for (std::size_t c = 0; c < rows_[r].size(); ++c) std::fprintf(f, "%s%.6g", c ? "," : "", rows_[r][c].second);
-      std::fputc('\n', f);
+      if (r == 0) {
+        for (std::size_t c = 0; c < rows_[0].size(); ++c) text += (c ? "," : "") + rows_[0][c].first;
+        text += '\n';
+      }
+      for (std::size_t c = 0; c < rows_[r].size(); ++c) {
+        std::snprintf(number, sizeof number, "%s%.6g", c ? "," : "", rows_[r][c].second);
+        text += number;
+      }
+      text += '\n';
     }
-    if (std::fclose(f) != 0) throw std::runtime_error(tmp.string() + ": write failed");
-    std::filesystem::rename(tmp, path);
+    io::atomic_write(path, [&](const auto& put) { put(text.data(), text.size()); });
   }
 
  private:

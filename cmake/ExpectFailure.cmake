@@ -1,0 +1,17 @@
+# Runs COMMAND (a list) and passes when it exits with a non-zero status and its output matches the regular
+# expression EXPECT; when ABSENT is given, that file must not exist afterwards (nothing half-done was saved).
+if(ABSENT)
+  file(REMOVE "${ABSENT}")
+endif()
+execute_process(COMMAND ${COMMAND} RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
+set(all "${out}${err}")
+if(status EQUAL 0)
+  message(FATAL_ERROR "expected a failure, but it exited 0:\n${all}")
+endif()
+if(NOT all MATCHES "${EXPECT}")
+  message(FATAL_ERROR "exit status ${status}, but the output lacks /${EXPECT}/:\n${all}")
+endif()
+if(ABSENT AND EXISTS "${ABSENT}")
+  message(FATAL_ERROR "${ABSENT} exists: it should not have been written")
+endif()
+message(STATUS "failed as expected (status ${status}): ${EXPECT}")
