@@ -277,3 +277,58 @@ TEST_CASE("save refuses non-finite parameters unless asked to keep them", "[inte
   tg::io::load(path, m);
   CHECK(std::isinf(m.fc2.bias.value[1]));
 }
+
+namespace {
+struct BnNet {
+  BOOST_HANA_DEFINE_STRUCT(BnNet, (tg::Linear<3, 4>, fc), (tg::BatchNorm1d<4>, bn));
+  explicit BnNet(std::uint64_t seed) : fc(seed) {}
+  auto operator()(auto x) const { return bn(fc(x)); }
+};
+}  // namespace
+
+TEST_CASE("BatchNorm's running statistics are saved and loaded with PyTorch's names", "[integration]") {
+  BnNet trained(1);
+  auto step = tg::compile<tg::Input<float, 8, 3>>([&](auto x) { return tg::sum(tg::tanh(trained(x))); });
+  tg::Tensor<float, 8, 3> x;
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(i % 5) - 1.5f;
+  for (int s = 0; s < 3; ++s) step(x);
+  CHECK(trained.bn.num_batches_tracked[0] == 3);
+  const auto path = scratch_file("bn.safetensors");
+  tg::io::save(path, trained);
+  const tg::io::SafetensorsFile file(path);
+  CHECK(file.entries().at("bn.running_mean").dtype == "F32");
+  CHECK(file.entries().at("bn.num_batches_tracked").dtype == "I64");
+  CHECK(file.entries().at("bn.num_batches_tracked").shape.empty());
+
+  BnNet restored(2);
+  const auto report = tg::io::load(path, restored);
+  CHECK(report.loaded.size() == 7);  // fc.weight, fc.bias, bn.weight, bn.bias and the three buffers
+  CHECK(restored.bn.num_batches_tracked[0] == 3);
+  tg::set_training(trained, false);
+  tg::set_training(restored, false);
+  auto eval_trained = tg::compile_inference<tg::Input<float, 8, 3>>([&](auto v) { return trained(v); });
+  auto eval_restored = tg::compile_inference<tg::Input<float, 8, 3>>([&](auto v) { return restored(v); });
+  const auto a = eval_trained(x), b = eval_restored(x);
+  CHECK(std::memcmp(a.data(), b.data(), sizeof(float) * a.size()) == 0);  // differed: fresh statistics
+}
+
+TEST_CASE("a BatchNorm state_dict written byte by byte in PyTorch's layout loads completely", "[integration]") {
+  // weight [2], bias [2], running_mean [2], running_var [2] (F32), num_batches_tracked [] (I64)
+  const auto path = scratch_file("torch_bn.safetensors");
+  auto data = floats({1.5f, 2.5f, 0.25f, -0.25f, 3, 4, 5, 6});
+  for (int k = 0; k < 8; ++k) data.push_back(k == 0 ? 42 : 0);
+  write_raw(path,
+            R"({"weight":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+            R"("bias":{"dtype":"F32","shape":[2],"data_offsets":[8,16]},)"
+            R"("running_mean":{"dtype":"F32","shape":[2],"data_offsets":[16,24]},)"
+            R"("running_var":{"dtype":"F32","shape":[2],"data_offsets":[24,32]},)"
+            R"("num_batches_tracked":{"dtype":"I64","shape":[],"data_offsets":[32,40]}})",
+            data);
+  tg::BatchNorm1d<2> bn;
+  const auto report = tg::io::load(path, bn);
+  CHECK(report.unused.empty());
+  CHECK(bn.weight.value[1] == 2.5f);
+  CHECK(bn.running_mean[0] == 3.0f);
+  CHECK(bn.running_var[1] == 6.0f);
+  CHECK(bn.num_batches_tracked[0] == 42);
+}

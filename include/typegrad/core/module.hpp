@@ -13,6 +13,7 @@
 
 #include <array>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "typegrad/core/tensor.hpp"
@@ -53,6 +54,27 @@ void for_each_parameter(M& m, F&& f) {
   for_each_module(m, [&](const std::string& name, auto& x) {
     if constexpr (is_parameter_v<std::remove_const_t<std::remove_reference_t<decltype(x)>>>) f(name, x);
   });
+}
+
+// f(name, tensor) for every buffer: layer state that is not trained but belongs to the model (BatchNorm's
+// running statistics), declared by a layer as `buffer_names` and `buffers()` (a tuple of references), named
+// as PyTorch names them (bn.running_mean).
+template <class M, class F>
+void for_each_buffer(M& m, F&& f) {
+  for_each_module(m, [&](const std::string& name, auto& x) {
+    if constexpr (requires { x.buffers(); }) {
+      using X = std::remove_cvref_t<decltype(x)>;
+      std::size_t i = 0;
+      std::apply([&](auto&... b) { (f(detail::join_name(name, X::buffer_names[i++]), b), ...); }, x.buffers());
+    }
+  });
+}
+
+// f(name, tensor) for everything a checkpoint holds (PyTorch's state_dict): parameters, then buffers.
+template <class M, class F>
+void for_each_state_tensor(M& m, F&& f) {
+  for_each_parameter(m, f);
+  for_each_buffer(m, f);
 }
 
 inline std::vector<std::string> parameter_names(const auto& m) {

@@ -34,14 +34,15 @@ struct SaveOptions {
   std::function<void(const std::filesystem::path& partial)> after_first_write = {};
 };
 
-// Saves every parameter of the model under its dotted name, replacing `path` atomically (io/atomic_file.hpp).
+// Saves every parameter and buffer (BatchNorm's running statistics) of the model under its dotted name,
+// replacing `path` atomically (io/atomic_file.hpp).
 template <class Model>
 void save(const std::filesystem::path& path, const Model& model, const SaveOptions& options = {}) {
   nlohmann::json header = nlohmann::json::object();
   if (!options.metadata.empty()) header["__metadata__"] = options.metadata;
   std::vector<std::pair<const void*, std::size_t>> blobs;
   std::uint64_t at = 0;
-  for_each_parameter(model, [&](const std::string& name, const auto& p) {
+  for_each_state_tensor(model, [&](const std::string& name, const auto& p) {
     using P = std::remove_cvref_t<decltype(p)>;
     using T = typename P::value_type;
     if (header.contains(name)) throw CheckpointError("save: two parameters are both named '" + name + "'");
@@ -101,7 +102,7 @@ LoadReport load(const std::filesystem::path& path, Model& model, const LoadOptio
   LoadReport report;
   std::set<std::string> used;
   // first pass: validate everything, so a bad file changes nothing
-  for_each_parameter(model, [&](const std::string& name, auto& p) {
+  for_each_state_tensor(model, [&](const std::string& name, auto& p) {
     using P = std::remove_cvref_t<decltype(p)>;
     using T = typename P::value_type;
     if (!selected(name)) return;
@@ -123,7 +124,7 @@ LoadReport load(const std::filesystem::path& path, Model& model, const LoadOptio
     }
     used.insert(name);
   });
-  for_each_parameter(model, [&](const std::string& name, auto& p) {
+  for_each_state_tensor(model, [&](const std::string& name, auto& p) {
     if (!used.count(name)) return;
     file.read(name, p.data());
     report.loaded.push_back(name);

@@ -5,7 +5,10 @@
 //   eval:     xhat = (x - running_mean) / sqrt(running_var + eps)
 // VJP (training), n values per channel:  dx = invstd / n (n g gamma - sum(g gamma) - xhat sum(g gamma xhat)),
 //   dgamma = sum(g xhat), dbeta = sum(g);   (eval) dx = g gamma invstd_running.
+#include <array>
 #include <cmath>
+#include <cstdint>
+#include <tuple>
 
 #include "typegrad/core/init.hpp"
 #include "typegrad/core/kernel.hpp"
@@ -17,6 +20,11 @@ template <std::size_t C, class T = float>
 struct BatchNorm {
   BOOST_HANA_DEFINE_STRUCT(BatchNorm, (Parameter<T, C>, weight), (Parameter<T, C>, bias));
   Tensor<T, C> running_mean = Tensor<T, C>(T(0)), running_var = Tensor<T, C>(T(1));
+  Tensor<std::int64_t> num_batches_tracked = Tensor<std::int64_t>(0);  // training-mode forward passes
+  // saved and loaded with the parameters, under PyTorch's names (tg::for_each_buffer)
+  static constexpr std::array<const char*, 3> buffer_names{"running_mean", "running_var", "num_batches_tracked"};
+  auto buffers() { return std::tie(running_mean, running_var, num_batches_tracked); }
+  auto buffers() const { return std::tie(running_mean, running_var, num_batches_tracked); }
   double eps = 1e-5, momentum = 0.1;
   bool training = true;
   template <class S>
@@ -74,6 +82,7 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
     T* rv = running_var;
     const T eps = T(layer->eps), m = T(layer->momentum);
     if (layer->training) {
+      ++layer->num_batches_tracked.data()[0];
       Bk::segmented_reduce(launch::reduction, C, n, TG_BODY(std::size_t ch, std::size_t r) {
         return this->template in<Id, 0>(c, at(ch, r));
       }, detail::plus_op{}, T(0), mean, T(n));
