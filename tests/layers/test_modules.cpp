@@ -55,6 +55,72 @@ TEST_CASE("the same seed gives bitwise identical parameters", "[static]") {
   CHECK(va != vc);
 }
 
+namespace {
+// every parameter tensor's values, in walk order
+template <class M>
+std::vector<std::vector<float>> tensors(const M& m) {
+  std::vector<std::vector<float>> out;
+  tg::for_each_parameter(m, [&](const std::string&, const auto& p) { out.emplace_back(p.value.begin(), p.value.end()); });
+  return out;
+}
+// the tensors drawn at random (LayerNorm's ones and zeros are equal by design, as in PyTorch)
+std::vector<std::vector<float>> random_tensors(const std::vector<std::vector<float>>& all) {
+  std::vector<std::vector<float>> out;
+  for (const auto& t : all)
+    if (std::adjacent_find(t.begin(), t.end(), std::not_equal_to<>()) != t.end()) out.push_back(t);
+  return out;
+}
+// no two tensors share their first values (tensors of different sizes would differ anyway)
+void check_pairwise_distinct(const std::vector<std::vector<float>>& ts) {
+  for (std::size_t i = 0; i < ts.size(); ++i)
+    for (std::size_t j = i + 1; j < ts.size(); ++j) {
+      INFO("tensors " << i << " and " << j);
+      const std::size_t n = std::min({ts[i].size(), ts[j].size(), std::size_t(8)});
+      CHECK_FALSE(std::equal(ts[i].begin(), ts[i].begin() + std::ptrdiff_t(n), ts[j].begin()));
+    }
+}
+struct TwoLinear {
+  BOOST_HANA_DEFINE_STRUCT(TwoLinear, (tg::Linear<8, 8>, a), (tg::Linear<8, 8>, b));
+};
+using Block = tg::TransformerEncoderBlock<16, 2, 32>;
+}  // namespace
+
+TEST_CASE("default-constructed layers draw from one stream: no two random tensors are equal", "[static]") {
+  TwoLinear two;  // both were seed 0, bit-identical
+  CHECK(tensors(two.a) != tensors(two.b));
+  Block block;
+  const auto b = random_tensors(tensors(block));
+  CHECK(b.size() == 8);  // in_proj, out_proj, ffn1, ffn2: weights and biases
+  check_pairwise_distinct(b);
+  SeqLeNet lenet;
+  check_pairwise_distinct(random_tensors(tensors(lenet)));
+  // composite layers built from seeds: one stream per seed, so no tensor of one equals one of the other
+  // (TransformerEncoderBlock(2).attention.in_proj was TransformerEncoderBlock(1).attention.out_proj)
+  auto both = random_tensors(tensors(Block(1)));
+  const auto other = random_tensors(tensors(Block(2)));
+  both.insert(both.end(), other.begin(), other.end());
+  check_pairwise_distinct(both);
+}
+
+TEST_CASE("the same seed gives a bit-identical model, through manual_seed or initialize", "[static]") {
+  tg::init::manual_seed(5);
+  SeqLeNet a;
+  Block block_a;
+  tg::init::manual_seed(5);
+  SeqLeNet b;
+  Block block_b;
+  CHECK(tensors(a) == tensors(b));
+  CHECK(tensors(block_a) == tensors(block_b));
+  const auto before = tensors(a);
+  tg::init::initialize(a, 9);
+  tg::init::initialize(b, 9);
+  CHECK(tensors(a) == tensors(b));
+  CHECK(tensors(a) != before);
+  CHECK(tensors(Block(3)) == tensors(Block(3)));
+  CHECK(tensors(tg::Repeat<3, Block>(4)) == tensors(tg::Repeat<3, Block>(4)));
+  check_pairwise_distinct(random_tensors(tensors(tg::Repeat<3, Block>(4))));  // each block its own draws
+}
+
 TEST_CASE("initialisers follow their formulas", "[static]") {
   tg::init::Generator g(3);
   tg::Parameter<double, 200, 100> w;

@@ -13,9 +13,10 @@ using Small = tg::ResNet<14, 1, 3, double, 2>;  // 2 blocks per stage, widths 2,
 TEST_CASE("ResNet: gradients of a small ResNet-14 match finite differences", "[gradcheck]") {
   // A fixed draw: with ~2000 ReLU inputs (normalised by BatchNorm), a fresh draw puts one within the
   // finite-difference step (1e-5) of its kink in 1 to 2 runs of 8; there central differences are wrong (the
-  // failing draws measured agree with the analytic gradient to 1e-9 at a step of 1e-6). This draw is clear.
+  // failing draws measured agree with the analytic gradient to 1e-9 at a step of 1e-6). This draw is clear
+  // (with the one-stream initialisation of 2026-11-30, net seeds 2, 3, 6 and 10 of 1-12 hit a kink; 1 does not).
   // The BatchNorm statistics are those of the perturbed batch, as in training.
-  auto net = std::make_unique<Small>(23);
+  auto net = std::make_unique<Small>(1);
   tg::Tensor<double, 2, 1, 8, 8> x;
   std::mt19937_64 g(11);
   for (auto& v : x) v = std::uniform_real_distribution<double>(-1, 1)(g);

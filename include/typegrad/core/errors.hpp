@@ -161,6 +161,16 @@ struct layer_does_not_accept_input {
 };
 }  // namespace tg::error
 
+namespace tg::error {
+// A model whose members the walkers cannot see: they would find no parameters (save would write an empty file).
+template <class Model, bool Ok>
+struct model_members_not_declared {
+  static_assert(Ok, "typegrad: this model's members are not declared, so its parameters cannot be walked, saved "
+                    "or loaded: declare them with BOOST_HANA_DEFINE_STRUCT(Model, (tg::Linear<784, 256>, fc1), "
+                    "(tg::Linear<256, 10>, fc2)); inside the struct (or use tg::Sequential / std::array)");
+};
+}  // namespace tg::error
+
 namespace tg::detail {
 // Instantiates a check at once (firing its static_assert when it fails): use as static_assert(require<...>).
 template <class Check>

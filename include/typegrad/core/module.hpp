@@ -16,6 +16,7 @@
 #include <tuple>
 #include <vector>
 
+#include "typegrad/core/errors.hpp"
 #include "typegrad/core/tensor.hpp"
 
 namespace tg {
@@ -30,22 +31,39 @@ template <class X, std::size_t N>
 inline constexpr bool is_std_array_v<std::array<X, N>> = true;
 }  // namespace detail
 
-// f(name, module) for the module itself and every sub-module, parents first.
+// Whether the walkers can see a module's members: a Hana struct, a Sequential, a std::array or module list,
+// a parameter, or a module with no members at all (ReLU).
+template <class M>
+inline constexpr bool walkable_module_v =
+    boost::hana::Struct<M>::value || requires(M& m) { m.layers; } || detail::is_std_array_v<M> ||
+    requires { M::is_module_list; } || is_parameter_v<M> || std::is_empty_v<M>;
+
+namespace detail {
 template <class M, class F>
-void for_each_module(M& m, F&& f, const std::string& prefix = "") {
+void walk_modules(M& m, F&& f, const std::string& prefix) {
   f(prefix, m);
   if constexpr (boost::hana::Struct<std::remove_const_t<M>>::value) {
     boost::hana::for_each(boost::hana::accessors<std::remove_const_t<M>>(), [&](auto pair) {
       auto& member = boost::hana::second(pair)(m);
-      for_each_module(member, f, detail::join_name(prefix, boost::hana::to<const char*>(boost::hana::first(pair))));
+      walk_modules(member, f, join_name(prefix, boost::hana::to<const char*>(boost::hana::first(pair))));
     });
   } else if constexpr (requires { m.layers; }) {  // Sequential: children named 0, 1, ...
     std::size_t i = 0;
-    std::apply([&](auto&... l) { (for_each_module(l, f, detail::join_name(prefix, std::to_string(i++))), ...); }, m.layers);
-  } else if constexpr (detail::is_std_array_v<std::remove_const_t<M>> ||
+    std::apply([&](auto&... l) { (walk_modules(l, f, join_name(prefix, std::to_string(i++))), ...); }, m.layers);
+  } else if constexpr (is_std_array_v<std::remove_const_t<M>> ||
                        requires { std::remove_const_t<M>::is_module_list; }) {  // and tg::Repeat
-    for (std::size_t i = 0; i < m.size(); ++i) for_each_module(m[i], f, detail::join_name(prefix, std::to_string(i)));
+    for (std::size_t i = 0; i < m.size(); ++i) walk_modules(m[i], f, join_name(prefix, std::to_string(i)));
   }
+}
+}  // namespace detail
+
+// f(name, module) for the module itself and every sub-module, parents first. A model whose members the walk
+// cannot see (a plain struct) is a compile error saying how to declare them.
+template <class M, class F>
+void for_each_module(M& m, F&& f) {
+  static_assert(detail::require<error::model_members_not_declared<std::remove_const_t<M>,
+                                                                  walkable_module_v<std::remove_const_t<M>>>>);
+  detail::walk_modules(m, f, "");
 }
 
 // f(name, parameter) for every tg::Parameter in the model, in declaration order.

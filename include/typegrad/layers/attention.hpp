@@ -25,7 +25,8 @@ struct MultiHeadAttention {
   BOOST_HANA_DEFINE_STRUCT(MultiHeadAttention, (Linear<E, 3 * E, T>, in_proj), (Linear<E, E, T>, out_proj));
   template <class S>
   static constexpr bool accepts = S::rank == 3 && S::dims[2] == E;
-  explicit MultiHeadAttention(std::uint64_t seed = 0) : in_proj(seed), out_proj(seed + 1) {}
+  MultiHeadAttention() = default;
+  explicit MultiHeadAttention(std::uint64_t seed) { init::initialize(*this, seed); }
 
   template <std::size_t L>
   static const Tensor<T, L, L>& causal_mask() {
@@ -73,10 +74,9 @@ struct PositionalEmbedding {
   BOOST_HANA_DEFINE_STRUCT(PositionalEmbedding, (Parameter<T, MaxT, E>, weight));
   template <class S>
   static constexpr bool accepts = S::rank == 3 && S::dims[1] <= MaxT&& S::dims[2] == E;
-  explicit PositionalEmbedding(std::uint64_t seed = 0) {
-    init::Generator g(seed);
-    init::normal(weight, 0.0, 1.0, g);
-  }
+  PositionalEmbedding() { init::from_default_stream(*this); }
+  explicit PositionalEmbedding(std::uint64_t seed) { init::from_seed(*this, seed); }
+  void reset_parameters(init::Generator& g) { init::normal(weight, 0.0, 1.0, g); }
   template <tensor_operand X>
   auto operator()(X&& x) const {
     using S = typename expr_t<X>::shape_type;

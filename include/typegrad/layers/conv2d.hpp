@@ -13,10 +13,9 @@ struct Conv2d {
   template <class S>
   static constexpr bool accepts = S::rank == 4 && S::dims[1] == InC;
 
-  explicit Conv2d(std::uint64_t seed = 0) {
-    init::Generator g(seed);
-    init::torch_default(weight, &bias, g);
-  }
+  Conv2d() { init::from_default_stream(*this); }
+  explicit Conv2d(std::uint64_t seed) { init::from_seed(*this, seed); }
+  void reset_parameters(init::Generator& g) { init::torch_default(weight, &bias, g); }
   template <tensor_operand X>
   auto operator()(X&& x) const {
     return conv2d<Stride, Padding>(std::forward<X>(x), weight, bias);

@@ -11,10 +11,9 @@ struct Embedding {
   BOOST_HANA_DEFINE_STRUCT(Embedding, (Parameter<T, V, D>, weight));
   template <class S>
   static constexpr bool accepts = true;
-  explicit Embedding(std::uint64_t seed = 0) {
-    init::Generator g(seed);
-    init::normal(weight, 0.0, 1.0, g);
-  }
+  Embedding() { init::from_default_stream(*this); }
+  explicit Embedding(std::uint64_t seed) { init::from_seed(*this, seed); }
+  void reset_parameters(init::Generator& g) { init::normal(weight, 0.0, 1.0, g); }
   template <tensor_operand X>
   auto operator()(X&& index) const {
     return gather(weight, std::forward<X>(index));

@@ -16,10 +16,9 @@ struct Linear {
   template <class S>
   static constexpr bool accepts = S::rank >= 1 && S::dims[S::rank - 1] == In;
 
-  explicit Linear(std::uint64_t seed = 0) {
-    init::Generator g(seed);
-    init::torch_default(weight, &bias, g);
-  }
+  Linear() { init::from_default_stream(*this); }
+  explicit Linear(std::uint64_t seed) { init::from_seed(*this, seed); }
+  void reset_parameters(init::Generator& g) { init::torch_default(weight, &bias, g); }
   template <tensor_operand X>
   auto operator()(X&& x) const {
     return matmul(std::forward<X>(x), transpose(weight)) + bias;
@@ -33,10 +32,9 @@ struct Linear<In, Out, T, false> {
   template <class S>
   static constexpr bool accepts = S::rank >= 1 && S::dims[S::rank - 1] == In;
 
-  explicit Linear(std::uint64_t seed = 0) {
-    init::Generator g(seed);
-    init::torch_default(weight, static_cast<Parameter<T, Out>*>(nullptr), g);
-  }
+  Linear() { init::from_default_stream(*this); }
+  explicit Linear(std::uint64_t seed) { init::from_seed(*this, seed); }
+  void reset_parameters(init::Generator& g) { init::torch_default(weight, static_cast<Parameter<T, Out>*>(nullptr), g); }
   template <tensor_operand X>
   auto operator()(X&& x) const {
     return matmul(std::forward<X>(x), transpose(weight));

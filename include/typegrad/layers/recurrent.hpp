@@ -30,8 +30,9 @@ struct recurrent_weights {
                            (Parameter<T, Gates * H, H>, weight_hh), (Parameter<T, Gates * H>, bias_ih),
                            (Parameter<T, Gates * H>, bias_hh));
   // PyTorch: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))
-  explicit recurrent_weights(std::uint64_t seed) {
-    init::Generator g(seed);
+  recurrent_weights() { init::from_default_stream(*this); }
+  explicit recurrent_weights(std::uint64_t seed) { init::from_seed(*this, seed); }
+  void reset_parameters(init::Generator& g) {
     const double b = 1.0 / std::sqrt(double(H));
     init::uniform(weight_ih, -b, b, g);
     init::uniform(weight_hh, -b, b, g);
@@ -68,7 +69,8 @@ struct RNN {
   BOOST_HANA_DEFINE_STRUCT(RNN, (detail::recurrent_weights<F, H, 1, T>, cell));
   template <class S>
   static constexpr bool accepts = detail::is_sequence_of<F, S>();
-  explicit RNN(std::uint64_t seed = 0) : cell(seed) {}
+  RNN() = default;
+  explicit RNN(std::uint64_t seed) : cell(seed) {}
   auto step(auto h, auto gx) const { return tanh(gx + cell.hidden_product(h)); }  // gx = x W_ih^T + b_ih + b_hh
   template <tensor_operand X>
   auto operator()(X&& xs) const {
@@ -88,7 +90,8 @@ struct LSTM {
   BOOST_HANA_DEFINE_STRUCT(LSTM, (detail::recurrent_weights<F, H, 4, T>, cell));
   template <class S>
   static constexpr bool accepts = detail::is_sequence_of<F, S>();
-  explicit LSTM(std::uint64_t seed = 0) : cell(seed) {}
+  LSTM() = default;
+  explicit LSTM(std::uint64_t seed) : cell(seed) {}
   // carry = [h, c] along features
   auto step(auto carry, auto gx) const {  // gx = x W_ih^T + b_ih + b_hh
     auto h = slice<1, 0, H>(carry);
@@ -113,7 +116,8 @@ struct GRU {
   BOOST_HANA_DEFINE_STRUCT(GRU, (detail::recurrent_weights<F, H, 3, T>, cell));
   template <class S>
   static constexpr bool accepts = detail::is_sequence_of<F, S>();
-  explicit GRU(std::uint64_t seed = 0) : cell(seed) {}
+  GRU() = default;
+  explicit GRU(std::uint64_t seed) : cell(seed) {}
   auto step(auto h, auto gx) const {  // gx = x W_ih^T + b_ih; gh and z are used several times (tg::let)
     return let(cell.hidden_part(h), [&](auto gh) {
       auto r = sigmoid(slice<1, 0, H>(gx) + slice<1, 0, H>(gh));

@@ -13,6 +13,7 @@
 #include <memory>
 #include <vector>
 
+#include "typegrad/core/init.hpp"
 #include "typegrad/core/transform.hpp"
 #include "typegrad/primitives/scan.hpp"
 
@@ -163,13 +164,8 @@ struct Repeat {
   std::array<Block, N> blocks;
 
   Repeat() = default;
-  // Block t built from seed + 1000 t where a block takes a seed (composite blocks offset their own layers'
-  // seeds by less than 1000).
-  explicit Repeat(std::uint64_t seed)
-    requires std::is_constructible_v<Block, std::uint64_t>
-      : blocks([&]<std::size_t... I>(std::index_sequence<I...>) {
-          return std::array<Block, N>{Block(seed + 1000 * I)...};
-        }(std::make_index_sequence<N>{})) {}
+  // every block's parameters from one stream Generator(seed), block 0 first
+  explicit Repeat(std::uint64_t seed) { init::initialize(*this, seed); }
 
   static constexpr std::size_t size() { return N; }
   Block& operator[](std::size_t i) { return blocks[i]; }

@@ -16,7 +16,8 @@ struct TransformerEncoderBlock {
                            (Linear<E, Hidden, T>, ffn1), (Linear<Hidden, E, T>, ffn2));
   template <class S>
   static constexpr bool accepts = S::rank == 3 && S::dims[2] == E;
-  explicit TransformerEncoderBlock(std::uint64_t seed = 0) : attention(seed), ffn1(seed + 10), ffn2(seed + 11) {}
+  TransformerEncoderBlock() = default;
+  explicit TransformerEncoderBlock(std::uint64_t seed) { init::initialize(*this, seed); }
   template <tensor_operand X>
   auto operator()(X&& x) const {
     // each residual holds its input once in the type (tg::residual = tg::let): blocks stack linearly

@@ -34,9 +34,8 @@ struct BasicBlock {
                                       Identity>;
   BOOST_HANA_DEFINE_STRUCT(BasicBlock, (Conv2d<InC, OutC, 3, Stride, 1, T>, conv1), (BatchNorm2d<OutC, T>, bn1),
                            (Conv2d<OutC, OutC, 3, 1, 1, T>, conv2), (BatchNorm2d<OutC, T>, bn2), (Shortcut, shortcut));
-  explicit BasicBlock(std::uint64_t seed = 0) : conv1(seed), conv2(seed + 1) {
-    if constexpr (projects) shortcut.template get<0>() = Conv2d<InC, OutC, 1, Stride, 0, T>(seed + 2);
-  }
+  BasicBlock() = default;
+  explicit BasicBlock(std::uint64_t seed) { init::initialize(*this, seed); }
   template <tensor_operand X>
   auto operator()(X&& x) const {
     return let(std::forward<X>(x), [this](auto h) { return relu(bn2(conv2(relu(bn1(conv1(h))))) + shortcut(h)); });
@@ -48,7 +47,8 @@ template <std::size_t InC, std::size_t OutC, std::size_t Stride, std::size_t Blo
 struct ResNetStage {
   BOOST_HANA_DEFINE_STRUCT(ResNetStage, (BasicBlock<InC, OutC, Stride, T>, first),
                            (Repeat<Blocks - 1, BasicBlock<OutC, OutC, 1, T>>, rest));
-  explicit ResNetStage(std::uint64_t seed = 0) : first(seed), rest(seed + 10) {}
+  ResNetStage() = default;
+  explicit ResNetStage(std::uint64_t seed) { init::initialize(*this, seed); }
   template <tensor_operand X>
   auto operator()(X&& x) const {
     return rest(first(std::forward<X>(x)));
@@ -63,10 +63,8 @@ struct ResNet {
   BOOST_HANA_DEFINE_STRUCT(ResNet, (Sequential<Conv2d<InC, W, 3, 1, 1, T>, BatchNorm2d<W, T>>, stem),
                            (ResNetStage<W, W, 1, n, T>, stage1), (ResNetStage<W, 2 * W, 2, n, T>, stage2),
                            (ResNetStage<2 * W, 4 * W, 2, n, T>, stage3), (Linear<4 * W, Classes, T>, fc));
-  explicit ResNet(std::uint64_t seed = 0)
-      : stage1(seed + 100000), stage2(seed + 200000), stage3(seed + 300000), fc(seed + 400000) {
-    stem.template get<0>() = Conv2d<InC, W, 3, 1, 1, T>(seed);
-  }
+  ResNet() = default;
+  explicit ResNet(std::uint64_t seed) { init::initialize(*this, seed); }
   template <tensor_operand X>
   auto operator()(X&& x) const {  // [N, InC, H, W] -> [N, Classes]
     return fc(mean<2, 3>(stage3(stage2(stage1(relu(stem(std::forward<X>(x))))))));
