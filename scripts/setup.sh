@@ -15,6 +15,7 @@ packages=(
   wamerican               # the character-model example's word list
   gnuplot-nox             # scripts/plot_history.sh
   time                    # bench/compile_times: /usr/bin/time -v
+  clang-14 libclang-rt-14-dev  # tests/fuzz: libFuzzer with ASan and UBSan
 )
 # The device backend's Thrust: the CUDA toolkit's CCCL when it is installed, else Debian's.
 [ -f /usr/local/cuda/include/cccl/thrust/version.h ] || packages+=(libthrust-dev)

@@ -90,12 +90,12 @@ TEST_CASE("default-constructed layers draw from one stream: no two random tensor
   CHECK(tensors(two.a) != tensors(two.b));
   Block block;
   const auto b = random_tensors(tensors(block));
-  CHECK(b.size() == 8);  // in_proj, out_proj, ffn1, ffn2: weights and biases
+  CHECK(b.size() == 7);  // in_proj_weight, out_proj, linear1, linear2 (in_proj_bias starts at zero, as PyTorch's)
   check_pairwise_distinct(b);
   SeqLeNet lenet;
   check_pairwise_distinct(random_tensors(tensors(lenet)));
   // composite layers built from seeds: one stream per seed, so no tensor of one equals one of the other
-  // (TransformerEncoderBlock(2).attention.in_proj was TransformerEncoderBlock(1).attention.out_proj)
+  // (TransformerEncoderBlock(2)'s in_proj was TransformerEncoderBlock(1)'s out_proj)
   auto both = random_tensors(tensors(Block(1)));
   const auto other = random_tensors(tensors(Block(2)));
   both.insert(both.end(), other.begin(), other.end());

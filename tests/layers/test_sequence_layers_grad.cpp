@@ -18,13 +18,13 @@ TEST_CASE("LSTM forward follows the gate equations", "[gradcheck]") {
   auto p = tgtest::compile_inference<tg::Input<double, 1, 2, 2>>([&](auto v) { return lstm(v); });
   auto y = p(x);
   std::vector<double> h(3, 0), c(3, 0);
-  const auto& W = lstm.cell.weight_ih.value;
-  const auto& U = lstm.cell.weight_hh.value;
+  const auto& W = lstm.cell.weight_ih_l0.value;
+  const auto& U = lstm.cell.weight_hh_l0.value;
   auto sig = [](double v) { return 1 / (1 + std::exp(-v)); };
   for (std::size_t t = 0; t < 2; ++t) {
     double gate[12];
     for (std::size_t r = 0; r < 12; ++r) {
-      gate[r] = lstm.cell.bias_ih.value[r] + lstm.cell.bias_hh.value[r];
+      gate[r] = lstm.cell.bias_ih_l0.value[r] + lstm.cell.bias_hh_l0.value[r];
       for (std::size_t k = 0; k < 2; ++k) gate[r] += W(r, k) * x(0, t, k);
       for (std::size_t k = 0; k < 3; ++k) gate[r] += U(r, k) * h[k];
     }
@@ -56,9 +56,46 @@ TEST_CASE("multi-head self-attention", "[gradcheck]") {
   }
 }
 
+TEST_CASE("multi-head attention with run-time masks (float, boolean, key padding)", "[gradcheck]") {
+  auto x = random<double, 2, 4, 6>(-1, 1);
+  tg::MultiHeadAttention<6, 2, false, double> att{std::uint64_t(rng()())};
+  const auto additive = random<double, 4, 4>(-1, 1);
+  tg::Tensor<double, 4, 4> forbidden(0.0);  // query i may not attend key j where set; the diagonal stays open
+  for (std::size_t i = 0; i < 4; ++i)
+    for (std::size_t j = 0; j < 4; ++j) forbidden(i, j) = (i + j) % 3 == 0 && i != j ? 1.0 : 0.0;
+  tg::Tensor<double, 2, 4> padding(0.0);  // sample 1's keys 2 and 3 are padding
+  padding(1, 2) = padding(1, 3) = 1.0;
+  SECTION("float mask") { check_layer([&](auto v) { return att(v, tg::attention_mask(additive)); }, x); }
+  SECTION("boolean mask") { check_layer([&](auto v) { return att(v, tg::boolean_attention_mask(forbidden)); }, x); }
+  SECTION("key padding mask, with the other two") {
+    check_layer([&](auto v) {
+      return att(v, tg::key_padding_mask(padding), tg::attention_mask(additive), tg::boolean_attention_mask(forbidden));
+    }, x);
+  }
+  SECTION("a padded key changes no output of its sample") {
+    auto r = tg::value_and_grad([&](auto v) { return tg::sum(tg::slice<0, 1, 2>(att(v, tg::key_padding_mask(padding)))); }, x);
+    const auto g = r.grad<0>();
+    for (std::size_t t = 0; t < 4; ++t)
+      for (std::size_t e = 0; e < 6; ++e) {
+        const double v = g[((1 * 4) + t) * 6 + e];
+        if (t >= 2) CHECK(v != 0.0);  // as queries, the padded positions still have outputs of their own
+      }
+    // sample 1's outputs at the real positions do not depend on the padded inputs
+    auto real = tg::value_and_grad(
+        [&](auto v) { return tg::sum(tg::slice<1, 0, 2>(tg::slice<0, 1, 2>(att(v, tg::key_padding_mask(padding))))); }, x);
+    const auto gr = real.grad<0>();
+    for (std::size_t t = 2; t < 4; ++t)
+      for (std::size_t e = 0; e < 6; ++e) CHECK(gr[((1 * 4) + t) * 6 + e] == 0.0);
+  }
+}
+
 TEST_CASE("pre-LayerNorm Transformer encoder block and positional embedding", "[gradcheck]") {
   auto x = random<double, 2, 3, 4>(-1, 1);
   check_layer(tg::TransformerEncoderBlock<4, 2, 8, true, double>{std::uint64_t(rng()())}, x);
+  tg::Tensor<double, 2, 3> padding(0.0);
+  padding(0, 2) = 1.0;
+  tg::TransformerEncoderBlock<4, 2, 8, false, double> block{std::uint64_t(rng()())};
+  check_layer([&](auto v) { return block(v, tg::key_padding_mask(padding)); }, x);
   check_layer(tg::PositionalEmbedding<5, 4, double>{std::uint64_t(rng()())}, x);
 }
 

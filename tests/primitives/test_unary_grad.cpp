@@ -21,6 +21,7 @@ void unary_suite() {
   SECTION("relu") { check_primitive([](auto a) { return tg::relu(a); }, x()); }
   SECTION("leaky_relu") { check_primitive([](auto a) { return tg::leaky_relu(a, 0.2); }, x()); }
   SECTION("gelu") { check_primitive([](auto a) { return tg::gelu(a); }, x()); }
+  SECTION("gelu_tanh") { check_primitive([](auto a) { return tg::gelu_tanh(a); }, x()); }
   SECTION("softplus") { check_primitive([](auto a) { return tg::softplus(a); }, random_of<double, S>(-25, 25, {20.0})); }
   SECTION("clamp") {
     check_primitive([](auto a) { return tg::clamp(a, -0.5, 1.0); }, random_of<double, S>(-2, 2, {-0.5, 1.0}));
@@ -36,3 +37,14 @@ void unary_suite() {
 TEST_CASE("unary element-wise gradients, rank 1", "[gradcheck]") { unary_suite<shape<7>>(); }
 TEST_CASE("unary element-wise gradients, rank 3", "[gradcheck]") { unary_suite<shape<2, 3, 4>>(); }
 TEST_CASE("unary element-wise gradients, scalar", "[gradcheck]") { unary_suite<shape<>>(); }
+
+TEST_CASE("gelu_tanh is PyTorch's approximate=\"tanh\" GELU", "[value]") {
+  // F.gelu(x, approximate="tanh") = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) at 1, -0.5, 2.5, -3
+  const tg::Tensor<double, 4> x{1.0, -0.5, 2.5, -3.0};
+  auto p = tgtest::compile_inference<tg::Input<double, 4>>([](auto a) { return tg::gelu_tanh(a); });
+  const auto y = p(x);
+  CHECK(y[0] == Approx(0.8411919906082768).epsilon(1e-14));
+  CHECK(y[1] == Approx(-0.15428599017485606).epsilon(1e-14));
+  CHECK(y[2] == Approx(2.484915733910001).epsilon(1e-14));
+  CHECK(y[3] == Approx(-0.0036373920817729943).epsilon(1e-13));
+}

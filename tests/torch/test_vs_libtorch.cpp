@@ -29,15 +29,15 @@ void from_torch(tg::Parameter<T, D...>& p, const torch::Tensor& t) {
 template <class Ours, class Module>
 auto copy_recurrent(Ours& ours, Module& m) {
   auto p = m->named_parameters();
-  from_torch(ours.cell.weight_ih, p["weight_ih_l0"]);
-  from_torch(ours.cell.weight_hh, p["weight_hh_l0"]);
-  from_torch(ours.cell.bias_ih, p["bias_ih_l0"]);
-  from_torch(ours.cell.bias_hh, p["bias_hh_l0"]);
+  from_torch(ours.cell.weight_ih_l0, p["weight_ih_l0"]);
+  from_torch(ours.cell.weight_hh_l0, p["weight_hh_l0"]);
+  from_torch(ours.cell.bias_ih_l0, p["bias_ih_l0"]);
+  from_torch(ours.cell.bias_hh_l0, p["bias_hh_l0"]);
   return std::vector<std::pair<const char*, std::pair<const void*, torch::Tensor>>>{
-      {"weight_ih", {ours.cell.weight_ih.data(), p["weight_ih_l0"]}},
-      {"weight_hh", {ours.cell.weight_hh.data(), p["weight_hh_l0"]}},
-      {"bias_ih", {ours.cell.bias_ih.data(), p["bias_ih_l0"]}},
-      {"bias_hh", {ours.cell.bias_hh.data(), p["bias_hh_l0"]}}};
+      {"weight_ih", {ours.cell.weight_ih_l0.data(), p["weight_ih_l0"]}},
+      {"weight_hh", {ours.cell.weight_hh_l0.data(), p["weight_hh_l0"]}},
+      {"bias_ih", {ours.cell.bias_ih_l0.data(), p["bias_ih_l0"]}},
+      {"bias_hh", {ours.cell.bias_hh_l0.data(), p["bias_hh_l0"]}}};
 }
 
 double max_relative_error(const double* a, const torch::Tensor& b_, std::size_t n) {
@@ -119,33 +119,52 @@ TEST_CASE("LSTM and GRU match torch::nn::LSTM / GRU (batch_first)", "[integratio
   }
 }
 
-TEST_CASE("multi-head attention matches torch::nn::MultiheadAttention, with and without a causal mask", "[integration]") {
+TEST_CASE("multi-head attention matches torch::nn::MultiheadAttention: causal, float, boolean and key padding masks", "[integration]") {
   auto x = random<double, 2, 4, 6>(-1, 1);
   torch::manual_seed(5);
   torch::nn::MultiheadAttention mha(torch::nn::MultiheadAttentionOptions(6, 2));
   mha->to(torch::kDouble);
-  auto check = [&](auto& ours, torch::Tensor mask) {
-    from_torch(ours.in_proj.weight, mha->in_proj_weight);
-    from_torch(ours.in_proj.bias, mha->in_proj_bias);
+  // ours(x, masks...) against torch's forward with attn_mask and key_padding_mask (PyTorch's True = masked)
+  auto check = [&](auto& ours, torch::Tensor mask, torch::Tensor padding, auto... masks) {
+    from_torch(ours.in_proj_weight, mha->in_proj_weight);
+    from_torch(ours.in_proj_bias, mha->in_proj_bias);
     from_torch(ours.out_proj.weight, mha->out_proj->weight);
     from_torch(ours.out_proj.bias, mha->out_proj->bias);
     mha->zero_grad();
-    compare(ours, x,
+    compare([&](auto v) { return ours(v, masks...); }, x,
             [&](auto v) {  // torch takes [L, N, E]
               auto s = v.transpose(0, 1);
-              return std::get<0>(mha->forward(s, s, s, {}, false, mask)).transpose(0, 1);
+              return std::get<0>(mha->forward(s, s, s, padding, false, mask)).transpose(0, 1);
             },
-            {{"in_proj_weight", {ours.in_proj.weight.data(), mha->in_proj_weight}},
+            {{"in_proj_weight", {ours.in_proj_weight.data(), mha->in_proj_weight}},
              {"out_proj.weight", {ours.out_proj.weight.data(), mha->out_proj->weight}}});
   };
   SECTION("bidirectional") {
     tg::MultiHeadAttention<6, 2, false, double> ours;
-    check(ours, {});
+    check(ours, {}, {});
   }
   SECTION("causal") {
     tg::MultiHeadAttention<6, 2, true, double> ours;
     auto mask = torch::triu(torch::full({4, 4}, -INFINITY, torch::kDouble), 1);
-    check(ours, mask);
+    check(ours, mask, {});
+  }
+  // masks given at run time: a float attn_mask with a bool key_padding_mask, and a bool attn_mask
+  const auto additive = random<double, 4, 4>(-1, 1);
+  tg::Tensor<double, 4, 4> forbidden(0.0);
+  for (std::size_t i = 0; i < 4; ++i)
+    for (std::size_t j = 0; j < 4; ++j) forbidden(i, j) = (i + 2 * j) % 3 == 0 && i != j ? 1.0 : 0.0;
+  tg::Tensor<double, 2, 4> padding(0.0);
+  padding(0, 3) = padding(1, 1) = 1.0;
+  tg::MultiHeadAttention<6, 2, false, double> ours;
+  SECTION("float attention mask and key padding mask") {
+    check(ours, to_torch(additive), to_torch(padding).to(torch::kBool), tg::attention_mask(additive),
+          tg::key_padding_mask(padding));
+  }
+  SECTION("boolean attention mask") {
+    // PyTorch's documented meaning (True: may not attend), given to torch as the equivalent float mask:
+    // libtorch 1.13's C++ MultiheadAttention adds a bool attn_mask as 1.0 where True (measured), unlike Python
+    const auto as_float = torch::zeros({4, 4}, torch::kDouble).masked_fill(to_torch(forbidden).to(torch::kBool), -INFINITY);
+    check(ours, as_float, {}, tg::boolean_attention_mask(forbidden));
   }
 }
 

@@ -32,11 +32,13 @@ inline constexpr bool is_std_array_v<std::array<X, N>> = true;
 }  // namespace detail
 
 // Whether the walkers can see a module's members: a Hana struct, a Sequential, a std::array or module list,
-// a parameter, or a module with no members at all (ReLU).
+// a parameter, a module with no members at all, or a layer (it says which inputs it `accepts`; typegrad's
+// layers without parameters, such as Dropout, hold only settings).
 template <class M>
 inline constexpr bool walkable_module_v =
     boost::hana::Struct<M>::value || requires(M& m) { m.layers; } || detail::is_std_array_v<M> ||
-    requires { M::is_module_list; } || is_parameter_v<M> || std::is_empty_v<M>;
+    requires { M::is_module_list; } || is_parameter_v<M> || std::is_empty_v<M> ||
+    requires { bool(M::template accepts<shape<1>>); };
 
 namespace detail {
 template <class M, class F>
@@ -45,7 +47,12 @@ void walk_modules(M& m, F&& f, const std::string& prefix) {
   if constexpr (boost::hana::Struct<std::remove_const_t<M>>::value) {
     boost::hana::for_each(boost::hana::accessors<std::remove_const_t<M>>(), [&](auto pair) {
       auto& member = boost::hana::second(pair)(m);
-      walk_modules(member, f, join_name(prefix, boost::hana::to<const char*>(boost::hana::first(pair))));
+      // a member whose type says names_inline lends its parameters to its parent's names (PyTorch's LSTM
+      // holds weight_ih_l0 itself, not cell.weight_ih)
+      if constexpr (requires { std::remove_cvref_t<decltype(member)>::names_inline; })
+        walk_modules(member, f, prefix);
+      else
+        walk_modules(member, f, join_name(prefix, boost::hana::to<const char*>(boost::hana::first(pair))));
     });
   } else if constexpr (requires { m.layers; }) {  // Sequential: children named 0, 1, ...
     std::size_t i = 0;

@@ -107,9 +107,8 @@ class GzipMember {
 // that does not match its header exactly: the dimensions' product is checked for overflow and against what the
 // file can hold before anything is allocated, decompression stops one byte past what the header promises, and
 // a gzip file must end with its verified trailer and nothing after it.
-inline IdxArray read_idx(const std::filesystem::path& path, std::size_t expected_rank) {
-  const std::string name = path.string();
-  std::vector<std::uint8_t> file = detail::read_whole_file(name);
+// parse_idx: the same from the file's bytes in memory (`name` for the messages).
+inline IdxArray parse_idx(std::vector<std::uint8_t> file, const std::string& name, std::size_t expected_rank) {
   const bool gzip = file.size() >= 2 && file[0] == 0x1f && file[1] == 0x8b;
   std::optional<detail::GzipMember> member;
   std::vector<std::uint8_t> bytes;
@@ -167,6 +166,10 @@ inline IdxArray read_idx(const std::filesystem::path& path, std::size_t expected
                    " unexpected bytes after the end of the gzip stream");
   a.values.assign(bytes.begin() + std::ptrdiff_t(header), bytes.end());
   return a;
+}
+
+inline IdxArray read_idx(const std::filesystem::path& path, std::size_t expected_rank) {
+  return parse_idx(detail::read_whole_file(path.string()), path.string(), expected_rank);
 }
 
 // Images [N, rows, cols] and labels [N] of one split; counts must agree and labels lie in [0, classes).

@@ -9,8 +9,10 @@
 // (length bounds, JSON, dtypes, shapes against the model's compile-time shapes, offsets inside the file,
 // no overlaps or holes) and reports the first problem by tensor name; it never reads outside the file.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -81,16 +83,69 @@ void save(const std::filesystem::path& path, const Model& model, const SaveOptio
 
 struct LoadOptions {
   // load only the parameters whose names start with one of these prefixes (empty: all)
-  std::vector<std::string> only;
+  std::vector<std::string> only = {};
   // a selected parameter absent from the file is an error unless this is set
   bool allow_missing = false;
+  // the model's name for a tensor of the file, for checkpoints named by another convention (identity if
+  // empty); e.g. rename_prefix("encoder.layers.", "blocks.")
+  std::function<std::string(const std::string& file_name)> rename = {};
+  // F64, F32, F16 and BF16 tensors load into float or double parameters, converted (LoadReport::converted
+  // names each); otherwise a dtype other than the parameter's is an error
+  bool convert_dtypes = false;
 };
 
 struct LoadReport {
   std::vector<std::string> loaded, missing, unused;  // unused: in the file, not in the selection
+  std::vector<std::string> converted;                // "name: F64 -> F32"
 };
 
-// Loads parameters by name, checking dtype and shape against the model before changing anything.
+// rename function: file names starting with `from` get `to` instead
+inline std::function<std::string(const std::string&)> rename_prefix(std::string from, std::string to) {
+  return [from = std::move(from), to = std::move(to)](const std::string& name) {
+    return name.compare(0, from.size(), from) == 0 ? to + name.substr(from.size()) : name;
+  };
+}
+
+namespace detail {
+// an unsigned integer stored little-endian (the host is little-endian: safetensors_file.hpp asserts it)
+template <class U>
+U load_le(const unsigned char* p) {
+  U v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+// IEEE 754 binary16 -> binary32 (subnormals, infinities and NaN kept)
+inline float half_to_float(std::uint16_t h) {
+  const std::uint32_t sign = std::uint32_t(h & 0x8000u) << 16, exponent = (h >> 10) & 0x1Fu, mantissa = h & 0x3FFu;
+  if (exponent == 0x1F) return std::bit_cast<float>(sign | 0x7F800000u | (mantissa << 13));
+  if (exponent != 0) return std::bit_cast<float>(sign | ((exponent + 112) << 23) | (mantissa << 13));
+  const float magnitude = float(mantissa) * 0x1p-24f;  // subnormal (or zero)
+  return sign ? -magnitude : magnitude;
+}
+// bfloat16 is the upper half of a binary32
+inline float bfloat16_to_float(std::uint16_t b) { return std::bit_cast<float>(std::uint32_t(b) << 16); }
+
+inline bool convertible_dtype(const std::string& dtype) {
+  return dtype == "F64" || dtype == "F32" || dtype == "F16" || dtype == "BF16";
+}
+// n elements of `dtype` (little-endian bytes) -> T
+template <class T>
+void convert_elements(const std::string& dtype, const unsigned char* bytes, std::size_t n, T* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (dtype == "F64") {
+      out[i] = static_cast<T>(std::bit_cast<double>(load_le<std::uint64_t>(bytes + 8 * i)));
+    } else if (dtype == "F32") {
+      out[i] = static_cast<T>(std::bit_cast<float>(load_le<std::uint32_t>(bytes + 4 * i)));
+    } else if (dtype == "F16") {
+      out[i] = static_cast<T>(half_to_float(load_le<std::uint16_t>(bytes + 2 * i)));
+    } else {
+      out[i] = static_cast<T>(bfloat16_to_float(load_le<std::uint16_t>(bytes + 2 * i)));
+    }
+  }
+}
+}  // namespace detail
+
+// Loads parameters and buffers by name, checking dtype and shape against the model before changing anything.
 template <class Model>
 LoadReport load(const std::filesystem::path& path, Model& model, const LoadOptions& options = {}) {
   const SafetensorsFile file(path);
@@ -99,38 +154,62 @@ LoadReport load(const std::filesystem::path& path, Model& model, const LoadOptio
     return std::any_of(options.only.begin(), options.only.end(),
                        [&](const std::string& prefix) { return name.compare(0, prefix.size(), prefix) == 0; });
   };
+  // the model's name -> the file's name
+  std::map<std::string, std::string> file_name_of;
+  for (const auto& [key, e] : file.entries()) {
+    const std::string name = options.rename ? options.rename(key) : key;
+    const auto [it, fresh] = file_name_of.emplace(name, key);
+    if (!fresh)
+      throw CheckpointError(path.string() + ": tensors '" + it->second + "' and '" + key + "' are both renamed '" +
+                            name + "'");
+  }
   LoadReport report;
-  std::set<std::string> used;
+  std::set<std::string> used;  // the model's names
   // first pass: validate everything, so a bad file changes nothing
   for_each_state_tensor(model, [&](const std::string& name, auto& p) {
     using P = std::remove_cvref_t<decltype(p)>;
     using T = typename P::value_type;
     if (!selected(name)) return;
-    const auto it = file.entries().find(name);
-    if (it == file.entries().end()) {
+    const auto it = file_name_of.find(name);
+    if (it == file_name_of.end()) {
       if (!options.allow_missing) throw CheckpointError(path.string() + ": tensor '" + name + "' is missing");
       report.missing.push_back(name);
       return;
     }
-    const auto& e = it->second;
-    if (e.dtype != dtype_name<T>())
-      throw CheckpointError(path.string() + ": tensor '" + name + "' has dtype " + e.dtype + ", the model's is " +
-                            dtype_name<T>());
+    const std::string where = path.string() + ": tensor '" + it->second + "'" + (it->second == name ? "" : " ('" + name + "')");
+    const auto& e = file.entries().at(it->second);
+    const bool converts = e.dtype != dtype_name<T>();
+    if (converts && !(options.convert_dtypes && std::is_floating_point_v<T> && detail::convertible_dtype(e.dtype)))
+      throw CheckpointError(where + " has dtype " + e.dtype + ", the model's is " + dtype_name<T>() +
+                            (std::is_floating_point_v<T> && detail::convertible_dtype(e.dtype)
+                                 ? " (LoadOptions::convert_dtypes converts it)"
+                                 : ""));
     if (!std::equal(e.shape.begin(), e.shape.end(), P::shape_type::dims.begin(), P::shape_type::dims.end())) {
       std::string got, want;
       for (auto d : e.shape) got += (got.empty() ? "" : ", ") + std::to_string(d);
       for (auto d : P::shape_type::dims) want += (want.empty() ? "" : ", ") + std::to_string(d);
-      throw CheckpointError(path.string() + ": tensor '" + name + "' has shape [" + got + "], the model's is [" + want + "]");
+      throw CheckpointError(where + " has shape [" + got + "], the model's is [" + want + "]");
     }
+    if (converts) report.converted.push_back(name + ": " + e.dtype + " -> " + dtype_name<T>());
     used.insert(name);
   });
   for_each_state_tensor(model, [&](const std::string& name, auto& p) {
+    using P = std::remove_cvref_t<decltype(p)>;
+    using T = typename P::value_type;
     if (!used.count(name)) return;
-    file.read(name, p.data());
+    const std::string& key = file_name_of.at(name);
+    const auto& e = file.entries().at(key);
+    if (e.dtype == dtype_name<T>()) {
+      file.read(key, p.data());
+    } else if constexpr (std::is_floating_point_v<T>) {
+      std::vector<unsigned char> bytes(e.end - e.begin);
+      file.read(key, bytes.data());
+      detail::convert_elements(e.dtype, bytes.data(), P::size(), p.data());
+    }
     report.loaded.push_back(name);
   });
-  for (const auto& [k, e] : file.entries())
-    if (!used.count(k)) report.unused.push_back(k);
+  for (const auto& [name, key] : file_name_of)
+    if (!used.count(name)) report.unused.push_back(key);
   return report;
 }
 

@@ -22,6 +22,7 @@ TG_ACTIVATION_LAYER(ReLU, relu)
 TG_ACTIVATION_LAYER(Tanh, tg::tanh)
 TG_ACTIVATION_LAYER(Sigmoid, sigmoid)
 TG_ACTIVATION_LAYER(GELU, gelu)
+TG_ACTIVATION_LAYER(GELUTanh, gelu_tanh)  // PyTorch's nn.GELU(approximate="tanh")
 #undef TG_ACTIVATION_LAYER
 
 struct LeakyReLU {

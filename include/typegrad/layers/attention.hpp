@@ -1,7 +1,12 @@
 #pragma once
 // Multi-head scaled dot-product self-attention over x [B, T, E] with Heads heads of size D = E / Heads:
 //   [Q, K, V] = x W_in^T + b_in (one projection, W_in [3E, E] as PyTorch's in_proj_weight), split into heads
-//   A = softmax(Q K^T / sqrt(D) + M) along the last axis, M = -inf above the diagonal when Causal
+//   A = softmax(Q K^T / sqrt(D) + M) along the last axis, M = -inf above the diagonal when Causal, plus the
+//       masks given at run time (PyTorch's attn_mask and key_padding_mask), as operands after x:
+//         attention_mask(m)          m [T, T] added to every head's scores (float mask)
+//         boolean_attention_mask(m)  m [T, T], nonzero: query i may not attend to key j (bool mask, True)
+//         key_padding_mask(m)        m [B, T], nonzero: key j of sample b is padding (True)
+//       a query whose keys are all masked gets NaN, as in PyTorch
 //   y = concat_heads(A V) W_o^T + b_o
 // PositionalEmbedding<MaxT, E>: y = x + P[0:T] with P learned, ~ N(0, 1).
 #include <cmath>
@@ -13,20 +18,60 @@
 #include "typegrad/layers/linear.hpp"
 #include "typegrad/primitives/operators.hpp"
 #include "typegrad/primitives/reshape.hpp"
+#include "typegrad/primitives/where.hpp"
 #include "typegrad/primitives/slice.hpp"
 #include "typegrad/primitives/softmax.hpp"
 
 namespace tg {
 
+template <class M>
+struct AttentionMask {
+  M mask;
+};
+template <class M>
+struct BooleanAttentionMask {
+  M mask;
+};
+template <class M>
+struct KeyPaddingMask {
+  M mask;
+};
+template <tensor_operand M>
+auto attention_mask(M&& m) {
+  return AttentionMask<expr_t<M>>{as_expr(std::forward<M>(m))};
+}
+template <tensor_operand M>
+auto boolean_attention_mask(M&& m) {
+  return BooleanAttentionMask<expr_t<M>>{as_expr(std::forward<M>(m))};
+}
+template <tensor_operand M>
+auto key_padding_mask(M&& m) {
+  return KeyPaddingMask<expr_t<M>>{as_expr(std::forward<M>(m))};
+}
+
+namespace error {
+template <class Mask, class Expected, class Given, bool Ok>
+struct attention_mask_shape_differs {
+  static_assert(Ok, "typegrad: an attention mask is [T, T] (queries x keys) and a key padding mask [B, T]");
+};
+}  // namespace error
+
 template <std::size_t E, std::size_t Heads, bool Causal = false, class T = float>
 struct MultiHeadAttention {
   static_assert(E % Heads == 0, "tg::MultiHeadAttention: the embedding size must be divisible by the number of heads");
   static constexpr std::size_t D = E / Heads;
-  BOOST_HANA_DEFINE_STRUCT(MultiHeadAttention, (Linear<E, 3 * E, T>, in_proj), (Linear<E, E, T>, out_proj));
+  // PyTorch's nn.MultiheadAttention names and layout: in_proj_weight [3E, E] (rows q, k, v), in_proj_bias [3E]
+  BOOST_HANA_DEFINE_STRUCT(MultiHeadAttention, (Parameter<T, 3 * E, E>, in_proj_weight),
+                           (Parameter<T, 3 * E>, in_proj_bias), (Linear<E, E, T>, out_proj));
   template <class S>
   static constexpr bool accepts = S::rank == 3 && S::dims[2] == E;
-  MultiHeadAttention() = default;
+  MultiHeadAttention() { init::from_default_stream(*this); }
   explicit MultiHeadAttention(std::uint64_t seed) { init::initialize(*this, seed); }
+  // PyTorch: xavier_uniform in_proj_weight, zero in_proj_bias (out_proj initialises itself as a Linear)
+  void reset_parameters(init::Generator& g) {
+    init::xavier_uniform(in_proj_weight, g);
+    init::zeros(in_proj_bias);
+  }
 
   template <std::size_t L>
   static const Tensor<T, L, L>& causal_mask() {
@@ -39,8 +84,41 @@ struct MultiHeadAttention {
     return mask;
   }
 
-  template <tensor_operand X>
-  auto operator()(X&& x) const {
+  // scores [B Heads, L, L] with one run-time mask applied
+  template <std::size_t B, std::size_t L, class Scores, class M>
+  static auto masked(Scores&& s, const AttentionMask<M>& m) {
+    static_assert(detail::require<error::attention_mask_shape_differs<AttentionMask<M>, shape<L, L>,
+                                                                      typename M::shape_type,
+                                                                      std::is_same_v<typename M::shape_type, shape<L, L>>>>);
+    return std::forward<Scores>(s) + m.mask;
+  }
+  template <std::size_t B, std::size_t L, class Scores, class M>
+  static auto masked(Scores&& s, const BooleanAttentionMask<M>& m) {
+    static_assert(detail::require<error::attention_mask_shape_differs<BooleanAttentionMask<M>, shape<L, L>,
+                                                                      typename M::shape_type,
+                                                                      std::is_same_v<typename M::shape_type, shape<L, L>>>>);
+    return std::forward<Scores>(s) + where(m.mask, -std::numeric_limits<double>::infinity(), 0.0);
+  }
+  template <std::size_t B, std::size_t L, class Scores, class M>
+  static auto masked(Scores&& s, const KeyPaddingMask<M>& m) {
+    static_assert(detail::require<error::attention_mask_shape_differs<KeyPaddingMask<M>, shape<B, L>,
+                                                                      typename M::shape_type,
+                                                                      std::is_same_v<typename M::shape_type, shape<B, L>>>>);
+    auto bias = reshape<B, 1, 1, L>(where(m.mask, -std::numeric_limits<double>::infinity(), 0.0));
+    return reshape<B * Heads, L, L>(reshape<B, Heads, L, L>(std::forward<Scores>(s)) + bias);
+  }
+
+  template <std::size_t B, std::size_t L, class Scores>
+  static auto with_masks(Scores&& s) {
+    return std::forward<Scores>(s);
+  }
+  template <std::size_t B, std::size_t L, class Scores, class M, class... Rest>
+  static auto with_masks(Scores&& s, const M& m, const Rest&... rest) {
+    return with_masks<B, L>(masked<B, L>(std::forward<Scores>(s), m), rest...);
+  }
+
+  template <tensor_operand X, class... Masks>
+  auto operator()(X&& x, const Masks&... masks) const {
     using S = typename expr_t<X>::shape_type;
     static_assert(detail::require<error::layer_does_not_accept_input<MultiHeadAttention, S, accepts<S>>>);
     if constexpr (!accepts<S>) {
@@ -48,20 +126,21 @@ struct MultiHeadAttention {
     } else {
       constexpr std::size_t B = S::dims[0], L = S::dims[1];
       // q, k and v read one projection [B, L, 3E], held once in the type (tg::let)
-      return let(in_proj(std::forward<X>(x)), [this](auto qkv) {
-        auto heads = [](auto p) {  // [B, L, E] -> [B Heads, L, D]
+      return let(matmul(std::forward<X>(x), transpose(in_proj_weight)) + in_proj_bias, [&](auto qkv) {
+        auto heads = [&](auto p) {  // [B, L, E] -> [B Heads, L, D]
           return reshape<B * Heads, L, D>(permute<0, 2, 1, 3>(reshape<B, L, Heads, D>(p)));
         };
         auto q = heads(slice<2, 0, E>(qkv));
         auto k = heads(slice<2, E, 2 * E>(qkv));
         auto v = heads(slice<2, 2 * E, 3 * E>(qkv));
         auto scores = matmul(q, permute<0, 2, 1>(k)) * (1.0 / std::sqrt(double(D)));
-        auto weights = [&] {
+        auto causal = [&] {
           if constexpr (Causal)
-            return softmax<2>(scores + causal_mask<L>());
+            return scores + causal_mask<L>();
           else
-            return softmax<2>(scores);
-        }();
+            return scores;
+        };
+        auto weights = softmax<2>(with_masks<B, L>(causal(), masks...));
         auto merged = reshape<B, L, E>(permute<0, 2, 1, 3>(reshape<B, Heads, L, D>(matmul(weights, v))));
         return out_proj(merged);
       });

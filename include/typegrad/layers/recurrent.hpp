@@ -1,6 +1,7 @@
 #pragma once
 // Recurrent layers over [batch, time, features], run with tg::scan (the type does not grow with time).
-// Weights in PyTorch's layout and order: W_ih [G H, F], W_hh [G H, H], b_ih, b_hh [G H].
+// Weights in PyTorch's layout, order and names: weight_ih_l0 [G H, F], weight_hh_l0 [G H, H], bias_ih_l0,
+// bias_hh_l0 [G H], so a PyTorch state_dict of nn.RNN / nn.LSTM / nn.GRU (one layer, batch_first) loads as is.
 //   RNN:  h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)
 //   LSTM: (i, f, g, o) = split(x W_ih^T + b_ih + h W_hh^T + b_hh);  i, f, o = sigmoid, g = tanh
 //         c' = f c + i g;  h' = o tanh(c')            carry [B, 2H] = [h, c]
@@ -26,26 +27,28 @@ namespace tg {
 namespace detail {
 template <std::size_t F, std::size_t H, std::size_t Gates, class T>
 struct recurrent_weights {
-  BOOST_HANA_DEFINE_STRUCT(recurrent_weights, (Parameter<T, Gates * H, F>, weight_ih),
-                           (Parameter<T, Gates * H, H>, weight_hh), (Parameter<T, Gates * H>, bias_ih),
-                           (Parameter<T, Gates * H>, bias_hh));
+  // PyTorch's names for layer 0 of nn.RNN / nn.LSTM / nn.GRU, held by the layer itself (names_inline)
+  BOOST_HANA_DEFINE_STRUCT(recurrent_weights, (Parameter<T, Gates * H, F>, weight_ih_l0),
+                           (Parameter<T, Gates * H, H>, weight_hh_l0), (Parameter<T, Gates * H>, bias_ih_l0),
+                           (Parameter<T, Gates * H>, bias_hh_l0));
+  static constexpr bool names_inline = true;
   // PyTorch: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))
   recurrent_weights() { init::from_default_stream(*this); }
   explicit recurrent_weights(std::uint64_t seed) { init::from_seed(*this, seed); }
   void reset_parameters(init::Generator& g) {
     const double b = 1.0 / std::sqrt(double(H));
-    init::uniform(weight_ih, -b, b, g);
-    init::uniform(weight_hh, -b, b, g);
-    init::uniform(bias_ih, -b, b, g);
-    init::uniform(bias_hh, -b, b, g);
+    init::uniform(weight_ih_l0, -b, b, g);
+    init::uniform(weight_hh_l0, -b, b, g);
+    init::uniform(bias_ih_l0, -b, b, g);
+    init::uniform(bias_hh_l0, -b, b, g);
   }
   // x W_ih^T + b_ih for every step at once, [B, T, F] -> [B, T, G H]: one GEMM of B T rows outside the
   // recurrence (as cuDNN and PyTorch do); only h W_hh^T stays inside it.
-  auto input_part(auto xs) const { return matmul(xs, transpose(weight_ih)) + bias_ih; }
-  auto hidden_part(auto h) const { return matmul(h, transpose(weight_hh)) + bias_hh; }
+  auto input_part(auto xs) const { return matmul(xs, transpose(weight_ih_l0)) + bias_ih_l0; }
+  auto hidden_part(auto h) const { return matmul(h, transpose(weight_hh_l0)) + bias_hh_l0; }
   // RNN and LSTM add both biases outside the recurrence, so the step's region has no broadcast operand
-  auto input_part_with_both_biases(auto xs) const { return input_part(xs) + bias_hh; }
-  auto hidden_product(auto h) const { return matmul(h, transpose(weight_hh)); }
+  auto input_part_with_both_biases(auto xs) const { return input_part(xs) + bias_hh_l0; }
+  auto hidden_product(auto h) const { return matmul(h, transpose(weight_hh_l0)); }
 };
 
 // runs cell(carry, g_t) over time, g = project(xs) computed time-major (the permute moves the narrower
