@@ -87,25 +87,35 @@ struct MultiHeadAttention {
   // scores [B Heads, L, L] with one run-time mask applied
   template <std::size_t B, std::size_t L, class Scores, class M>
   static auto masked(Scores&& s, const AttentionMask<M>& m) {
+    constexpr bool ok = std::is_same_v<typename M::shape_type, shape<L, L>>;
     static_assert(detail::require<error::attention_mask_shape_differs<AttentionMask<M>, shape<L, L>,
-                                                                      typename M::shape_type,
-                                                                      std::is_same_v<typename M::shape_type, shape<L, L>>>>);
-    return std::forward<Scores>(s) + m.mask;
+                                                                      typename M::shape_type, ok>>);
+    if constexpr (ok)
+      return std::forward<Scores>(s) + m.mask;
+    else
+      return invalid_expression{};
   }
   template <std::size_t B, std::size_t L, class Scores, class M>
   static auto masked(Scores&& s, const BooleanAttentionMask<M>& m) {
+    constexpr bool ok = std::is_same_v<typename M::shape_type, shape<L, L>>;
     static_assert(detail::require<error::attention_mask_shape_differs<BooleanAttentionMask<M>, shape<L, L>,
-                                                                      typename M::shape_type,
-                                                                      std::is_same_v<typename M::shape_type, shape<L, L>>>>);
-    return std::forward<Scores>(s) + where(m.mask, -std::numeric_limits<double>::infinity(), 0.0);
+                                                                      typename M::shape_type, ok>>);
+    if constexpr (ok)
+      return std::forward<Scores>(s) + where(m.mask, -std::numeric_limits<double>::infinity(), 0.0);
+    else
+      return invalid_expression{};
   }
   template <std::size_t B, std::size_t L, class Scores, class M>
   static auto masked(Scores&& s, const KeyPaddingMask<M>& m) {
+    constexpr bool ok = std::is_same_v<typename M::shape_type, shape<B, L>>;
     static_assert(detail::require<error::attention_mask_shape_differs<KeyPaddingMask<M>, shape<B, L>,
-                                                                      typename M::shape_type,
-                                                                      std::is_same_v<typename M::shape_type, shape<B, L>>>>);
-    auto bias = reshape<B, 1, 1, L>(where(m.mask, -std::numeric_limits<double>::infinity(), 0.0));
-    return reshape<B * Heads, L, L>(reshape<B, Heads, L, L>(std::forward<Scores>(s)) + bias);
+                                                                      typename M::shape_type, ok>>);
+    if constexpr (ok) {
+      auto bias = reshape<B, 1, 1, L>(where(m.mask, -std::numeric_limits<double>::infinity(), 0.0));
+      return reshape<B * Heads, L, L>(reshape<B, Heads, L, L>(std::forward<Scores>(s)) + bias);
+    } else {
+      return invalid_expression{};
+    }
   }
 
   template <std::size_t B, std::size_t L, class Scores>
