@@ -8,6 +8,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "typegrad/core/expr.hpp"
 #include "typegrad/core/let.hpp"
@@ -15,16 +16,36 @@
 namespace tg {
 
 namespace detail {
+// A node type's identity as a constant: the address of a per-type object. g++ refuses to compare the
+// addresses of two objects in a constant expression when -fsanitize=undefined is on (it then assumes nothing
+// about null pointers; measured with g++ 12, also with -fno-sanitize=null), so a build with TYPEGRAD_SANITIZE
+// (CMake option of that name) uses the type's name instead: comparing names costs constexpr steps
+// proportional to their length, which the default build does not pay.
+#ifdef TYPEGRAD_SANITIZE
+using type_key_t = std::string_view;
+template <class T>
+constexpr type_key_t type_key_of() {
+  return __PRETTY_FUNCTION__;
+}
+inline std::uintptr_t type_key_bits(type_key_t k) { return reinterpret_cast<std::uintptr_t>(k.data()); }
+#else
+using type_key_t = const void*;
 template <class T>
 inline constexpr char type_key_tag = 0;
+template <class T>
+constexpr type_key_t type_key_of() {
+  return &type_key_tag<T>;
 }
+inline std::uintptr_t type_key_bits(type_key_t k) { return reinterpret_cast<std::uintptr_t>(k); }
+#endif
+}  // namespace detail
 
 inline constexpr std::size_t no_node = std::size_t(-1);
 
 template <std::size_t N>
 struct Plan {
   // ---- read off the types ----
-  const void* type_key[N]{};
+  detail::type_key_t type_key[N]{};
   node_kind kind[N]{};
   bool needs_child_buffers[N]{};
   bool mergeable[N]{};
@@ -106,7 +127,7 @@ constexpr std::size_t forward_scratch_bytes_of() {
 template <class Node, bool Device, std::size_t N>
 constexpr void describe(Plan<N>& p, std::size_t id, std::size_t parent, std::size_t index_in_parent,
                         std::size_t& child_cursor, std::size_t* env) {
-  p.type_key[id] = &type_key_tag<Node>;
+  p.type_key[id] = type_key_of<Node>();
   p.kind[id] = Node::kind;
   p.needs_child_buffers[id] = Node::needs_child_buffers;
   p.mergeable[id] = Node::mergeable;

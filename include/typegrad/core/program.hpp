@@ -219,7 +219,7 @@ class BasicProgram {
       canon_[K] = K;
       if constexpr (N::mergeable) {
         std::vector<std::uint64_t> key;
-        key.push_back(reinterpret_cast<std::uintptr_t>(plan.type_key[K]));
+        key.push_back(detail::type_key_bits(plan.type_key[K]));
         n.key_payload(key);
         if constexpr (N::kind == node_kind::external) key.push_back(plan.needs_adjoint[K]);
         for (std::size_t c = 0; c < plan.child_count[K]; ++c)
