@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <stdexcept>
 #include <string>
+#include <typegrad/api/check_finite.hpp>
 #include <typegrad/data/batches.hpp>
 #include <typegrad/data/idx.hpp>
 #include <typegrad/data/prefetch.hpp>
@@ -22,6 +23,7 @@ struct Options {
   std::string data = tg::data::fashion_mnist_dir;
   bool classic = false;
   bool confusion = false;
+  bool check_finite = false;  // check every kernel's output and gradients for NaN/Inf (tg::check_finite)
   std::string history;  // CSV of per-epoch loss and time
   std::string checkpoint = "lenet_classes_0_4.safetensors";  // finetune_fashion_mnist
 };
@@ -51,7 +53,9 @@ inline constexpr std::size_t eval_batch = 1000;
 inline void check_finite(float loss, int epoch, std::size_t step) {
   if (!std::isfinite(loss))
     throw std::runtime_error("the loss became " + std::to_string(loss) + " at epoch " + std::to_string(epoch) +
-                             " step " + std::to_string(step) + " (try a smaller --lr)");
+                             " step " + std::to_string(step) +
+                             " (try a smaller --lr; --check-finite names the operation that first produces a NaN or "
+                             "infinity)");
 }
 
 // Trains for o.epochs with `update` after each step, then evaluates `predict` on the test split.

@@ -73,6 +73,7 @@ int main(int argc, char** argv) try {
   LeNet base(o.seed);
   auto full_step = tg::compile<tg::Input<float, B, 1, 28, 28>, tg::Labels<B, 10>>(
       [&](auto x, auto y) { return tg::nll_loss(base.head(base.features(x)), y); });
+  if (o.check_finite) tg::check_finite(full_step, base);
   auto full_opt = tg::optim::make(full_step, tg::optim::Momentum{0.9}, tg::sched::Constant{lr});
   Batches data_a(train_a, examples::fashion_mean, examples::fashion_std, o.seed);
   const double full_ms = train(full_step, full_opt, data_a, o.epochs, "classes 0-4, all layers");
@@ -89,6 +90,7 @@ int main(int argc, char** argv) try {
   auto head_step = tg::compile<tg::Input<float, B, 1, 28, 28>, tg::Labels<B, 10>>(
       [&](auto x, auto y) { return tg::nll_loss(tuned.head(tg::frozen(tuned.features)(x)), y); });
   static_assert(decltype(head_step)::gradient_leaf_count == 4, "only the head's weights and biases are trained");
+  if (o.check_finite) tg::check_finite(head_step, tuned);
   auto head_opt = tg::optim::make(head_step, tg::optim::Momentum{0.9}, tg::sched::Constant{lr});
   Batches data_b(train_b, examples::fashion_mean, examples::fashion_std, o.seed + 1);
   const double head_ms = train(head_step, head_opt, data_b, o.epochs, "classes 5-9, head only");

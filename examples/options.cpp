@@ -18,6 +18,8 @@ Options parse(int argc, char** argv, const std::string& description, const std::
   app.add_option("--data", o.data, "directory with MNIST-format files (train-/t10k-images-idx3-ubyte[.gz], ...)")
       ->check(CLI::ExistingDirectory);
   app.add_flag("--confusion", o.confusion, "print the test confusion matrix");
+  app.add_flag("--check-finite", o.check_finite,
+               "after every kernel, check for NaN/Inf and stop naming the operation and layer that made it");
   app.add_option("--history", o.history, "write epoch, mean training loss and test accuracy to this CSV file")
       ->check(flags::writable_file);
   if (with_checkpoint)

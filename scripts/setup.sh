@@ -14,6 +14,7 @@ packages=(
   nlohmann-json3-dev      # safetensors headers
   wamerican               # the character-model example's word list
   gnuplot-nox             # scripts/plot_history.sh
+  graphviz                # scripts/render_graphs.sh: tg::to_dot pictures
   time                    # bench/compile_times: /usr/bin/time -v
   clang-14 libclang-rt-14-dev  # tests/fuzz: libFuzzer with ASan and UBSan
 )

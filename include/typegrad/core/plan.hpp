@@ -79,6 +79,8 @@ struct Plan {
   std::size_t scratch_bytes[N]{};
   std::size_t forward_scratch_bytes[N]{};  // what the forward pass alone needs
   std::size_t scratch_offset[N]{};
+  // live intervals on the timeline (forward kernel i at time i, its backward at 2K-1-i), for tools (to_dot)
+  std::size_t val_start[N]{}, val_end[N]{}, adj_start[N]{}, adj_end[N]{};
   std::size_t workspace_bytes = 0;
   std::size_t naive_bytes = 0;  // the sum of all buffers, without reuse
   std::size_t grad_bytes = 0;
@@ -396,6 +398,13 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
         ae[k] = cae[c];
       }
     }
+  }
+
+  for (std::size_t k = 0; k < N; ++k) {
+    p.val_start[k] = vs[k];
+    p.val_end[k] = ve[k];
+    p.adj_start[k] = as[k];
+    p.adj_end[k] = ae[k];
   }
 
   detail::interval_set<3 * N> s{};

@@ -3,6 +3,7 @@
 // Construction (once) resolves node identity and allocates; a step allocates nothing.
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <span>
 #include <stdexcept>
@@ -193,6 +194,13 @@ class BasicProgram {
   }
 
   const Root& expression() const { return root_; }
+  // Calls hook(program, id, backward) after each kernel of the forward (backward = false) and backward pass runs,
+  // id its occurrence; an empty hook turns it off. For tools: tg::check_finite (api/check_finite.hpp).
+  using kernel_hook = std::function<void(const BasicProgram&, std::size_t, bool)>;
+  void after_each_kernel(kernel_hook hook) { after_kernel_ = std::move(hook); }
+  // The buffers of occurrence id in the backend's memory (valid while the program lives): for tools.
+  const void* value_buffer(std::size_t id) const { return ctx_.val[id]; }
+  const void* adjoint_buffer(std::size_t id) const { return ctx_.adj[id]; }
   // The gradient buffer of the trainable leaf whose data is at `data` (nullptr if none).
   const void* gradient_of(const void* data) const { return find_gradient(data); }
   // The occurrence that this occurrence was merged into (itself unless merged): for tests and tools.
@@ -310,6 +318,8 @@ class BasicProgram {
     } else {
       n.template forward<Id>(ctx_);
     }
+    if (after_kernel_) [[unlikely]]
+      after_kernel_(*this, Id, false);
   }
 
   template <std::size_t Id>
@@ -327,6 +337,8 @@ class BasicProgram {
       } else {
         n.template backward<Id>(ctx_);
       }
+      if (after_kernel_) [[unlikely]]
+        after_kernel_(*this, Id, true);
     }
   }
 
@@ -380,6 +392,7 @@ class BasicProgram {
   typename Backend::buffer seed_one_;
   context_type ctx_{};
   std::array<std::size_t, node_count> canon_{};
+  kernel_hook after_kernel_;
 };
 
 template <class Root, bool Train, class... Specs>

@@ -41,8 +41,13 @@ using BatchNorm1d = BatchNorm<C, T>;
 template <std::size_t C, class T = float>
 using BatchNorm2d = BatchNorm<C, T>;
 
+namespace op {
+struct batch_norm {};
+}  // namespace op
+
 template <class X, class G, class B, std::size_t C>
 struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_type, X, G, B> {
+  using op_type = op::batch_norm;  // its name in tools (inspect.hpp)
   using T = typename X::value_type;
   using S = typename X::shape_type;
   static constexpr std::size_t inner = S::size / (S::dims[0] * C), n = S::size / C;

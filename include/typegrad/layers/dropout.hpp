@@ -23,8 +23,13 @@ struct Dropout {
   auto operator()(X&& x) const;
 };
 
+namespace op {
+struct dropout {};
+}  // namespace op
+
 template <class X>
 struct DropoutNode : kernel_node<typename X::value_type, typename X::shape_type, X> {
+  using op_type = op::dropout;  // its name in tools (inspect.hpp)
   using T = typename X::value_type;
   static constexpr bool mergeable = false;  // two dropouts of one input draw different masks
   template <class... K2>

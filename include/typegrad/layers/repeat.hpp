@@ -28,6 +28,7 @@ struct repeat {};
 // only, so the enclosing program does not grow with it.
 template <std::size_t Blocks, class Body, class X, class... Ps>
 struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, X, Ps...> {
+  using op_type = op::repeat;  // its name in tools (inspect.hpp)
   using T = typename X::value_type;
   using S = typename X::shape_type;
   static constexpr bool needs_child_buffers = true;

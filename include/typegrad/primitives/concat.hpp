@@ -34,6 +34,7 @@ template <std::size_t Axis, class A, class B>
 struct Concat
     : kernel_node<typename A::value_type,
                   typename detail::concat_shape<Axis, typename A::shape_type, typename B::shape_type>::type, A, B> {
+  using op_type = op::concat;  // its name in tools (inspect.hpp)
   using T = typename A::value_type;
   template <class... K2>
   using rebind = Concat<Axis, K2...>;

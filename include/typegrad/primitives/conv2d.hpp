@@ -52,6 +52,7 @@ struct Conv2dNode
     : kernel_node<typename X::value_type,
                   typename detail::conv_shape<typename X::shape_type, typename W::shape_type, S, P>::type, X, W,
                   Bias...> {
+  using op_type = op::conv2d;  // its name in tools (inspect.hpp)
   using T = typename X::value_type;
   using G = detail::conv_shape<typename X::shape_type, typename W::shape_type, S, P>;
   static constexpr bool needs_child_buffers = true;

@@ -19,6 +19,7 @@ struct cross_entropy {};
 
 template <class X, class Y>
 struct CrossEntropy : kernel_node<typename X::value_type, shape<>, X, Y> {
+  using op_type = op::cross_entropy;  // its name in tools (inspect.hpp)
   using T = typename X::value_type;
   template <class... K2>
   using rebind = CrossEntropy<K2...>;

@@ -25,6 +25,7 @@ template <class Table, class Index>
 struct Gather : kernel_node<typename Table::value_type,
                             typename detail::gather_shape<typename Index::shape_type, typename Table::shape_type>::type,
                             Table, Index> {
+  using op_type = op::gather;  // its name in tools (inspect.hpp)
   using T = typename Table::value_type;
   static constexpr std::uint32_t nondifferentiable_children = 0b10;
   static constexpr bool needs_child_buffers = true;

@@ -15,6 +15,7 @@ struct layer_norm {};
 
 template <class X, class G, class B>
 struct LayerNormNode : kernel_node<typename X::value_type, typename X::shape_type, X, G, B> {
+  using op_type = op::layer_norm;  // its name in tools (inspect.hpp)
   using T = typename X::value_type;
   static constexpr std::size_t n = X::shape_type::dims[X::shape_type::rank - 1];
   static constexpr std::size_t rows = X::shape_type::size / n;

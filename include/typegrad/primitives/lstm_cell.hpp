@@ -25,6 +25,7 @@ template <class Gates, class C>
 struct LstmCellNode
     : kernel_node<typename Gates::value_type,
                   shape<Gates::shape_type::dims[0], 2 * C::shape_type::dims[1]>, Gates, C> {
+  using op_type = op::lstm_cell;  // its name in tools (inspect.hpp)
   using T = typename Gates::value_type;
   static constexpr std::size_t batch = C::shape_type::dims[0], H = C::shape_type::dims[1];
   template <class... K2>

@@ -60,6 +60,7 @@ template <class A, class B, bool TA, bool TB>
 struct MatMul
     : kernel_node<typename A::value_type,
                   typename detail::matmul_shape<typename A::shape_type, typename B::shape_type, TA, TB>::type, A, B> {
+  using op_type = op::matmul;  // its name in tools (inspect.hpp)
   using T = typename A::value_type;
   template <class... K2>
   using rebind = MatMul<K2..., TA, TB>;

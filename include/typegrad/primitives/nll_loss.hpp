@@ -13,6 +13,7 @@ struct nll_loss {};
 
 template <class X, class Y>
 struct NllLoss : kernel_node<typename X::value_type, shape<>, X, Y> {
+  using op_type = op::nll_loss;  // its name in tools (inspect.hpp)
   using T = typename X::value_type;
   static constexpr std::uint32_t nondifferentiable_children = 0b10;
   static constexpr std::size_t B = X::shape_type::dims[0], C = X::shape_type::dims[1];

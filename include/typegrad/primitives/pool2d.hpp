@@ -25,6 +25,7 @@ struct Pool2d : kernel_node<typename X::value_type,
                             shape<X::shape_type::dims[0], X::shape_type::dims[1], (X::shape_type::dims[2] - K) / S + 1,
                                   (X::shape_type::dims[3] - K) / S + 1>,
                             X> {
+  using op_type = Kind;  // its name in tools (inspect.hpp)
   using T = typename X::value_type;
   using SX = typename X::shape_type;
   static constexpr std::size_t planes = SX::dims[0] * SX::dims[1], H = SX::dims[2], W = SX::dims[3];

@@ -82,6 +82,7 @@ struct reduction_layout {
 template <class Kind, class X, std::size_t... Axes>
 struct Reduce : kernel_node<typename X::value_type,
                             typename detail::reduction_layout<typename X::shape_type, Axes...>::out_shape, X> {
+  using op_type = Kind;  // its name in tools (inspect.hpp)
   using L = detail::reduction_layout<typename X::shape_type, Axes...>;
   using T = typename X::value_type;
   template <class... X2>

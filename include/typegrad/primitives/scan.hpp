@@ -67,6 +67,7 @@ template <class Body, class H0, class Xs, class... Ps>
 struct Scan : kernel_node<typename H0::value_type,
                           typename detail::stacked_shape<Xs::shape_type::dims[0], typename H0::shape_type>::type, H0,
                           Xs, Ps...> {
+  using op_type = op::scan;  // its name in tools (inspect.hpp)
   using T = typename H0::value_type;
   using HS = typename H0::shape_type;
   using XS = typename detail::time_slice_shape<typename Xs::shape_type>::type;

@@ -17,6 +17,7 @@ struct log_softmax {};
 
 template <class Kind, std::size_t Axis, class X>
 struct SoftmaxNode : kernel_node<typename X::value_type, typename X::shape_type, X> {
+  using op_type = Kind;  // its name in tools (inspect.hpp)
   using T = typename X::value_type;
   template <class... X2>
   using rebind = SoftmaxNode<Kind, Axis, X2...>;
