@@ -15,6 +15,7 @@ packages=(
   wamerican               # the character-model example's word list
   gnuplot-nox             # scripts/plot_history.sh
   graphviz                # scripts/render_graphs.sh: tg::to_dot pictures
+  doxygen                 # the API reference: cmake --build build --target docs
   time                    # bench/compile_times: /usr/bin/time -v
   clang-14 libclang-rt-14-dev  # tests/fuzz: libFuzzer with ASan and UBSan
 )

@@ -1,6 +1,6 @@
 #pragma once
 // IDX files (the MNIST format), plain or gzip-compressed: big-endian header
-//   0x00 0x00 <type 0x08 = ubyte> <rank>, then rank uint32 dims, then the data.
+//   0x00 0x00, type (0x08 = ubyte), rank, then rank uint32 dims, then the data.
 // Errors name the file and the problem: wrong magic, truncated data, trailing bytes, count mismatch, dimensions
 // that overflow or promise more than the file can hold, corrupt or truncated gzip (CRC and length verified).
 #include <zlib.h>
