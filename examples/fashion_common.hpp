@@ -3,9 +3,11 @@
 // evaluation on the test set and the closing machine-readable line.
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <typegrad/api/check_finite.hpp>
+#include <typegrad/api/layer_stats.hpp>
 #include <typegrad/data/batches.hpp>
 #include <typegrad/data/idx.hpp>
 #include <typegrad/data/prefetch.hpp>
@@ -24,6 +26,9 @@ struct Options {
   bool classic = false;
   bool confusion = false;
   bool check_finite = false;  // check every kernel's output and gradients for NaN/Inf (tg::check_finite)
+  bool stats = false;          // record per-layer statistics (tg::LayerStats) every stats_every steps
+  std::size_t stats_every = 200;
+  std::string stats_csv;       // ... and write them all to this CSV
   std::string history;  // CSV of per-epoch loss and time
   std::string checkpoint = "lenet_classes_0_4.safetensors";  // finetune_fashion_mnist
 };
@@ -58,9 +63,22 @@ inline void check_finite(float loss, int epoch, std::size_t step) {
                              "infinity)");
 }
 
-// Trains for o.epochs with `update` after each step, then evaluates `predict` on the test split.
+// --stats and --check-finite watch the kernels of an observed program (tg::observed); the device example's is not
+template <class Step>
+constexpr bool observable() {
+  if constexpr (requires { typename Step::backend; })
+    return tg::is_observed_v<Step>;
+  else
+    return false;
+}
+template <class Step>
+using stats_for = std::conditional_t<observable<Step>(), std::optional<tg::LayerStats<Step>>, std::optional<int>>;
+
+// Trains for o.epochs with `update` after each step, then evaluates `predict` on the test split. `step` is an
+// observed program (tg::observed) so that --check-finite and --stats can watch its kernels; `names` names its
+// parameters in the statistics.
 template <std::size_t B, std::size_t... Item, class Step, class Optimizer, class Predict>
-int run(const Options& o, Step& step, Optimizer& optimizer, Predict& predict) {
+int run(const Options& o, Step& step, Optimizer& optimizer, Predict& predict, const tg::ParameterNames& names = {}) {
   const auto train = tg::data::read_mnist_split(o.data, "train");
   const auto test = tg::data::read_mnist_split(o.data, "t10k");
   std::printf("data: %zu training and %zu test images from %s\n", train.size(), test.size(), o.data.c_str());
@@ -75,12 +93,25 @@ int run(const Options& o, Step& step, Optimizer& optimizer, Predict& predict) {
   typename decltype(batches)::labels_type y;
   tg::data::Prefetcher prefetch(batches);
   tg::train::History history;
+  stats_for<Step> stats;
+  if (o.stats) {
+    if constexpr (observable<Step>())
+      stats.emplace(step, names);
+    else
+      throw std::invalid_argument("--stats: this example's step is not observed (tg::observed)");
+  }
+  std::size_t global_step = 0;
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
     progress.start_epoch(epoch, batches.batches_per_epoch());
     std::size_t done = 0;
     double loss_sum = 0;
     while (prefetch.next(x, y)) {
-      const float loss = step(x, y);
+      float loss;
+      if constexpr (observable<Step>())
+        loss = stats && global_step % o.stats_every == 0 ? stats->record(step, global_step, x, y) : step(x, y);
+      else
+        loss = step(x, y);
+      ++global_step;
       check_finite(loss, epoch, done + 1);
       optimizer.update(step);
       loss_sum += loss;
@@ -88,12 +119,19 @@ int run(const Options& o, Step& step, Optimizer& optimizer, Predict& predict) {
     }
     const double secs = progress.end_epoch();
     std::printf("epoch %d: %.1f s\n", epoch, secs);
+    if constexpr (observable<Step>())
+      if (stats) {
+        std::printf("per-layer statistics at step %zu:\n", stats->last().empty() ? 0 : stats->last().front().step);
+        stats->print();
+      }
     if (!o.history.empty())  // the curve needs the accuracy after every epoch
       history.add({{"epoch", double(epoch)},
                    {"train_loss", loss_sum / double(done)},
                    {"test_accuracy", tg::train::evaluate<10>(predict, test_batches).accuracy()}});
   }
   if (!o.history.empty()) history.write_csv(o.history);
+  if constexpr (observable<Step>())
+    if (stats && !o.stats_csv.empty()) stats->write_csv(o.stats_csv);
   const auto e = tg::train::evaluate<10>(predict, test_batches);
   if (o.confusion) tg::train::print_confusion(e);
   std::printf("test_accuracy: %.4f\n", e.accuracy());

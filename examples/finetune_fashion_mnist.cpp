@@ -71,8 +71,8 @@ int main(int argc, char** argv) try {
 
   // 1. classes 0-4, everything trainable
   LeNet base(o.seed);
-  auto full_step = tg::compile<tg::Input<float, B, 1, 28, 28>, tg::Labels<B, 10>>(
-      [&](auto x, auto y) { return tg::nll_loss(base.head(base.features(x)), y); });
+  auto full_step = tg::observed(tg::compile<tg::Input<float, B, 1, 28, 28>, tg::Labels<B, 10>>(
+      [&](auto x, auto y) { return tg::nll_loss(base.head(base.features(x)), y); }));
   if (o.check_finite) tg::check_finite(full_step, base);
   auto full_opt = tg::optim::make(full_step, tg::optim::Momentum{0.9}, tg::sched::Constant{lr});
   Batches data_a(train_a, examples::fashion_mean, examples::fashion_std, o.seed);
@@ -87,8 +87,8 @@ int main(int argc, char** argv) try {
   LeNet tuned(o.seed + 100);
   const auto report = tg::io::load(checkpoint, tuned, {.only = {"features."}});
   std::printf("loaded %zu tensors (features), kept %zu fresh (head)\n", report.loaded.size(), report.unused.size());
-  auto head_step = tg::compile<tg::Input<float, B, 1, 28, 28>, tg::Labels<B, 10>>(
-      [&](auto x, auto y) { return tg::nll_loss(tuned.head(tg::frozen(tuned.features)(x)), y); });
+  auto head_step = tg::observed(tg::compile<tg::Input<float, B, 1, 28, 28>, tg::Labels<B, 10>>(
+      [&](auto x, auto y) { return tg::nll_loss(tuned.head(tg::frozen(tuned.features)(x)), y); }));
   static_assert(decltype(head_step)::gradient_leaf_count == 4, "only the head's weights and biases are trained");
   if (o.check_finite) tg::check_finite(head_step, tuned);
   auto head_opt = tg::optim::make(head_step, tg::optim::Momentum{0.9}, tg::sched::Constant{lr});

@@ -20,8 +20,8 @@ LeNet make_lenet(std::uint64_t seed) {
 template <std::size_t B>
 int train(const examples::Options& o) {
   LeNet net = make_lenet(o.seed);
-  auto step = tg::compile<tg::Input<float, B, 1, 28, 28>, tg::Labels<B, 10>>(
-      [&](auto x, auto y) { return tg::nll_loss(net(x), y); });
+  auto step = tg::observed(tg::compile<tg::Input<float, B, 1, 28, 28>, tg::Labels<B, 10>>(
+      [&](auto x, auto y) { return tg::nll_loss(net(x), y); }));
   auto predict =
       tg::compile_inference<tg::Input<float, examples::eval_batch, 1, 28, 28>>([&](auto x) { return net(x); });
   if (o.check_finite) tg::check_finite(step, net);
@@ -29,14 +29,14 @@ int train(const examples::Options& o) {
     const double lr = o.lr > 0 ? o.lr : 0.01;
     auto optimizer = tg::optim::make(step, tg::optim::Momentum{0.5}, tg::sched::Constant{lr});
     std::printf("LeNet (classic), batch %zu, SGD lr %g momentum 0.5, %d epoch(s)\n", B, lr, o.epochs);
-    return examples::run<B, 1, 28, 28>(o, step, optimizer, predict);
+    return examples::run<B, 1, 28, 28>(o, step, optimizer, predict, tg::parameter_names_by_address(net));
   }
   const double lr = o.lr > 0 ? o.lr : 0.03;
   const std::size_t total = std::size_t(o.epochs) * (60000 / B);
   auto optimizer = tg::optim::make(step, tg::optim::Momentum{0.9}, tg::sched::Cosine{lr, total});
   std::printf("LeNet, batch %zu, SGD momentum 0.9, lr %g cosine-decayed over %zu steps, %d epoch(s)\n", B, lr, total,
               o.epochs);
-  return examples::run<B, 1, 28, 28>(o, step, optimizer, predict);
+  return examples::run<B, 1, 28, 28>(o, step, optimizer, predict, tg::parameter_names_by_address(net));
 }
 }  // namespace
 

@@ -20,6 +20,14 @@ Options parse(int argc, char** argv, const std::string& description, const std::
   app.add_flag("--confusion", o.confusion, "print the test confusion matrix");
   app.add_flag("--check-finite", o.check_finite,
                "after every kernel, check for NaN/Inf and stop naming the operation and layer that made it");
+  app.add_flag("--stats", o.stats,
+               "record mean, std, max |x| and zero fraction of every layer's output and gradient every --stats-every "
+               "steps; print the table after each epoch");
+  app.add_option("--stats-every", o.stats_every, "steps between recorded statistics (default 200)")
+      ->check(flags::at_least_one);
+  app.add_option("--stats-csv", o.stats_csv, "write every recorded statistic to this CSV (implies --stats; plot "
+                                             "with scripts/plot_stats.sh)")
+      ->check(flags::writable_file);
   app.add_option("--history", o.history, "write epoch, mean training loss and test accuracy to this CSV file")
       ->check(flags::writable_file);
   if (with_checkpoint)
@@ -31,6 +39,7 @@ Options parse(int argc, char** argv, const std::string& description, const std::
   } catch (const CLI::ParseError& e) {
     std::exit(app.exit(e));
   }
+  if (!o.stats_csv.empty()) o.stats = true;
   return o;
 }
 

@@ -3,6 +3,7 @@
 
 #include "support.hpp"
 #include "typegrad/api/check_finite.hpp"
+#include "typegrad/api/observe.hpp"
 
 namespace {
 struct Net {
@@ -27,8 +28,8 @@ bool has(const std::string& text, const std::string& part) { return text.find(pa
 
 TEST_CASE("check_finite: a parameter holding NaN is named with the kernel that reads it", "[integration]") {
   Net net;
-  auto step = tg::compile<tg::Input<double, 5, 3>, tg::Labels<5, 2>>(
-      [&](auto x, auto y) { return tg::cross_entropy(net(x), y); });
+  auto step = tg::observed(tg::compile<tg::Input<double, 5, 3>, tg::Labels<5, 2>>(
+      [&](auto x, auto y) { return tg::cross_entropy(net(x), y); }));
   tg::Tensor<double, 5, 3> x;
   for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = 0.1 * double(i);
   tg::Tensor<std::int32_t, 5> y;
@@ -53,7 +54,7 @@ TEST_CASE("check_finite: the operation that makes a NaN in the forward pass", "[
   tg::Parameter<double, 4, 4> w;
   for (std::size_t i = 0; i < w.size(); ++i) w.data()[i] = 0.25;
   // log is its own kernel here (the matmul reads its whole buffer); x < 0 makes it NaN
-  auto step = tg::compile<tg::Input<double, 2, 4>>([&](auto x) { return tg::sum(tg::matmul(tg::log(x * 2.0), w)); });
+  auto step = tg::observed(tg::compile<tg::Input<double, 2, 4>>([&](auto x) { return tg::sum(tg::matmul(tg::log(x * 2.0), w)); }));
   tg::check_finite(step);
   tg::Tensor<double, 2, 4> x;
   for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = 1.0 + double(i);
@@ -70,7 +71,7 @@ TEST_CASE("check_finite: the operation that makes a NaN in the forward pass", "[
 TEST_CASE("check_finite: a NaN made only by the backward pass (sqrt at 0)", "[integration]") {
   tg::Parameter<double, 4> w;
   for (std::size_t i = 0; i < w.size(); ++i) w.data()[i] = 1.0;
-  auto step = tg::compile<tg::Input<double, 4>>([&](auto x) { return tg::sum(tg::sqrt(x * w)); });
+  auto step = tg::observed(tg::compile<tg::Input<double, 4>>([&](auto x) { return tg::sum(tg::sqrt(x * w)); }));
   tg::check_finite(step);
   tg::Tensor<double, 4> x;
   x[0] = 1;

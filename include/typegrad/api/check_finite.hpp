@@ -3,7 +3,8 @@
 // of the forward pass (its output) and of the backward pass (the gradients it sends to its inputs), and throws
 // tg::NonFiniteError naming the first kernel that produced a NaN or infinity: its operation and shape, the layer
 // whose parameters it reads (dotted names from the model), forward or backward, and for a forward failure any
-// input or parameter that already held a non-finite value. tg::check_finite(step, false) turns it off.
+// input or parameter that already held a non-finite value. tg::check_finite(step, false) turns it off (and any
+// other tool attached to the step). The step must be observed: auto step = tg::observed(tg::compile<...>(...)).
 // Cost while on: one pass over each buffer a kernel writes (and a download per kernel on a device backend); off,
 // one branch per kernel. Kernels that run nested programs (tg::Repeat, scan) are checked as a whole.
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "typegrad/api/inspect.hpp"
+#include "typegrad/api/observe.hpp"
 
 namespace tg {
 
@@ -131,12 +133,10 @@ void check_kernel(const Program& p, std::size_t id, bool backward, const Paramet
 // Turns the checks on (parameters named from `model`, when given) or off.
 template <class Program>
 void check_finite(Program& program, bool on = true, ParameterNames names = {}) {
-  if (!on) {
-    program.after_each_kernel({});
-    return;
-  }
-  program.after_each_kernel(
-      [names = std::move(names), widths = detail::floating_widths(program)](const auto& p, std::size_t id, bool backward) {
+  if constexpr (is_observed_v<Program>)
+    if (!on) return program.after_each_kernel({});
+  detail::chain_kernel_hook(
+      program, [names = std::move(names), widths = detail::floating_widths(program)](const auto& p, std::size_t id, bool backward) {
         detail::check_kernel(p, id, backward, names, widths);
       });
 }

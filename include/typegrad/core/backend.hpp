@@ -97,4 +97,25 @@ struct host_backend {
   }
 };
 
+// A backend whose programs call a hook after each kernel (tg::observed, api/observe.hpp). Node code runs on Base,
+// the same instantiations as an unobserved program's; a program on any other backend has no hook and no branch.
+template <class Base>
+struct observing : Base {
+  static constexpr bool observes = true;
+  using observed_base = Base;
+};
+template <class B>
+inline constexpr bool observes_v = requires { B::observes; };
+template <class B>
+struct unobserved {
+  using type = B;
+};
+template <class B>
+  requires observes_v<B>
+struct unobserved<B> {
+  using type = typename B::observed_base;
+};
+template <class B>
+using unobserved_t = typename unobserved<B>::type;
+
 }  // namespace tg

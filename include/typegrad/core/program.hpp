@@ -16,16 +16,21 @@
 
 namespace tg {
 
+namespace detail {
+struct no_kernel_hook {};  // what an unobserved program holds instead of a hook: nothing
+}  // namespace detail
+
 // The program on a backend (core/backend.hpp); tg::Program is the host one, tg::device::Program wraps the
 // Thrust one (cuda/).
 template <class Root, bool Train, class Backend, class... Specs>
 class BasicProgram {
  public:
   using backend = Backend;
+  using node_backend = unobserved_t<Backend>;  // what node code runs on (observing<B> programs share B's kernels)
   using root_type = Root;
   using value_type = typename Root::value_type;
   using output_shape = typename Root::shape_type;
-  using context_type = Context<Root, Train, Backend>;
+  using context_type = Context<Root, Train, node_backend>;
   static constexpr std::size_t node_count = tree_size_v<Root>;
   static constexpr std::size_t root_id = node_count - 1;
   static constexpr const auto& plan = context_type::plan;
@@ -187,17 +192,27 @@ class BasicProgram {
   std::size_t total_workspace_bytes() const {
     std::size_t bytes = plan.workspace_bytes + plan.grad_bytes;
     detail::for_each_occurrence<root_id>(root_, [&]<std::size_t K>(const auto& n) {
-      if constexpr (requires { n.template nested_workspace_bytes<Backend>(); })
-        bytes += n.template nested_workspace_bytes<Backend>();
+      if constexpr (requires { n.template nested_workspace_bytes<node_backend>(); })
+        bytes += n.template nested_workspace_bytes<node_backend>();
     });
     return bytes;
   }
 
   const Root& expression() const { return root_; }
-  // Calls hook(program, id, backward) after each kernel of the forward (backward = false) and backward pass runs,
-  // id its occurrence; an empty hook turns it off. For tools: tg::check_finite (api/check_finite.hpp).
+  // Observed programs (tg::observed, on a backend observing<B>) call hook(program, id, backward) after each kernel
+  // of the forward (backward = false) and backward pass, id its occurrence; an empty hook turns it off. For tools
+  // (api/check_finite.hpp, api/layer_stats.hpp). Other programs have neither the hook nor a branch for it.
   using kernel_hook = std::function<void(const BasicProgram&, std::size_t, bool)>;
-  void after_each_kernel(kernel_hook hook) { after_kernel_ = std::move(hook); }
+  void after_each_kernel(kernel_hook hook)
+    requires observes_v<Backend>
+  {
+    after_kernel_ = std::move(hook);
+  }
+  const kernel_hook& kernel_hook_in_use() const
+    requires observes_v<Backend>
+  {
+    return after_kernel_;
+  }
   // The buffers of occurrence id in the backend's memory (valid while the program lives): for tools.
   const void* value_buffer(std::size_t id) const { return ctx_.val[id]; }
   const void* adjoint_buffer(std::size_t id) const { return ctx_.adj[id]; }
@@ -278,14 +293,14 @@ class BasicProgram {
   // Kernels with run-time state that depends on the backend (a scan's body program) set it up here.
   [[gnu::cold]] void prepare_nodes() {
     detail::for_each_occurrence<root_id>(root_, [&]<std::size_t K>(auto& n) {
-      if constexpr (requires { n.template prepare<Backend>(); }) n.template prepare<Backend>();
+      if constexpr (requires { n.template prepare<node_backend>(); }) n.template prepare<node_backend>();
     });
   }
 
   template <std::size_t I, class Arg>
   void bind_input(const Arg& a) {
     using Spec = std::tuple_element_t<I, std::tuple<Specs...>>;
-    void* p = const_cast<void*>(detail::checked_argument<I, Spec, Backend>(a));
+    void* p = const_cast<void*>(detail::checked_argument<I, Spec, node_backend>(a));
     for (std::size_t k = 0; k < node_count; ++k)
       if (plan.kind[k] == node_kind::external && plan.input_index[k] == I) ctx_.val[k] = p;
   }
@@ -318,8 +333,8 @@ class BasicProgram {
     } else {
       n.template forward<Id>(ctx_);
     }
-    if (after_kernel_) [[unlikely]]
-      after_kernel_(*this, Id, false);
+    if constexpr (observes_v<Backend>)
+      if (after_kernel_) after_kernel_(*this, Id, false);
   }
 
   template <std::size_t Id>
@@ -337,8 +352,8 @@ class BasicProgram {
       } else {
         n.template backward<Id>(ctx_);
       }
-      if (after_kernel_) [[unlikely]]
-        after_kernel_(*this, Id, true);
+      if constexpr (observes_v<Backend>)
+        if (after_kernel_) after_kernel_(*this, Id, true);
     }
   }
 
@@ -392,7 +407,7 @@ class BasicProgram {
   typename Backend::buffer seed_one_;
   context_type ctx_{};
   std::array<std::size_t, node_count> canon_{};
-  kernel_hook after_kernel_;
+  [[no_unique_address]] std::conditional_t<observes_v<Backend>, kernel_hook, detail::no_kernel_hook> after_kernel_;
 };
 
 template <class Root, bool Train, class... Specs>
