@@ -3,6 +3,7 @@
 // evaluation on the test set and the closing machine-readable line.
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -63,20 +64,66 @@ inline void check_finite(float loss, int epoch, std::size_t step) {
                              "infinity)");
 }
 
-// --stats and --check-finite watch the kernels of an observed program (tg::observed); the device example's is not
+// --check-finite and --stats on a training step. Both watch its kernels, so the step must be observed
+// (tg::observed); asked of one that is not (the device example's), they stop with an error instead of doing nothing.
 template <class Step>
-constexpr bool observable() {
-  if constexpr (requires { typename Step::backend; })
-    return tg::is_observed_v<Step>;
-  else
-    return false;
-}
-template <class Step>
-using stats_for = std::conditional_t<observable<Step>(), std::optional<tg::LayerStats<Step>>, std::optional<int>>;
+class Watch {
+ public:
+  // csv_tag: this run's part of --stats-csv (FILE.csv -> FILE_<tag>.csv), for programs that train several steps
+  Watch(const Options& o, Step& step, const tg::ParameterNames& names, const std::string& csv_tag = "") : o_(o) {
+    if (!o.stats_csv.empty() && !csv_tag.empty()) {
+      const std::filesystem::path p(o.stats_csv);
+      csv_ = (p.parent_path() / (p.stem().string() + "_" + csv_tag + p.extension().string())).string();
+    } else {
+      csv_ = o.stats_csv;
+    }
+    if constexpr (observable()) {
+      if (o.check_finite) tg::check_finite(step, true, names);
+      if (o.stats) stats_.emplace(step, names);
+    } else if (o.check_finite || o.stats) {
+      throw std::invalid_argument(std::string(o.check_finite ? "--check-finite" : "--stats") +
+                                  ": not available for this example (its step is not observed: tg::observed)");
+    }
+  }
+  // runs the step, recording statistics every --stats-every steps
+  template <class X, class Y>
+  float operator()(Step& step, const X& x, const Y& y) {
+    const std::size_t index = count_++;
+    if constexpr (observable())
+      if (stats_ && index % o_.stats_every == 0) return stats_->record(step, index, x, y);
+    return step(x, y);
+  }
+  // the last recorded table (after an epoch), and every row to --stats-csv (at the end)
+  void print() const {
+    if constexpr (observable())
+      if (stats_) {
+        std::printf("per-layer statistics at step %zu:\n", stats_->last().empty() ? 0 : stats_->last().front().step);
+        stats_->print();
+      }
+  }
+  void finish() const {
+    if constexpr (observable())
+      if (stats_ && !csv_.empty()) {
+        stats_->write_csv(csv_);
+        std::printf("wrote per-layer statistics to %s\n", csv_.c_str());
+      }
+  }
 
-// Trains for o.epochs with `update` after each step, then evaluates `predict` on the test split. `step` is an
-// observed program (tg::observed) so that --check-finite and --stats can watch its kernels; `names` names its
-// parameters in the statistics.
+ private:
+  static constexpr bool observable() {
+    if constexpr (requires { typename Step::backend; })
+      return tg::is_observed_v<Step>;
+    else
+      return false;
+  }
+  const Options& o_;
+  std::string csv_;
+  std::size_t count_ = 0;
+  std::conditional_t<observable(), std::optional<tg::LayerStats<Step>>, std::optional<int>> stats_;
+};
+
+// Trains for o.epochs with `update` after each step, then evaluates `predict` on the test split. `names` names the
+// parameters for --check-finite and --stats (Watch).
 template <std::size_t B, std::size_t... Item, class Step, class Optimizer, class Predict>
 int run(const Options& o, Step& step, Optimizer& optimizer, Predict& predict, const tg::ParameterNames& names = {}) {
   const auto train = tg::data::read_mnist_split(o.data, "train");
@@ -93,25 +140,13 @@ int run(const Options& o, Step& step, Optimizer& optimizer, Predict& predict, co
   typename decltype(batches)::labels_type y;
   tg::data::Prefetcher prefetch(batches);
   tg::train::History history;
-  stats_for<Step> stats;
-  if (o.stats) {
-    if constexpr (observable<Step>())
-      stats.emplace(step, names);
-    else
-      throw std::invalid_argument("--stats: this example's step is not observed (tg::observed)");
-  }
-  std::size_t global_step = 0;
+  Watch<Step> watch(o, step, names);
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
     progress.start_epoch(epoch, batches.batches_per_epoch());
     std::size_t done = 0;
     double loss_sum = 0;
     while (prefetch.next(x, y)) {
-      float loss;
-      if constexpr (observable<Step>())
-        loss = stats && global_step % o.stats_every == 0 ? stats->record(step, global_step, x, y) : step(x, y);
-      else
-        loss = step(x, y);
-      ++global_step;
+      const float loss = watch(step, x, y);
       check_finite(loss, epoch, done + 1);
       optimizer.update(step);
       loss_sum += loss;
@@ -119,19 +154,14 @@ int run(const Options& o, Step& step, Optimizer& optimizer, Predict& predict, co
     }
     const double secs = progress.end_epoch();
     std::printf("epoch %d: %.1f s\n", epoch, secs);
-    if constexpr (observable<Step>())
-      if (stats) {
-        std::printf("per-layer statistics at step %zu:\n", stats->last().empty() ? 0 : stats->last().front().step);
-        stats->print();
-      }
+    watch.print();
     if (!o.history.empty())  // the curve needs the accuracy after every epoch
       history.add({{"epoch", double(epoch)},
                    {"train_loss", loss_sum / double(done)},
                    {"test_accuracy", tg::train::evaluate<10>(predict, test_batches).accuracy()}});
   }
   if (!o.history.empty()) history.write_csv(o.history);
-  if constexpr (observable<Step>())
-    if (stats && !o.stats_csv.empty()) stats->write_csv(o.stats_csv);
+  watch.finish();
   const auto e = tg::train::evaluate<10>(predict, test_batches);
   if (o.confusion) tg::train::print_confusion(e);
   std::printf("test_accuracy: %.4f\n", e.accuracy());

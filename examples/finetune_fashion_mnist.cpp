@@ -26,9 +26,13 @@ struct LeNet {
 using Batches = tg::data::ImageBatches<B, 1, 28, 28>;
 using TestBatches = tg::data::ImageBatches<E, 1, 28, 28>;
 
-// trains `step` for `epochs` over `data`; returns the median step time in ms
+// trains `step` for `epochs` over `data` (--check-finite, --stats: examples::Watch); returns the median step time
+// in ms
 template <class Step, class Opt>
-double train(Step& step, Opt& opt, Batches& data, int epochs, const char* what) {
+double train(const examples::Options& o, Step& step, Opt& opt, Batches& data, const tg::ParameterNames& names,
+             const char* what, const char* stats_tag) {
+  examples::Watch<Step> watch(o, step, names, stats_tag);
+  const int epochs = o.epochs;
   Batches::images_type x;
   Batches::labels_type y;
   std::vector<double> ms;
@@ -39,14 +43,16 @@ double train(Step& step, Opt& opt, Batches& data, int epochs, const char* what) 
     std::size_t n = 0;
     while (data.next(x, y)) {
       const auto t0 = std::chrono::steady_clock::now();
-      const float loss = step(x, y);
+      const float loss = watch(step, x, y);
       examples::check_finite(loss, e, n + 1);
       opt.update(step);
       ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       progress.step(++n, loss);
     }
     progress.end_epoch();
+    watch.print();
   }
+  watch.finish();
   std::nth_element(ms.begin(), ms.begin() + std::ptrdiff_t(ms.size() / 2), ms.end());
   return ms[ms.size() / 2];
 }
@@ -73,10 +79,10 @@ int main(int argc, char** argv) try {
   LeNet base(o.seed);
   auto full_step = tg::observed(tg::compile<tg::Input<float, B, 1, 28, 28>, tg::Labels<B, 10>>(
       [&](auto x, auto y) { return tg::nll_loss(base.head(base.features(x)), y); }));
-  if (o.check_finite) tg::check_finite(full_step, base);
   auto full_opt = tg::optim::make(full_step, tg::optim::Momentum{0.9}, tg::sched::Constant{lr});
   Batches data_a(train_a, examples::fashion_mean, examples::fashion_std, o.seed);
-  const double full_ms = train(full_step, full_opt, data_a, o.epochs, "classes 0-4, all layers");
+  const double full_ms =
+      train(o, full_step, full_opt, data_a, tg::parameter_names_by_address(base), "classes 0-4, all layers", "all");
   auto predict_base =
       tg::compile_inference<tg::Input<float, E, 1, 28, 28>>([&](auto x) { return base.head(base.features(x)); });
   std::printf("accuracy on classes 0-4: %.4f\n", accuracy(predict_base, test_a));
@@ -90,10 +96,10 @@ int main(int argc, char** argv) try {
   auto head_step = tg::observed(tg::compile<tg::Input<float, B, 1, 28, 28>, tg::Labels<B, 10>>(
       [&](auto x, auto y) { return tg::nll_loss(tuned.head(tg::frozen(tuned.features)(x)), y); }));
   static_assert(decltype(head_step)::gradient_leaf_count == 4, "only the head's weights and biases are trained");
-  if (o.check_finite) tg::check_finite(head_step, tuned);
   auto head_opt = tg::optim::make(head_step, tg::optim::Momentum{0.9}, tg::sched::Constant{lr});
   Batches data_b(train_b, examples::fashion_mean, examples::fashion_std, o.seed + 1);
-  const double head_ms = train(head_step, head_opt, data_b, o.epochs, "classes 5-9, head only");
+  const double head_ms =
+      train(o, head_step, head_opt, data_b, tg::parameter_names_by_address(tuned), "classes 5-9, head only", "head");
   auto predict_tuned =
       tg::compile_inference<tg::Input<float, E, 1, 28, 28>>([&](auto x) { return tuned.head(tuned.features(x)); });
   std::printf("accuracy on classes 5-9 after fine-tuning the head: %.4f\n", accuracy(predict_tuned, test_b));

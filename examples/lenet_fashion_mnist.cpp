@@ -24,7 +24,6 @@ int train(const examples::Options& o) {
       [&](auto x, auto y) { return tg::nll_loss(net(x), y); }));
   auto predict =
       tg::compile_inference<tg::Input<float, examples::eval_batch, 1, 28, 28>>([&](auto x) { return net(x); });
-  if (o.check_finite) tg::check_finite(step, net);
   if (o.classic) {
     const double lr = o.lr > 0 ? o.lr : 0.01;
     auto optimizer = tg::optim::make(step, tg::optim::Momentum{0.5}, tg::sched::Constant{lr});

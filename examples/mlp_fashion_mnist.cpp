@@ -16,7 +16,6 @@ int train(const examples::Options& o) {
   auto step = tg::observed(tg::compile<tg::Input<float, B, 784>, tg::Labels<B, 10>>(
       [&](auto x, auto y) { return tg::cross_entropy(model(x), y); }));
   auto predict = tg::compile_inference<tg::Input<float, examples::eval_batch, 784>>([&](auto x) { return model(x); });
-  if (o.check_finite) tg::check_finite(step, model);
   const double lr = o.lr > 0 ? o.lr : 0.01;
   auto optimizer = tg::optim::make(step, tg::optim::Momentum{0.9}, tg::sched::Constant{lr});
   std::printf("MLP 784-256-128-10, batch %zu, SGD lr %g momentum 0.9, %d epoch(s)\n", B, lr, o.epochs);

@@ -25,8 +25,9 @@ Options parse(int argc, char** argv, const std::string& description, const std::
                "steps; print the table after each epoch");
   app.add_option("--stats-every", o.stats_every, "steps between recorded statistics (default 200)")
       ->check(flags::at_least_one);
-  app.add_option("--stats-csv", o.stats_csv, "write every recorded statistic to this CSV (implies --stats; plot "
-                                             "with scripts/plot_stats.sh)")
+  app.add_option("--stats-csv", o.stats_csv,
+                 "write every recorded statistic to this CSV (implies --stats; finetune_fashion_mnist writes "
+                 "FILE_all.csv and FILE_head.csv; plot with scripts/plot_stats.sh)")
       ->check(flags::writable_file);
   app.add_option("--history", o.history, "write epoch, mean training loss and test accuracy to this CSV file")
       ->check(flags::writable_file);
