@@ -16,6 +16,7 @@ packages=(
   gnuplot-nox             # scripts/plot_history.sh
   graphviz                # scripts/render_graphs.sh: tg::to_dot pictures
   doxygen                 # the API reference: cmake --build build --target docs
+  openmpi-bin libopenmpi-dev  # tg::dist: data-parallel training, tests under mpirun -np 2
   time                    # bench/compile_times: /usr/bin/time -v
   clang-14 libclang-rt-14-dev  # tests/fuzz: libFuzzer with ASan and UBSan
 )

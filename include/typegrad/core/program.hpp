@@ -216,6 +216,10 @@ class BasicProgram {
   // The buffers of occurrence id in the backend's memory (valid while the program lives): for tools.
   const void* value_buffer(std::size_t id) const { return ctx_.val[id]; }
   const void* adjoint_buffer(std::size_t id) const { return ctx_.adj[id]; }
+  // The gradient block: every trainable leaf's gradient slot in one buffer of the backend's memory, laid out by
+  // the plan (padding between slots is zero). Reduced whole by data-parallel training (dist/data_parallel.hpp).
+  void* gradient_block() { return grads_.get(); }
+  static constexpr std::size_t gradient_block_bytes = plan.grad_bytes;
   // The gradient buffer of the trainable leaf whose data is at `data` (nullptr if none).
   const void* gradient_of(const void* data) const { return find_gradient(data); }
   // The occurrence that this occurrence was merged into (itself unless merged): for tests and tools.

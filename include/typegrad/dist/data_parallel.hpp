@@ -1,0 +1,177 @@
+#pragma once
+// Data-parallel training over MPI (needs MPI only where this header is included; link MPI::MPI_CXX or
+// MPI::MPI_C: only the C API is used).
+//
+//   tg::dist::World world(&argc, &argv);          // MPI_Init/Finalize; MPI errors become exceptions
+//   tg::dist::check_same_model(world, model);     // every rank built the same model (names, shapes), else an error
+//   tg::dist::broadcast_state(world, model);      // rank 0's parameters and buffers everywhere
+//   auto step = tg::compile<tg::Input<float, B / R, ...>, ...>(loss);   // the per-rank share of a global batch B
+//   tg::dist::shard(world, global_x, local_x);    // rank r takes rows [r B/R, (r+1) B/R)
+//   step(local_x, local_y);
+//   tg::dist::average_gradients(world, step);     // one MPI_Allreduce over the step's whole gradient block, / R
+//   optimizer.update(step);                       // any rule, schedule, clipping (after the reduction), accumulation
+//
+// Every rank then holds the gradient of the mean loss over the global batch, so training equals single-process
+// training on that batch up to the order of floating-point additions (tests/dist/). BatchNorm statistics stay
+// per rank (each rank normalises its shard); rank 0 alone should write checkpoints (tg::io::save is atomic).
+// the MPI C API only: the deprecated C++ bindings of Open MPI's and MPICH's headers are not wanted (their casts
+// warn under -Wextra)
+#ifndef OMPI_SKIP_MPICXX
+#define OMPI_SKIP_MPICXX 1
+#endif
+#ifndef MPICH_SKIP_MPICXX
+#define MPICH_SKIP_MPICXX 1
+#endif
+#include <mpi.h>
+
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "typegrad/core/module.hpp"
+#include "typegrad/core/program.hpp"
+
+namespace tg::dist {
+
+struct DistError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+inline void check(int code, const char* what) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  throw DistError(std::string("typegrad::dist: ") + what + " failed: " + std::string(text, std::size_t(length)));
+}
+template <class T>
+MPI_Datatype datatype() {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "tg::dist: float or double tensors");
+  return std::is_same_v<T, float> ? MPI_FLOAT : MPI_DOUBLE;
+}
+}  // namespace detail
+
+// The processes of one job (MPI_COMM_WORLD). Initialises MPI unless the program already has, and finalises what
+// it initialised. MPI errors are returned, not fatal, so that they surface as DistError exceptions.
+class World {
+ public:
+  World(int* argc, char*** argv) {
+    int ready = 0;
+    MPI_Initialized(&ready);
+    if (!ready) {
+      int provided = 0;
+      detail::check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+      owns_ = true;
+    }
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  }
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+  ~World() {
+    if (owns_) MPI_Finalize();
+  }
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  MPI_Comm comm() const { return MPI_COMM_WORLD; }
+  void barrier() const { detail::check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+
+ private:
+  int rank_ = 0, size_ = 1;
+  bool owns_ = false;
+};
+
+// What a model is, as text: one "name dtype-size [dims]" line per state tensor, in walk order.
+template <class Model>
+std::string describe_model(const Model& model) {
+  std::string s;
+  for_each_state_tensor(model, [&](const std::string& name, const auto& t) {
+    using T = std::remove_cvref_t<decltype(t)>;
+    s += name + " " + std::to_string(sizeof(typename T::value_type)) + " [";
+    for (std::size_t k = 0; k < T::shape_type::rank; ++k) s += (k ? ", " : "") + std::to_string(T::shape_type::dims[k]);
+    s += "]\n";
+  });
+  return s;
+}
+
+// Throws DistError on every rank unless all ranks built the same model: rank 0's description is broadcast and
+// each rank names the first line where its own differs. Call it on every rank, before training.
+template <class Model>
+void check_same_model(const World& world, const Model& model) {
+  const std::string mine = describe_model(model);
+  std::uint64_t length = mine.size();
+  detail::check(MPI_Bcast(&length, 1, MPI_UINT64_T, 0, world.comm()), "MPI_Bcast");
+  std::string reference(length, '\0');
+  if (world.rank() == 0) reference = mine;
+  detail::check(MPI_Bcast(reference.data(), int(length), MPI_CHAR, 0, world.comm()), "MPI_Bcast");
+  std::string difference;
+  if (reference != mine) {
+    std::size_t a = 0, b = 0;
+    for (;;) {
+      const std::size_t ea = reference.find('\n', a), eb = mine.find('\n', b);
+      const std::string la = ea == std::string::npos ? "(nothing)" : reference.substr(a, ea - a);
+      const std::string lb = eb == std::string::npos ? "(nothing)" : mine.substr(b, eb - b);
+      if (la != lb) {
+        difference = "rank " + std::to_string(world.rank()) + " has " + lb + " where rank 0 has " + la;
+        break;
+      }
+      a = ea + 1;
+      b = eb + 1;
+    }
+  }
+  int differs = !difference.empty(), any = 0;
+  detail::check(MPI_Allreduce(&differs, &any, 1, MPI_INT, MPI_MAX, world.comm()), "MPI_Allreduce");
+  if (any)
+    throw DistError("typegrad::dist: the ranks' models differ" +
+                    (difference.empty() ? std::string(" (on another rank)") : ": " + difference));
+}
+
+// Rank 0's parameters and buffers (BatchNorm statistics) to every rank.
+template <class Model>
+void broadcast_state(const World& world, Model& model) {
+  for_each_state_tensor(model, [&](const std::string&, auto& t) {
+    using T = typename std::remove_cvref_t<decltype(t)>::value_type;
+    detail::check(MPI_Bcast(t.data(), int(t.size() * sizeof(T)), MPI_BYTE, 0, world.comm()), "MPI_Bcast");
+  });
+}
+
+// The gradients of the last step, summed over ranks and divided by their number: one MPI_Allreduce over the
+// step's gradient block (every trainable parameter's slot, tied and repeated ones included).
+template <class Program>
+void average_gradients(const World& world, Program& step) {
+  using T = typename Program::value_type;
+  static_assert(!Program::backend::is_device,
+                "tg::dist::average_gradients reduces host memory; a device program's gradients live on the device");
+  constexpr bool one_type = [] {  // every gradient slot holds T, so the block is an array of T
+    for (std::size_t k = 0; k < Program::node_count; ++k)
+      if (Program::plan.kind[k] == node_kind::external && Program::plan.needs_adjoint[k] &&
+          Program::plan.elem_bytes[k] != sizeof(T))
+        return false;
+    return true;
+  }();
+  static_assert(one_type, "tg::dist::average_gradients: parameters of one element type (the loss's) only");
+  constexpr std::size_t count = Program::gradient_block_bytes / sizeof(T);
+  if constexpr (count > 0) {
+    T* g = static_cast<T*>(step.gradient_block());
+    detail::check(MPI_Allreduce(MPI_IN_PLACE, g, int(count), detail::datatype<T>(), MPI_SUM, world.comm()),
+                  "MPI_Allreduce of the gradients");
+    const T scale = T(1) / T(world.size());
+    for (std::size_t i = 0; i < count; ++i) g[i] *= scale;
+  }
+}
+
+// This rank's rows of a global batch: rank r of R takes rows [r Local, (r + 1) Local), Local = Global / R.
+template <class T, std::size_t Global, std::size_t Local, std::size_t... D>
+void shard(const World& world, const Tensor<T, Global, D...>& global, Tensor<T, Local, D...>& local) {
+  if (std::size_t(world.size()) * Local != Global)
+    throw DistError("typegrad::dist: a global batch of " + std::to_string(Global) + " rows does not split into " +
+                    std::to_string(world.size()) + " shards of " + std::to_string(Local));
+  constexpr std::size_t row = (std::size_t{1} * ... * D);
+  std::memcpy(local.data(), global.data() + std::size_t(world.rank()) * Local * row, Local * row * sizeof(T));
+}
+
+}  // namespace tg::dist
