@@ -26,7 +26,7 @@ template <class Root, bool Train, class Backend, class... Specs>
 class BasicProgram {
  public:
   using backend = Backend;
-  using node_backend = unobserved_t<Backend>;  // what node code runs on (observing<B> programs share B's kernels)
+  using node_backend = unobserved_t<Backend>;  // what node code runs on (an observed program shares its base backend's kernels)
   using root_type = Root;
   using value_type = typename Root::value_type;
   using output_shape = typename Root::shape_type;
@@ -199,9 +199,9 @@ class BasicProgram {
   }
 
   const Root& expression() const { return root_; }
-  // Observed programs (tg::observed, on a backend observing<B>) call hook(program, id, backward) after each kernel
-  // of the forward (backward = false) and backward pass, id its occurrence; an empty hook turns it off. For tools
-  // (api/check_finite.hpp, api/layer_stats.hpp). Other programs have neither the hook nor a branch for it.
+  // Observed programs (tg::observed: their backend is `observing<B>`) call hook(program, id, backward) after
+  // each kernel of the forward (backward = false) and backward pass, id its occurrence; an empty hook turns it
+  // off. For tools (api/check_finite.hpp, api/layer_stats.hpp). Other programs have neither the hook nor a branch.
   using kernel_hook = std::function<void(const BasicProgram&, std::size_t, bool)>;
   void after_each_kernel(kernel_hook hook)
     requires observes_v<Backend>
