@@ -43,9 +43,9 @@ int main(int argc, char** argv) {
     Mlp mlp;
     tg::Tensor<float, 64, 784> x;
     tgbench::fill_random(x.data(), x.size(), 1, 1.0f);
-    measure("mlp_step", mlp, x, y,
-            tg::compile<tg::Input<float, 64, 784>, tg::Labels<64, 10>>(
-                [&](auto a, auto b) { return tg::cross_entropy(mlp(a), b); }),
+    measure("mlp_step", mlp, x, y, tg::compile<tg::Input<float, 64, 784>, tg::Labels<64, 10>>([&](auto a, auto b) {
+              return tg::cross_entropy(mlp(a), b);
+            }),
             o, o.calls(100));
   }
   if (o.wanted("lenet")) {

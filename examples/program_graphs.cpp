@@ -4,11 +4,10 @@
 // (tg::workspace_svg: buffers over the forward/backward timeline).
 //   program_graphs --out DIR        then: scripts/render_graphs.sh DIR   (dot -Tsvg for every .dot)
 #include <CLI/CLI.hpp>
-#include <typegrad/api/to_dot.hpp>
-#include <typegrad/typegrad.hpp>
-
 #include <cstdio>
 #include <filesystem>
+#include <typegrad/api/to_dot.hpp>
+#include <typegrad/typegrad.hpp>
 
 #include "typegrad/io/atomic_file.hpp"
 
@@ -33,14 +32,16 @@ struct TransformerLm {
   }
 };
 
-void write(const std::filesystem::path& dir, const std::string& name, const tg::ProgramInfo& info, const std::string& title) {
+void write(const std::filesystem::path& dir, const std::string& name, const tg::ProgramInfo& info,
+           const std::string& title) {
   const std::string dot = tg::to_dot(info, title), svg = tg::workspace_svg(info, title + ": workspace");
   for (const auto& [file, text] : {std::pair{name + ".dot", &dot}, std::pair{name + "_workspace.svg", &svg}})
     tg::io::atomic_write(dir / file, [&](const auto& put) { put(text->data(), text->size()); });
-  std::printf("%-18s %4zu nodes, %3zu forward / %3zu backward kernels, %4zu buffers, workspace %8zu B (%8zu B without "
-              "reuse), DOT %7zu B\n",
-              name.c_str(), info.nodes.size(), info.forward.size(), info.backward.size(), info.buffers.size(),
-              info.workspace_bytes, info.naive_bytes, dot.size());
+  std::printf(
+      "%-18s %4zu nodes, %3zu forward / %3zu backward kernels, %4zu buffers, workspace %8zu B (%8zu B without "
+      "reuse), DOT %7zu B\n",
+      name.c_str(), info.nodes.size(), info.forward.size(), info.backward.size(), info.buffers.size(),
+      info.workspace_bytes, info.naive_bytes, dot.size());
 }
 }  // namespace
 

@@ -5,10 +5,9 @@
 //
 // The forward computation is an ordinary expression; tg::compile turns it into a step whose backward pass the
 // compiler generated. We compare that gradient with the closed form above, then descend by hand.
-#include <typegrad/typegrad.hpp>
-
 #include <cmath>
 #include <random>
+#include <typegrad/typegrad.hpp>
 
 #include "tutorial.hpp"
 

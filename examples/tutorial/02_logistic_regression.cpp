@@ -6,9 +6,8 @@
 // tg::binary_cross_entropy_with_logits computes J from the logits w^T x + b without forming p (stable for any
 // logit). Instead of updating by hand (tutorial 1), tg::optim::make builds an optimizer over every trainable
 // parameter the step found in its expression.
-#include <typegrad/typegrad.hpp>
-
 #include <random>
+#include <typegrad/typegrad.hpp>
 
 #include "tutorial.hpp"
 

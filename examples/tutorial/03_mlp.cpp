@@ -5,9 +5,8 @@
 // Layers (tg::Linear) hold their parameters in PyTorch's layout. Declaring the model's members with
 // BOOST_HANA_DEFINE_STRUCT lets typegrad walk them: parameter names (fc1.weight), saving, loading, initialising.
 // The label of a point is whether it lies inside the circle of radius 1.2: the boundary is curved.
-#include <typegrad/typegrad.hpp>
-
 #include <random>
+#include <typegrad/typegrad.hpp>
 
 #include "tutorial.hpp"
 

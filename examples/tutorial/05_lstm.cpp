@@ -4,9 +4,8 @@
 //
 // tg::LSTM runs its cell with tg::scan: the expression's type holds one step, not T of them, and the backward
 // pass through time is generated like any other. The classifier reads the last hidden state.
-#include <typegrad/typegrad.hpp>
-
 #include <random>
+#include <typegrad/typegrad.hpp>
 
 #include "tutorial.hpp"
 
@@ -15,7 +14,7 @@ constexpr std::size_t B = 64, T = 15, H = 16;
 struct Counter {
   BOOST_HANA_DEFINE_STRUCT(Counter, (tg::LSTM<1, H>, lstm), (tg::Linear<H, 2>, head));
   explicit Counter(std::uint64_t seed) { tg::init::initialize(*this, seed); }
-  auto operator()(auto xs) const {  // [B, T, 1] -> logits [B, 2]
+  auto operator()(auto xs) const {                 // [B, T, 1] -> logits [B, 2]
     auto last = tg::slice<1, T - 1, T>(lstm(xs));  // [B, 1, H]: the state after the whole sequence
     return head(tg::reshape<B, H>(last));
   }

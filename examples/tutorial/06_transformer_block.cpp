@@ -7,9 +7,8 @@
 // weights load from a PyTorch state_dict. Its residuals use tg::residual (tg::let): the input of each is held
 // once in the expression's type, so blocks stack without the type doubling. The causal mask keeps position t
 // from seeing later tokens, so the model must learn the rule from the past alone.
-#include <typegrad/typegrad.hpp>
-
 #include <random>
+#include <typegrad/typegrad.hpp>
 
 #include "tutorial.hpp"
 

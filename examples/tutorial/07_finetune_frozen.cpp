@@ -7,10 +7,9 @@
 //
 // tg::frozen(layer) marks a layer's parameters as constants of the program: no gradient code is generated for
 // them and the optimizer keeps no state for them (the step has fewer trainable leaves, checked at compile time).
-#include <typegrad/typegrad.hpp>
-
 #include <cstring>
 #include <random>
+#include <typegrad/typegrad.hpp>
 #include <vector>
 
 #include "tutorial.hpp"
@@ -65,8 +64,8 @@ int main() {
     return tg::cross_entropy(tuned.head(tg::frozen(tuned.fc2)(tg::tanh(tg::frozen(tuned.fc1)(xs)))), ys);
   });
   static_assert(decltype(step_b)::gradient_leaf_count == 2, "only the head's weight and bias are trained");
-  auto predict_b = tg::compile_inference<tg::Input<float, B, 2>>(
-      [&](auto xs) { return tuned.head(tuned.features(xs)); });
+  auto predict_b =
+      tg::compile_inference<tg::Input<float, B, 2>>([&](auto xs) { return tuned.head(tuned.features(xs)); });
   auto adam_b = tg::optim::make(step_b, tg::optim::Adam{}, tg::sched::Constant{1e-2});
   for (int it = 0; it < 1000; ++it) {
     sample(x, y, gen, upper_half);

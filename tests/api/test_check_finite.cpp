@@ -54,7 +54,8 @@ TEST_CASE("check_finite: the operation that makes a NaN in the forward pass", "[
   tg::Parameter<double, 4, 4> w;
   for (std::size_t i = 0; i < w.size(); ++i) w.data()[i] = 0.25;
   // log is its own kernel here (the matmul reads its whole buffer); x < 0 makes it NaN
-  auto step = tg::observed(tg::compile<tg::Input<double, 2, 4>>([&](auto x) { return tg::sum(tg::matmul(tg::log(x * 2.0), w)); }));
+  auto step = tg::observed(
+      tg::compile<tg::Input<double, 2, 4>>([&](auto x) { return tg::sum(tg::matmul(tg::log(x * 2.0), w)); }));
   tg::check_finite(step);
   tg::Tensor<double, 2, 4> x;
   for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = 1.0 + double(i);

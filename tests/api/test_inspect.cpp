@@ -58,7 +58,8 @@ TEST_CASE("to_dot: parameters carry their dotted names; frozen ones are marked",
   auto step = tg::compile<tg::Input<double, 5, 3>, tg::Labels<5, 2>>(
       [&](auto x, auto y) { return tg::cross_entropy(net.fc2(tg::tanh(tg::frozen(net.fc1)(x))), y); });
   const std::string dot = tg::to_dot(step, net, "Net");
-  for (const char* name : {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}) CHECK(dot.find(name) != std::string::npos);
+  for (const char* name : {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"})
+    CHECK(dot.find(name) != std::string::npos);
   CHECK(count_matches(dot, R"(\(frozen\))") == 2);
   CHECK(count_matches(dot, R"(fc1\.weight\\n\[4, 3\]\\n\(frozen\))") == 1);
   CHECK(count_matches(dot, R"(fc2\.weight\\n\[2, 4\]\\n\(frozen\))") == 0);
@@ -110,7 +111,8 @@ TEST_CASE("to_dot: Graphviz reads the output", "[integration]") {
   Net net;
   auto step = tg::compile<tg::Input<double, 5, 3>, tg::Labels<5, 2>>(
       [&](auto x, auto y) { return tg::cross_entropy(net.fc2(tg::gelu(net.fc1(x))), y); });
-  const std::string dot_file = tgtest::scratch_file("net.dot").string(), svg_file = tgtest::scratch_file("net.svg").string();
+  const std::string dot_file = tgtest::scratch_file("net.dot").string(),
+                    svg_file = tgtest::scratch_file("net.svg").string();
   std::ofstream(dot_file) << tg::to_dot(step, net);
   REQUIRE(std::system(("dot -Tsvg '" + dot_file + "' -o '" + svg_file + "'").c_str()) == 0);
   std::ifstream svg(svg_file);

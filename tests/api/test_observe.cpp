@@ -22,7 +22,9 @@ using Observed = decltype(tg::observed(std::declval<const Plain&>()));
 using Hook = Observed::kernel_hook;
 
 template <class P>
-concept has_hook = requires(P& p) { p.after_each_kernel(Hook{}); };
+concept has_hook = requires(P& p) {
+  p.after_each_kernel(Hook{});
+};
 
 // mean, population standard deviation, max |x|, zero fraction of n values
 struct Expected {
@@ -67,7 +69,8 @@ TEST_CASE("LayerStats: output and gradient statistics match values computed by h
   tg::Tensor<double, 5, 3> x;
   for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = std::sin(double(i) + 0.5) * 2;
 
-  // by hand: y = x W^T + b, r = relu(y); loss = sum r (v = 1); dW[o][i] = sum_n [y_no > 0] x_ni, db[o] = sum_n [y_no > 0]
+  // by hand: y = x W^T + b, r = relu(y); loss = sum r (v = 1); dW[o][i] = sum_n [y_no > 0] x_ni, db[o] = sum_n [y_no >
+  // 0]
   std::vector<double> relu_out, dw(12, 0), db(4, 0);
   for (std::size_t n = 0; n < 5; ++n)
     for (std::size_t o = 0; o < 4; ++o) {
@@ -128,5 +131,6 @@ TEST_CASE("observed programs compute what the plain program computes", "[integra
   watched.after_each_kernel([&](const auto&, std::size_t, bool) { ++kernels; });
   CHECK(plain(x) == watched(x));
   CHECK(kernels > 0);
-  for (std::size_t k = 0; k < 12; ++k) CHECK(plain.grad(net.fc.weight).data()[k] == watched.grad(net.fc.weight).data()[k]);
+  for (std::size_t k = 0; k < 12; ++k)
+    CHECK(plain.grad(net.fc.weight).data()[k] == watched.grad(net.fc.weight).data()[k]);
 }

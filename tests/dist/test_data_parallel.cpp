@@ -88,9 +88,10 @@ int main(int argc, char** argv) try {
   const double sgd = train_both(world, tg::optim::Momentum{0.9}, {}, 6);
   expect(sgd < 1e-12, "momentum SGD: data parallel = single process (difference " + std::to_string(sgd) + ")", r);
   const double adam = train_both(world, tg::optim::AdamW{}, {.clip_norm = 0.5, .accumulate = 2}, 6);
-  expect(adam < 1e-12, "AdamW, clipping 0.5, accumulation 2: data parallel = single process (difference " +
-                           std::to_string(adam) + ")",
-         r);
+  expect(
+      adam < 1e-12,
+      "AdamW, clipping 0.5, accumulation 2: data parallel = single process (difference " + std::to_string(adam) + ")",
+      r);
   std::printf("rank %d: relative parameter difference after 6 steps: momentum %.3g, AdamW+clip+accumulate %.3g\n", r,
               sgd, adam);
 

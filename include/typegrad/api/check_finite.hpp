@@ -135,13 +135,13 @@ template <class Program>
 void check_finite(Program& program, bool on = true, ParameterNames names = {}) {
   if constexpr (is_observed_v<Program>)
     if (!on) return program.after_each_kernel({});
-  detail::chain_kernel_hook(
-      program, [names = std::move(names), widths = detail::floating_widths(program)](const auto& p, std::size_t id, bool backward) {
-        detail::check_kernel(p, id, backward, names, widths);
-      });
+  detail::chain_kernel_hook(program, [names = std::move(names), widths = detail::floating_widths(program)](
+                                         const auto& p, std::size_t id, bool backward) {
+    detail::check_kernel(p, id, backward, names, widths);
+  });
 }
 template <class Program, class Model>
-  requires walkable_module_v<Model>
+requires walkable_module_v<Model>
 void check_finite(Program& program, const Model& model) {
   check_finite(program, true, parameter_names_by_address(model));
 }

@@ -52,31 +52,31 @@ constexpr bool is_program_input() {
 
 // One distinct node of a program (occurrences merged by sharing are one node).
 struct NodeInfo {
-  std::size_t id = 0;               // its occurrence id in the plan (post-order)
-  std::string op;                   // operation ("matmul", "relu"), or what a leaf is ("input 0", a parameter's name)
-  std::string shape;                // "[32,10]"
+  std::size_t id = 0;  // its occurrence id in the plan (post-order)
+  std::string op;      // operation ("matmul", "relu"), or what a leaf is ("input 0", a parameter's name)
+  std::string shape;   // "[32, 10]"
   node_kind kind = node_kind::pointwise;
   bool parameter = false, frozen = false;
-  std::size_t forward_position = no_node;  // its time in the forward schedule (kernels only)
-  std::size_t backward_position = no_node; // its place among the backward kernels (those that run backward)
-  std::size_t region = no_node;     // the kernel whose fused loop computes it (itself for a kernel)
-  std::vector<std::size_t> inputs;  // the distinct nodes it reads, in argument order
+  std::size_t forward_position = no_node;   // its time in the forward schedule (kernels only)
+  std::size_t backward_position = no_node;  // its place among the backward kernels (those that run backward)
+  std::size_t region = no_node;             // the kernel whose fused loop computes it (itself for a kernel)
+  std::vector<std::size_t> inputs;          // the distinct nodes it reads, in argument order
 };
 
 // One block of the workspace: a kernel's value, its adjoint or its working memory.
 struct BufferInfo {
-  std::size_t node = 0;   // occurrence id of the kernel that owns it
-  std::string role;       // "value", "adjoint", "scratch"
+  std::size_t node = 0;  // occurrence id of the kernel that owns it
+  std::string role;      // "value", "adjoint", "scratch"
   std::size_t offset = 0, bytes = 0;
   std::size_t first = 0, last = 0;  // live on the timeline [first, last]: forward kernel i at i, its backward at 2K-1-i
 };
 
 struct ProgramInfo {
-  std::vector<NodeInfo> nodes;             // distinct nodes, in post-order (inputs before their readers)
-  std::vector<std::size_t> forward;        // occurrence ids of the kernels, in forward order
-  std::vector<std::size_t> backward;       // ... of those whose backward runs, in backward order
+  std::vector<NodeInfo> nodes;        // distinct nodes, in post-order (inputs before their readers)
+  std::vector<std::size_t> forward;   // occurrence ids of the kernels, in forward order
+  std::vector<std::size_t> backward;  // ... of those whose backward runs, in backward order
   std::vector<BufferInfo> buffers;
-  std::vector<std::size_t> node_of;        // occurrence id -> id of the distinct node it stands for
+  std::vector<std::size_t> node_of;  // occurrence id -> id of the distinct node it stands for
   std::size_t workspace_bytes = 0, naive_bytes = 0, gradient_bytes = 0, timeline = 0;
   // the distinct node with this id (an occurrence id: node_of[id] for any occurrence), nullptr if none
   const NodeInfo* find(std::size_t id) const {
@@ -158,7 +158,8 @@ ProgramInfo inspect(const BasicProgram<Root, Train, Backend, Specs...>& program,
   for (std::size_t k = 0; k < N; ++k) {
     if (shown[k] != k) continue;
     NodeInfo d = std::move(all[k]);
-    for (std::size_t c = 0; c < plan.child_count[k]; ++c) d.inputs.push_back(shown[plan.children[plan.child_begin[k] + c]]);
+    for (std::size_t c = 0; c < plan.child_count[k]; ++c)
+      d.inputs.push_back(shown[plan.children[plan.child_begin[k] + c]]);
     if (plan.kind[k] == node_kind::pointwise && plan.reader[k] != no_node) d.region = shown[plan.reader[k]];
     slot[k] = info.nodes.size();
     info.nodes.push_back(std::move(d));
@@ -186,7 +187,8 @@ ProgramInfo inspect(const BasicProgram<Root, Train, Backend, Specs...>& program,
     const std::size_t value_bytes = detail::round_up(plan.elements[k] * plan.elem_bytes[k]);
     info.buffers.push_back({shown[k], "value", plan.val_offset[k], value_bytes, plan.val_start[k], plan.val_end[k]});
     if (plan.needs_adjoint[k])
-      info.buffers.push_back({shown[k], "adjoint", plan.adj_offset[k], value_bytes, plan.adj_start[k], plan.adj_end[k]});
+      info.buffers.push_back(
+          {shown[k], "adjoint", plan.adj_offset[k], value_bytes, plan.adj_start[k], plan.adj_end[k]});
     if (plan.scratch_bytes[k])
       info.buffers.push_back({shown[k], "scratch", plan.scratch_offset[k], detail::round_up(plan.scratch_bytes[k]), p,
                               plan.needs_adjoint[k] ? 2 * K - 1 - p : p});
@@ -199,8 +201,7 @@ ProgramInfo inspect(const BasicProgram<Root, Train, Backend, Specs...>& program,
 }
 
 template <class Program, class Model>
-  requires walkable_module_v<Model>
-ProgramInfo inspect(const Program& program, const Model& model) {
+requires walkable_module_v<Model> ProgramInfo inspect(const Program& program, const Model& model) {
   return inspect(program, parameter_names_by_address(model));
 }
 

@@ -59,7 +59,8 @@ TensorStats tensor_stats(const void* data, std::size_t n, unsigned char width) {
 
 // rows as a table: layer / parameter, tensor, mean, std, max |x|, zero fraction
 inline void print_stats(const std::vector<TensorStats>& rows, std::FILE* out = stdout) {
-  std::fprintf(out, "%-24s %-40s %11s %11s %11s %7s\n", "layer / parameter", "tensor", "mean", "std", "max |x|", "zeros");
+  std::fprintf(out, "%-24s %-40s %11s %11s %11s %7s\n", "layer / parameter", "tensor", "mean", "std", "max |x|",
+               "zeros");
   for (const auto& r : rows)
     std::fprintf(out, "%-24s %-40s %11.3e %11.3e %11.3e %6.1f%%\n", r.name.c_str(), r.what.c_str(), r.mean, r.stddev,
                  r.max_abs, 100 * r.zero_fraction);
@@ -95,16 +96,17 @@ class LayerStats {
       if (!state->recording || backward || !state->widths[id]) return;
       const std::size_t shown = state->info.node_of[id];
       TensorStats s = detail::tensor_stats<typename Program::backend>(p.value_buffer(id), Program::plan.elements[id],
-                                                                       state->widths[id]);
+                                                                      state->widths[id]);
       s.step = state->step;
       s.name = layer_name(state->info, shown);
-      s.what = "output of f" + std::to_string(Program::plan.kernel_pos[id]) + " " + detail::describe_node(state->info, id);
+      s.what =
+          "output of f" + std::to_string(Program::plan.kernel_pos[id]) + " " + detail::describe_node(state->info, id);
       state->rows.push_back(std::move(s));
     });
   }
   template <class Model>
-    requires walkable_module_v<Model>
-  LayerStats(Program& program, const Model& model) : LayerStats(program, parameter_names_by_address(model)) {}
+  requires walkable_module_v<Model> LayerStats(Program& program, const Model& model)
+      : LayerStats(program, parameter_names_by_address(model)) {}
 
   // Runs the program (the one given to the constructor) on args with recording on, records the gradients it
   // left, and returns what it returns. `step` labels the rows.

@@ -30,11 +30,16 @@ inline std::string dot_escape(const std::string& s) {
 inline std::string xml_escape(const std::string& s) {
   std::string r;
   for (char c : s) {
-    if (c == '<') r += "&lt;";
-    else if (c == '>') r += "&gt;";
-    else if (c == '&') r += "&amp;";
-    else if (c == '"') r += "&quot;";
-    else r += c;
+    if (c == '<')
+      r += "&lt;";
+    else if (c == '>')
+      r += "&gt;";
+    else if (c == '&')
+      r += "&amp;";
+    else if (c == '"')
+      r += "&quot;";
+    else
+      r += c;
   }
   return r;
 }
@@ -48,7 +53,8 @@ inline std::string dot_node(const NodeInfo& d) {
   std::string attrs;
   std::string label = d.op + "\n" + d.shape;
   if (d.parameter) {
-    attrs = d.frozen ? "shape=box, style=\"dashed,filled\", fillcolor=\"#eeeeee\"" : "shape=box, style=filled, fillcolor=\"#fff2cc\"";
+    attrs = d.frozen ? "shape=box, style=\"dashed,filled\", fillcolor=\"#eeeeee\""
+                     : "shape=box, style=filled, fillcolor=\"#fff2cc\"";
     if (d.frozen) label += "\n(frozen)";
   } else if (d.kind == node_kind::external) {
     attrs = d.op.starts_with("input") ? "shape=invhouse, style=filled, fillcolor=\"#d9ead3\"" : "shape=box";
@@ -121,8 +127,8 @@ std::string to_dot(const Program& program, const std::string& title = "typegrad 
   return to_dot(inspect(program), title);
 }
 template <class Program, class Model>
-  requires walkable_module_v<Model>
-std::string to_dot(const Program& program, const Model& model, const std::string& title = "typegrad program") {
+requires walkable_module_v<Model> std::string to_dot(const Program& program, const Model& model,
+                                                     const std::string& title = "typegrad program") {
   return to_dot(inspect(program, model), title);
 }
 
@@ -133,7 +139,8 @@ inline std::string workspace_svg(const ProgramInfo& info, const std::string& tit
   const double t_unit = width / double(info.timeline ? info.timeline : 1);
   const double b_unit = height / double(info.workspace_bytes ? info.workspace_bytes : 1);
   std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(int(width + left + 20)) +
-                  "\" height=\"" + std::to_string(int(height + top + 50)) + "\" font-family=\"Helvetica\" font-size=\"11\">\n";
+                  "\" height=\"" + std::to_string(int(height + top + 50)) +
+                  "\" font-family=\"Helvetica\" font-size=\"11\">\n";
   s += "<text x=\"" + std::to_string(int(left)) + "\" y=\"20\" font-size=\"13\">" + detail::xml_escape(title) + ": " +
        std::to_string(info.workspace_bytes) + " B for " + std::to_string(info.buffers.size()) + " buffers of " +
        std::to_string(info.naive_bytes) + " B in all</text>\n";
@@ -143,13 +150,16 @@ inline std::string workspace_svg(const ProgramInfo& info, const std::string& tit
     const char* colour = b.role == "value" ? "#6fa8dc" : b.role == "adjoint" ? "#f6b26b" : "#b7b7b7";
     const NodeInfo* d = info.find(b.node);
     char rect[256];
-    std::snprintf(rect, sizeof rect, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\" stroke=\"#333\" stroke-width=\"0.3\">",
-                  left + double(b.first) * t_unit, top + double(b.offset) * b_unit,
-                  double(b.last - b.first + 1) * t_unit, double(b.bytes) * b_unit, colour);
+    std::snprintf(
+        rect, sizeof rect,
+        "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\" stroke=\"#333\" stroke-width=\"0.3\">",
+        left + double(b.first) * t_unit, top + double(b.offset) * b_unit, double(b.last - b.first + 1) * t_unit,
+        double(b.bytes) * b_unit, colour);
     s += rect;
-    s += "<title>" + detail::xml_escape(detail::kernel_tag(*d) + " " + d->op + " " + d->shape + ": " + b.role + ", " +
-                                        std::to_string(b.bytes) + " B at " + std::to_string(b.offset) + ", live " +
-                                        std::to_string(b.first) + ".." + std::to_string(b.last)) +
+    s += "<title>" +
+         detail::xml_escape(detail::kernel_tag(*d) + " " + d->op + " " + d->shape + ": " + b.role + ", " +
+                            std::to_string(b.bytes) + " B at " + std::to_string(b.offset) + ", live " +
+                            std::to_string(b.first) + ".." + std::to_string(b.last)) +
          "</title></rect>\n";
   }
   const double mid = left + double(info.timeline / 2) * t_unit;

@@ -26,7 +26,8 @@ template <class Root, bool Train, class Backend, class... Specs>
 class BasicProgram {
  public:
   using backend = Backend;
-  using node_backend = unobserved_t<Backend>;  // what node code runs on (an observed program shares its base backend's kernels)
+  // what node code runs on: an observed program (tg::observed) shares its base backend's kernels
+  using node_backend = unobserved_t<Backend>;
   using root_type = Root;
   using value_type = typename Root::value_type;
   using output_shape = typename Root::shape_type;
