@@ -59,7 +59,8 @@ inline std::string describe_node(const ProgramInfo& info, std::size_t occurrence
   return d ? d->op + " " + d->shape : "node " + std::to_string(occurrence);
 }
 
-// The layers a kernel belongs to: the modules owning the parameters its fused region reads ("fc2" for fc2.weight).
+// The layers a kernel belongs to, "fc1, fc2": the modules owning the parameters its fused region reads ("fc2" for
+// fc2.weight); "" for a kernel that reads none (pooling).
 inline std::string layers_of(const ProgramInfo& info, std::size_t kernel) {
   std::vector<std::string> layers;
   for (const auto& d : info.nodes) {
@@ -74,7 +75,7 @@ inline std::string layers_of(const ProgramInfo& info, std::size_t kernel) {
   }
   std::string s;
   for (const auto& l : layers) s += (s.empty() ? "" : ", ") + l;
-  return s.empty() ? "" : " (layer " + s + ")";
+  return s;
 }
 
 // "(fused with mul, sqrt)": the element-wise operations computed inside the kernel's loop
@@ -107,8 +108,9 @@ void check_kernel(const Program& p, std::size_t id, bool backward, const Paramet
   if (bad == no_node) return;
   const ProgramInfo info = inspect(p, names);
   const NodeInfo* k = info.find(info.node_of[id]);
-  const std::string kernel = "f" + std::to_string(plan.kernel_pos[id]) + " " + describe_node(info, id) +
-                             fused_with(info, k ? k->id : id) + layers_of(info, k ? k->id : id);
+  std::string kernel =
+      "f" + std::to_string(plan.kernel_pos[id]) + " " + describe_node(info, id) + fused_with(info, k ? k->id : id);
+  if (const std::string layers = layers_of(info, k ? k->id : id); !layers.empty()) kernel += " (layer " + layers + ")";
   std::string what;
   if (!backward) {
     what = "typegrad: non-finite value in the forward pass: kernel " + kernel + " computed " + number(v) +

@@ -150,10 +150,10 @@ class LayerStats {
     std::size_t step = 0;
     bool recording = false;
   };
-  // the layers whose parameters the kernel's region reads, "" for a kernel that reads none (a pooling layer)
+  // the layers whose parameters the kernel's region reads, "-" for a kernel that reads none (a pooling layer)
   static std::string layer_name(const ProgramInfo& info, std::size_t kernel) {
-    std::string s = detail::layers_of(info, kernel);  // " (layer fc1)"
-    return s.empty() ? "-" : s.substr(8, s.size() - 9);
+    std::string s = detail::layers_of(info, kernel);
+    return s.empty() ? "-" : s;
   }
 
   std::shared_ptr<State> state_;

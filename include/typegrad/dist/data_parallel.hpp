@@ -91,9 +91,8 @@ std::string describe_model(const Model& model) {
   std::string s;
   for_each_state_tensor(model, [&](const std::string& name, const auto& t) {
     using T = std::remove_cvref_t<decltype(t)>;
-    s += name + " " + std::to_string(sizeof(typename T::value_type)) + " [";
-    for (std::size_t k = 0; k < T::shape_type::rank; ++k) s += (k ? ", " : "") + std::to_string(T::shape_type::dims[k]);
-    s += "]\n";
+    s += name + " " + std::to_string(sizeof(typename T::value_type)) + " " +
+         tg::detail::shape_string<typename T::shape_type>() + "\n";
   });
   return s;
 }
