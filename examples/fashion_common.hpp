@@ -31,13 +31,15 @@ struct Options {
   std::size_t stats_every = 200;
   std::string stats_csv;       // ... and write them all to this CSV
   std::string history;  // CSV of per-epoch loss and time
+  std::string save;     // the trained model as safetensors (empty: not saved)
+  bool distributed = false;  // data parallel over MPI (mpirun -np R): --batch is the global batch
   std::string checkpoint = "lenet_classes_0_4.safetensors";  // finetune_fashion_mnist
 };
 
 // Parses the common flags (options.cpp, compiled once for all examples); `batches` lists the batch sizes
 // compiled into the example.
 Options parse(int argc, char** argv, const std::string& description, const std::string& batches,
-              bool with_classic = false, bool with_checkpoint = false);
+              bool with_classic = false, bool with_checkpoint = false, bool with_distributed = false);
 
 // Calls train<B>(o) for the compiled-in batch size that --batch names.
 template <std::size_t... Sizes, class Train>

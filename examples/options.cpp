@@ -1,14 +1,13 @@
 // Command-line parsing for the Fashion-MNIST examples: CLI11 compiled once, not in every example.
 #include <CLI/CLI.hpp>
 
-#include "flags.hpp"
-
 #include "fashion_common.hpp"
+#include "flags.hpp"
 
 namespace examples {
 
 Options parse(int argc, char** argv, const std::string& description, const std::string& batches, bool with_classic,
-              bool with_checkpoint) {
+              bool with_checkpoint, bool with_distributed) {
   Options o;
   CLI::App app(description);
   app.add_option("--epochs", o.epochs, "training epochs")->check(flags::at_least_one);
@@ -31,6 +30,13 @@ Options parse(int argc, char** argv, const std::string& description, const std::
       ->check(flags::writable_file);
   app.add_option("--history", o.history, "write epoch, mean training loss and test accuracy to this CSV file")
       ->check(flags::writable_file);
+  if (with_distributed) {
+    app.add_option("--save", o.save, "save the trained model to this safetensors file (PyTorch state_dict names)")
+        ->check(flags::writable_file);
+    app.add_flag("--distributed", o.distributed,
+                 "data-parallel training over MPI (mpirun -np R ...): --batch is the global batch, each rank "
+                 "computes 1/R of it; rank 0 prints and saves");
+  }
   if (with_checkpoint)
     app.add_option("--checkpoint", o.checkpoint, "where to save the checkpoint (default: " + o.checkpoint + ")")
         ->check(flags::writable_file);

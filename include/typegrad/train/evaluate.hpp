@@ -17,8 +17,10 @@ struct Evaluation {
 // Every item of the set is evaluated: predict(x) returns [B, classes] scores; batches.batch_in_order(k, x, y)
 // fills batch k, and the items that do not fill a batch go through one padded batch whose padding rows are
 // not counted (batches.partial_batch_in_order).
+// part, parts: only batches k with k % parts == part (the padded batch by the last part), so that `parts`
+// processes evaluate a set between them (tg::dist::evaluate sums their results).
 template <std::size_t Classes, class Predict, class Batches>
-Evaluation evaluate(Predict& predict, const Batches& batches) {
+Evaluation evaluate(Predict& predict, const Batches& batches, std::size_t part = 0, std::size_t parts = 1) {
   Evaluation e;
   e.classes = Classes;
   e.confusion.assign(Classes * Classes, 0);
@@ -34,11 +36,11 @@ Evaluation evaluate(Predict& predict, const Batches& batches) {
       ++e.total;
     }
   };
-  for (std::size_t k = 0; k < batches.batches_per_epoch(); ++k) {
+  for (std::size_t k = part; k < batches.batches_per_epoch(); k += parts) {
     batches.batch_in_order(k, x, y);
     count(predict(x), B);
   }
-  if (batches.leftover() > 0) {
+  if (batches.leftover() > 0 && part + 1 == parts) {
     const std::size_t real = batches.partial_batch_in_order(x, y);
     count(predict(x), real);
   }
