@@ -10,6 +10,7 @@
 #include <cmath>
 #include <memory>
 
+#include "gpt_model.hpp"
 #include "harness.hpp"
 #ifdef TG_HAVE_TORCH
 #include <torch/torch.h>
@@ -19,18 +20,8 @@
 
 namespace {
 using tgbench::Variant;
-constexpr std::size_t RB = 64, GB = 8, GT = 128, GV = 96, GE = 256, GH = 8, GF = 1024, GBlocks = 6;
-
-struct Gpt {
-  BOOST_HANA_DEFINE_STRUCT(Gpt, (tg::Embedding<GV, GE>, token), (tg::PositionalEmbedding<GT, GE>, position),
-                           (tg::Repeat<GBlocks, tg::TransformerEncoderBlock<GE, GH, GF, true>>, blocks),
-                           (tg::LayerNorm<GE>, norm), (tg::Linear<GE, GV>, head));
-  explicit Gpt(std::uint64_t seed) : token(seed), position(seed + 1), blocks(seed + 2), head(seed + 3) {}
-  template <class X>
-  auto operator()(X&& tokens) const {  // [B, T] -> [B T, V]
-    return tg::reshape<GB * GT, GV>(head(norm(blocks(position(token(std::forward<X>(tokens)))))));
-  }
-};
+constexpr std::size_t RB = 64, GB = 8;
+using bench::GBlocks, bench::GE, bench::GF, bench::GH, bench::GT, bench::GV;
 
 #ifdef TG_HAVE_TORCH
 namespace nn = torch::nn;
@@ -150,7 +141,7 @@ void run_deep_cases(const tgbench::Options& options, volatile float& sink) {
         x(r, t) = std::int32_t((r * 7 + t * 3) % GV);
         y[r * GT + t] = std::int32_t((r * 7 + t * 3 + 3) % GV);
       }
-    auto model = std::make_unique<Gpt>(4);
+    auto model = std::make_unique<bench::Gpt<GB>>(4);
     auto step = tg::compile<tg::Input<std::int32_t, GB, GT>, tg::Labels<GB * GT, GV>>(
         [&](auto a, auto b) { return tg::cross_entropy((*model)(a), b); });
     auto opt = tg::optim::make(step, tg::optim::AdamW{}, tg::sched::Constant{3e-4});

@@ -95,7 +95,8 @@ N on_device(const N& n, Parameters& store) {
     return r;
   } else if constexpr (is_stacked_param_leaf_v<N>) {  // one parameter per repeated block
     N r = n;
-    for (std::size_t t = 0; t < N::stack; ++t) r.blocks[t] = store.device_copy(n.blocks[t], N::block_shape::size, false);
+    for (std::size_t t = 0; t < N::stack; ++t)
+      r.blocks[t] = store.device_copy(n.blocks[t], N::block_shape::size, false);
     return r;
   } else if constexpr (child_count_v<N> == 0) {
     return n;
@@ -146,8 +147,7 @@ class Program {
   template <class T, std::size_t... D>
   View<const T, shape<D...>> grad(const Parameter<T, D...>& p) const {
     const void* g = inner_.gradient_of(store_->device_address(p.data()));
-    if (!g)
-      throw std::invalid_argument("typegrad: grad(): this parameter is not a trainable leaf of the program");
+    if (!g) throw std::invalid_argument("typegrad: grad(): this parameter is not a trainable leaf of the program");
     return View<const T, shape<D...>>(static_cast<const T*>(g));
   }
   template <std::size_t I>
@@ -166,6 +166,9 @@ class Program {
   }
   Parameters& parameters() const { return *store_; }
   const inner_type& inner() const { return inner_; }
+  // every trainable leaf's gradient in one block of device memory (reduced whole by tg::dist over NCCL)
+  void* gradient_block() { return inner_.gradient_block(); }
+  static constexpr std::size_t gradient_block_bytes = inner_type::gradient_block_bytes;
 
  private:
   template <class V>

@@ -78,14 +78,12 @@ void broadcast_state(const World& world, Model& model) {
   });
 }
 
-// The gradients of the last step, summed over ranks and divided by their number: one MPI_Allreduce over the
-// step's gradient block (every trainable parameter's slot, tied and repeated ones included).
+namespace detail {
+// The gradient block as an array of the loss's element type: its element count (every slot must hold that type).
 template <class Program>
-void average_gradients(const World& world, Program& step) {
+constexpr std::size_t gradient_elements() {
   using T = typename Program::value_type;
-  static_assert(!Program::backend::is_device,
-                "tg::dist::average_gradients reduces host memory; a device program's gradients live on the device");
-  constexpr bool one_type = [] {  // every gradient slot holds T, so the block is an array of T
+  constexpr bool one_type = [] {
     for (std::size_t k = 0; k < Program::node_count; ++k)
       if (Program::plan.kind[k] == node_kind::external && Program::plan.needs_adjoint[k] &&
           Program::plan.elem_bytes[k] != sizeof(T))
@@ -93,7 +91,19 @@ void average_gradients(const World& world, Program& step) {
     return true;
   }();
   static_assert(one_type, "tg::dist::average_gradients: parameters of one element type (the loss's) only");
-  constexpr std::size_t count = Program::gradient_block_bytes / sizeof(T);
+  return Program::gradient_block_bytes / sizeof(T);
+}
+}  // namespace detail
+
+// The gradients of the last step, summed over ranks and divided by their number: one MPI_Allreduce over the
+// step's gradient block (every trainable parameter's slot, tied and repeated ones included).
+template <class Program>
+void average_gradients(const World& world, Program& step) {
+  using T = typename Program::value_type;
+  static_assert(!Program::backend::is_device,
+                "tg::dist::average_gradients(World&, ...) reduces host memory; a device program's gradients live on "
+                "the device: tg::dist::NcclGroup (typegrad/dist/nccl.hpp)");
+  constexpr std::size_t count = detail::gradient_elements<Program>();
   if constexpr (count > 0) {
     T* g = static_cast<T*>(step.gradient_block());
     detail::check(MPI_Allreduce(MPI_IN_PLACE, g, int(count), detail::datatype<T>(), MPI_SUM, world.comm()),
