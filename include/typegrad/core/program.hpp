@@ -57,7 +57,7 @@ class BasicProgram {
       Backend::upload(seed_one_.get(), &one, sizeof one);
     }
     resolve_identity();
-    bind_buffers();
+    bind_buffers(workspace_.get());
   }
   BasicProgram(const BasicProgram& o) : BasicProgram(o.root_) {}
   BasicProgram& operator=(const BasicProgram&) = delete;
@@ -189,9 +189,18 @@ class BasicProgram {
     }
   }
 
-  // Working memory in bytes (workspace and gradient block) including nested programs (tg::Repeat's blocks).
+  // Runs in `shared` (the backend's memory, at least workspace_bytes) from now on and frees its own workspace:
+  // programs whose activations are never needed at the same time share one (activation checkpointing,
+  // layers/repeat.hpp). The gradient block stays the program's own.
+  void share_workspace(typename Backend::buffer& shared) {
+    workspace_ = typename Backend::buffer{};
+    bind_buffers(shared.get());
+    if (plan.workspace_bytes > 0) owns_workspace_ = false;
+  }
+
+  // Working memory in bytes (its own workspace and gradient block) including nested programs (tg::Repeat's blocks).
   std::size_t total_workspace_bytes() const {
-    std::size_t bytes = plan.workspace_bytes + plan.grad_bytes;
+    std::size_t bytes = (owns_workspace_ ? plan.workspace_bytes : 0) + plan.grad_bytes;
     detail::for_each_occurrence<root_id>(root_, [&]<std::size_t K>(const auto& n) {
       if constexpr (requires { n.template nested_workspace_bytes<node_backend>(); })
         bytes += n.template nested_workspace_bytes<node_backend>();
@@ -263,8 +272,7 @@ class BasicProgram {
         throw std::logic_error("typegrad: internal error: unexpected merge");
   }
 
-  [[gnu::cold]] void bind_buffers() {
-    auto* ws = workspace_.get();
+  [[gnu::cold]] void bind_buffers(decltype(std::declval<typename Backend::buffer&>().get()) ws) {
     auto* gb = grads_.get();
     detail::for_each_occurrence<root_id>(root_, [&]<std::size_t K>(const auto& n) {
       using N = std::remove_cvref_t<decltype(n)>;
@@ -408,6 +416,7 @@ class BasicProgram {
 
   Root root_;
   typename Backend::buffer workspace_;
+  bool owns_workspace_ = true;
   typename Backend::buffer grads_;
   typename Backend::buffer seed_one_;
   context_type ctx_{};

@@ -9,11 +9,26 @@
 
 namespace tg::data {
 
+namespace detail {
+// what a source's next(x, y) fills: images and labels (ImageBatches), or inputs and targets (TokenWindows)
+template <class Source>
+struct batch_types {
+  using first = typename Source::images_type;
+  using second = typename Source::labels_type;
+};
+template <class Source>
+  requires requires { typename Source::inputs_type; }
+struct batch_types<Source> {
+  using first = typename Source::inputs_type;
+  using second = typename Source::targets_type;
+};
+}  // namespace detail
+
 template <class Source>
 class Prefetcher {
  public:
-  using images_type = typename Source::images_type;
-  using labels_type = typename Source::labels_type;
+  using inputs_type = typename detail::batch_types<Source>::first;
+  using targets_type = typename detail::batch_types<Source>::second;
 
   explicit Prefetcher(Source& source) : source_(source), worker_([this] { run(); }) {}
   ~Prefetcher() {
@@ -29,7 +44,7 @@ class Prefetcher {
 
   // Takes the prepared batch (waiting if it is not ready) and starts preparing the next one.
   // Returns false at the end of an epoch, like Source::next.
-  bool next(images_type& x, labels_type& y) {
+  bool next(inputs_type& x, targets_type& y) {
     const auto t0 = std::chrono::steady_clock::now();
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [&] { return ready_; });
@@ -65,8 +80,8 @@ class Prefetcher {
   }
 
   Source& source_;
-  images_type x_;
-  labels_type y_;
+  inputs_type x_;
+  targets_type y_;
   bool ready_ = false, more_ = false, stop_ = false;
   std::chrono::steady_clock::duration waited_{};
   std::mutex mutex_;

@@ -31,7 +31,8 @@ template <class X>
 struct DropoutNode : kernel_node<typename X::value_type, typename X::shape_type, X> {
   using op_type = op::dropout;  // its name in tools (inspect.hpp)
   using T = typename X::value_type;
-  static constexpr bool mergeable = false;  // two dropouts of one input draw different masks
+  static constexpr bool mergeable = false;     // two dropouts of one input draw different masks
+  static constexpr bool draws_random = true;  // a second forward would draw another mask (tg::checkpoint refuses)
   template <class... K2>
   using rebind = DropoutNode<K2...>;
   static constexpr std::size_t scratch_bytes = X::shape_type::size;  // the mask, kept for backward

@@ -9,6 +9,10 @@
 // Parameters walk as a PyTorch ModuleList: blocks.0.fc.weight, blocks.1.fc.weight, ...
 //   tg::freeze_first<K>(repeat)(x): blocks 0..K-1 frozen; their program has no parameter-gradient code.
 //   tg::freeze_blocks<B, E>(repeat)(x): blocks B..E-1 frozen.
+//   tg::checkpoint(repeat)(x): activation checkpointing: the blocks share one workspace and only each block's
+//   input is kept; the backward pass recomputes block t's forward from it before block t's backward (the last
+//   block's activations are still there). Memory: one block's workspace + (N - 1) inputs instead of N
+//   workspaces; time: N - 1 extra block forwards per step. Gradients are the same (tests/layers/test_checkpoint).
 #include <array>
 #include <memory>
 #include <vector>
@@ -38,24 +42,38 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
   using block_program = BasicProgram<Body, true, Backend, InputSpec<T, S, true>>;
 
   std::array<Body, Blocks> bodies;  // block t's expression (its parameters' addresses)
-  std::shared_ptr<void> state;      // std::vector<block_program<Backend>> of the program that runs this node
+  std::shared_ptr<void> state;      // Programs<Backend> of the program that runs this node
+  bool checkpoint = false;          // tg::checkpoint: one shared workspace, forwards recomputed in the backward pass
+
+  template <class Backend>
+  struct Programs {
+    std::vector<block_program<Backend>> blocks;
+    typename Backend::buffer shared;  // checkpointing: the workspace every block runs in
+    typename Backend::buffer inputs;  // checkpointing: the inputs of blocks 1..N-1
+  };
 
   template <class Backend>
   void prepare() {
-    auto programs = std::make_shared<std::vector<block_program<Backend>>>();
-    programs->reserve(Blocks);
-    for (const auto& b : bodies) programs->emplace_back(b);
+    auto programs = std::make_shared<Programs<Backend>>();
+    programs->blocks.reserve(Blocks);
+    for (const auto& b : bodies) programs->blocks.emplace_back(b);
+    if (checkpoint) {
+      programs->shared = Backend::allocate(block_program<Backend>::workspace_bytes);
+      programs->inputs = Backend::allocate((Blocks - 1) * S::size * sizeof(T));
+      for (auto& p : programs->blocks) p.share_workspace(programs->shared);
+    }
     state = std::move(programs);
   }
   template <class Ctx>
   auto& programs() const {
-    return *static_cast<std::vector<block_program<typename Ctx::backend>>*>(state.get());
+    return *static_cast<Programs<typename Ctx::backend>*>(state.get());
   }
 
   template <class Backend>
   std::size_t nested_workspace_bytes() const {
-    std::size_t bytes = 0;
-    for (const auto& p : *static_cast<std::vector<block_program<Backend>>*>(state.get())) bytes += p.total_workspace_bytes();
+    const auto& programs = *static_cast<Programs<Backend>*>(state.get());
+    std::size_t bytes = checkpoint ? block_program<Backend>::workspace_bytes + (Blocks - 1) * S::size * sizeof(T) : 0;
+    for (const auto& p : programs.blocks) bytes += p.total_workspace_bytes();
     return bytes;
   }
 
@@ -67,23 +85,38 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
     return [&]<std::size_t... K>(std::index_sequence<K...>) {
       RepeatNode<Blocks, B2, decltype(f(std::get<K>(kids)))...> r;
       r.kids = {f(std::get<K>(kids))...};
+      r.checkpoint = checkpoint;
       for (std::size_t t = 0; t < Blocks; ++t) r.bodies[t] = f(bodies[t]);
       return r;
     }(std::make_index_sequence<1 + sizeof...(Ps)>{});
   }
 
+  // the input of block t under checkpointing (block 0's is the node's input, alive until this node's backward)
+  template <std::size_t Id, class Ctx>
+  const T* block_input(Ctx& c, std::size_t t) const {
+    if (t == 0) return this->template in_data<Id, 0>(c);
+    return reinterpret_cast<const T*>(programs<Ctx>().inputs.get()) + (t - 1) * S::size;
+  }
+
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
-    auto& progs = programs<Ctx>();
+    auto& progs = programs<Ctx>().blocks;
     const T* h = this->template in_data<Id, 0>(c);
-    for (auto& p : progs) h = p.evaluate_at(h);  // block t reads block t-1's output where it lies
+    for (std::size_t t = 0; t < Blocks; ++t) {
+      h = progs[t].evaluate_at(h);  // block t reads block t-1's output where it lies
+      if (checkpoint && t + 1 < Blocks) {  // the shared workspace is block t + 1's too: keep its input apart
+        T* kept = const_cast<T*>(block_input<Id>(c, t + 1));
+        Ctx::backend::copy(kept, h, S::size * sizeof(T));
+        h = kept;
+      }
+    }
     Ctx::backend::copy(this->template out<Id>(c), h, S::size * sizeof(T));
   }
 
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
     using B = typename Ctx::backend;
-    auto& progs = programs<Ctx>();
+    auto& progs = programs<Ctx>().blocks;
     // block t's parameter k accumulates its gradient at t in child 1 + k's slot
     [&]<std::size_t... K>(std::index_sequence<K...>) {
       (
@@ -99,6 +132,7 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
     }(std::index_sequence_for<Ps...>{});
     const T* g = this->template out_grad<Id>(c);
     for (std::size_t t = Blocks; t-- > 0;) {
+      if (checkpoint && t + 1 < Blocks) progs[t].evaluate_at(block_input<Id>(c, t));  // recompute its activations
       progs[t].backward_from(g);
       g = progs[t].template grad_input<0>().data();
     }
@@ -110,9 +144,23 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
 };
 
 namespace detail {
+// whether an expression draws random numbers in its forward pass (dropout): recomputing it would not repeat them
+template <class N>
+constexpr bool draws_random() {
+  if constexpr (requires { N::draws_random; })
+    return true;
+  else if constexpr (N::kind != node_kind::external)
+    return []<std::size_t... K>(std::index_sequence<K...>) {
+      return (draws_random<child_t<N, K>>() || ... || false);
+    }(std::make_index_sequence<child_count_v<N>>{});
+  else
+    return false;
+}
+
 // Blocks [Begin, End) of r applied to x, as one RepeatNode; Frozen: their parameters frozen.
-template <std::size_t Begin, std::size_t End, bool Frozen, class R, class X>
-auto repeat_range(const R& r, X&& x) {
+// Checkpoint: tg::checkpoint's activation checkpointing
+template <std::size_t Begin, std::size_t End, bool Frozen, class R, class X, bool Checkpoint = false>
+auto repeat_range(const R& r, X&& x, std::bool_constant<Checkpoint> = {}) {
   using EX = expr_t<X>;
   if constexpr (any_invalid_v<EX>) {
     return invalid_expression{};
@@ -152,6 +200,10 @@ auto repeat_range(const R& r, X&& x) {
         RepeatNode<M, Body, EX, decltype(stacked(std::integral_constant<std::size_t, K>{}))...> n;
         n.kids = {as_expr(std::forward<X>(x)), stacked(std::integral_constant<std::size_t, K>{})...};
         n.bodies = bodies;
+        static_assert(!(Checkpoint && draws_random<Body>()),
+                      "tg::checkpoint: a block draws random numbers (dropout): its recomputed forward pass would "
+                      "draw other ones, so the gradients would not be those of the step");
+        n.checkpoint = Checkpoint;
         return n;
       }(std::make_index_sequence<std::tuple_size_v<Leaves>>{});
     }
@@ -188,6 +240,14 @@ auto freeze_blocks(const Repeat<N, Block>& r) {
         r, detail::repeat_range<Begin, End, true>(r, detail::repeat_range<0, Begin, false>(r, std::forward<X>(x))));
   };
 }
+// Activation checkpointing over the blocks of r: tg::checkpoint(model.blocks)(x) (see the top of this file).
+template <std::size_t N, class Block>
+auto checkpoint(const Repeat<N, Block>& r) {
+  return [&r]<tensor_operand X>(X&& x) {
+    return detail::repeat_range<0, N, false>(r, std::forward<X>(x), std::true_type{});
+  };
+}
+
 // Blocks 0..K-1 of r frozen (fine-tuning the top of a pretrained stack): tg::freeze_first<K>(model.blocks)(x).
 template <std::size_t K, std::size_t N, class Block>
 auto freeze_first(const Repeat<N, Block>& r) {
