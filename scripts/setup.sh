@@ -13,6 +13,7 @@ packages=(
   libcli11-dev            # example command lines
   nlohmann-json3-dev      # safetensors headers
   wamerican               # the character-model example's word list
+  fortunes                # gpt_pretrain's text: /usr/share/games/fortunes
   gnuplot-nox             # scripts/plot_history.sh
   graphviz                # scripts/render_graphs.sh: tg::to_dot pictures
   doxygen                 # the API reference: cmake --build build --target docs
