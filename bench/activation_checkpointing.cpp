@@ -33,13 +33,21 @@ int main(int argc, char** argv) {
   std::printf("loss: %.6f plain, %.6f checkpointed (%s)\n", a, b, a == b ? "equal" : "DIFFERENT");
   const double gradient_bytes = double(decltype(plain)::gradient_block_bytes);
   const double plain_bytes = double(plain.total_workspace_bytes()), kept_bytes = double(kept.total_workspace_bytes());
-  std::printf("step working memory: %.1f MB plain, %.1f MB checkpointed (ratio %.2f); activations (less the %.1f MB "
-              "of gradients both keep, per block program included): %.1f MB vs %.1f MB\n",
-              plain_bytes / 1e6, kept_bytes / 1e6, plain_bytes / kept_bytes, gradient_bytes / 1e6,
-              (plain_bytes - gradient_bytes) / 1e6, (kept_bytes - gradient_bytes) / 1e6);
+  std::printf(
+      "step working memory: %.1f MB plain, %.1f MB checkpointed (ratio %.2f); activations (less the %.1f MB "
+      "of gradients both keep, per block program included): %.1f MB vs %.1f MB\n",
+      plain_bytes / 1e6, kept_bytes / 1e6, plain_bytes / kept_bytes, gradient_bytes / 1e6,
+      (plain_bytes - gradient_bytes) / 1e6, (kept_bytes - gradient_bytes) / 1e6);
   double sink = 0;
-  std::vector<tgbench::Variant> v{{"typegrad", [&] { sink += plain(x, y); plain_opt.update(plain); }},
-                                 {"checkpointed", [&] { sink += kept(x, y); kept_opt.update(kept); }}};
+  std::vector<tgbench::Variant> v{{"typegrad",
+                                   [&] {
+                                     sink += plain(x, y);
+                                     plain_opt.update(plain);
+                                   }},
+                                  {"checkpointed", [&] {
+                                     sink += kept(x, y);
+                                     kept_opt.update(kept);
+                                   }}};
   tgbench::compare("gpt12_step", v, options.rounds, options.calls(2));
   std::printf("(sink %g)\n", sink);
   return a == b ? 0 : 1;

@@ -4,6 +4,8 @@
 // -> LayerNorm -> linear head; logits [Batch T, V]. V is the vocabulary's capacity: a corpus may use fewer bytes.
 // Parameters walk with PyTorch names: token.weight, position.weight, blocks.0.norm1.weight, ...,
 // blocks.3.linear2.bias, norm.weight, head.weight.
+#include <numbers>
+#include <typegrad/data/text.hpp>
 #include <typegrad/typegrad.hpp>
 
 namespace examples {
@@ -19,4 +21,23 @@ struct Gpt {
     return tg::reshape<N * T, V>(head(norm(blocks(position(token(std::forward<X>(tokens)))))));
   }
 };
+
+// Validation bits per UTF-8 character of a language-model step over the first `batches` in-order batches of
+// `windows` (0: all): the summed cross-entropy in bits over the number of characters among the targets
+// (continuation bytes 10xxxxxx not counted).
+template <class Step>
+double bits_per_character(Step& step, const tg::data::TokenWindows<B, T>& windows,
+                          const tg::data::ByteVocabulary& vocabulary, std::size_t batches = 0) {
+  const std::size_t n = batches == 0 ? windows.batches_per_epoch() : std::min(batches, windows.batches_per_epoch());
+  tg::Tensor<std::int32_t, B, T> x;
+  tg::Tensor<std::int32_t, B * T> y;
+  double nats = 0;
+  std::size_t characters = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    windows.batch_in_order(k, x, y);
+    nats += double(step.evaluate(x, y)) * double(B * T);  // the mean over the batch's B T targets
+    for (std::size_t i = 0; i < B * T; ++i) characters += (vocabulary.byte(y[i]) & 0xC0) != 0x80;
+  }
+  return nats / std::numbers::ln2 / double(characters);
+}
 }  // namespace examples

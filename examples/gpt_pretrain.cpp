@@ -25,7 +25,7 @@
 #include "gpt_model.hpp"
 
 namespace {
-using examples::B, examples::Gpt, examples::T, examples::V;
+using examples::bits_per_character, examples::B, examples::Gpt, examples::T, examples::V;
 
 struct Options {
   std::size_t steps = 2000, eval_every = 250, eval_batches = 20, warmup = 100, sample = 400, top_k = 10;
@@ -35,22 +35,6 @@ struct Options {
               prompt = "The ";
 };
 
-// validation bits per UTF-8 character over the first `batches` in-order batches (all: 0)
-template <class Step>
-double bits_per_character(Step& step, const tg::data::TokenWindows<B, T>& windows,
-                          const tg::data::ByteVocabulary& vocabulary, std::size_t batches) {
-  const std::size_t n = batches == 0 ? windows.batches_per_epoch() : std::min(batches, windows.batches_per_epoch());
-  tg::Tensor<std::int32_t, B, T> x;
-  tg::Tensor<std::int32_t, B * T> y;
-  double nats = 0;
-  std::size_t characters = 0;
-  for (std::size_t k = 0; k < n; ++k) {
-    windows.batch_in_order(k, x, y);
-    nats += double(step.evaluate(x, y)) * double(B * T);  // the mean over the batch's B T targets
-    for (std::size_t i = 0; i < B * T; ++i) characters += (vocabulary.byte(y[i]) & 0xC0) != 0x80;  // not continuation
-  }
-  return nats / std::numbers::ln2 / double(characters);
-}
 
 // `count` bytes after `prompt`, each drawn from the softmax of logits / temperature over the top k
 template <class Predict>
@@ -61,7 +45,7 @@ std::string sample(Predict& predict, const tg::data::ByteVocabulary& vocabulary,
   for (std::size_t i = 0; i < o.sample; ++i) {
     const std::size_t start = tokens.size() > T ? tokens.size() - T : 0, used = tokens.size() - start;
     for (std::size_t t = 0; t < T; ++t) context(0, t) = t < used ? tokens[start + t] : 0;  // causal: the rest unread
-    const auto logits = predict(context);  // [T, V]
+    const auto logits = predict(context);                                                  // [T, V]
     std::vector<std::pair<float, std::int32_t>> top;
     for (std::size_t v = 0; v < vocabulary.size(); ++v) top.emplace_back(logits(used - 1, v), std::int32_t(v));
     const std::size_t k = std::min<std::size_t>(o.top_k, top.size());
@@ -87,25 +71,27 @@ int run(const Options& o) {
                              " distinct bytes; this model's vocabulary holds " + std::to_string(V));
   tg::data::TokenWindows<B, T> train(vocabulary.encode(train_text), o.seed);
   const tg::data::TokenWindows<B, T> validation(vocabulary.encode(validation_text), o.seed);
-  std::printf("data: %zu files, %zu training entries (%zu tokens), %zu validation entries (%zu tokens); "
-              "vocabulary %zu bytes\n",
-              corpus.files.size(), train_text.entries.size(), train.tokens(), validation_text.entries.size(),
-              validation.tokens(), vocabulary.size());
+  std::printf(
+      "data: %zu files, %zu training entries (%zu tokens), %zu validation entries (%zu tokens); "
+      "vocabulary %zu bytes\n",
+      corpus.files.size(), train_text.entries.size(), train.tokens(), validation_text.entries.size(),
+      validation.tokens(), vocabulary.size());
 
   auto model = std::make_unique<Gpt>();
   tg::init::initialize(*model, o.seed);
   auto step = tg::compile<tg::Input<std::int32_t, B, T>, tg::Labels<B * T, V>>(
       [&](auto x, auto y) { return tg::cross_entropy((*model)(x), y); });
   auto predict = tg::compile_inference<tg::Input<std::int32_t, 1, T>>([&](auto x) { return (*model)(x); });
-  auto optimizer = tg::optim::make(step, tg::optim::AdamW{.weight_decay = 0.1},
-                                   tg::sched::warmup(o.warmup, tg::sched::Cosine{o.lr, o.steps, o.lr / 10}),
-                                   {.clip_norm = 1.0});
+  auto optimizer =
+      tg::optim::make(step, tg::optim::AdamW{.weight_decay = 0.1},
+                      tg::sched::warmup(o.warmup, tg::sched::Cosine{o.lr, o.steps, o.lr / 10}), {.clip_norm = 1.0});
   std::size_t parameters = 0;
   tg::for_each_parameter(*model, [&](const std::string&, const auto& p) { parameters += p.size(); });
-  std::printf("GPT: %zu blocks, E %zu, context %zu, %zu parameters; batch %zu; AdamW lr %g (warm-up %zu, cosine to "
-              "%g over %zu steps), clip 1; step workspace %.1f MB\n",
-              examples::Blocks, examples::E, T, parameters, B, o.lr, o.warmup, o.lr / 10, o.steps,
-              double(step.total_workspace_bytes()) / 1e6);
+  std::printf(
+      "GPT: %zu blocks, E %zu, context %zu, %zu parameters; batch %zu; AdamW lr %g (warm-up %zu, cosine to "
+      "%g over %zu steps), clip 1; step workspace %.1f MB\n",
+      examples::Blocks, examples::E, T, parameters, B, o.lr, o.warmup, o.lr / 10, o.steps,
+      double(step.total_workspace_bytes()) / 1e6);
 
   tg::data::Prefetcher prefetch(train);
   tg::train::Progress progress(B * T, 50);
@@ -131,8 +117,8 @@ int run(const Options& o) {
       const double bpc = bits_per_character(step, validation, vocabulary, done == o.steps ? 0 : o.eval_batches);
       const double seconds = std::chrono::duration<double>(clock::now() - t0).count();
       const std::size_t span = done % o.eval_every == 0 ? o.eval_every : done % o.eval_every;
-      std::printf("step %zu (epoch %zu): train loss %.4f, validation %.3f bits/char%s, lr %.3g, %.0f s\n", done,
-                  epoch, since_eval / double(span), bpc, done == o.steps ? " (all validation text)" : "",
+      std::printf("step %zu (epoch %zu): train loss %.4f, validation %.3f bits/char%s, lr %.3g, %.0f s\n", done, epoch,
+                  since_eval / double(span), bpc, done == o.steps ? " (all validation text)" : "",
                   optimizer.learning_rate(), seconds);
       history.add({{"step", double(done)},
                    {"train_loss", since_eval / double(span)},
@@ -149,8 +135,9 @@ int run(const Options& o) {
                  {.metadata = {{"vocabulary", vocabulary.to_string()}, {"format", "typegrad gpt_pretrain"}}});
     std::printf("saved %s (vocabulary in its metadata)\n", o.save.c_str());
   }
-  if (o.sample > 0) std::printf("--- sample (temperature %g, top-%zu) ---\n%s\n---\n", o.temperature, o.top_k,
-                                sample(predict, vocabulary, o).c_str());
+  if (o.sample > 0)
+    std::printf("--- sample (temperature %g, top-%zu) ---\n%s\n---\n", o.temperature, o.top_k,
+                sample(predict, vocabulary, o).c_str());
   std::printf("val_bits_per_char: %.3f\n", history.last("val_bits_per_char"));
   return 0;
 }
@@ -162,7 +149,8 @@ int main(int argc, char** argv) try {
   app.add_option("--steps", o.steps, "training steps")->check(examples::flags::at_least_one);
   app.add_option("--lr", o.lr, "peak learning rate")->check(examples::flags::positive_finite);
   app.add_option("--warmup", o.warmup, "linear warm-up steps");
-  app.add_option("--eval-every", o.eval_every, "steps between validation figures")->check(examples::flags::at_least_one);
+  app.add_option("--eval-every", o.eval_every, "steps between validation figures")
+      ->check(examples::flags::at_least_one);
   app.add_option("--eval-batches", o.eval_batches, "validation batches for the intermediate figures (0: all)");
   app.add_option("--seed", o.seed, "seed for initialisation, window order and sampling");
   app.add_option("--data", o.data, "directory of UTF-8 text files (fortune format: entries separated by % lines)")

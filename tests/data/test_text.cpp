@@ -63,8 +63,8 @@ TEST_CASE("the split by entry is deterministic and loses nothing", "[data][text]
   tg::data::TextCorpus c;
   for (int i = 0; i < 25; ++i) c.entries.push_back("entry " + std::to_string(i) + "\n");
   const auto [train, validation] = tg::data::split_by_entry(c, 5);
-  CHECK(validation.entries == std::vector<std::string>{"entry 4\n", "entry 9\n", "entry 14\n", "entry 19\n",
-                                                       "entry 24\n"});
+  CHECK(validation.entries ==
+        std::vector<std::string>{"entry 4\n", "entry 9\n", "entry 14\n", "entry 19\n", "entry 24\n"});
   CHECK(train.entries.size() == 20);
   CHECK(train.entries.front() == "entry 0\n");
   tg::data::TextCorpus tiny;
@@ -111,9 +111,9 @@ TEST_CASE("token windows: targets are the inputs shifted by one; epochs reshuffl
     differs_from_other_seed |= x(0, 0) != xc(0, 0);
     for (std::size_t r = 0; r < B; ++r) {
       for (std::size_t t = 0; t < T; ++t) {
-        CHECK(x(r, t) == x(r, 0) + std::int32_t(t));      // consecutive tokens
-        CHECK(y[r * T + t] == x(r, t) + 1);               // the next token
-        CHECK(xb(r, t) == x(r, t));                       // same seed, same batches
+        CHECK(x(r, t) == x(r, 0) + std::int32_t(t));  // consecutive tokens
+        CHECK(y[r * T + t] == x(r, t) + 1);           // the next token
+        CHECK(xb(r, t) == x(r, t));                   // same seed, same batches
       }
       CHECK(std::size_t(x(r, 0)) + T + 1 <= stream.size());
       first_epoch.push_back(x(r, 0));

@@ -59,14 +59,14 @@ TEST_CASE("checkpoint: gradients match finite differences", "[gradcheck]") {
   Model m{std::uint64_t(rng()())};
   auto x = random<double, 5, 4>(-1, 1);
   TG_CHECK_GRADIENTS(
-      tgtest::check_gradients([&](auto v) { return tg::sum(tg::tanh(m.head(tg::checkpoint(m.blocks)(v)))); }, x),
-      1e-6);
+      tgtest::check_gradients([&](auto v) { return tg::sum(tg::tanh(m.head(tg::checkpoint(m.blocks)(v)))); }, x), 1e-6);
 }
 
 TEST_CASE("checkpoint: a 3-block causal Transformer, as without checkpointing", "[gradcheck]") {
   Lm lm{std::uint64_t(rng()() % 1000)};
   auto x = random<double, 2, 3, 8>(-1, 1);
-  auto plain = tg::compile<tg::Variable<double, 2, 3, 8>>([&](auto v) { return tg::sum(tg::tanh(lm.head(lm.blocks(v)))); });
+  auto plain =
+      tg::compile<tg::Variable<double, 2, 3, 8>>([&](auto v) { return tg::sum(tg::tanh(lm.head(lm.blocks(v)))); });
   auto kept = tg::compile<tg::Variable<double, 2, 3, 8>>(
       [&](auto v) { return tg::sum(tg::tanh(lm.head(tg::checkpoint(lm.blocks)(v)))); });
   CHECK(kept(x) == plain(x));

@@ -30,6 +30,8 @@ namespace tg::io {
 // ---- saving ----
 struct SaveOptions {
   std::map<std::string, std::string> metadata = {};  // the header's __metadata__
+  // save only the tensors whose names it accepts (empty: all); e.g. LoRA adapters alone (layers/lora.hpp)
+  std::function<bool(const std::string&)> select = {};
   // a NaN or infinite parameter is an error naming the tensor unless this is set
   bool allow_non_finite = false;
   // test seam for crash tests: runs once the first bytes are in the temporary file, which it receives
@@ -47,6 +49,7 @@ void save(const std::filesystem::path& path, const Model& model, const SaveOptio
   for_each_state_tensor(model, [&](const std::string& name, const auto& p) {
     using P = std::remove_cvref_t<decltype(p)>;
     using T = typename P::value_type;
+    if (options.select && !options.select(name)) return;
     if (header.contains(name)) throw CheckpointError("save: two parameters are both named '" + name + "'");
     if constexpr (std::is_floating_point_v<T>)
       if (!options.allow_non_finite)
@@ -176,7 +179,8 @@ LoadReport load(const std::filesystem::path& path, Model& model, const LoadOptio
       report.missing.push_back(name);
       return;
     }
-    const std::string where = path.string() + ": tensor '" + it->second + "'" + (it->second == name ? "" : " ('" + name + "')");
+    const std::string where =
+        path.string() + ": tensor '" + it->second + "'" + (it->second == name ? "" : " ('" + name + "')");
     const auto& e = file.entries().at(it->second);
     const bool converts = e.dtype != dtype_name<T>();
     if (converts && !(options.convert_dtypes && std::is_floating_point_v<T> && detail::convertible_dtype(e.dtype)))

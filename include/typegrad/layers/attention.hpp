@@ -18,9 +18,9 @@
 #include "typegrad/layers/linear.hpp"
 #include "typegrad/primitives/operators.hpp"
 #include "typegrad/primitives/reshape.hpp"
-#include "typegrad/primitives/where.hpp"
 #include "typegrad/primitives/slice.hpp"
 #include "typegrad/primitives/softmax.hpp"
+#include "typegrad/primitives/where.hpp"
 
 namespace tg {
 
@@ -88,8 +88,8 @@ struct MultiHeadAttention {
   template <std::size_t B, std::size_t L, class Scores, class M>
   static auto masked(Scores&& s, const AttentionMask<M>& m) {
     constexpr bool ok = std::is_same_v<typename M::shape_type, shape<L, L>>;
-    static_assert(detail::require<error::attention_mask_shape_differs<AttentionMask<M>, shape<L, L>,
-                                                                      typename M::shape_type, ok>>);
+    static_assert(detail::require<
+                  error::attention_mask_shape_differs<AttentionMask<M>, shape<L, L>, typename M::shape_type, ok>>);
     if constexpr (ok)
       return std::forward<Scores>(s) + m.mask;
     else
@@ -98,8 +98,9 @@ struct MultiHeadAttention {
   template <std::size_t B, std::size_t L, class Scores, class M>
   static auto masked(Scores&& s, const BooleanAttentionMask<M>& m) {
     constexpr bool ok = std::is_same_v<typename M::shape_type, shape<L, L>>;
-    static_assert(detail::require<error::attention_mask_shape_differs<BooleanAttentionMask<M>, shape<L, L>,
-                                                                      typename M::shape_type, ok>>);
+    static_assert(
+        detail::require<
+            error::attention_mask_shape_differs<BooleanAttentionMask<M>, shape<L, L>, typename M::shape_type, ok>>);
     if constexpr (ok)
       return std::forward<Scores>(s) + where(m.mask, -std::numeric_limits<double>::infinity(), 0.0);
     else
@@ -108,8 +109,8 @@ struct MultiHeadAttention {
   template <std::size_t B, std::size_t L, class Scores, class M>
   static auto masked(Scores&& s, const KeyPaddingMask<M>& m) {
     constexpr bool ok = std::is_same_v<typename M::shape_type, shape<B, L>>;
-    static_assert(detail::require<error::attention_mask_shape_differs<KeyPaddingMask<M>, shape<B, L>,
-                                                                      typename M::shape_type, ok>>);
+    static_assert(detail::require<
+                  error::attention_mask_shape_differs<KeyPaddingMask<M>, shape<B, L>, typename M::shape_type, ok>>);
     if constexpr (ok) {
       auto bias = reshape<B, 1, 1, L>(where(m.mask, -std::numeric_limits<double>::infinity(), 0.0));
       return reshape<B * Heads, L, L>(reshape<B, Heads, L, L>(std::forward<Scores>(s)) + bias);
@@ -129,6 +130,17 @@ struct MultiHeadAttention {
 
   template <tensor_operand X, class... Masks>
   auto operator()(X&& x, const Masks&... masks) const {
+    const auto in_projection = [this](auto&& h) {
+      return matmul(std::forward<decltype(h)>(h), transpose(in_proj_weight)) + in_proj_bias;
+    };
+    return attend(std::forward<X>(x), in_projection, out_proj, masks...);
+  }
+
+  // The attention with its projections given: in_projection(x) [B, L, 3E] (q, k, v), out_projection(heads merged)
+  // [B, L, E]. operator() passes this layer's; LoRA passes adapted ones (layers/lora.hpp).
+  template <tensor_operand X, class InProjection, class OutProjection, class... Masks>
+  static auto attend(X&& x, const InProjection& in_projection, const OutProjection& out_projection,
+                     const Masks&... masks) {
     using S = typename expr_t<X>::shape_type;
     static_assert(detail::require<error::layer_does_not_accept_input<MultiHeadAttention, S, accepts<S>>>);
     if constexpr (!accepts<S>) {
@@ -136,7 +148,7 @@ struct MultiHeadAttention {
     } else {
       constexpr std::size_t B = S::dims[0], L = S::dims[1];
       // q, k and v read one projection [B, L, 3E], held once in the type (tg::let)
-      return let(matmul(std::forward<X>(x), transpose(in_proj_weight)) + in_proj_bias, [&](auto qkv) {
+      return let(in_projection(std::forward<X>(x)), [&](auto qkv) {
         auto heads = [&](auto p) {  // [B, L, E] -> [B Heads, L, D]
           return reshape<B * Heads, L, D>(permute<0, 2, 1, 3>(reshape<B, L, Heads, D>(p)));
         };
@@ -152,7 +164,7 @@ struct MultiHeadAttention {
         };
         auto weights = softmax<2>(with_masks<B, L>(causal(), masks...));
         auto merged = reshape<B, L, E>(permute<0, 2, 1, 3>(reshape<B, Heads, L, D>(matmul(weights, v))));
-        return out_proj(merged);
+        return out_projection(merged);
       });
     }
   }

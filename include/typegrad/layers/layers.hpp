@@ -8,6 +8,7 @@
 #include "typegrad/layers/flatten.hpp"
 #include "typegrad/layers/layer_norm.hpp"
 #include "typegrad/layers/linear.hpp"
+#include "typegrad/layers/lora.hpp"
 #include "typegrad/layers/pooling.hpp"
 #include "typegrad/layers/recurrent.hpp"
 #include "typegrad/layers/repeat.hpp"

@@ -88,7 +88,8 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
       r.checkpoint = checkpoint;
       for (std::size_t t = 0; t < Blocks; ++t) r.bodies[t] = f(bodies[t]);
       return r;
-    }(std::make_index_sequence<1 + sizeof...(Ps)>{});
+    }
+    (std::make_index_sequence<1 + sizeof...(Ps)>{});
   }
 
   // the input of block t under checkpointing (block 0's is the node's input, alive until this node's backward)
@@ -103,7 +104,7 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
     auto& progs = programs<Ctx>().blocks;
     const T* h = this->template in_data<Id, 0>(c);
     for (std::size_t t = 0; t < Blocks; ++t) {
-      h = progs[t].evaluate_at(h);  // block t reads block t-1's output where it lies
+      h = progs[t].evaluate_at(h);         // block t reads block t-1's output where it lies
       if (checkpoint && t + 1 < Blocks) {  // the shared workspace is block t + 1's too: keep its input apart
         T* kept = const_cast<T*>(block_input<Id>(c, t + 1));
         Ctx::backend::copy(kept, h, S::size * sizeof(T));
@@ -129,7 +130,8 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
             }
           }(),
           ...);
-    }(std::index_sequence_for<Ps...>{});
+    }
+    (std::index_sequence_for<Ps...>{});
     const T* g = this->template out_grad<Id>(c);
     for (std::size_t t = Blocks; t-- > 0;) {
       if (checkpoint && t + 1 < Blocks) progs[t].evaluate_at(block_input<Id>(c, t));  // recompute its activations
@@ -138,7 +140,8 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
     }
     if constexpr (RepeatNode::template wants_grad<Id, 0, Ctx>()) {
       T* dx = this->template grad_data<Id, 0>(c);
-      B::for_each(launch::elementwise, S::size, TG_BODY_OF_VALUES(std::size_t i) { dx[i] += g[i]; });
+      B::for_each(
+          launch::elementwise, S::size, TG_BODY_OF_VALUES(std::size_t i) { dx[i] += g[i]; });
     }
   }
 };
@@ -150,11 +153,9 @@ constexpr bool draws_random() {
   if constexpr (requires { N::draws_random; })
     return true;
   else if constexpr (N::kind != node_kind::external)
-    return []<std::size_t... K>(std::index_sequence<K...>) {
-      return (draws_random<child_t<N, K>>() || ... || false);
-    }(std::make_index_sequence<child_count_v<N>>{});
-  else
-    return false;
+    return []<std::size_t... K>(std::index_sequence<K...>) { return (draws_random<child_t<N, K>>() || ... || false); }
+  (std::make_index_sequence<child_count_v<N>>{});
+  else return false;
 }
 
 // Blocks [Begin, End) of r applied to x, as one RepeatNode; Frozen: their parameters frozen.
@@ -205,7 +206,8 @@ auto repeat_range(const R& r, X&& x, std::bool_constant<Checkpoint> = {}) {
                       "draw other ones, so the gradients would not be those of the step");
         n.checkpoint = Checkpoint;
         return n;
-      }(std::make_index_sequence<std::tuple_size_v<Leaves>>{});
+      }
+      (std::make_index_sequence<std::tuple_size_v<Leaves>>{});
     }
   }
 }
