@@ -22,22 +22,33 @@ struct Gpt {
   }
 };
 
-// Validation bits per UTF-8 character of a language-model step over the first `batches` in-order batches of
-// `windows` (0: all): the summed cross-entropy in bits over the number of characters among the targets
-// (continuation bytes 10xxxxxx not counted).
+// A language-model step's summed cross-entropy (nats) and the number of UTF-8 characters among the targets
+// (continuation bytes 10xxxxxx not counted) over in-order batches k < `batches` of `windows` (0: all) with
+// k % parts == part (so that ranks can share the work).
 template <class Step>
-double bits_per_character(Step& step, const tg::data::TokenWindows<B, T>& windows,
-                          const tg::data::ByteVocabulary& vocabulary, std::size_t batches = 0) {
+std::pair<double, std::size_t> validation_totals(Step& step, const tg::data::TokenWindows<B, T>& windows,
+                                                 const tg::data::ByteVocabulary& vocabulary, std::size_t batches = 0,
+                                                 std::size_t part = 0, std::size_t parts = 1) {
   const std::size_t n = batches == 0 ? windows.batches_per_epoch() : std::min(batches, windows.batches_per_epoch());
   tg::Tensor<std::int32_t, B, T> x;
   tg::Tensor<std::int32_t, B * T> y;
   double nats = 0;
   std::size_t characters = 0;
-  for (std::size_t k = 0; k < n; ++k) {
+  for (std::size_t k = part; k < n; k += parts) {
     windows.batch_in_order(k, x, y);
     nats += double(step.evaluate(x, y)) * double(B * T);  // the mean over the batch's B T targets
     for (std::size_t i = 0; i < B * T; ++i) characters += (vocabulary.byte(y[i]) & 0xC0) != 0x80;
   }
+  return {nats, characters};
+}
+inline double bits_per_character(double nats, std::size_t characters) {
   return nats / std::numbers::ln2 / double(characters);
+}
+// validation bits per UTF-8 character over the first `batches` batches (0: all)
+template <class Step>
+double bits_per_character(Step& step, const tg::data::TokenWindows<B, T>& windows,
+                          const tg::data::ByteVocabulary& vocabulary, std::size_t batches = 0) {
+  const auto [nats, characters] = validation_totals(step, windows, vocabulary, batches);
+  return bits_per_character(nats, characters);
 }
 }  // namespace examples

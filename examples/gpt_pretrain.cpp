@@ -6,6 +6,7 @@
 // (PyTorch names: token.weight, blocks.0.self_attn.in_proj_weight, ...; the vocabulary in its metadata) and text
 // sampled with temperature and top-k.
 //   ./build/examples/gpt_pretrain [--steps 2000] [--data DIR] [--save FILE] [--history FILE.csv]
+//   mpirun -np 2 ./build/examples/gpt_pretrain --distributed    data parallel: global batches of 32 windows
 #include <cblas.h>
 
 #include <CLI/CLI.hpp>
@@ -23,18 +24,22 @@
 
 #include "flags.hpp"
 #include "gpt_model.hpp"
+#ifdef TYPEGRAD_EXAMPLE_MPI
+#include <typegrad/dist/data_parallel.hpp>
+#include <typegrad/dist/evaluate.hpp>
+#endif
 
 namespace {
-using examples::bits_per_character, examples::B, examples::Gpt, examples::T, examples::V;
+using examples::B, examples::Gpt, examples::T, examples::V;
 
 struct Options {
   std::size_t steps = 2000, eval_every = 250, eval_batches = 20, warmup = 100, sample = 400, top_k = 10;
   double lr = 2e-3, temperature = 0.8;
   std::uint64_t seed = 1;
+  bool distributed = false;
   std::string data = tg::data::fortunes_dir, exclude = "songs-poems", save = "gpt_fortunes.safetensors", history,
               prompt = "The ";
 };
-
 
 // `count` bytes after `prompt`, each drawn from the softmax of logits / temperature over the top k
 template <class Predict>
@@ -58,7 +63,28 @@ std::string sample(Predict& predict, const tg::data::ByteVocabulary& vocabulary,
   return vocabulary.decode(tokens);
 }
 
-int run(const Options& o) {
+// The processes training together: this one, or under --distributed the ranks of an MPI job (tg::dist), each
+// computing B of every global batch of B R windows; gradients averaged with one all-reduce per step.
+struct Team {
+#ifdef TYPEGRAD_EXAMPLE_MPI
+  std::unique_ptr<tg::dist::World> world;
+  int rank() const { return world ? world->rank() : 0; }
+  int size() const { return world ? world->size() : 1; }
+  double sum(double v) const {
+    if (world)
+      tg::dist::detail::check(MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_SUM, world->comm()), "MPI_Allreduce");
+    return v;
+  }
+#else
+  int rank() const { return 0; }
+  int size() const { return 1; }
+  double sum(double v) const { return v; }
+#endif
+  bool lead() const { return rank() == 0; }
+};
+
+template <std::size_t R>
+int run(const Options& o, const Team& team) {
   // one thread: OpenBLAS's second thread made the step no faster here (0.29 s either way) and spun the other core
   openblas_set_num_threads(1);
   using clock = std::chrono::steady_clock;
@@ -69,16 +95,24 @@ int run(const Options& o) {
   if (vocabulary.size() > V)
     throw std::runtime_error("the corpus has " + std::to_string(vocabulary.size()) +
                              " distinct bytes; this model's vocabulary holds " + std::to_string(V));
-  tg::data::TokenWindows<B, T> train(vocabulary.encode(train_text), o.seed);
+  constexpr std::size_t G = B * R;  // the global batch: every rank reads the same windows and takes its B
+  tg::data::TokenWindows<G, T> train(vocabulary.encode(train_text), o.seed);
   const tg::data::TokenWindows<B, T> validation(vocabulary.encode(validation_text), o.seed);
-  std::printf(
-      "data: %zu files, %zu training entries (%zu tokens), %zu validation entries (%zu tokens); "
-      "vocabulary %zu bytes\n",
-      corpus.files.size(), train_text.entries.size(), train.tokens(), validation_text.entries.size(),
-      validation.tokens(), vocabulary.size());
+  if (team.lead())
+    std::printf(
+        "data: %zu files, %zu training entries (%zu tokens), %zu validation entries (%zu tokens); "
+        "vocabulary %zu bytes\n",
+        corpus.files.size(), train_text.entries.size(), train.tokens(), validation_text.entries.size(),
+        validation.tokens(), vocabulary.size());
 
   auto model = std::make_unique<Gpt>();
   tg::init::initialize(*model, o.seed);
+#ifdef TYPEGRAD_EXAMPLE_MPI
+  if (team.world) {
+    tg::dist::check_same_model(*team.world, *model);
+    tg::dist::broadcast_state(*team.world, *model);
+  }
+#endif
   auto step = tg::compile<tg::Input<std::int32_t, B, T>, tg::Labels<B * T, V>>(
       [&](auto x, auto y) { return tg::cross_entropy((*model)(x), y); });
   auto predict = tg::compile_inference<tg::Input<std::int32_t, 1, T>>([&](auto x) { return (*model)(x); });
@@ -87,34 +121,59 @@ int run(const Options& o) {
                       tg::sched::warmup(o.warmup, tg::sched::Cosine{o.lr, o.steps, o.lr / 10}), {.clip_norm = 1.0});
   std::size_t parameters = 0;
   tg::for_each_parameter(*model, [&](const std::string&, const auto& p) { parameters += p.size(); });
-  std::printf(
-      "GPT: %zu blocks, E %zu, context %zu, %zu parameters; batch %zu; AdamW lr %g (warm-up %zu, cosine to "
-      "%g over %zu steps), clip 1; step workspace %.1f MB\n",
-      examples::Blocks, examples::E, T, parameters, B, o.lr, o.warmup, o.lr / 10, o.steps,
-      double(step.total_workspace_bytes()) / 1e6);
+  if (team.lead())
+    std::printf(
+        "GPT: %zu blocks, E %zu, context %zu, %zu parameters; batch %zu (%d rank(s)); AdamW lr %g (warm-up %zu, cosine "
+        "to "
+        "%g over %zu steps), clip 1; step workspace %.1f MB\n",
+        examples::Blocks, examples::E, T, parameters, G, team.size(), o.lr, o.warmup, o.lr / 10, o.steps,
+        double(step.total_workspace_bytes()) / 1e6);
 
   tg::data::Prefetcher prefetch(train);
-  tg::train::Progress progress(B * T, 50);
+  tg::train::Progress progress(G * T, 50);
   tg::train::History history;
+  tg::Tensor<std::int32_t, G, T> global_x;
+  tg::Tensor<std::int32_t, G * T> global_y;
   tg::Tensor<std::int32_t, B, T> x;
   tg::Tensor<std::int32_t, B * T> y;
   std::size_t done = 0, epoch = 1;
   double since_eval = 0;
-  progress.start_epoch(1, o.steps);
+  if (team.lead()) progress.start_epoch(1, o.steps);
   while (done < o.steps) {
-    if (!prefetch.next(x, y)) {  // the end of an epoch: the windows are reshuffled
+    if (!prefetch.next(global_x, global_y)) {  // the end of an epoch: the windows are reshuffled
       ++epoch;
       continue;
+    }
+    if constexpr (R == 1) {
+      x = global_x;
+      y = global_y;
+    } else {
+#ifdef TYPEGRAD_EXAMPLE_MPI
+      tg::dist::shard(*team.world, global_x, x);  // rank r: windows [r B, (r + 1) B)
+      tg::dist::shard(*team.world, global_y, y);
+#endif
     }
     const float loss = step(x, y);
     if (!std::isfinite(loss))
       throw std::runtime_error("the loss became " + std::to_string(loss) + " at step " + std::to_string(done + 1) +
                                " (try a smaller --lr)");
+#ifdef TYPEGRAD_EXAMPLE_MPI
+    if (team.world) tg::dist::average_gradients(*team.world, step);
+#endif
     optimizer.update(step);
     since_eval += loss;
-    progress.step(++done, loss);
+    ++done;
+    if (team.lead()) progress.step(done, loss);  // rank 0's share of the batch
     if (done % o.eval_every == 0 || done == o.steps) {
-      const double bpc = bits_per_character(step, validation, vocabulary, done == o.steps ? 0 : o.eval_batches);
+      // the validation batches shared between the ranks, the totals summed
+      const auto [nats, characters] =
+          examples::validation_totals(step, validation, vocabulary, done == o.steps ? 0 : o.eval_batches,
+                                      std::size_t(team.rank()), std::size_t(team.size()));
+      const double bpc = examples::bits_per_character(team.sum(nats), std::size_t(team.sum(double(characters))));
+      if (!team.lead()) {
+        since_eval = 0;
+        continue;
+      }
       const double seconds = std::chrono::duration<double>(clock::now() - t0).count();
       const std::size_t span = done % o.eval_every == 0 ? o.eval_every : done % o.eval_every;
       std::printf("step %zu (epoch %zu): train loss %.4f, validation %.3f bits/char%s, lr %.3g, %.0f s\n", done, epoch,
@@ -128,9 +187,10 @@ int run(const Options& o) {
       since_eval = 0;
     }
   }
+  if (!team.lead()) return 0;  // rank 0 alone writes, samples and reports
   progress.end_epoch();
   if (!o.history.empty()) history.write_csv(o.history);
-  if (!o.save.empty()) {
+  if (!o.save.empty()) {  // atomic (io/atomic_file.hpp)
     tg::io::save(o.save, *model,
                  {.metadata = {{"vocabulary", vocabulary.to_string()}, {"format", "typegrad gpt_pretrain"}}});
     std::printf("saved %s (vocabulary in its metadata)\n", o.save.c_str());
@@ -162,8 +222,29 @@ int main(int argc, char** argv) try {
   app.add_option("--temperature", o.temperature, "sampling temperature")->check(examples::flags::positive_finite);
   app.add_option("--top-k", o.top_k, "sample among the k most likely bytes")->check(examples::flags::at_least_one);
   app.add_option("--prompt", o.prompt, "text the sample starts from");
+  app.add_flag("--distributed", o.distributed,
+               "data parallel over MPI (mpirun -np R, R = 1, 2 or 4): each rank computes 16 of every global batch "
+               "of 16 R windows; rank 0 prints and saves");
   CLI11_PARSE(app, argc, argv);
-  return run(o);
+  Team team;
+  if (o.distributed) {
+#ifdef TYPEGRAD_EXAMPLE_MPI
+    team.world = std::make_unique<tg::dist::World>(&argc, &argv);
+#else
+    throw std::invalid_argument(
+        "--distributed: this build has no MPI (scripts/setup.sh installs Open MPI; reconfigure)");
+#endif
+  }
+  switch (team.size()) {
+    case 1:
+      return run<1>(o, team);
+    case 2:
+      return run<2>(o, team);
+    case 4:
+      return run<4>(o, team);
+    default:
+      throw std::invalid_argument("--distributed: " + std::to_string(team.size()) + " ranks; compiled for 1, 2 or 4");
+  }
 } catch (const std::exception& e) {
   std::fprintf(stderr, "gpt_pretrain: %s\n", e.what());
   return 1;
