@@ -2,6 +2,7 @@
 // Evaluation and checkpoints in a data-parallel job: every rank evaluates its share of a dataset and the results
 // are summed; rank 0 alone writes a checkpoint and every rank learns whether it was written.
 #include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <string>
 #include <vector>

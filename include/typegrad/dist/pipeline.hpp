@@ -23,8 +23,11 @@
 // A parameter must belong to one stage (a weight tied across stages would be trained apart on each).
 // Memory: a stage keeps Micro programs (each micro-batch's activations live until its backward pass), as GPipe.
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <optional>
+#include <stdexcept>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -295,10 +298,9 @@ class Pipeline {
       const value_type* g = &seed;
       if constexpr (S + 1 < stage_count) {
         g = gradients_.data() + i * out_size<S>();
-        detail::check(
-            MPI_Recv(gradients_.data() + i * out_size<S>(), int(out_size<S>()), detail::datatype<value_type>(), next,
-                     int(Micro + i), world_.comm(), MPI_STATUS_IGNORE),
-            "MPI_Recv of a gradient");
+        detail::check(MPI_Recv(gradients_.data() + i * out_size<S>(), int(out_size<S>()),
+                               detail::datatype<value_type>(), next, int(Micro + i), world_.comm(), MPI_STATUS_IGNORE),
+                      "MPI_Recv of a gradient");
       }
       programs[i].backward_from(g);
       if constexpr (S > 0)
