@@ -1,7 +1,7 @@
 // Data-parallel training of a device program over NCCL (mpirun -np 2 on a machine with GPUs): after k steps every
 // rank's parameters equal those of one host process trained on the global batch (float: cuBLAS and the host BLAS
-// round differently, so within 1e-4 relative). Built by nvcc in the CUDA variant and, where nvcc is installed, by
-// the CTest device.nvcc_builds_nccl_data_parallel (compile and link; it runs where a GPU is: docs/gpu.md).
+// round differently, so within 1e-4 relative). Built in the CUDA variant (-DTYPEGRAD_DEVICE=CUDA), which every CI
+// run with nvcc configures for it (CTest device.cuda_variant_builds_nccl_data_parallel; docs/gpu.md).
 #include <cmath>
 #include <cstdio>
 #include <random>
