@@ -1,14 +1,17 @@
-# Runs two training commands and checks that both print `test_accuracy: X` and that the two figures differ by at
-# most TOLERANCE (e.g. data-parallel or pipeline training against one process on the same global batch: the same
-# computation up to the order of float additions).
-# -D REFERENCE="cmd;args" -D COMMAND="cmd;args" -D TOLERANCE=0.0050
+# Runs two training commands and checks that both print `KEY: X` (KEY test_accuracy unless given) and that the two
+# figures differ by at most TOLERANCE (e.g. data-parallel or pipeline training against one process on the same
+# global batch: the same computation up to the order of float additions).
+# -D REFERENCE="cmd;args" -D COMMAND="cmd;args" -D TOLERANCE=0.0050 [-D KEY=val_bits_per_char]0
+if(NOT KEY)
+  set(KEY test_accuracy)
+endif()
 foreach(which IN ITEMS REFERENCE COMMAND)
   execute_process(COMMAND ${${which}} RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT result EQUAL 0)
     message(FATAL_ERROR "${${which}} failed (${result}):\n${out}\n${err}")
   endif()
-  if(NOT out MATCHES "test_accuracy: ([0-9.]+)")
-    message(FATAL_ERROR "${${which}} printed no test_accuracy:\n${out}")
+  if(NOT out MATCHES "${KEY}: ([0-9.]+)")
+    message(FATAL_ERROR "${${which}} printed no ${KEY}:\n${out}")
   endif()
   set(${which}_accuracy ${CMAKE_MATCH_1})
 endforeach()
@@ -28,7 +31,7 @@ math(EXPR difference "${command_units} - ${reference_units}")
 if(difference LESS 0)
   math(EXPR difference "-${difference}")
 endif()
-message(STATUS "test_accuracy: one process ${REFERENCE_accuracy}, this run ${COMMAND_accuracy}")
+message(STATUS "${KEY}: one process ${REFERENCE_accuracy}, this run ${COMMAND_accuracy}")
 if(difference GREATER tolerance_units)
   message(FATAL_ERROR "the accuracies differ by more than ${TOLERANCE}")
 endif()

@@ -33,6 +33,7 @@ namespace {
 using examples::B, examples::Gpt, examples::T, examples::V;
 
 struct Options {
+  std::size_t accumulate = 1;  // optimizer steps over this many batches (the gradients' mean)
   std::size_t steps = 2000, eval_every = 250, eval_batches = 20, warmup = 100, sample = 400, top_k = 10;
   double lr = 2e-3, temperature = 0.8;
   std::uint64_t seed = 1;
@@ -116,9 +117,9 @@ int run(const Options& o, const Team& team) {
   auto step = tg::compile<tg::Input<std::int32_t, B, T>, tg::Labels<B * T, V>>(
       [&](auto x, auto y) { return tg::cross_entropy((*model)(x), y); });
   auto predict = tg::compile_inference<tg::Input<std::int32_t, 1, T>>([&](auto x) { return (*model)(x); });
-  auto optimizer =
-      tg::optim::make(step, tg::optim::AdamW{.weight_decay = 0.1},
-                      tg::sched::warmup(o.warmup, tg::sched::Cosine{o.lr, o.steps, o.lr / 10}), {.clip_norm = 1.0});
+  auto optimizer = tg::optim::make(step, tg::optim::AdamW{.weight_decay = 0.1},
+                                   tg::sched::warmup(o.warmup, tg::sched::Cosine{o.lr, o.steps, o.lr / 10}),
+                                   {.clip_norm = 1.0, .accumulate = o.accumulate});
   std::size_t parameters = 0;
   tg::for_each_parameter(*model, [&](const std::string&, const auto& p) { parameters += p.size(); });
   if (team.lead())
@@ -130,13 +131,13 @@ int run(const Options& o, const Team& team) {
         double(step.total_workspace_bytes()) / 1e6);
 
   tg::data::Prefetcher prefetch(train);
-  tg::train::Progress progress(G * T, 50);
+  tg::train::Progress progress(G * T * o.accumulate, 50);
   tg::train::History history;
   tg::Tensor<std::int32_t, G, T> global_x;
   tg::Tensor<std::int32_t, G * T> global_y;
   tg::Tensor<std::int32_t, B, T> x;
   tg::Tensor<std::int32_t, B * T> y;
-  std::size_t done = 0, epoch = 1;
+  std::size_t done = 0, epoch = 1;  // done: optimizer steps
   double since_eval = 0;
   if (team.lead()) progress.start_epoch(1, o.steps);
   while (done < o.steps) {
@@ -160,8 +161,8 @@ int run(const Options& o, const Team& team) {
 #ifdef TYPEGRAD_EXAMPLE_MPI
     if (team.world) tg::dist::average_gradients(*team.world, step);
 #endif
-    optimizer.update(step);
     since_eval += loss;
+    if (!optimizer.update(step)) continue;  // --accumulate: the update comes with the last of its batches
     ++done;
     if (team.lead()) progress.step(done, loss);  // rank 0's share of the batch
     if (done % o.eval_every == 0 || done == o.steps) {
@@ -175,7 +176,7 @@ int run(const Options& o, const Team& team) {
         continue;
       }
       const double seconds = std::chrono::duration<double>(clock::now() - t0).count();
-      const std::size_t span = done % o.eval_every == 0 ? o.eval_every : done % o.eval_every;
+      const std::size_t span = (done % o.eval_every == 0 ? o.eval_every : done % o.eval_every) * o.accumulate;
       std::printf("step %zu (epoch %zu): train loss %.4f, validation %.3f bits/char%s, lr %.3g, %.0f s\n", done, epoch,
                   since_eval / double(span), bpc, done == o.steps ? " (all validation text)" : "",
                   optimizer.learning_rate(), seconds);
@@ -198,7 +199,7 @@ int run(const Options& o, const Team& team) {
   if (o.sample > 0)
     std::printf("--- sample (temperature %g, top-%zu) ---\n%s\n---\n", o.temperature, o.top_k,
                 sample(predict, vocabulary, o).c_str());
-  std::printf("val_bits_per_char: %.3f\n", history.last("val_bits_per_char"));
+  std::printf("val_bits_per_char: %.4f\n", history.last("val_bits_per_char"));
   return 0;
 }
 }  // namespace
@@ -207,6 +208,10 @@ int main(int argc, char** argv) try {
   Options o;
   CLI::App app("Pretrain a small GPT on the fortune files (byte tokens)");
   app.add_option("--steps", o.steps, "training steps")->check(examples::flags::at_least_one);
+  app.add_option("--accumulate", o.accumulate,
+                 "batches per optimizer step (gradient accumulation: --accumulate 2 on one process computes what "
+                 "--distributed computes on 2 ranks)")
+      ->check(examples::flags::at_least_one);
   app.add_option("--lr", o.lr, "peak learning rate")->check(examples::flags::positive_finite);
   app.add_option("--warmup", o.warmup, "linear warm-up steps");
   app.add_option("--eval-every", o.eval_every, "steps between validation figures")
