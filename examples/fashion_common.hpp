@@ -27,19 +27,31 @@ struct Options {
   bool classic = false;
   bool confusion = false;
   bool check_finite = false;  // check every kernel's output and gradients for NaN/Inf (tg::check_finite)
-  bool stats = false;          // record per-layer statistics (tg::LayerStats) every stats_every steps
+  bool stats = false;         // record per-layer statistics (tg::LayerStats) every stats_every steps
   std::size_t stats_every = 200;
-  std::string stats_csv;       // ... and write them all to this CSV
-  std::string history;  // CSV of per-epoch loss and time
-  std::string save;     // the trained model as safetensors (empty: not saved)
-  bool distributed = false;  // data parallel over MPI (mpirun -np R): --batch is the global batch
+  std::string stats_csv;        // ... and write them all to this CSV
+  std::string history;          // CSV of per-epoch loss and time
+  std::string save;             // the trained model as safetensors (empty: not saved)
+  bool distributed = false;     // data parallel over MPI (mpirun -np R): --batch is the global batch
+  std::size_t pad = 0;          // augmentation: random crop with this padding (resnet_fashion_mnist)
+  bool flip = false;            // augmentation: random horizontal flip
+  std::size_t limit_steps = 0;  // > 0: each epoch stops after this many steps (smoke runs)
   std::string checkpoint = "lenet_classes_0_4.safetensors";  // finetune_fashion_mnist
+};
+
+// The flags beyond the common ones that an example offers.
+struct Extras {
+  int epochs = 1;            // the default of --epochs
+  bool classic = false;      // --classic
+  bool checkpoint = false;   // --checkpoint
+  bool save = false;         // --save
+  bool distributed = false;  // --distributed
+  bool augment = false;      // --pad, --flip (on by default)
 };
 
 // Parses the common flags (options.cpp, compiled once for all examples); `batches` lists the batch sizes
 // compiled into the example.
-Options parse(int argc, char** argv, const std::string& description, const std::string& batches,
-              bool with_classic = false, bool with_checkpoint = false, bool with_distributed = false);
+Options parse(int argc, char** argv, const std::string& description, const std::string& batches, Extras extras = {});
 
 // Calls train<B>(o) for the compiled-in batch size that --batch names.
 template <std::size_t... Sizes, class Train>
@@ -124,10 +136,19 @@ class Watch {
   std::conditional_t<observable(), std::optional<tg::LayerStats<Step>>, std::optional<int>> stats_;
 };
 
-// Trains for o.epochs with `update` after each step, then evaluates `predict` on the test split. `names` names the
-// parameters for --check-finite and --stats (Watch).
-template <std::size_t B, std::size_t... Item, class Step, class Optimizer, class Predict>
-int run(const Options& o, Step& step, Optimizer& optimizer, Predict& predict, const tg::ParameterNames& names = {}) {
+// Switches a model between training and evaluation mode (tg::set_training) around each evaluation; none: no
+// layer depends on the mode.
+struct NoModes {
+  void operator()(bool) const {}
+};
+
+// Trains for o.epochs with `update` after each step, then evaluates `predict` (batches of E images) on the test
+// split. `names` names the parameters for --check-finite and --stats (Watch); `set_training(bool)` sets the
+// model's mode.
+template <std::size_t B, std::size_t E, std::size_t... Item, class Step, class Optimizer, class Predict,
+          class Modes = NoModes>
+int run_evaluated_by(const Options& o, Step& step, Optimizer& optimizer, Predict& predict,
+                     const tg::ParameterNames& names = {}, Modes set_training = {}) {
   const auto train = tg::data::read_mnist_split(o.data, "train");
   const auto test = tg::data::read_mnist_split(o.data, "t10k");
   std::printf("data: %zu training and %zu test images from %s\n", train.size(), test.size(), o.data.c_str());
@@ -135,7 +156,19 @@ int run(const Options& o, Step& step, Optimizer& optimizer, Predict& predict, co
   if (batches.leftover())
     std::printf("note: %zu images do not fill a batch of %zu; they open the next epoch instead\n", batches.leftover(),
                 B);
-  tg::data::ImageBatches<eval_batch, Item...> test_batches(test, fashion_mean, fashion_std, 0);
+  tg::data::ImageBatches<E, Item...> test_batches(test, fashion_mean, fashion_std, 0);
+  if constexpr (sizeof...(Item) == 3) {
+    if (o.pad > 0 || o.flip) {
+      batches.set_augment({o.pad, o.flip, (0 - fashion_mean) / fashion_std});  // pads with the background
+      std::printf("augmentation: random crop with padding %zu%s\n", o.pad, o.flip ? ", horizontal flip" : "");
+    }
+  }
+  const auto evaluate = [&] {
+    set_training(false);
+    const auto e = tg::train::evaluate<10>(predict, test_batches);
+    set_training(true);
+    return e;
+  };
 
   tg::train::Progress progress(B);
   typename decltype(batches)::images_type x;
@@ -148,6 +181,7 @@ int run(const Options& o, Step& step, Optimizer& optimizer, Predict& predict, co
     std::size_t done = 0;
     double loss_sum = 0;
     while (prefetch.next(x, y)) {
+      if (o.limit_steps > 0 && done == o.limit_steps) continue;  // drain the epoch: the next one starts fresh
       const float loss = watch(step, x, y);
       check_finite(loss, epoch, done + 1);
       optimizer.update(step);
@@ -160,14 +194,20 @@ int run(const Options& o, Step& step, Optimizer& optimizer, Predict& predict, co
     if (!o.history.empty())  // the curve needs the accuracy after every epoch
       history.add({{"epoch", double(epoch)},
                    {"train_loss", loss_sum / double(done)},
-                   {"test_accuracy", tg::train::evaluate<10>(predict, test_batches).accuracy()}});
+                   {"test_accuracy", evaluate().accuracy()}});
   }
   if (!o.history.empty()) history.write_csv(o.history);
   watch.finish();
-  const auto e = tg::train::evaluate<10>(predict, test_batches);
+  const auto e = evaluate();
   if (o.confusion) tg::train::print_confusion(e);
   std::printf("test_accuracy: %.4f\n", e.accuracy());
   return 0;
+}
+
+// The same, evaluating in batches of eval_batch images.
+template <std::size_t B, std::size_t... Item, class Step, class Optimizer, class Predict>
+int run(const Options& o, Step& step, Optimizer& optimizer, Predict& predict, const tg::ParameterNames& names = {}) {
+  return run_evaluated_by<B, eval_batch, Item...>(o, step, optimizer, predict, names);
 }
 
 }  // namespace examples

@@ -66,7 +66,8 @@ double accuracy(Predict& predict, const tg::data::LabelledImages& test) {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  auto o = examples::parse(argc, argv, "LeNet: train on classes 0-4, fine-tune the head on 5-9", "64", false, true);
+  auto o =
+      examples::parse(argc, argv, "LeNet: train on classes 0-4, fine-tune the head on 5-9", "64", {.checkpoint = true});
   if (o.batch != B) throw std::invalid_argument("this example is compiled for --batch 64 only");
   const auto train_all = tg::data::read_mnist_split(o.data, "train");
   const auto test_all = tg::data::read_mnist_split(o.data, "t10k");

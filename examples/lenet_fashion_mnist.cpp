@@ -71,7 +71,8 @@ int train(const examples::Options& o, World* world) {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  auto o = examples::parse(argc, argv, "Train LeNet on Fashion-MNIST", "32, 64, 128", true, false, true);
+  auto o = examples::parse(argc, argv, "Train LeNet on Fashion-MNIST", "32, 64, 128",
+                           {.classic = true, .save = true, .distributed = true});
   std::unique_ptr<World> world;
   examples::Options local = o;
   if (o.distributed) {

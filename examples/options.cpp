@@ -6,11 +6,11 @@
 
 namespace examples {
 
-Options parse(int argc, char** argv, const std::string& description, const std::string& batches, bool with_classic,
-              bool with_checkpoint, bool with_distributed) {
+Options parse(int argc, char** argv, const std::string& description, const std::string& batches, Extras extras) {
   Options o;
+  o.epochs = extras.epochs;
   CLI::App app(description);
-  app.add_option("--epochs", o.epochs, "training epochs")->check(flags::at_least_one);
+  app.add_option("--epochs", o.epochs, "training epochs")->check(flags::at_least_one)->capture_default_str();
   app.add_option("--batch", o.batch, "batch size (compiled in: " + batches + ")");
   app.add_option("--lr", o.lr, "learning rate (default: the example's)")->check(flags::positive_finite);
   app.add_option("--seed", o.seed, "seed for initialisation and shuffling");
@@ -30,17 +30,26 @@ Options parse(int argc, char** argv, const std::string& description, const std::
       ->check(flags::writable_file);
   app.add_option("--history", o.history, "write epoch, mean training loss and test accuracy to this CSV file")
       ->check(flags::writable_file);
-  if (with_distributed) {
+  app.add_option("--limit-steps", o.limit_steps, "stop each epoch after this many steps (smoke runs; 0: all)");
+  if (extras.augment) {
+    o.pad = 2;
+    o.flip = true;
+    app.add_option("--pad", o.pad, "augmentation: random crop from the image padded by this many pixels (0: none)")
+        ->capture_default_str();
+    app.add_option("--flip", o.flip, "augmentation: random horizontal flip (true/false)")->capture_default_str();
+  }
+  if (extras.save)
     app.add_option("--save", o.save, "save the trained model to this safetensors file (PyTorch state_dict names)")
         ->check(flags::writable_file);
+  if (extras.distributed) {
     app.add_flag("--distributed", o.distributed,
                  "data-parallel training over MPI (mpirun -np R ...): --batch is the global batch, each rank "
                  "computes 1/R of it; rank 0 prints and saves");
   }
-  if (with_checkpoint)
+  if (extras.checkpoint)
     app.add_option("--checkpoint", o.checkpoint, "where to save the checkpoint (default: " + o.checkpoint + ")")
         ->check(flags::writable_file);
-  if (with_classic) app.add_flag("--classic", o.classic, "the classic recipe: SGD lr 0.01, momentum 0.5");
+  if (extras.classic) app.add_flag("--classic", o.classic, "the classic recipe: SGD lr 0.01, momentum 0.5");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -113,3 +113,15 @@ TEST_CASE("LoRA names: the base block's names plus PEFT's adapters; adapters sav
   CHECK(other.linear1.lora_A.weight.value[3] == block.linear1.lora_A.weight.value[3]);
   CHECK(other.linear1.weight.value[3] != block.linear1.weight.value[3]);  // the base was not in the file
 }
+
+TEST_CASE("LoRA shapes: A is [Rank, In], B is [Out, Rank], the output is the base layer's", "[static]") {
+  using L = tg::LoraLinear<12, 5, 3, double>;
+  static_assert(std::is_same_v<decltype(L{}.lora_A.weight)::shape_type, tg::shape<3, 12>>);
+  static_assert(std::is_same_v<decltype(L{}.lora_B.weight)::shape_type, tg::shape<5, 3>>);
+  static_assert(std::is_same_v<decltype(L{}.weight)::shape_type, tg::shape<5, 12>>);
+  using Y = decltype(L{}(tg::InputLeaf<0, double, tg::shape<7, 12>, false>{}));
+  static_assert(std::is_same_v<typename Y::shape_type, tg::shape<7, 5>>);
+  using Z = decltype(Block{}(tg::InputLeaf<0, double, tg::shape<2, 4, 8>, false>{}));
+  static_assert(std::is_same_v<typename Z::shape_type, tg::shape<2, 4, 8>>);
+  CHECK(tg::parameter_count(L{}) == 5 * 12 + 5 + 3 * 12 + 5 * 3);
+}

@@ -2,6 +2,8 @@
 // Fixed-size batches of labelled images: normalised once to float, reshuffled each epoch from a seed.
 // The last partial batch is never silently lost: with PartialBatch::carry_over its images open the next
 // epoch's order; with PartialBatch::drop they are skipped and leftover() says how many.
+// Images ([C, H, W] items) can be augmented as next() fills them (set_augment; data/augment.hpp), from a random
+// stream of their own, so the order of the images does not depend on it.
 #include <algorithm>
 #include <cstdint>
 #include <numeric>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "typegrad/core/tensor.hpp"
+#include "typegrad/data/augment.hpp"
 #include "typegrad/data/idx.hpp"
 
 namespace tg::data {
@@ -25,7 +28,7 @@ class ImageBatches {
   // pixel / 255, then (x - mean) / stddev
   ImageBatches(const LabelledImages& set, float mean, float stddev, std::uint64_t seed,
                PartialBatch policy = PartialBatch::carry_over)
-      : count_(set.size()), policy_(policy), rng_(seed) {
+      : count_(set.size()), policy_(policy), rng_(seed), augment_rng_(seed ^ 0x9e3779b97f4a7c15ull) {
     if (set.images.item_size() != item)
       throw IdxError("image batches: images hold " + std::to_string(set.images.item_size()) +
                      " values each, the batch shape needs " + std::to_string(item));
@@ -43,6 +46,15 @@ class ImageBatches {
   std::size_t leftover() const { return count_ % B; }
   PartialBatch policy() const { return policy_; }
 
+  // Random crop with padding and horizontal flip of every image next() returns (never of batch_in_order's).
+  void set_augment(const Augment& a) requires(sizeof...(ItemDims) == 3) {
+    constexpr std::size_t dims[] = {ItemDims...};
+    check_augment(a, dims[1], dims[2]);
+    augment_ = a;
+    scratch_.resize(item);
+  }
+  const Augment& augment() const { return augment_; }
+
   // Fills the next batch; returns false (and starts a new epoch) when this epoch's full batches are done.
   bool next(images_type& x, labels_type& y) {
     if (cursor_ + B > order_.size()) {
@@ -55,6 +67,11 @@ class ImageBatches {
       y[b] = labels_[i];
     }
     cursor_ += B;
+    if constexpr (sizeof...(ItemDims) == 3)
+      if (augment_.active()) {
+        constexpr std::size_t dims[] = {ItemDims...};
+        augment_batch(augment_, B, dims[0], dims[1], dims[2], x.data(), scratch_, augment_rng_);
+      }
     return true;
   }
 
@@ -99,6 +116,9 @@ class ImageBatches {
   std::size_t count_;
   PartialBatch policy_;
   std::mt19937_64 rng_;
+  std::mt19937_64 augment_rng_;
+  Augment augment_;
+  std::vector<float> scratch_;  // one image, for augmentation
   std::vector<float> pixels_;
   std::vector<std::int32_t> labels_;
   std::vector<std::size_t> order_;
