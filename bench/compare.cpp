@@ -1,15 +1,12 @@
 // typegrad against hand-written code and libtorch, interleaved in one run: for each case, every round times
 // each variant over a batch of iterations; the table gives medians and spread (and heap allocations per call
 // through operator new), and each `ratio <case> <peer>/typegrad = X.XX` line is the median of the per-round
-// ratios (> 1: typegrad faster). Single thread unless a case says "2 threads".
+// ratios (> 1: typegrad faster). Single thread unless a case says "2 threads". At the start it measures the
+// machine's single-core FMA peak; each case states its FLOPs (bench/flops.hpp: products only) and prints
+// `gflops <case> <variant> = G (P% of peak)`.
 //   compare [--rounds R] [--quick] [--only CASE]
 // The deep cases (resnet20_step, gpt_step) are in compare_deep.cpp.
 #include <cblas.h>
-
-#include <typegrad/typegrad.hpp>
-
-#include "classic_lenet.hpp"
-#include "harness.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -19,7 +16,12 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <typegrad/typegrad.hpp>
 #include <vector>
+
+#include "classic_lenet.hpp"
+#include "flops.hpp"
+#include "harness.hpp"
 
 #ifdef TG_HAVE_TORCH
 #include <torch/torch.h>
@@ -29,9 +31,9 @@
 
 namespace {
 using tgbench::compare;
+using tgbench::fill_random;
 using tgbench::median;
 using tgbench::Variant;
-using tgbench::fill_random;
 
 // BLAS threads for OpenBLAS (typegrad's fallback path, libtorch's GEMM) and libtorch's intra-op threads
 void set_threads(int blas, [[maybe_unused]] int intra_op) {
@@ -40,7 +42,6 @@ void set_threads(int blas, [[maybe_unused]] int intra_op) {
   torch::set_num_threads(intra_op);
 #endif
 }
-
 
 // ---------------------------------------------------------------------------------------------------------
 // mlp_step: 784-256-128-10 ReLU, batch 64, cross-entropy, SGD lr 0.01
@@ -60,8 +61,8 @@ struct HandMlp {
                      b2 = std::vector<float>(H2), w3 = std::vector<float>(O * H2), b3 = std::vector<float>(O);
   std::vector<float> h1 = std::vector<float>(B * H1), h2 = std::vector<float>(B * H2), z = std::vector<float>(B * O),
                      g1 = std::vector<float>(B * H1), g2 = std::vector<float>(B * H2), gz = std::vector<float>(B * O),
-                     dw1 = std::vector<float>(H1 * I), dw2 = std::vector<float>(H2 * H1), dw3 = std::vector<float>(O * H2),
-                     scratch = std::vector<float>(B * I + B * H1);
+                     dw1 = std::vector<float>(H1 * I), dw2 = std::vector<float>(H2 * H1),
+                     dw3 = std::vector<float>(O * H2), scratch = std::vector<float>(B * I + B * H1);
   HandMlp() {
     fill_random(w1.data(), w1.size(), 1);
     fill_random(w2.data(), w2.size(), 2);
@@ -218,12 +219,17 @@ void run_deep_cases(const tgbench::Options& options, volatile float& sink);
 
 int main(int argc, char** argv) {
   tgbench::Options options;
-  if (const auto code = tgbench::parse(options, argc, argv, "typegrad vs hand-written code and libtorch, interleaved")) return *code;
+  if (const auto code = tgbench::parse(options, argc, argv, "typegrad vs hand-written code and libtorch, interleaved"))
+    return *code;
   const bool quick = options.quick;
   const std::size_t rounds = options.rounds;
   const auto calls = [&](std::size_t full) { return options.calls(full); };
   const auto wanted = [&](const char* name) { return options.wanted(name); };
   std::printf("GEMM: %s; %s\n", tg::blas::gemm_library(), quick ? "quick run (timings meaningless)" : "");
+  const auto peak = tgbench::fma_peak_gflops();
+  tgbench::peak_gflops() = peak.gflops;
+  std::printf("machine: %s; single-core peak %.1f GFLOP/s (%s)\n", tgbench::cpu_model().c_str(), peak.gflops,
+              peak.unit);
   set_threads(1, 1);
   volatile float sink = 0;
 
@@ -237,7 +243,11 @@ int main(int argc, char** argv) {
         [&](auto a, auto b) { return tg::cross_entropy(model(a), b); });
     auto sgd = tg::optim::make(step, tg::optim::Sgd{}, tg::sched::Constant{0.01});
     HandMlp hand;
-    std::vector<Variant> v{{"typegrad", [&] { sink = sink + step(x, y); sgd.update(step); }},
+    std::vector<Variant> v{{"typegrad",
+                            [&] {
+                              sink = sink + step(x, y);
+                              sgd.update(step);
+                            }},
                            {"hand-written", [&] { sink = sink + hand.step(x.data(), y.data(), 0.01f); }}};
 #ifdef TG_HAVE_TORCH
     auto net = torch::nn::Sequential(torch::nn::Linear(784, 256), torch::nn::ReLU(), torch::nn::Linear(256, 128),
@@ -245,13 +255,16 @@ int main(int argc, char** argv) {
     torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(0.01));
     auto tx = torch::from_blob(x.data(), {long(MB), 784}, torch::kFloat);
     auto ty = torch::from_blob(y.data(), {long(MB)}, torch::kInt).to(torch::kLong);
-    v.push_back({"libtorch", torch_step(opt, [&] { return torch::nn::functional::cross_entropy(net->forward(tx), ty); },
-                                        sink)});
+    v.push_back(
+        {"libtorch", torch_step(
+                         opt, [&] { return torch::nn::functional::cross_entropy(net->forward(tx), ty); }, sink)});
 #endif
-    const auto one = compare("mlp_step", v, rounds, calls(50));
+    using namespace tgbench::flops;  // the three layers; the first's input is the data (no gradient)
+    const double flop = dense(MB, 784, 256, false) + dense(MB, 256, 128) + dense(MB, 128, 10);
+    const auto one = compare("mlp_step", v, rounds, calls(50), flop);
     // 2 threads: OpenBLAS may use both cores; libtorch in its best split here (1 intra-op thread, 2 BLAS threads)
     set_threads(2, 1);
-    const auto two = compare("mlp_step 2 threads", v, rounds, calls(50));
+    const auto two = compare("mlp_step 2 threads", v, rounds, calls(50), flop);
     set_threads(1, 1);
     for (std::size_t k = 0; k < v.size(); ++k)
       std::printf("scaling mlp_step %s 1->2 threads = %.2f\n", v[k].name.c_str(), median(one[k]) / median(two[k]));
@@ -266,20 +279,27 @@ int main(int argc, char** argv) {
     auto step = tg::compile<tg::Input<float, MB, 1, 28, 28>, tg::Labels<MB, 10>>(
         [&](auto a, auto b) { return tg::nll_loss(net(a), b); });
     auto opt = tg::optim::make(step, tg::optim::Momentum{0.9}, tg::sched::Constant{0.01});
-    std::vector<Variant> v{{"typegrad", [&] { sink = sink + step(x, y); opt.update(step); }}};
+    std::vector<Variant> v{{"typegrad", [&] {
+                              sink = sink + step(x, y);
+                              opt.update(step);
+                            }}};
 #ifdef TG_HAVE_TORCH
     TorchLeNet tnet;
     torch::optim::SGD topt(tnet.parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
     auto tx = torch::from_blob(x.data(), {long(MB), 1, 28, 28}, torch::kFloat);
     auto ty = torch::from_blob(y.data(), {long(MB)}, torch::kInt).to(torch::kLong);
-    v.push_back({"libtorch", torch_step(topt, [&] { return torch::nll_loss(tnet.forward(tx), ty); }, sink)});
+    v.push_back({"libtorch", torch_step(
+                                 topt, [&] { return torch::nll_loss(tnet.forward(tx), ty); }, sink)});
 #endif
-    const auto one = compare("lenet_step", v, rounds, calls(20));
+    using namespace tgbench::flops;  // conv 1->10 k5 (24x24 out), conv 10->20 k5 (8x8 out), fc 320->50, fc 50->10
+    const double flop =
+        conv(MB, 1, 10, 5, 24, 24, false) + conv(MB, 10, 20, 5, 8, 8) + dense(MB, 320, 50) + dense(MB, 50, 10);
+    const auto one = compare("lenet_step", v, rounds, calls(20), flop);
     set_threads(2, 1);
-    auto two = compare("lenet_step 2 threads", v, rounds, calls(20));
+    auto two = compare("lenet_step 2 threads", v, rounds, calls(20), flop);
 #ifdef TG_HAVE_TORCH
     set_threads(1, 2);  // libtorch's other split: 2 intra-op threads, 1 BLAS thread
-    const auto two_b = compare("lenet_step 2 threads (libtorch 2 intra-op, 1 BLAS)", v, rounds, calls(20));
+    const auto two_b = compare("lenet_step 2 threads (libtorch 2 intra-op, 1 BLAS)", v, rounds, calls(20), flop);
     if (median(two_b[1]) < median(two[1])) two[1] = two_b[1];
 #endif
     set_threads(1, 1);
@@ -297,8 +317,10 @@ int main(int argc, char** argv) {
       auto o = model(a);
       return tg::sum(o * o) * 0.5f;
     });
-    std::vector<Variant> f{{"typegrad", [&] { sink = sink + fwd(x)[0]; }},
-                           {"hand-written", [&] { hand.forward(x.data()); sink = sink + hand.y[0]; }}};
+    std::vector<Variant> f{{"typegrad", [&] { sink = sink + fwd(x)[0]; }}, {"hand-written", [&] {
+                                                                              hand.forward(x.data());
+                                                                              sink = sink + hand.y[0];
+                                                                            }}};
     std::vector<Variant> fb{{"typegrad", [&] { sink = sink + fwd_bwd(x); }},
                             {"hand-written", [&] { sink = sink + hand.forward_backward(x.data()); }}};
 #ifdef TG_HAVE_TORCH
@@ -317,8 +339,11 @@ int main(int argc, char** argv) {
                     sink = sink + loss.item<float>();
                   }});
 #endif
-    compare("tiny_fwd", f, rounds, quick ? 100 : 20000);
-    compare("tiny_fwd_bwd", fb, rounds, quick ? 100 : 5000);
+    using namespace tgbench::flops;
+    compare("tiny_fwd", f, rounds, quick ? 100 : 20000,
+            dense_forward(1, 16, 32) + dense_forward(1, 32, 32) + dense_forward(1, 32, 4));
+    compare("tiny_fwd_bwd", fb, rounds, quick ? 100 : 5000,
+            dense(1, 16, 32, false) + dense(1, 32, 32) + dense(1, 32, 4));
   }
 
   if (wanted("lstm_step")) {
@@ -327,18 +352,22 @@ int main(int argc, char** argv) {
     fill_random(x.data(), x.size(), 14, 1.0f);
     fill_random(target.data(), target.size(), 15, 0.5f);
     tg::LSTM<LF, LH> lstm(3);
-    auto step = tg::compile<tg::Input<float, LB, LT, LF>>(
-        [&](auto a) { return tg::mse(lstm(a), target); });
+    auto step = tg::compile<tg::Input<float, LB, LT, LF>>([&](auto a) { return tg::mse(lstm(a), target); });
     auto opt = tg::optim::make(step, tg::optim::Sgd{}, tg::sched::Constant{0.01});
-    std::vector<Variant> v{{"typegrad", [&] { sink = sink + step(x); opt.update(step); }}};
+    std::vector<Variant> v{{"typegrad", [&] {
+                              sink = sink + step(x);
+                              opt.update(step);
+                            }}};
 #ifdef TG_HAVE_TORCH
     torch::nn::LSTM tl(torch::nn::LSTMOptions(long(LF), long(LH)).batch_first(true));
     torch::optim::SGD topt(tl->parameters(), torch::optim::SGDOptions(0.01));
     auto tx = torch::from_blob(x.data(), {long(LB), long(LT), long(LF)}, torch::kFloat);
     auto tt = torch::from_blob(target.data(), {long(LB), long(LT), long(LH)}, torch::kFloat);
-    v.push_back({"libtorch", torch_step(topt, [&] { return torch::mse_loss(std::get<0>(tl->forward(tx)), tt); }, sink)});
+    v.push_back({"libtorch", torch_step(
+                                 topt, [&] { return torch::mse_loss(std::get<0>(tl->forward(tx)), tt); }, sink)});
 #endif
-    compare("lstm_step", v, rounds, calls(20));
+    using namespace tgbench::flops;  // per time step, the gates x W_ih^T + h W_hh^T (x: data, no gradient)
+    compare("lstm_step", v, rounds, calls(20), double(LT) * (dense(LB, LF, 4 * LH, false) + dense(LB, LH, 4 * LH)));
   }
 
   if (wanted("transformer_block_step")) {
@@ -346,18 +375,25 @@ int main(int argc, char** argv) {
     fill_random(x.data(), x.size(), 16, 1.0f);
     fill_random(target.data(), target.size(), 17, 0.5f);
     tg::TransformerEncoderBlock<XE, XH, XF, true> block(5);
-    auto step = tg::compile<tg::Input<float, XB, XT, XE>>(
-        [&](auto a) { return tg::mse(block(a), target); });
+    auto step = tg::compile<tg::Input<float, XB, XT, XE>>([&](auto a) { return tg::mse(block(a), target); });
     auto opt = tg::optim::make(step, tg::optim::Sgd{}, tg::sched::Constant{0.01});
-    std::vector<Variant> v{{"typegrad", [&] { sink = sink + step(x); opt.update(step); }}};
+    std::vector<Variant> v{{"typegrad", [&] {
+                              sink = sink + step(x);
+                              opt.update(step);
+                            }}};
 #ifdef TG_HAVE_TORCH
     auto tb = std::make_shared<TorchBlock>();
     torch::optim::SGD topt(tb->parameters(), torch::optim::SGDOptions(0.01));
     auto tx = torch::from_blob(x.data(), {long(XB), long(XT), long(XE)}, torch::kFloat);
     auto tt = torch::from_blob(target.data(), {long(XB), long(XT), long(XE)}, torch::kFloat);
-    v.push_back({"libtorch", torch_step(topt, [&] { return torch::mse_loss(tb->forward(tx), tt); }, sink)});
+    v.push_back({"libtorch", torch_step(
+                                 topt, [&] { return torch::mse_loss(tb->forward(tx), tt); }, sink)});
 #endif
-    compare("transformer_block_step", v, rounds, calls(20));
+    using namespace tgbench::flops;  // in_proj (its input x is data: no gradient), attention, out_proj, FFN
+    constexpr double rows = XB * XT;
+    compare("transformer_block_step", v, rounds, calls(20),
+            dense(rows, XE, 3 * XE, false) + attention(XB * XH, XT, XE / XH) + dense(rows, XE, XE) +
+                dense(rows, XE, XF) + dense(rows, XF, XE));
   }
   run_deep_cases(options, sink);  // resnet20_step, gpt_step (compare_deep.cpp)
   return 0;

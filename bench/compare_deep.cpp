@@ -5,11 +5,11 @@
 //                  batch 8): token + learned position embeddings, pre-LN causal blocks through tg::Repeat, final
 //                  LayerNorm, linear head, cross-entropy over every position, AdamW lr 3e-4
 // The libtorch twins build the same architectures from torch modules; both run on one thread.
-#include <typegrad/typegrad.hpp>
-
 #include <cmath>
 #include <memory>
+#include <typegrad/typegrad.hpp>
 
+#include "flops.hpp"
 #include "gpt_model.hpp"
 #include "harness.hpp"
 #ifdef TG_HAVE_TORCH
@@ -35,8 +35,8 @@ struct TorchBasicBlock : nn::Module {
     conv2 = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(out, out, 3).padding(1)));
     bn2 = register_module("bn2", nn::BatchNorm2d(out));
     if (in != out || stride != 1)
-      shortcut = register_module("shortcut", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(stride)),
-                                                            nn::BatchNorm2d(out)));
+      shortcut = register_module(
+          "shortcut", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(stride)), nn::BatchNorm2d(out)));
   }
   torch::Tensor forward(torch::Tensor x) {
     auto y = bn2->forward(conv2->forward(torch::relu(bn1->forward(conv1->forward(x)))));
@@ -122,16 +122,25 @@ void run_deep_cases(const tgbench::Options& options, volatile float& sink) {
     auto step = tg::compile<tg::Input<float, RB, 1, 28, 28>, tg::Labels<RB, 10>>(
         [&](auto a, auto b) { return tg::cross_entropy((*net)(a), b); });
     auto opt = tg::optim::make(step, tg::optim::Momentum{0.9}, tg::sched::Constant{0.01});
-    std::vector<Variant> v{{"typegrad", [&] { sink = sink + step(x, y); opt.update(step); }}};
+    std::vector<Variant> v{{"typegrad", [&] {
+                              sink = sink + step(x, y);
+                              opt.update(step);
+                            }}};
 #ifdef TG_HAVE_TORCH
     auto tnet = std::make_shared<TorchResNet20>();
     torch::optim::SGD topt(tnet->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
     auto tx = torch::from_blob(x.data(), {long(RB), 1, 28, 28}, torch::kFloat);
     auto ty = torch::from_blob(y.data(), {long(RB)}, torch::kInt).to(torch::kLong);
-    v.push_back({"libtorch", torch_step(topt, [&] { return torch::nn::functional::cross_entropy(tnet->forward(tx), ty); },
-                                        sink)});
+    v.push_back(
+        {"libtorch", torch_step(
+                         topt, [&] { return torch::nn::functional::cross_entropy(tnet->forward(tx), ty); }, sink)});
 #endif
-    tgbench::compare("resnet20_step", v, rounds, options.calls(5));
+    using namespace tgbench::flops;  // stem; 3 stages of 3 blocks (2 convs each; 1x1 stride-2 shortcuts); fc
+    const double flop = conv(RB, 1, 16, 3, 28, 28, false) + 6 * conv(RB, 16, 16, 3, 28, 28) +
+                        conv(RB, 16, 32, 3, 14, 14) + conv(RB, 16, 32, 1, 14, 14) + 5 * conv(RB, 32, 32, 3, 14, 14) +
+                        conv(RB, 32, 64, 3, 7, 7) + conv(RB, 32, 64, 1, 7, 7) + 5 * conv(RB, 64, 64, 3, 7, 7) +
+                        dense(RB, 64, 10);
+    tgbench::compare("resnet20_step", v, rounds, options.calls(5), flop);
   }
   if (options.wanted("gpt_step")) {
     tg::Tensor<std::int32_t, GB, GT> x;
@@ -145,15 +154,23 @@ void run_deep_cases(const tgbench::Options& options, volatile float& sink) {
     auto step = tg::compile<tg::Input<std::int32_t, GB, GT>, tg::Labels<GB * GT, GV>>(
         [&](auto a, auto b) { return tg::cross_entropy((*model)(a), b); });
     auto opt = tg::optim::make(step, tg::optim::AdamW{}, tg::sched::Constant{3e-4});
-    std::vector<Variant> v{{"typegrad", [&] { sink = sink + step(x, y); opt.update(step); }}};
+    std::vector<Variant> v{{"typegrad", [&] {
+                              sink = sink + step(x, y);
+                              opt.update(step);
+                            }}};
 #ifdef TG_HAVE_TORCH
     auto tm = std::make_shared<TorchGpt>();
     torch::optim::AdamW topt(tm->parameters(), torch::optim::AdamWOptions(3e-4));
     auto tx = torch::from_blob(x.data(), {long(GB), long(GT)}, torch::kInt).to(torch::kLong);
     auto ty = torch::from_blob(y.data(), {long(GB * GT)}, torch::kInt).to(torch::kLong);
-    v.push_back({"libtorch", torch_step(topt, [&] { return torch::nn::functional::cross_entropy(tm->forward(tx), ty); },
-                                        sink)});
+    v.push_back(
+        {"libtorch", torch_step(
+                         topt, [&] { return torch::nn::functional::cross_entropy(tm->forward(tx), ty); }, sink)});
 #endif
-    tgbench::compare("gpt_step", v, rounds, options.calls(2));
+    using namespace tgbench::flops;  // per block: in_proj, attention, out_proj, FFN; then the head
+    constexpr double rows = GB * GT;
+    const double block = dense(rows, GE, 3 * GE) + attention(GB * GH, GT, GE / GH) + dense(rows, GE, GE) +
+                         dense(rows, GE, GF) + dense(rows, GF, GE);
+    tgbench::compare("gpt_step", v, rounds, options.calls(2), GBlocks * block + dense(rows, GE, GV));
   }
 }

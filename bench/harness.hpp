@@ -59,10 +59,17 @@ inline double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// times `iterations` calls of each variant per round, rounds interleaved; variant 0 is typegrad.
+// The single-core peak the GFLOP/s lines are compared with (0: not measured, no percentages printed).
+inline double& peak_gflops() {
+  static double peak = 0;
+  return peak;
+}
+
+// times `iterations` calls of each variant per round, rounds interleaved; variant 0 is typegrad. `flop`: the
+// algorithmic FLOPs of one call (bench/flops.hpp), printed as GFLOP/s and percent of peak_gflops() (0: none).
 // Returns the per-round times of each variant.
-inline std::vector<std::vector<double>> compare(const std::string& name, std::vector<Variant> variants, std::size_t rounds,
-                                         std::size_t iterations) {
+inline std::vector<std::vector<double>> compare(const std::string& name, std::vector<Variant> variants,
+                                                std::size_t rounds, std::size_t iterations, double flop = 0) {
   std::vector<double> allocs(variants.size());
   for (std::size_t k = 0; k < variants.size(); ++k) {
     for (std::size_t i = 0; i < std::max<std::size_t>(iterations / 4, 2); ++i) variants[k].run();  // warm-up
@@ -84,6 +91,15 @@ inline std::vector<std::vector<double>> compare(const std::string& name, std::ve
     std::printf("  %-22s median %10.3f  min %10.3f  max %10.3f  allocations/call %g\n", variants[k].name.c_str(),
                 median(us[k]), *std::min_element(us[k].begin(), us[k].end()),
                 *std::max_element(us[k].begin(), us[k].end()), allocs[k]);
+  if (flop > 0)
+    for (std::size_t k = 0; k < variants.size(); ++k) {
+      const double gflops = flop / median(us[k]) / 1e3;
+      if (peak_gflops() > 0)
+        std::printf("gflops %s %s = %.1f (%.0f%% of peak)\n", name.c_str(), variants[k].name.c_str(), gflops,
+                    100 * gflops / peak_gflops());
+      else
+        std::printf("gflops %s %s = %.1f\n", name.c_str(), variants[k].name.c_str(), gflops);
+    }
   for (std::size_t k = 1; k < variants.size(); ++k) {
     std::vector<double> ratios;
     for (std::size_t r = 0; r < rounds; ++r) ratios.push_back(us[k][r] / us[0][r]);

@@ -51,7 +51,7 @@ int train(const examples::Options& o) {
 
 int main(int argc, char** argv) try {
   auto o = examples::parse(argc, argv, "Train ResNet-20 on Fashion-MNIST with random crops and flips", "64",
-                           {.epochs = 2, .save = true, .augment = true});
+                           {.epochs = 3, .save = true, .augment = true});
   return examples::with_batch_size<64>(o, [&]<std::size_t B>(const examples::Options& opts) { return train<B>(opts); });
 } catch (const std::exception& e) {
   std::fprintf(stderr, "resnet_fashion_mnist: %s\n", e.what());
