@@ -4,6 +4,34 @@
 
 using namespace tgtest;
 
+namespace {
+// conv2d<S, P> of an [N, C, H, W] input and an [O, C, KH, KW] kernel against the definition, written out
+template <std::size_t S, std::size_t P, std::size_t N, std::size_t C, std::size_t H, std::size_t W, std::size_t O,
+          std::size_t KH, std::size_t KW>
+void check_conv_values() {
+  constexpr std::size_t Ho = (H + 2 * P - KH) / S + 1, Wo = (W + 2 * P - KW) / S + 1;
+  auto x = random<double, N, C, H, W>();
+  auto w = random<double, O, C, KH, KW>();
+  auto p = tgtest::compile_inference<tg::Input<double, N, C, H, W>, tg::Input<double, O, C, KH, KW>>(
+      [](auto a, auto b) { return tg::conv2d<S, P>(a, b); });
+  auto y = p(x, w);
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t o = 0; o < O; ++o)
+      for (std::size_t i = 0; i < Ho; ++i)
+        for (std::size_t j = 0; j < Wo; ++j) {
+          double sum = 0;
+          for (std::size_t c = 0; c < C; ++c)
+            for (std::size_t a = 0; a < KH; ++a)
+              for (std::size_t b = 0; b < KW; ++b) {
+                const long r = long(i * S + a) - long(P), q = long(j * S + b) - long(P);
+                if (r >= 0 && r < long(H) && q >= 0 && q < long(W))
+                  sum += x(n, c, std::size_t(r), std::size_t(q)) * w(o, c, a, b);
+              }
+          CHECK(y(n, o, i, j) == near(sum, 1e-12));
+        }
+}
+}  // namespace
+
 TEST_CASE("conv2d", "[gradcheck]") {
   SECTION("stride 1, no padding") {
     check_primitive([](auto x, auto w) { return tg::conv2d(x, w); }, random<double, 2, 3, 6, 5>(),
@@ -21,24 +49,20 @@ TEST_CASE("conv2d", "[gradcheck]") {
     check_primitive([](auto x, auto w) { return tg::conv2d<1, 2>(tg::tanh(x), w); }, random<double, 1, 2, 5, 5>(),
                     random<double, 2, 2, 2, 4>());
   }
-  SECTION("value matches a direct loop") {
-    auto x = random<double, 1, 2, 4, 4>();
-    auto w = random<double, 3, 2, 3, 3>();
-    auto p = tgtest::compile_inference<tg::Input<double, 1, 2, 4, 4>, tg::Input<double, 3, 2, 3, 3>>(
-        [](auto a, auto b) { return tg::conv2d<1, 1>(a, b); });
-    auto y = p(x, w);
-    for (std::size_t o = 0; o < 3; ++o)
-      for (std::size_t i = 0; i < 4; ++i)
-        for (std::size_t j = 0; j < 4; ++j) {
-          double s = 0;
-          for (std::size_t c = 0; c < 2; ++c)
-            for (std::size_t a = 0; a < 3; ++a)
-              for (std::size_t b = 0; b < 3; ++b) {
-                const long r = long(i + a) - 1, q = long(j + b) - 1;
-                if (r >= 0 && r < 4 && q >= 0 && q < 4) s += x(0, c, std::size_t(r), std::size_t(q)) * w(o, c, a, b);
-              }
-          CHECK(y(0, o, i, j) == near(s, 1e-12));
-        }
+  SECTION("padding wider than the kernel: whole output rows and columns read only padding") {
+    check_primitive([](auto x, auto w) { return tg::conv2d<2, 2>(x, w); }, random<double, 2, 2, 5, 4>(),
+                    random<double, 2, 2, 1, 1>());
+  }
+  SECTION("stride 3, padding 1, a 2x2 kernel: windows that skip inputs") {
+    check_primitive([](auto x, auto w) { return tg::conv2d<3, 1>(x, w); }, random<double, 1, 2, 7, 8>(),
+                    random<double, 2, 2, 2, 2>());
+  }
+  SECTION("values match a direct loop (strides 1-3, padding 0-2, square and non-square kernels)") {
+    check_conv_values<1, 1, 1, 2, 4, 4, 3, 3, 3>();
+    check_conv_values<2, 0, 2, 3, 7, 6, 4, 3, 3>();
+    check_conv_values<2, 2, 1, 2, 5, 4, 2, 1, 1>();
+    check_conv_values<3, 1, 1, 2, 7, 8, 2, 2, 2>();
+    check_conv_values<1, 2, 2, 1, 5, 5, 2, 2, 4>();
   }
 }
 
@@ -71,9 +95,12 @@ TEST_CASE("pooling", "[gradcheck]") {
     check_primitive([](auto x) { return tg::max_pool2d<2>(x); }, random_distinct<double, 2, 3, 4, 6>());
   }
   SECTION("max_pool2d 3, stride 2, over relu") {
-    check_primitive([](auto x) { return tg::max_pool2d<3, 2>(tg::relu(x)); }, random_distinct<double, 1, 2, 7, 7>(-2, 2, {0.0}));
+    check_primitive([](auto x) { return tg::max_pool2d<3, 2>(tg::relu(x)); },
+                    random_distinct<double, 1, 2, 7, 7>(-2, 2, {0.0}));
   }
-  SECTION("avg_pool2d 2x2") { check_primitive([](auto x) { return tg::avg_pool2d<2>(x); }, random<double, 2, 2, 4, 4>()); }
+  SECTION("avg_pool2d 2x2") {
+    check_primitive([](auto x) { return tg::avg_pool2d<2>(x); }, random<double, 2, 2, 4, 4>());
+  }
 }
 
 TEST_CASE("gather (embedding lookup)", "[gradcheck]") {
@@ -104,22 +131,25 @@ TEST_CASE("layer_norm", "[gradcheck]") {
   check_primitive([](auto x, auto g, auto b) { return tg::layer_norm(x, g, b); }, random<double, 3, 2, 5>(),
                   random<double, 5>(0.5, 1.5), random<double, 5>());
   // rows of x*x with a variance well above eps: the curvature grows like (var + eps)^-3/2
-  const auto x = draw_until([] { return random<double, 4, 3>(); }, [](const auto& t) {
-    for (std::size_t r = 0; r < 4; ++r) {
-      double m = 0, v = 0;
-      for (std::size_t k = 0; k < 3; ++k) m += t(r, k) * t(r, k) / 3;
-      for (std::size_t k = 0; k < 3; ++k) v += (t(r, k) * t(r, k) - m) * (t(r, k) * t(r, k) - m) / 3;
-      if (v < 0.05) return false;
-    }
-    return true;
-  });
+  const auto x = draw_until([] { return random<double, 4, 3>(); },
+                            [](const auto& t) {
+                              for (std::size_t r = 0; r < 4; ++r) {
+                                double m = 0, v = 0;
+                                for (std::size_t k = 0; k < 3; ++k) m += t(r, k) * t(r, k) / 3;
+                                for (std::size_t k = 0; k < 3; ++k)
+                                  v += (t(r, k) * t(r, k) - m) * (t(r, k) * t(r, k) - m) / 3;
+                                if (v < 0.05) return false;
+                              }
+                              return true;
+                            });
   check_primitive([](auto a, auto g, auto b) { return tg::layer_norm(a * a, g, b, 1e-3); }, x,
                   random<double, 3>(0.5, 1.5), random<double, 3>());
 }
 
 TEST_CASE("lstm_cell", "[gradcheck]") {
   SECTION("gates and cell state") {
-    check_primitive([](auto g, auto c) { return tg::lstm_cell(g, c); }, random<double, 3, 8>(-3, 3), random<double, 3, 2>());
+    check_primitive([](auto g, auto c) { return tg::lstm_cell(g, c); }, random<double, 3, 8>(-3, 3),
+                    random<double, 3, 2>());
   }
   SECTION("gates from an element-wise region, cell state a slice of the carry") {
     check_primitive([](auto g, auto carry) { return tg::lstm_cell(g * 2.0 + 0.5, tg::slice<1, 3, 6>(carry)); },
@@ -134,7 +164,8 @@ TEST_CASE("lstm_cell", "[gradcheck]") {
     auto sigmoid = [](double v) { return 1 / (1 + std::exp(-v)); };
     for (std::size_t b = 0; b < 2; ++b)
       for (std::size_t j = 0; j < 3; ++j) {
-        const double i = sigmoid(g(b, j)), f = sigmoid(g(b, 3 + j)), gg = std::tanh(g(b, 6 + j)), o = sigmoid(g(b, 9 + j));
+        const double i = sigmoid(g(b, j)), f = sigmoid(g(b, 3 + j)), gg = std::tanh(g(b, 6 + j)),
+                     o = sigmoid(g(b, 9 + j));
         const double c_next = f * c(b, j) + i * gg;
         CHECK(y(b, j) == near(o * std::tanh(c_next), 1e-12));
         CHECK(y(b, 3 + j) == near(c_next, 1e-12));

@@ -6,6 +6,9 @@
 //      scattered back by col2im into dx_n, db[o] += sum over n and pixels of dy[n, o].
 // The bias is an operand of the kernel rather than a broadcast add after it: the add's region backward
 // would scatter into b element by element (index arithmetic, not vectorised) in every pooling/ReLU pass.
+#include <algorithm>
+#include <utility>
+
 #include "typegrad/core/backend.hpp"
 #include "typegrad/core/blas.hpp"
 #include "typegrad/core/kernel.hpp"
@@ -48,10 +51,9 @@ struct conv_rebind {
 }  // namespace detail
 
 template <class X, class W, std::size_t S, std::size_t P, class... Bias>
-struct Conv2dNode
-    : kernel_node<typename X::value_type,
-                  typename detail::conv_shape<typename X::shape_type, typename W::shape_type, S, P>::type, X, W,
-                  Bias...> {
+struct Conv2dNode : kernel_node<typename X::value_type,
+                                typename detail::conv_shape<typename X::shape_type, typename W::shape_type, S, P>::type,
+                                X, W, Bias...> {
   using op_type = op::conv2d;  // its name in tools (inspect.hpp)
   using T = typename X::value_type;
   using G = detail::conv_shape<typename X::shape_type, typename W::shape_type, S, P>;
@@ -62,8 +64,8 @@ struct Conv2dNode
   using rebind = typename detail::conv_rebind<S, P, K2...>::type;
   static constexpr int O = int(G::O), R = int(rows), P2 = int(cols_n);
   using Forward = blas::gemm_kernel<T, false, false, O, P2, R, R, P2, P2, 0>;  // y_n = W cols_n
-  using GradWT = blas::gemm_kernel<T, false, false, R, O, P2, P2, O, O, 1>;   // dW^T += cols_n dy_n^T
-  using GradCols = blas::gemm_kernel<T, true, false, R, P2, O, R, P2, P2, 0>; // dcols_n = W^T dy_n
+  using GradWT = blas::gemm_kernel<T, false, false, R, O, P2, P2, O, O, 1>;    // dW^T += cols_n dy_n^T
+  using GradCols = blas::gemm_kernel<T, true, false, R, P2, O, R, P2, P2, 0>;  // dcols_n = W^T dy_n
   static_assert(Forward::scratch_elements + GradWT::scratch_elements + GradCols::scratch_elements == 0);
   static constexpr std::size_t batch_cols = G::N * rows * cols_n;
   // host scratch: cols of every image [N][rows][pixels], then dy_n^T [pixels][O] and dW^T [rows][O];
@@ -71,35 +73,49 @@ struct Conv2dNode
   static constexpr std::size_t scratch_bytes = (batch_cols + cols_n * G::O + rows * G::O) * sizeof(T);
   static constexpr std::size_t forward_scratch_bytes = rows * cols_n * sizeof(T);
 
-  // cols[(c, ki, kj), (i, j)] = x[c, i S + ki - P, j S + kj - P] (0 outside)
-  static void im2col(const T* x, T* out) {
-    std::size_t row = 0;
-    for (std::size_t c = 0; c < G::C; ++c)
-      for (std::size_t ki = 0; ki < G::KH; ++ki)
-        for (std::size_t kj = 0; kj < G::KW; ++kj, ++row)
-          for (std::size_t i = 0; i < G::Ho; ++i) {
-            const std::ptrdiff_t r = std::ptrdiff_t(i * S + ki) - std::ptrdiff_t(P);
-            for (std::size_t j = 0; j < G::Wo; ++j) {
-              const std::ptrdiff_t q = std::ptrdiff_t(j * S + kj) - std::ptrdiff_t(P);
-              out[row * cols_n + i * G::Wo + j] =
-                  (r >= 0 && r < std::ptrdiff_t(G::H) && q >= 0 && q < std::ptrdiff_t(G::Wd))
-                      ? x[(c * G::H + std::size_t(r)) * G::Wd + std::size_t(q)]
-                      : T(0);
-            }
-          }
+  // The outputs j in [lo, hi) of n whose input index j S + k - P lies inside [0, size): the rest read padding.
+  static constexpr std::pair<std::size_t, std::size_t> inside(std::size_t k, std::size_t size, std::size_t n) {
+    const std::ptrdiff_t off = std::ptrdiff_t(k) - std::ptrdiff_t(P), s = std::ptrdiff_t(S);
+    const std::ptrdiff_t last = std::ptrdiff_t(size) - 1 - off;  // j S <= last
+    const std::ptrdiff_t hi = last < 0 ? 0 : std::min(std::ptrdiff_t(n), last / s + 1);
+    const std::ptrdiff_t lo = std::min(off >= 0 ? 0 : (-off + s - 1) / s, hi);
+    return {std::size_t(lo), std::size_t(hi)};
   }
+
+  // cols[(c, ki, kj), (i, j)] = x[c, i S + ki - P, j S + kj - P] (0 outside): per row of outputs, the inside
+  // run is a plain (strided when S > 1) copy and the padding on either side zeros
+  static void im2col(const T* x, T* out) {
+    for (std::size_t c = 0; c < G::C; ++c)
+      for (std::size_t ki = 0; ki < G::KH; ++ki) {
+        const auto [ilo, ihi] = inside(ki, G::H, G::Ho);
+        for (std::size_t kj = 0; kj < G::KW; ++kj, out += cols_n) {
+          const auto [jlo, jhi] = inside(kj, G::Wd, G::Wo);
+          std::fill(out, out + ilo * G::Wo, T(0));
+          for (std::size_t i = ilo; i < ihi; ++i) {
+            const T* src = x + (c * G::H + i * S + ki - P) * G::Wd;  // the input row under output row i
+            T* dst = out + i * G::Wo;
+            for (std::size_t j = 0; j < jlo; ++j) dst[j] = T(0);
+            for (std::size_t j = jlo; j < jhi; ++j) dst[j] = src[j * S + kj - P];
+            for (std::size_t j = jhi; j < G::Wo; ++j) dst[j] = T(0);
+          }
+          std::fill(out + ihi * G::Wo, out + cols_n, T(0));
+        }
+      }
+  }
+  // dx[c, i S + ki - P, j S + kj - P] += cols[(c, ki, kj), (i, j)] inside the image
   static void col2im_add(const T* in, T* dx) {
     for (std::size_t c = 0; c < G::C; ++c)
-      for (std::size_t ki = 0; ki < G::KH; ++ki)
-        for (std::size_t kj = 0; kj < G::KW; ++kj, in += cols_n)
-          for (std::size_t i = 0; i < G::Ho; ++i) {
-            const std::ptrdiff_t r = std::ptrdiff_t(i * S + ki) - std::ptrdiff_t(P);
-            if (r < 0 || r >= std::ptrdiff_t(G::H)) continue;
-            for (std::size_t j = 0; j < G::Wo; ++j) {
-              const std::ptrdiff_t q = std::ptrdiff_t(j * S + kj) - std::ptrdiff_t(P);
-              if (q >= 0 && q < std::ptrdiff_t(G::Wd)) dx[(c * G::H + std::size_t(r)) * G::Wd + std::size_t(q)] += in[i * G::Wo + j];
-            }
+      for (std::size_t ki = 0; ki < G::KH; ++ki) {
+        const auto [ilo, ihi] = inside(ki, G::H, G::Ho);
+        for (std::size_t kj = 0; kj < G::KW; ++kj, in += cols_n) {
+          const auto [jlo, jhi] = inside(kj, G::Wd, G::Wo);
+          for (std::size_t i = ilo; i < ihi; ++i) {
+            T* dst = dx + (c * G::H + i * S + ki - P) * G::Wd;
+            const T* src = in + i * G::Wo;
+            for (std::size_t j = jlo; j < jhi; ++j) dst[j * S + kj - P] += src[j];
           }
+        }
+      }
   }
 
   // Device backends run the whole batch at once: im2col of every image (one pass), one batched GEMM;
@@ -115,9 +131,8 @@ struct Conv2dNode
     if constexpr (has_bias) {
       const T* b = this->template in_data<Id, 2>(c);
       Ctx::backend::template for_each_grid<1, G::N * G::O, cols_n>(
-          launch::elementwise, TG_BODY_OF_VALUES(std::size_t e, std::size_t, std::size_t no, std::size_t) {
-            y[e] += b[no % G::O];
-          });
+          launch::elementwise,
+          TG_BODY_OF_VALUES(std::size_t e, std::size_t, std::size_t no, std::size_t) { y[e] += b[no % G::O]; });
     }
   }
   // db[o] += sum over n and pixels of dy[n, o] (on devices the per-channel sums go to the scratch's last O
@@ -130,9 +145,12 @@ struct Conv2dNode
         T* sums = this->template scratch<T, Id>(c) + batch_cols + G::O * G::N * cols_n;
         Ctx::backend::segmented_reduce(
             launch::reduction, G::O, G::N * cols_n,
-            TG_BODY_OF_VALUES(std::size_t o, std::size_t r) { return g[(r / cols_n * G::O + o) * cols_n + r % cols_n]; },
+            TG_BODY_OF_VALUES(std::size_t o, std::size_t r) {
+              return g[(r / cols_n * G::O + o) * cols_n + r % cols_n];
+            },
             detail::plus_op{}, T(0), sums);
-        Ctx::backend::for_each(launch::elementwise, G::O, TG_BODY_OF_VALUES(std::size_t o) { db[o] += sums[o]; });
+        Ctx::backend::for_each(
+            launch::elementwise, G::O, TG_BODY_OF_VALUES(std::size_t o) { db[o] += sums[o]; });
       } else {
         // 16 partial sums per channel: one chain of float adds would run at one add per latency
         constexpr std::size_t lanes = 16, whole = cols_n / lanes * lanes;
@@ -150,7 +168,7 @@ struct Conv2dNode
       }
     }
   }
-  using BatchGradW = blas::gemm_kernel<T, false, false, O, R, int(G::N * cols_n), int(G::N * cols_n), R, R, 1>;
+  using BatchGradW = blas::gemm_kernel<T, false, false, O, R, int(G::N* cols_n), int(G::N* cols_n), R, R, 1>;
 
   // x value under column `pix` of im2col row `row` of image n (0 in the padding)
   static TG_HD TG_INLINE T window_value(const T* x, std::size_t n, std::size_t row, std::size_t pix) {
@@ -170,9 +188,10 @@ struct Conv2dNode
     T* y = this->template out<Id>(c);
     T* col = this->template scratch<T, Id>(c);
     if constexpr (Bk::is_device) {
-      Bk::for_each(launch::elementwise, batch_cols, TG_BODY(std::size_t e) {  // cols [N][rows][pix]
-        col[e] = window_value(x, e / (rows * cols_n), e / cols_n % rows, e % cols_n);
-      });
+      Bk::for_each(
+          launch::elementwise, batch_cols, TG_BODY(std::size_t e) {  // cols [N][rows][pix]
+            col[e] = window_value(x, e / (rows * cols_n), e / cols_n % rows, e % cols_n);
+          });
       Bk::template gemm<Forward, G::N, 0, rows * cols_n, G::O * cols_n>(w, col, y, nullptr);
     } else {
       constexpr bool keep = Ctx::needs_adjoint(Id);  // the backward pass reuses every image's cols
@@ -196,38 +215,41 @@ struct Conv2dNode
     if constexpr (Bk::is_device) {
       if constexpr (Conv2dNode::template wants_grad<Id, 1, Ctx>()) {
         T* gp = col + batch_cols;
-        Bk::for_each(launch::elementwise, batch_cols, TG_BODY(std::size_t e) {  // cols^T [N pix][rows]
-          col[e] = window_value(x, e / (cols_n * rows), e % rows, e / rows % cols_n);
-        });
-        Bk::for_each(launch::elementwise, G::O * G::N * cols_n, TG_BODY(std::size_t e) {  // dy' [O][N pix]
-          const std::size_t o = e / (G::N * cols_n), n = e / cols_n % G::N;
-          gp[e] = g[(n * G::O + o) * cols_n + e % cols_n];
-        });
+        Bk::for_each(
+            launch::elementwise, batch_cols, TG_BODY(std::size_t e) {  // cols^T [N pix][rows]
+              col[e] = window_value(x, e / (cols_n * rows), e % rows, e / rows % cols_n);
+            });
+        Bk::for_each(
+            launch::elementwise, G::O * G::N * cols_n, TG_BODY(std::size_t e) {  // dy' [O][N pix]
+              const std::size_t o = e / (G::N * cols_n), n = e / cols_n % G::N;
+              gp[e] = g[(n * G::O + o) * cols_n + e % cols_n];
+            });
         Bk::template gemm<BatchGradW>(gp, col, this->template grad_data<Id, 1>(c), nullptr);
       }
       if constexpr (Conv2dNode::template wants_grad<Id, 0, Ctx>()) {
         T* dx = this->template grad_data<Id, 0>(c);
         Bk::template gemm<GradCols, G::N, 0, G::O * cols_n, rows * cols_n>(w, g, col, nullptr);
-        Bk::for_each(launch::elementwise, G::N * image, TG_BODY(std::size_t e) {
-          const std::size_t n = e / image, ch = e / (G::H * G::Wd) % G::C, h = e / G::Wd % G::H, wd = e % G::Wd;
-          T sum = 0;
-          for (std::size_t ki = 0; ki < G::KH; ++ki) {
-            const std::ptrdiff_t rs = std::ptrdiff_t(h + P) - std::ptrdiff_t(ki);
-            if (rs < 0 || rs % std::ptrdiff_t(S) != 0 || std::size_t(rs) / S >= G::Ho) continue;
-            for (std::size_t kj = 0; kj < G::KW; ++kj) {
-              const std::ptrdiff_t qs = std::ptrdiff_t(wd + P) - std::ptrdiff_t(kj);
-              if (qs < 0 || qs % std::ptrdiff_t(S) != 0 || std::size_t(qs) / S >= G::Wo) continue;
-              const std::size_t row = (ch * G::KH + ki) * G::KW + kj;
-              sum += col[(n * rows + row) * cols_n + std::size_t(rs) / S * G::Wo + std::size_t(qs) / S];
-            }
-          }
-          dx[e] += sum;
-        });
+        Bk::for_each(
+            launch::elementwise, G::N * image, TG_BODY(std::size_t e) {
+              const std::size_t n = e / image, ch = e / (G::H * G::Wd) % G::C, h = e / G::Wd % G::H, wd = e % G::Wd;
+              T sum = 0;
+              for (std::size_t ki = 0; ki < G::KH; ++ki) {
+                const std::ptrdiff_t rs = std::ptrdiff_t(h + P) - std::ptrdiff_t(ki);
+                if (rs < 0 || rs % std::ptrdiff_t(S) != 0 || std::size_t(rs) / S >= G::Ho) continue;
+                for (std::size_t kj = 0; kj < G::KW; ++kj) {
+                  const std::ptrdiff_t qs = std::ptrdiff_t(wd + P) - std::ptrdiff_t(kj);
+                  if (qs < 0 || qs % std::ptrdiff_t(S) != 0 || std::size_t(qs) / S >= G::Wo) continue;
+                  const std::size_t row = (ch * G::KH + ki) * G::KW + kj;
+                  sum += col[(n * rows + row) * cols_n + std::size_t(rs) / S * G::Wo + std::size_t(qs) / S];
+                }
+              }
+              dx[e] += sum;
+            });
       }
     } else {
       constexpr bool grad_w = Conv2dNode::template wants_grad<Id, 1, Ctx>();
-      T* gt = col + batch_cols;         // dy_n^T [pixels][O]
-      T* dwt = gt + cols_n * G::O;      // dW^T [rows][O]
+      T* gt = col + batch_cols;     // dy_n^T [pixels][O]
+      T* dwt = gt + cols_n * G::O;  // dW^T [rows][O]
       if constexpr (grad_w) Bk::zero(dwt, rows * G::O * sizeof(T));
       for (std::size_t n = 0; n < G::N; ++n) {
         const T* gn = g + n * G::O * cols_n;
@@ -252,8 +274,7 @@ struct Conv2dNode
 
 // tg::conv2d<Stride, Padding>(x, w [, b]): x [N, C, H, W], w [O, C, kh, kw], b [O].
 template <std::size_t Stride = 1, std::size_t Padding = 0, tensor_operand XX, tensor_operand XW, tensor_operand... XB>
-  requires(sizeof...(XB) <= 1)
-auto conv2d(XX&& x, XW&& w, XB&&... b) {
+requires(sizeof...(XB) <= 1) auto conv2d(XX&& x, XW&& w, XB&&... b) {
   if constexpr (any_invalid_v<XX, XW, XB...>) {
     return invalid_expression{};
   } else {
@@ -268,11 +289,10 @@ auto conv2d(XX&& x, XW&& w, XB&&... b) {
       constexpr bool channels = SX::dims[1] == SW::dims[1];
       static_assert(detail::require<error::conv2d_channels_differ<op::conv2d, SX, SW, channels>>);
       constexpr bool fits = detail::conv_shape<SX, SW, Stride, Padding>::fits;
-      static_assert(
-          detail::require<error::window_does_not_fit<op::conv2d, SX, conv_geometry<Stride, Padding>, fits>>);
+      static_assert(detail::require<error::window_does_not_fit<op::conv2d, SX, conv_geometry<Stride, Padding>, fits>>);
       constexpr bool bias_fits = (std::is_same_v<typename expr_t<XB>::shape_type, shape<SW::dims[0]>> && ...);
-      static_assert(
-          detail::require<error::conv2d_bias_size<op::conv2d, SW, typename detail::bias_shape<XB...>::type, bias_fits>>);
+      static_assert(detail::require<
+                    error::conv2d_bias_size<op::conv2d, SW, typename detail::bias_shape<XB...>::type, bias_fits>>);
       if constexpr (channels && fits && bias_fits)
         return Conv2dNode<expr_t<XX>, expr_t<XW>, Stride, Padding, expr_t<XB>...>{
             {{}, {as_expr(std::forward<XX>(x)), as_expr(std::forward<XW>(w)), as_expr(std::forward<XB>(b))...}}};
