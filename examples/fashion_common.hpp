@@ -21,7 +21,8 @@ namespace examples {
 struct Options {
   int epochs = 1;
   std::size_t batch = 64;
-  double lr = 0;  // 0: the example's default
+  double lr = 0;             // 0: the example's default
+  double weight_decay = -1;  // < 0: the example's default (resnet_fashion_mnist)
   std::uint64_t seed = 1;
   std::string data = tg::data::fashion_mnist_dir;
   bool classic = false;
@@ -46,7 +47,7 @@ struct Extras {
   bool checkpoint = false;   // --checkpoint
   bool save = false;         // --save
   bool distributed = false;  // --distributed
-  bool augment = false;      // --pad, --flip (on by default)
+  bool augment = false;      // --pad, --flip (on by default), --weight-decay
 };
 
 // Parses the common flags (options.cpp, compiled once for all examples); `batches` lists the batch sizes

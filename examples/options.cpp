@@ -37,6 +37,8 @@ Options parse(int argc, char** argv, const std::string& description, const std::
     app.add_option("--pad", o.pad, "augmentation: random crop from the image padded by this many pixels (0: none)")
         ->capture_default_str();
     app.add_option("--flip", o.flip, "augmentation: random horizontal flip (true/false)")->capture_default_str();
+    app.add_option("--weight-decay", o.weight_decay, "L2 weight decay (default: the example's)")
+        ->check(CLI::NonNegativeNumber);
   }
   if (extras.save)
     app.add_option("--save", o.save, "save the trained model to this safetensors file (PyTorch state_dict names)")

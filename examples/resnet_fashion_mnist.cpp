@@ -25,16 +25,17 @@ int train(const examples::Options& o) {
       [&](auto x, auto y) { return tg::cross_entropy((*net)(x), y); });
   auto predict = tg::compile_inference<tg::Input<float, eval_batch, 1, 28, 28>>([&](auto x) { return (*net)(x); });
   const double lr = o.lr > 0 ? o.lr : 0.05;
+  const double decay = o.weight_decay >= 0 ? o.weight_decay : 5e-4;
   const std::size_t per_epoch = 60000 / B;
   const std::size_t steps =
       std::size_t(o.epochs) * (o.limit_steps > 0 ? std::min(o.limit_steps, per_epoch) : per_epoch);
   const std::size_t warmup = std::min<std::size_t>(200, steps / 4 + 1);
-  auto optimizer = tg::optim::make(step, tg::optim::Momentum{0.9, 5e-4, true},
+  auto optimizer = tg::optim::make(step, tg::optim::Momentum{0.9, decay, true},
                                    tg::sched::Warmup{warmup, tg::sched::Cosine{lr, steps - warmup}});
   std::printf(
-      "ResNet-20 (%zu parameters), batch %zu, SGD Nesterov momentum 0.9, weight decay 5e-4, lr %g: %zu "
+      "ResNet-20 (%zu parameters), batch %zu, SGD Nesterov momentum 0.9, weight decay %g, lr %g: %zu "
       "warm-up steps, cosine to 0 over %zu steps, %d epoch(s)\n",
-      tg::parameter_count(*net), B, lr, warmup, steps - warmup, o.epochs);
+      tg::parameter_count(*net), B, decay, lr, warmup, steps - warmup, o.epochs);
   std::printf("working memory: training step %.1f MB, evaluation program (batch %zu) %.1f MB\n",
               double(step.total_workspace_bytes()) / 1e6, eval_batch, double(predict.total_workspace_bytes()) / 1e6);
   const auto t0 = std::chrono::steady_clock::now();

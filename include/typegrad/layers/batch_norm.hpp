@@ -50,7 +50,7 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
   using op_type = op::batch_norm;  // its name in tools (inspect.hpp)
   using T = typename X::value_type;
   using S = typename X::shape_type;
-  static constexpr std::size_t inner = S::size / (S::dims[0] * C), n = S::size / C;
+  static constexpr std::size_t images = S::dims[0], inner = S::size / (images * C), n = S::size / C;
   static constexpr bool mergeable = false;  // updates running statistics
   static constexpr bool runs_on_device = true;
   template <class... K2>
@@ -73,9 +73,10 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
     running_var = relocate(running_var, C);
   }
 
-  static TG_HD TG_INLINE std::size_t channel_of(std::size_t i) { return i / inner % C; }
   // the r-th of channel ch's n values
-  static TG_HD TG_INLINE std::size_t at(std::size_t ch, std::size_t r) { return (r / inner * C + ch) * inner + r % inner; }
+  static TG_HD TG_INLINE std::size_t at(std::size_t ch, std::size_t r) {
+    return (r / inner * C + ch) * inner + r % inner;
+  }
 
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
@@ -88,30 +89,37 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
     const T eps = T(layer->eps), m = T(layer->momentum);
     if (layer->training) {
       ++layer->num_batches_tracked.data()[0];
-      Bk::segmented_reduce(launch::reduction, C, n, TG_BODY(std::size_t ch, std::size_t r) {
-        return this->template in<Id, 0>(c, at(ch, r));
-      }, detail::plus_op{}, T(0), mean, T(n));
-      Bk::segmented_reduce(launch::reduction, C, n, TG_BODY(std::size_t ch, std::size_t r) {
-        const T d = this->template in<Id, 0>(c, at(ch, r)) - mean[ch];
-        return d * d;
-      }, detail::plus_op{}, T(0), invstd, T(n));  // the biased variance, until the next pass
-      Bk::for_each(launch::elementwise, C, TG_BODY_OF_VALUES(std::size_t ch) {
-        const T var = invstd[ch];
-        invstd[ch] = T(1) / std::sqrt(var + eps);
-        rm[ch] = (1 - m) * rm[ch] + m * mean[ch];
-        rv[ch] = (1 - m) * rv[ch] + m * var * T(n) / T(n > 1 ? n - 1 : 1);
-      });
+      Bk::segmented_reduce(
+          launch::reduction, C, n,
+          TG_BODY(std::size_t ch, std::size_t r) { return this->template in<Id, 0>(c, at(ch, r)); }, detail::plus_op{},
+          T(0), mean, T(n));
+      Bk::segmented_reduce(
+          launch::reduction, C, n,
+          TG_BODY(std::size_t ch, std::size_t r) {
+            const T d = this->template in<Id, 0>(c, at(ch, r)) - mean[ch];
+            return d * d;
+          },
+          detail::plus_op{}, T(0), invstd, T(n));  // the biased variance, until the next pass
+      Bk::for_each(
+          launch::elementwise, C, TG_BODY_OF_VALUES(std::size_t ch) {
+            const T var = invstd[ch];
+            invstd[ch] = T(1) / std::sqrt(var + eps);
+            rm[ch] = (1 - m) * rm[ch] + m * mean[ch];
+            rv[ch] = (1 - m) * rv[ch] + m * var * T(n) / T(n > 1 ? n - 1 : 1);
+          });
     } else {
-      Bk::for_each(launch::elementwise, C, TG_BODY_OF_VALUES(std::size_t ch) {
-        mean[ch] = rm[ch];
-        invstd[ch] = T(1) / std::sqrt(rv[ch] + eps);
-      });
+      Bk::for_each(
+          launch::elementwise, C, TG_BODY_OF_VALUES(std::size_t ch) {
+            mean[ch] = rm[ch];
+            invstd[ch] = T(1) / std::sqrt(rv[ch] + eps);
+          });
     }
-    Bk::for_each(launch::elementwise, S::size, TG_BODY(std::size_t i) {
-      const std::size_t ch = channel_of(i);
-      y[i] = this->template in<Id, 1>(c, ch) * (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch] +
-             this->template in<Id, 2>(c, ch);
-    });
+    // by (image, channel, position): on the host the innermost run is contiguous, with no index division
+    Bk::template for_each_grid<images, C, inner>(
+        launch::elementwise, TG_BODY(std::size_t i, std::size_t, std::size_t ch, std::size_t) {
+          y[i] = this->template in<Id, 1>(c, ch) * (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch] +
+                 this->template in<Id, 2>(c, ch);
+        });
   }
 
   template <std::size_t Id, class Ctx>
@@ -122,24 +130,31 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
     T* invstd = mean + C;
     T* sg = mean + 2 * C;
     T* sgx = mean + 3 * C;
-    Bk::segmented_reduce(launch::reduction, C, n, TG_BODY_OF_VALUES(std::size_t ch, std::size_t r) { return g[at(ch, r)]; },
-                         detail::plus_op{}, T(0), sg);
-    Bk::segmented_reduce(launch::reduction, C, n, TG_BODY(std::size_t ch, std::size_t r) {
-      const std::size_t i = at(ch, r);
-      return g[i] * (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch];
-    }, detail::plus_op{}, T(0), sgx);
+    Bk::segmented_reduce(
+        launch::reduction, C, n, TG_BODY_OF_VALUES(std::size_t ch, std::size_t r) { return g[at(ch, r)]; },
+        detail::plus_op{}, T(0), sg);
+    Bk::segmented_reduce(
+        launch::reduction, C, n,
+        TG_BODY(std::size_t ch, std::size_t r) {
+          const std::size_t i = at(ch, r);
+          return g[i] * (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch];
+        },
+        detail::plus_op{}, T(0), sgx);
     if constexpr (BatchNormNode::template wants_grad<Id, 1, Ctx>())
-      Bk::for_each(launch::elementwise, C, TG_BODY(std::size_t ch) { this->template add_grad<Id, 1>(c, ch, sgx[ch]); });
+      Bk::for_each(
+          launch::elementwise, C, TG_BODY(std::size_t ch) { this->template add_grad<Id, 1>(c, ch, sgx[ch]); });
     if constexpr (BatchNormNode::template wants_grad<Id, 2, Ctx>())
-      Bk::for_each(launch::elementwise, C, TG_BODY(std::size_t ch) { this->template add_grad<Id, 2>(c, ch, sg[ch]); });
+      Bk::for_each(
+          launch::elementwise, C, TG_BODY(std::size_t ch) { this->template add_grad<Id, 2>(c, ch, sg[ch]); });
     if constexpr (BatchNormNode::template wants_grad<Id, 0, Ctx>()) {
       const bool train = layer->training;
-      Bk::for_each(launch::elementwise, S::size, TG_BODY(std::size_t i) {
-        const std::size_t ch = channel_of(i);
-        const T scale = this->template in<Id, 1>(c, ch) * invstd[ch];
-        const T xhat = (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch];
-        this->template add_grad<Id, 0>(c, i, train ? scale / T(n) * (T(n) * g[i] - sg[ch] - xhat * sgx[ch]) : scale * g[i]);
-      });
+      Bk::template for_each_grid<images, C, inner>(
+          launch::elementwise, TG_BODY(std::size_t i, std::size_t, std::size_t ch, std::size_t) {
+            const T scale = this->template in<Id, 1>(c, ch) * invstd[ch];
+            const T xhat = (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch];
+            this->template add_grad<Id, 0>(
+                c, i, train ? scale / T(n) * (T(n) * g[i] - sg[ch] - xhat * sgx[ch]) : scale * g[i]);
+          });
     }
   }
 };
