@@ -35,9 +35,11 @@ using tgbench::fill_random;
 using tgbench::median;
 using tgbench::Variant;
 
-// BLAS threads for OpenBLAS (typegrad's fallback path, libtorch's GEMM) and libtorch's intra-op threads
+// BLAS threads for OpenBLAS (typegrad's fallback path, libtorch's GEMM) and libtorch's intra-op threads;
+// typegrad's own threads (tg::set_num_threads) follow the larger of the two
 void set_threads(int blas, [[maybe_unused]] int intra_op) {
   openblas_set_num_threads(blas);
+  tg::set_num_threads(std::size_t(blas > intra_op ? blas : intra_op));
 #ifdef TG_HAVE_TORCH
   torch::set_num_threads(intra_op);
 #endif
@@ -262,7 +264,8 @@ int main(int argc, char** argv) {
     using namespace tgbench::flops;  // the three layers; the first's input is the data (no gradient)
     const double flop = dense(MB, 784, 256, false) + dense(MB, 256, 128) + dense(MB, 128, 10);
     const auto one = compare("mlp_step", v, rounds, calls(50), flop);
-    // 2 threads: OpenBLAS may use both cores; libtorch in its best split here (1 intra-op thread, 2 BLAS threads)
+    // 2 threads: typegrad's pool of 2 (tg::set_num_threads); libtorch in its best split here (1 intra-op thread,
+    // 2 BLAS threads)
     set_threads(2, 1);
     const auto two = compare("mlp_step 2 threads", v, rounds, calls(50), flop);
     set_threads(1, 1);

@@ -227,8 +227,8 @@ struct thrust_backend {
     thrust::for_each(policy(), thrust::counting_iterator<std::size_t>(0), thrust::counting_iterator<std::size_t>(n), f);
   }
 
-  template <std::size_t A, std::size_t B, std::size_t C, class F>
-  static void for_each_grid(launch kind, F f) {
+  template <std::size_t A, std::size_t B, std::size_t C, bool SplitOuter = false, class F>
+  static void for_each_grid(launch kind, F f) {  // SplitOuter: a host hint, one launch here anyway
     for_each(kind, A * B * C, detail::grid_body<B, C, F>{f});
   }
 

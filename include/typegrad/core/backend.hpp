@@ -15,6 +15,7 @@
 #include "typegrad/core/blas.hpp"
 #include "typegrad/core/config.hpp"
 #include "typegrad/core/tensor.hpp"
+#include "typegrad/core/threads.hpp"
 
 // A loop body that can run on either backend: captures by reference on the host, and under nvcc a copy
 // of the node and its context (device code cannot follow host references). TG_BODY_OF_VALUES: the same
@@ -50,6 +51,8 @@ enum class launch : std::uint8_t { elementwise, reduction, gemm, fill, copy, kin
 struct host_backend {
   static constexpr bool is_device = false;   // memory is the host's; kernels run on the calling thread
   static constexpr bool concurrent = false;  // for_each bodies never overlap
+  // with tg::set_num_threads(n > 1): loops of at least this many elements are split over the threads
+  static constexpr std::size_t parallel_elements = 32 * 1024;
 
   template <class F>
   static TG_INLINE void for_each(launch, std::size_t n, F&& f) {
@@ -57,13 +60,20 @@ struct host_backend {
   }
 
   // f(flat, a, b, c) over the grid [A, B, C] (flat = (a B + b) C + c): nested loops here, one flat loop
-  // with the indices recovered by division on a device
-  template <std::size_t A, std::size_t B, std::size_t C, class F>
+  // with the indices recovered by division on a device. SplitOuter: bodies of different `a` write disjoint
+  // memory, so the host may run ranges of `a` on several threads (core/threads.hpp).
+  template <std::size_t A, std::size_t B, std::size_t C, bool SplitOuter = false, class F>
   static TG_INLINE void for_each_grid(launch, F&& f) {
-    std::size_t flat = 0;
-    for (std::size_t a = 0; a < A; ++a)
-      for (std::size_t b = 0; b < B; ++b)
-        for (std::size_t c = 0; c < C; ++c) f(flat++, a, b, c);
+    const auto rows = [&](std::size_t a0, std::size_t a1) {
+      std::size_t flat = a0 * B * C;
+      for (std::size_t a = a0; a < a1; ++a)
+        for (std::size_t b = 0; b < B; ++b)
+          for (std::size_t c = 0; c < C; ++c) f(flat++, a, b, c);
+    };
+    if constexpr (SplitOuter && A > 1 && A * B * C >= parallel_elements)
+      detail::parallel_for(A, 1, rows);
+    else
+      rows(0, A);
   }
 
   // `init` is op's identity (0 for a sum, -inf for a maximum). A long segment folds into 8 partial results,
@@ -73,21 +83,25 @@ struct host_backend {
   static TG_INLINE void segmented_reduce(launch, std::size_t segments, std::size_t length, Value&& value, Op op, T init,
                                          T* out, T divisor = T(1)) {
     constexpr std::size_t lanes = 8;
-    for (std::size_t o = 0; o < segments; ++o) {
-      T acc = init;
-      if (length < 4 * lanes) {
-        for (std::size_t r = 0; r < length; ++r) acc = op(acc, value(o, r));
-      } else {
-        const std::size_t body = length - length % lanes;
-        T part[lanes];
-        for (std::size_t k = 0; k < lanes; ++k) part[k] = init;
-        for (std::size_t q = 0; q < body; q += lanes)
-          for (std::size_t k = 0; k < lanes; ++k) part[k] = op(part[k], value(o, q + k));
-        for (std::size_t k = 0; k < lanes; ++k) acc = op(acc, part[k]);
-        for (std::size_t r = body; r < length; ++r) acc = op(acc, value(o, r));
+    const auto fold = [&](std::size_t o0, std::size_t o1) {
+      for (std::size_t o = o0; o < o1; ++o) {
+        T acc = init;
+        if (length < 4 * lanes) {
+          for (std::size_t r = 0; r < length; ++r) acc = op(acc, value(o, r));
+        } else {
+          const std::size_t body = length - length % lanes;
+          T part[lanes];
+          for (std::size_t k = 0; k < lanes; ++k) part[k] = init;
+          for (std::size_t q = 0; q < body; q += lanes)
+            for (std::size_t k = 0; k < lanes; ++k) part[k] = op(part[k], value(o, q + k));
+          for (std::size_t k = 0; k < lanes; ++k) acc = op(acc, part[k]);
+          for (std::size_t r = body; r < length; ++r) acc = op(acc, value(o, r));
+        }
+        out[o] = acc / divisor;
       }
-      out[o] = acc / divisor;
-    }
+    };
+    // segments are independent (each writes its own out[o]): split by segment when there is enough work
+    detail::parallel_for(segments, parallel_elements / (length ? length : 1) + 1, fold);
   }
 
   // Batches of C_q = op(A_q) op(B_q) (+ C_q when G::beta), operand q at base + q * stride; G is a
@@ -95,7 +109,15 @@ struct host_backend {
   template <class G, std::size_t Batches = 1, std::size_t SA = 0, std::size_t SB = 0, std::size_t SC = 0>
   static TG_INLINE void gemm(const typename G::value_type* a, const typename G::value_type* b,
                              typename G::value_type* c, typename G::value_type* scratch) {
-    for (std::size_t q = 0; q < Batches; ++q) G::run(a + q * SA, b + q * SB, c + q * SC, scratch);
+    if constexpr (Batches > 1 && SC != 0 && G::scratch_elements == 0 &&
+                  double(G::m) * G::n * G::k * Batches >= G::parallel_macs) {
+      // independent products (no shared output, no shared scratch): split by batch
+      detail::parallel_for(Batches, 1, [&](std::size_t q0, std::size_t q1) {
+        for (std::size_t q = q0; q < q1; ++q) G::run(a + q * SA, b + q * SB, c + q * SC, scratch);
+      });
+    } else {
+      for (std::size_t q = 0; q < Batches; ++q) G::run(a + q * SA, b + q * SB, c + q * SC, scratch);
+    }
   }
 
   using buffer = detail::aligned_bytes;

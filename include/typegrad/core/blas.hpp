@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "typegrad/core/threads.hpp"
+
 #ifdef TYPEGRAD_HAVE_LIBXSMM
 #include <libxsmm.h>
 #endif
@@ -58,22 +60,37 @@ struct gemm_kernel {
   static constexpr std::size_t scratch_elements =
       transpose_b ? std::size_t(N) * K : transpose_ac ? a_t + std::size_t(M) * N : 0;
 
-  // row-major C[m,n] = op(A) B + beta C, B stored [k,n]: column-major C^T = B^T op(A)^T
-  template <int m, int n, int k, bool ta, int lda, int ldb, int ldc, int beta>
-  static auto dispatch() {
+  // row-major C[m,n] = op(A) B + beta C, B stored [k,n]: column-major C^T = B^T op(A)^T; called kernel(B, A, C)
+  static auto dispatch(int m, int n, int k, bool ta, int lda, int ldb, int ldc, int beta) {
     const libxsmm_blasint mm = n, nn = m, kk = k, la = ldb, lb = lda, lc = ldc;
     const int flags = ta ? LIBXSMM_GEMM_FLAG_TRANS_B : LIBXSMM_GEMM_FLAG_NONE;
-    const T alpha = 1, b = beta;
+    const T alpha = 1, b = T(beta);
     if constexpr (std::is_same_v<T, float>)
       return libxsmm_smmdispatch(mm, nn, kk, &la, &lb, &lc, &alpha, &b, &flags, nullptr);
     else
       return libxsmm_dmmdispatch(mm, nn, kk, &la, &lb, &lc, &alpha, &b, &flags, nullptr);
   }
+  template <int m, int n, int k, bool ta, int lda, int ldb, int ldc, int beta>
+  static auto dispatch() {
+    return dispatch(m, n, k, ta, lda, ldb, ldc, beta);
+  }
 #else
   static constexpr std::size_t scratch_elements = 0;
 #endif
 
-  static void run(const T* a, const T* b, T* c, [[maybe_unused]] T* scratch) {
+  // With tg::set_num_threads(n > 1), a GEMM of at least parallel_macs multiply-adds is split by rows of C
+  // (core/threads.hpp); each row is computed by the same kind of kernel as on one thread.
+  static constexpr double parallel_macs = 256.0 * 1024;
+  static constexpr std::size_t rows_grain = 8;
+
+  static void run(const T* a, const T* b, T* c, T* scratch) {
+    if constexpr (double(M) * N * K >= parallel_macs && M >= 2 * rows_grain) {
+      if (tg::detail::parts_for(M, rows_grain) > 1) return run_split(a, b, c, scratch);
+    }
+    run_serial(a, b, c, scratch);
+  }
+
+  static void run_serial(const T* a, const T* b, T* c, [[maybe_unused]] T* scratch) {
 #ifdef TYPEGRAD_HAVE_LIBXSMM
     if constexpr (use_xsmm && !TB) {
       static const auto kernel = dispatch<M, N, K, TA, LDA, LDB, LDC, Beta>();
@@ -103,6 +120,55 @@ struct gemm_kernel {
     }
 #endif
     cblas_gemm<T>(TA, TB, M, N, K, a, LDA, b, LDB, T(Beta), c, LDC);
+  }
+
+  // rows [r0, r1) of C = op(A) op(B) + Beta C, with B^T already in bt ([K,N]) when given
+  static void rows(const T* a, const T* b, const T* bt, T* c, int r0, int r1) {
+    const T* ar = TA ? a + r0 : a + std::size_t(r0) * LDA;
+    T* cr = c + std::size_t(r0) * LDC;
+#ifdef TYPEGRAD_HAVE_LIBXSMM
+    if constexpr (use_xsmm) {
+      const auto kernel = dispatch(r1 - r0, N, K, TA, LDA, bt ? N : LDB, LDC, Beta);
+      if (kernel) return kernel(bt ? bt : b, ar, cr);
+    }
+#endif
+    (void)bt;
+    cblas_gemm<T>(TA, TB, r1 - r0, N, K, ar, LDA, b, LDB, T(Beta), cr, LDC);
+  }
+
+  static void run_split(const T* a, const T* b, T* c, [[maybe_unused]] T* scratch) {
+#ifdef TYPEGRAD_HAVE_LIBXSMM
+    if constexpr (transpose_b) {
+      detail::transpose<N, K>(b, LDB, scratch, N);  // B^T [K,N], then rows as for an untransposed B
+      return tg::detail::parallel_for(M, rows_grain,
+                                      [&](std::size_t r0, std::size_t r1) { rows(a, b, scratch, c, int(r0), int(r1)); });
+    } else if constexpr (transpose_ac) {
+      // C^T[N,M] = B[N,K] op(A)^T by rows of C^T, then C = C^T^T by rows of C
+      constexpr int lda_t = TA ? LDA : M;
+      T* ct = scratch + a_t;
+      const T* at = a;
+      if constexpr (!TA) {
+        detail::transpose<M, K>(a, LDA, scratch, M);
+        at = scratch;
+      }
+      bool done = true;
+      tg::detail::parallel_for(N, rows_grain, [&](std::size_t n0, std::size_t n1) {
+        const auto kernel = dispatch(int(n1 - n0), M, K, false, LDB, lda_t, M, 0);
+        if (kernel)
+          kernel(at, b + n0 * LDB, ct + n0 * M);
+        else
+          done = false;
+      });
+      if (!done) return run_serial(a, b, c, scratch);
+      return tg::detail::parallel_for(M, rows_grain, [&](std::size_t i0, std::size_t i1) {
+        for (std::size_t i = i0; i < i1; ++i)
+          for (std::size_t j = 0; j < std::size_t(N); ++j)
+            c[i * LDC + j] = (Beta ? c[i * LDC + j] : T(0)) + ct[j * M + i];
+      });
+    }
+#endif
+    tg::detail::parallel_for(M, rows_grain,
+                             [&](std::size_t r0, std::size_t r1) { rows(a, b, nullptr, c, int(r0), int(r1)); });
   }
 };
 

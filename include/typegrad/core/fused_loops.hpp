@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "typegrad/core/expr.hpp"
+#include "typegrad/core/threads.hpp"
 
 namespace tg::detail {
 
@@ -30,32 +31,73 @@ template <class N, class S = typename N::shape_type>
 inline constexpr std::size_t row_length =
     S::rank >= 2 && S::dims[S::rank - 1] >= 16 && broadcasts_over_rows<N>() ? S::dims[S::rank - 1] : 0;
 
-// One pass over a fused element-wise region. `out` is restrict: the compiler may then keep the
-// region's constants and input pointers in registers and vectorise the loop.
-template <std::size_t Id, class N, class Ctx, class T>
-__attribute__((noinline)) void fused_forward(const N& n, const Ctx& c, T* TG_RESTRICT out) {
-  using S = typename N::shape_type;
-  constexpr std::size_t L = row_length<N>;
-  if constexpr (L > 0) {
-    for (std::size_t r = 0; r < S::size / L; ++r)
-      for (std::size_t j = 0; j < L; ++j) out[r * L + j] = n.template compute<Id>(c, row_index<L>{r, j});
+// Does the backward of element i send adjoints to element i of every leaf only (no broadcast operand, no
+// index map)? Then ranges of i may run on different threads without two of them adding into one element.
+template <class N>
+constexpr bool pushes_elementwise() {
+  if constexpr (N::kind != node_kind::pointwise) {
+    return true;  // a buffer seen at the region's own index
+  } else if constexpr (requires { typename N::mapping; }) {
+    return false;
   } else {
-    for (std::size_t i = 0; i < S::size; ++i) out[i] = n.template compute<Id>(c, i);
+    return []<std::size_t... K>(std::index_sequence<K...>) {
+      return ((child_t<N, K>::kind == node_kind::inline_scalar ||
+               (child_t<N, K>::shape_type::size == N::shape_type::size && pushes_elementwise<child_t<N, K>>())) &&
+              ... && true);
+    }(std::make_index_sequence<child_count_v<N>>{});
   }
 }
-// Its backward: dy[i] pushed through the region's partial derivatives into the region's leaves.
-template <std::size_t Id, class N, class Ctx, class T>
-__attribute__((noinline)) void fused_backward(const N& n, const Ctx& c, const T* TG_RESTRICT g) {
-  using S = typename N::shape_type;
-  constexpr std::size_t L = row_length<N>;
+
+// Rows [r0, r1) of the region (rows of L elements when L > 0, else single elements), forward and backward.
+template <std::size_t Id, std::size_t L, class N, class Ctx, class T>
+TG_INLINE void forward_range(const N& n, const Ctx& c, T* TG_RESTRICT out, std::size_t r0, std::size_t r1) {
   if constexpr (L > 0) {
-    for (std::size_t r = 0; r < S::size / L; ++r)
+    for (std::size_t r = r0; r < r1; ++r)
+      for (std::size_t j = 0; j < L; ++j) out[r * L + j] = n.template compute<Id>(c, row_index<L>{r, j});
+  } else {
+    for (std::size_t i = r0; i < r1; ++i) out[i] = n.template compute<Id>(c, i);
+  }
+}
+template <std::size_t Id, std::size_t L, class N, class Ctx, class T>
+TG_INLINE void backward_range(const N& n, const Ctx& c, const T* TG_RESTRICT g, std::size_t r0, std::size_t r1) {
+  if constexpr (L > 0) {
+    for (std::size_t r = r0; r < r1; ++r)
       for (std::size_t j = 0; j < L; ++j) {  // probe: region backward by rows
         const row_index<L> i{r, j};
         n.template push_children<Id>(c, i, n.template eval_tree<Id>(c, i), g[r * L + j]);
       }
   } else {
-    for (std::size_t i = 0; i < S::size; ++i) n.template push_children<Id>(c, i, n.template eval_tree<Id>(c, i), g[i]);
+    for (std::size_t i = r0; i < r1; ++i) n.template push_children<Id>(c, i, n.template eval_tree<Id>(c, i), g[i]);
+  }
+}
+
+// One pass over a fused element-wise region. `out` is restrict: the compiler may then keep the
+// region's constants and input pointers in registers and vectorise the loop. With tg::set_num_threads(n > 1)
+// a large region runs in ranges of rows on several threads (core/threads.hpp).
+inline constexpr std::size_t parallel_region_elements = 32 * 1024;
+
+template <std::size_t Id, class N, class Ctx, class T>
+__attribute__((noinline)) void fused_forward(const N& n, const Ctx& c, T* TG_RESTRICT out) {
+  using S = typename N::shape_type;
+  constexpr std::size_t L = row_length<N>, rows = L > 0 ? S::size / L : S::size, per_row = L > 0 ? L : 1;
+  if constexpr (S::size >= parallel_region_elements) {
+    parallel_for(rows, parallel_region_elements / 2 / per_row + 1,
+                 [&](std::size_t r0, std::size_t r1) { forward_range<Id, L>(n, c, out, r0, r1); });
+  } else {
+    forward_range<Id, L>(n, c, out, 0, rows);
+  }
+}
+// Its backward: dy[i] pushed through the region's partial derivatives into the region's leaves; split over
+// threads only when no two elements push into the same leaf element.
+template <std::size_t Id, class N, class Ctx, class T>
+__attribute__((noinline)) void fused_backward(const N& n, const Ctx& c, const T* TG_RESTRICT g) {
+  using S = typename N::shape_type;
+  constexpr std::size_t L = row_length<N>, rows = L > 0 ? S::size / L : S::size, per_row = L > 0 ? L : 1;
+  if constexpr (S::size >= parallel_region_elements && pushes_elementwise<N>()) {
+    parallel_for(rows, parallel_region_elements / 2 / per_row + 1,
+                 [&](std::size_t r0, std::size_t r1) { backward_range<Id, L>(n, c, g, r0, r1); });
+  } else {
+    backward_range<Id, L>(n, c, g, 0, rows);
   }
 }
 

@@ -115,7 +115,7 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
           });
     }
     // by (image, channel, position): on the host the innermost run is contiguous, with no index division
-    Bk::template for_each_grid<images, C, inner>(
+    Bk::template for_each_grid<images, C, inner, true>(
         launch::elementwise, TG_BODY(std::size_t i, std::size_t, std::size_t ch, std::size_t) {
           y[i] = this->template in<Id, 1>(c, ch) * (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch] +
                  this->template in<Id, 2>(c, ch);
@@ -148,7 +148,8 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
           launch::elementwise, C, TG_BODY(std::size_t ch) { this->template add_grad<Id, 2>(c, ch, sg[ch]); });
     if constexpr (BatchNormNode::template wants_grad<Id, 0, Ctx>()) {
       const bool train = layer->training;
-      Bk::template for_each_grid<images, C, inner>(
+      constexpr bool split = Ctx::materialised(BatchNormNode::template cid<Id, 0>);  // dx a buffer: disjoint writes
+      Bk::template for_each_grid<images, C, inner, split>(
           launch::elementwise, TG_BODY(std::size_t i, std::size_t, std::size_t ch, std::size_t) {
             const T scale = this->template in<Id, 1>(c, ch) * invstd[ch];
             const T xhat = (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch];

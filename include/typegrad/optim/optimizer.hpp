@@ -11,21 +11,25 @@
 #include <stdexcept>
 #include <vector>
 
+#include "typegrad/core/threads.hpp"
 #include "typegrad/optim/rules.hpp"
 #include "typegrad/optim/schedules.hpp"
 
 namespace tg::optim {
 
-// The generic algorithm: rule applied element-wise over (w, g, state slots), g scaled by `scale`.
+// The generic algorithm: rule applied element-wise over (w, g, state slots), g scaled by `scale`. Elements are
+// independent: with tg::set_num_threads(n > 1) a large parameter is updated in ranges on several threads.
 template <class Rule, class T>
 void apply(const Rule& rule_, T* w, const T* g, T* state, std::size_t n, T lr, std::size_t t, T scale = T(1)) {
   const Rule rule = rule_at_step(rule_, t);
-  for (std::size_t i = 0; i < n; ++i) {
-    T slots[Rule::slots > 0 ? Rule::slots : 1];
-    for (std::size_t s = 0; s < Rule::slots; ++s) slots[s] = state[s * n + i];
-    rule(w[i], g[i] * scale, slots, lr, t);
-    for (std::size_t s = 0; s < Rule::slots; ++s) state[s * n + i] = slots[s];
-  }
+  tg::detail::parallel_for(n, 16 * 1024, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      T slots[Rule::slots > 0 ? Rule::slots : 1];
+      for (std::size_t s = 0; s < Rule::slots; ++s) slots[s] = state[s * n + i];
+      rule(w[i], g[i] * scale, slots, lr, t);
+      for (std::size_t s = 0; s < Rule::slots; ++s) state[s * n + i] = slots[s];
+    }
+  });
 }
 
 struct Options {

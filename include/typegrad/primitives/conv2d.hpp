@@ -195,11 +195,17 @@ struct Conv2dNode : kernel_node<typename X::value_type,
       Bk::template gemm<Forward, G::N, 0, rows * cols_n, G::O * cols_n>(w, col, y, nullptr);
     } else {
       constexpr bool keep = Ctx::needs_adjoint(Id);  // the backward pass reuses every image's cols
-      for (std::size_t n = 0; n < G::N; ++n) {
-        T* cn = keep ? col + n * rows * cols_n : col;
-        im2col(x + n * image, cn);
-        Forward::run(w, cn, y + n * G::O * cols_n, nullptr);
-      }
+      const auto images = [&](std::size_t n0, std::size_t n1) {
+        for (std::size_t n = n0; n < n1; ++n) {
+          T* cn = keep ? col + n * rows * cols_n : col;
+          im2col(x + n * image, cn);
+          Forward::run(w, cn, y + n * G::O * cols_n, nullptr);
+        }
+      };
+      if constexpr (keep)  // every image has its own cols: images may run on several threads
+        detail::parallel_for(G::N, 1, images);
+      else
+        images(0, G::N);
     }
     add_bias<Id>(c, y);
   }
@@ -250,18 +256,22 @@ struct Conv2dNode : kernel_node<typename X::value_type,
       constexpr bool grad_w = Conv2dNode::template wants_grad<Id, 1, Ctx>();
       T* gt = col + batch_cols;     // dy_n^T [pixels][O]
       T* dwt = gt + cols_n * G::O;  // dW^T [rows][O]
-      if constexpr (grad_w) Bk::zero(dwt, rows * G::O * sizeof(T));
-      for (std::size_t n = 0; n < G::N; ++n) {
-        const T* gn = g + n * G::O * cols_n;
-        T* cn = col + n * rows * cols_n;
-        if constexpr (grad_w) {
-          blas::detail::transpose<O, P2>(gn, P2, gt, O);
-          GradWT::run(cn, gt, dwt, nullptr);
+      if constexpr (grad_w) {  // dW^T = sum over images in order: one thread
+        Bk::zero(dwt, rows * G::O * sizeof(T));
+        for (std::size_t n = 0; n < G::N; ++n) {
+          blas::detail::transpose<O, P2>(g + n * G::O * cols_n, P2, gt, O);
+          GradWT::run(col + n * rows * cols_n, gt, dwt, nullptr);
         }
-        if constexpr (Conv2dNode::template wants_grad<Id, 0, Ctx>()) {
-          GradCols::run(w, gn, cn, nullptr);  // cols_n is not needed any more
-          col2im_add(cn, this->template grad_data<Id, 0>(c) + n * image);
-        }
+      }
+      if constexpr (Conv2dNode::template wants_grad<Id, 0, Ctx>()) {  // dx by image: disjoint, may run in parallel
+        T* dx = this->template grad_data<Id, 0>(c);
+        detail::parallel_for(G::N, 1, [&](std::size_t n0, std::size_t n1) {
+          for (std::size_t n = n0; n < n1; ++n) {
+            T* cn = col + n * rows * cols_n;
+            GradCols::run(w, g + n * G::O * cols_n, cn, nullptr);  // cols_n is not needed any more
+            col2im_add(cn, dx + n * image);
+          }
+        });
       }
       if constexpr (grad_w) {
         T* dw = this->template grad_data<Id, 1>(c);

@@ -46,7 +46,7 @@ struct Pool2d : kernel_node<typename X::value_type,
   void forward(Ctx& c) const {
     T* y = this->template out<Id>(c);
     std::uint32_t* arg = this->template scratch<std::uint32_t, Id>(c);
-    Ctx::backend::template for_each_grid<planes, Ho, Wo>(launch::elementwise, TG_BODY(std::size_t o, std::size_t p, std::size_t i, std::size_t j) {
+    Ctx::backend::template for_each_grid<planes, Ho, Wo, true>(launch::elementwise, TG_BODY(std::size_t o, std::size_t p, std::size_t i, std::size_t j) {
       T acc = is_max ? -std::numeric_limits<T>::infinity() : T(0);
       std::size_t best = at(p, i * S, j * S);
       for (std::size_t a = 0; a < K; ++a)
@@ -70,7 +70,9 @@ struct Pool2d : kernel_node<typename X::value_type,
     if constexpr (Pool2d::template wants_grad<Id, 0, Ctx>()) {
       const T* g = this->template out_grad<Id>(c);
       const std::uint32_t* arg = this->template scratch<std::uint32_t, Id>(c);
-      Ctx::backend::template for_each_grid<planes, Ho, Wo>(launch::elementwise, TG_BODY(std::size_t o, std::size_t p, std::size_t i, std::size_t j) {
+      // planes may run on several threads when dx is a buffer (a fused region could share a broadcast leaf)
+      constexpr bool split = Ctx::materialised(Pool2d::template cid<Id, 0>);
+      Ctx::backend::template for_each_grid<planes, Ho, Wo, split>(launch::elementwise, TG_BODY(std::size_t o, std::size_t p, std::size_t i, std::size_t j) {
         const auto& ctx = c;  // captured here: nvcc's lambdas cannot first capture inside if constexpr
         const std::uint32_t* const where = arg;
         const T go = g[o];

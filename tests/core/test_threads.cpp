@@ -1,0 +1,109 @@
+// tg::set_num_threads: the pool's partition covers every index once, and a training step gives bit-for-bit the
+// same losses and parameters on 1, 2 and 3 threads (every kernel that is split writes each element from exactly
+// one part, with the same arithmetic as on one thread; core/threads.hpp).
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "typegrad/typegrad.hpp"
+
+namespace {
+void fill_uniform(float* p, std::size_t n, unsigned seed) {
+  std::mt19937 g(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (std::size_t i = 0; i < n; ++i) p[i] = u(g);
+}
+
+struct restore_one_thread {
+  ~restore_one_thread() { tg::set_num_threads(1); }
+};
+
+constexpr std::size_t N = 96;
+
+// a small convolutional network with every kernel kind the host splits: conv2d (by image), batch norm and pooling
+// (by plane), GEMMs (by rows), large fused regions with and without a broadcast operand, reductions by segment
+struct Net {
+  BOOST_HANA_DEFINE_STRUCT(Net, (tg::Conv2d<1, 8, 3>, conv1), (tg::BatchNorm<8>, norm1), (tg::Conv2d<8, 16, 3>, conv2),
+                           (tg::Linear<16 * 5 * 5, 64>, fc1), (tg::Linear<64, 10>, fc2));
+  explicit Net(std::uint64_t seed) : conv1(seed), conv2(seed + 1), fc1(seed + 2), fc2(seed + 3) {}
+  auto operator()(auto x) const {
+    auto h = tg::max_pool2d<2>(tg::relu(norm1(conv1(x))));     // [N, 8, 13, 13]
+    auto k = tg::avg_pool2d<2>(tg::relu(conv2(h)));            // [N, 16, 5, 5]
+    auto f = tg::relu(fc1(tg::reshape<N, 16 * 5 * 5>(k)));                    // [N, 64]
+    return fc2(f * f + f);                                     // a region without broadcast operands
+  }
+};
+
+std::vector<float> train(std::size_t threads, std::vector<float>& losses) {
+  tg::set_num_threads(threads);
+  Net net(7);
+  tg::Tensor<float, N, 1, 28, 28> x;
+  tg::Tensor<std::int32_t, N> y;
+  fill_uniform(x.data(), x.size(), 3);
+  for (std::size_t i = 0; i < N; ++i) y[i] = std::int32_t(i * 7 % 10);
+  auto step = tg::compile<tg::Input<float, N, 1, 28, 28>, tg::Labels<N, 10>>(
+      [&](auto a, auto b) { return tg::cross_entropy(net(a), b); });
+  auto opt = tg::optim::make(step, tg::optim::Adam{}, tg::sched::Constant{1e-3});
+  for (int s = 0; s < 4; ++s) {
+    losses.push_back(step(x, y));
+    opt.update(step);
+  }
+  std::vector<float> weights;
+  tg::for_each_parameter(net, [&](const std::string&, const auto& p) { weights.insert(weights.end(), p.data(), p.data() + p.size()); });
+  return weights;
+}
+}  // namespace
+
+TEST_CASE("set_num_threads: the partition covers every index once", "[threads]") {
+  restore_one_thread restore;
+  for (std::size_t threads : {1, 2, 3, 4}) {
+    tg::set_num_threads(threads);
+    REQUIRE(tg::num_threads() == threads);
+    for (std::size_t n : {0, 1, 7, 64, 1000, 100001}) {
+      std::vector<int> hits(n, 0);
+      tg::detail::parallel_for(n, 3, [&](std::size_t b, std::size_t e) {
+        for (std::size_t i = b; i < e; ++i) ++hits[i];
+      });
+      for (std::size_t i = 0; i < n; ++i) REQUIRE(hits[i] == 1);
+    }
+  }
+  REQUIRE_THROWS_WITH(tg::set_num_threads(0), Catch::Contains("at least 1"));
+}
+
+TEST_CASE("set_num_threads: a split GEMM gives the one-thread result bit for bit", "[threads]") {
+  restore_one_thread restore;
+  constexpr int M = 96, Nn = 80, K = 72;
+  std::vector<float> a(M * K), b(K * Nn), bt(Nn * K), c1(M * Nn), c2(M * Nn), scratch(M * K + M * Nn + Nn * K);
+  fill_uniform(a.data(), a.size(), 1);
+  fill_uniform(b.data(), b.size(), 2);
+  fill_uniform(bt.data(), bt.size(), 3);
+  const auto both = [&](auto kernel, const float* bb) {
+    fill_uniform(c1.data(), c1.size(), 4);
+    c2 = c1;
+    tg::set_num_threads(1);
+    kernel.run(a.data(), bb, c1.data(), scratch.data());
+    tg::set_num_threads(2);
+    kernel.run(a.data(), bb, c2.data(), scratch.data());
+    REQUIRE(std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float)) == 0);
+  };
+  both(tg::blas::gemm_kernel<float, false, false, M, Nn, K, K, Nn, Nn, 0>{}, b.data());
+  both(tg::blas::gemm_kernel<float, false, false, M, Nn, K, K, Nn, Nn, 1>{}, b.data());
+  both(tg::blas::gemm_kernel<float, false, true, M, Nn, K, K, K, Nn, 1>{}, bt.data());
+  both(tg::blas::gemm_kernel<float, true, false, M, Nn, K, M, Nn, Nn, 0>{}, b.data());
+  both(tg::blas::gemm_kernel<float, true, true, M, Nn, K, M, K, Nn, 1>{}, bt.data());
+}
+
+TEST_CASE("set_num_threads: training gives the same losses and weights on 1, 2 and 3 threads", "[threads]") {
+  restore_one_thread restore;
+  std::vector<float> l1, l2, l3;
+  const auto w1 = train(1, l1), w2 = train(2, l2), w3 = train(3, l3);
+  REQUIRE(l1.size() == 4);
+  REQUIRE(l1[3] < l1[0]);  // it trains
+  REQUIRE(std::memcmp(l1.data(), l2.data(), l1.size() * sizeof(float)) == 0);
+  REQUIRE(std::memcmp(l1.data(), l3.data(), l1.size() * sizeof(float)) == 0);
+  REQUIRE(w1.size() == w2.size());
+  REQUIRE(std::memcmp(w1.data(), w2.data(), w1.size() * sizeof(float)) == 0);
+  REQUIRE(std::memcmp(w1.data(), w3.data(), w1.size() * sizeof(float)) == 0);
+}
