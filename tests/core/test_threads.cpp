@@ -2,7 +2,6 @@
 // same losses and parameters on 1, 2 and 3 threads (every kernel that is split writes each element from exactly
 // one part, with the same arithmetic as on one thread; core/threads.hpp).
 #include <catch2/catch.hpp>
-
 #include <cstring>
 #include <random>
 #include <vector>
@@ -29,10 +28,10 @@ struct Net {
                            (tg::Linear<16 * 5 * 5, 64>, fc1), (tg::Linear<64, 10>, fc2));
   explicit Net(std::uint64_t seed) : conv1(seed), conv2(seed + 1), fc1(seed + 2), fc2(seed + 3) {}
   auto operator()(auto x) const {
-    auto h = tg::max_pool2d<2>(tg::relu(norm1(conv1(x))));     // [N, 8, 13, 13]
-    auto k = tg::avg_pool2d<2>(tg::relu(conv2(h)));            // [N, 16, 5, 5]
-    auto f = tg::relu(fc1(tg::reshape<N, 16 * 5 * 5>(k)));                    // [N, 64]
-    return fc2(f * f + f);                                     // a region without broadcast operands
+    auto h = tg::max_pool2d<2>(tg::relu(norm1(conv1(x))));  // [N, 8, 13, 13]
+    auto k = tg::avg_pool2d<2>(tg::relu(conv2(h)));         // [N, 16, 5, 5]
+    auto f = tg::relu(fc1(tg::reshape<N, 16 * 5 * 5>(k)));  // [N, 64]
+    return fc2(f * f + f);                                  // a region without broadcast operands
   }
 };
 
@@ -51,7 +50,8 @@ std::vector<float> train(std::size_t threads, std::vector<float>& losses) {
     opt.update(step);
   }
   std::vector<float> weights;
-  tg::for_each_parameter(net, [&](const std::string&, const auto& p) { weights.insert(weights.end(), p.data(), p.data() + p.size()); });
+  tg::for_each_parameter(
+      net, [&](const std::string&, const auto& p) { weights.insert(weights.end(), p.data(), p.data() + p.size()); });
   return weights;
 }
 }  // namespace

@@ -57,8 +57,9 @@ struct gemm_kernel {
   static constexpr std::size_t a_t = TA ? 0 : std::size_t(M) * K;  // A^T, needed for C^T = B A^T
   static constexpr bool transpose_b = use_xsmm && TB && std::size_t(N) * K <= a_t + std::size_t(M) * N;
   static constexpr bool transpose_ac = use_xsmm && TB && !transpose_b;
-  static constexpr std::size_t scratch_elements =
-      transpose_b ? std::size_t(N) * K : transpose_ac ? a_t + std::size_t(M) * N : 0;
+  static constexpr std::size_t scratch_elements = transpose_b    ? std::size_t(N) * K
+                                                  : transpose_ac ? a_t + std::size_t(M) * N
+                                                                 : 0;
 
   // row-major C[m,n] = op(A) B + beta C, B stored [k,n]: column-major C^T = B^T op(A)^T; called kernel(B, A, C)
   static auto dispatch(int m, int n, int k, bool ta, int lda, int ldb, int ldc, int beta) {
@@ -140,8 +141,8 @@ struct gemm_kernel {
 #ifdef TYPEGRAD_HAVE_LIBXSMM
     if constexpr (transpose_b) {
       detail::transpose<N, K>(b, LDB, scratch, N);  // B^T [K,N], then rows as for an untransposed B
-      return tg::detail::parallel_for(M, rows_grain,
-                                      [&](std::size_t r0, std::size_t r1) { rows(a, b, scratch, c, int(r0), int(r1)); });
+      return tg::detail::parallel_for(
+          M, rows_grain, [&](std::size_t r0, std::size_t r1) { rows(a, b, scratch, c, int(r0), int(r1)); });
     } else if constexpr (transpose_ac) {
       // C^T[N,M] = B[N,K] op(A)^T by rows of C^T, then C = C^T^T by rows of C
       constexpr int lda_t = TA ? LDA : M;

@@ -24,12 +24,14 @@ constexpr bool broadcasts_over_rows() {
       return ((child_t<N, K>::shape_type::size > 1 && child_t<N, K>::shape_type::size < N::shape_type::size) || ... ||
               false) ||
              (broadcasts_over_rows<child_t<N, K>>() || ... || false);
-    }(std::make_index_sequence<child_count_v<N>>{});
+    }
+    (std::make_index_sequence<child_count_v<N>>{});
   }
 }
 template <class N, class S = typename N::shape_type>
-inline constexpr std::size_t row_length =
-    S::rank >= 2 && S::dims[S::rank - 1] >= 16 && broadcasts_over_rows<N>() ? S::dims[S::rank - 1] : 0;
+inline constexpr std::size_t row_length = S::rank >= 2 && S::dims[S::rank - 1] >= 16 && broadcasts_over_rows<N>()
+                                              ? S::dims[S::rank - 1]
+                                              : 0;
 
 // Does the backward of element i send adjoints to element i of every leaf only (no broadcast operand, no
 // index map)? Then ranges of i may run on different threads without two of them adding into one element.
@@ -44,7 +46,8 @@ constexpr bool pushes_elementwise() {
       return ((child_t<N, K>::kind == node_kind::inline_scalar ||
                (child_t<N, K>::shape_type::size == N::shape_type::size && pushes_elementwise<child_t<N, K>>())) &&
               ... && true);
-    }(std::make_index_sequence<child_count_v<N>>{});
+    }
+    (std::make_index_sequence<child_count_v<N>>{});
   }
 }
 

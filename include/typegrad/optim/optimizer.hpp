@@ -33,8 +33,8 @@ void apply(const Rule& rule_, T* w, const T* g, T* state, std::size_t n, T lr, s
 }
 
 struct Options {
-  double clip_norm = 0;            // > 0: scale gradients so that their global L2 norm is at most this
-  std::size_t accumulate = 1;      // k > 1: update every k-th call with the mean of k gradients
+  double clip_norm = 0;        // > 0: scale gradients so that their global L2 norm is at most this
+  std::size_t accumulate = 1;  // k > 1: update every k-th call with the mean of k gradients
 };
 
 template <class Rule, class Program, class Schedule = sched::Constant>
@@ -73,11 +73,13 @@ class Optimizer {
       if (++pending_ < options_.accumulate) return false;
       pending_ = 0;
       const value_type mean = value_type(1) / value_type(options_.accumulate);
-      step_with(program, [&](auto k, std::size_t first, const value_type*) { return sum_.data() + offsets[k] + first; },
-                mean);
+      step_with(
+          program, [&](auto k, std::size_t first, const value_type*) { return sum_.data() + offsets[k] + first; },
+          mean);
       std::fill(sum_.begin(), sum_.end(), value_type(0));
     } else {
-      step_with(program, [](auto, std::size_t, const value_type* g) { return g; }, value_type(1));
+      step_with(
+          program, [](auto, std::size_t, const value_type* g) { return g; }, value_type(1));
     }
     return true;
   }

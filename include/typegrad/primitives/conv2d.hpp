@@ -68,9 +68,12 @@ struct Conv2dNode : kernel_node<typename X::value_type,
   using GradCols = blas::gemm_kernel<T, true, false, R, P2, O, R, P2, P2, 0>;  // dcols_n = W^T dy_n
   static_assert(Forward::scratch_elements + GradWT::scratch_elements + GradCols::scratch_elements == 0);
   static constexpr std::size_t batch_cols = G::N * rows * cols_n;
-  // host scratch: cols of every image [N][rows][pixels], then dy_n^T [pixels][O] and dW^T [rows][O];
+  // dW is summed in a fixed number of image groups (each group's images in order, then the groups in order), so
+  // groups may run on different threads with results independent of the thread count
+  static constexpr std::size_t weight_groups = G::N < 4 ? G::N : 4;
+  // host scratch: cols of every image [N][rows][pixels], then per group dy_n^T [pixels][O] and dW^T [rows][O];
   // without a backward pass, one image's cols at a time
-  static constexpr std::size_t scratch_bytes = (batch_cols + cols_n * G::O + rows * G::O) * sizeof(T);
+  static constexpr std::size_t scratch_bytes = (batch_cols + weight_groups * (cols_n * G::O + rows * G::O)) * sizeof(T);
   static constexpr std::size_t forward_scratch_bytes = rows * cols_n * sizeof(T);
 
   // The outputs j in [lo, hi) of n whose input index j S + k - P lies inside [0, size): the rest read padding.
@@ -154,17 +157,19 @@ struct Conv2dNode : kernel_node<typename X::value_type,
       } else {
         // 16 partial sums per channel: one chain of float adds would run at one add per latency
         constexpr std::size_t lanes = 16, whole = cols_n / lanes * lanes;
-        for (std::size_t o = 0; o < G::O; ++o) {
-          T part[lanes] = {}, s = 0;
-          for (std::size_t n = 0; n < G::N; ++n) {
-            const T* gp = g + (n * G::O + o) * cols_n;
-            for (std::size_t p = 0; p < whole; p += lanes)
-              for (std::size_t l = 0; l < lanes; ++l) part[l] += gp[p + l];
-            for (std::size_t p = whole; p < cols_n; ++p) s += gp[p];
+        detail::parallel_for(G::O, G::O * G::N * cols_n >= 32 * 1024 ? 1 : G::O, [&](std::size_t o0, std::size_t o1) {
+          for (std::size_t o = o0; o < o1; ++o) {
+            T part[lanes] = {}, s = 0;
+            for (std::size_t n = 0; n < G::N; ++n) {
+              const T* gp = g + (n * G::O + o) * cols_n;
+              for (std::size_t p = 0; p < whole; p += lanes)
+                for (std::size_t l = 0; l < lanes; ++l) part[l] += gp[p + l];
+              for (std::size_t p = whole; p < cols_n; ++p) s += gp[p];
+            }
+            for (std::size_t l = 0; l < lanes; ++l) s += part[l];
+            db[o] += s;
           }
-          for (std::size_t l = 0; l < lanes; ++l) s += part[l];
-          db[o] += s;
-        }
+        });
       }
     }
   }
@@ -254,14 +259,20 @@ struct Conv2dNode : kernel_node<typename X::value_type,
       }
     } else {
       constexpr bool grad_w = Conv2dNode::template wants_grad<Id, 1, Ctx>();
-      T* gt = col + batch_cols;     // dy_n^T [pixels][O]
-      T* dwt = gt + cols_n * G::O;  // dW^T [rows][O]
-      if constexpr (grad_w) {  // dW^T = sum over images in order: one thread
-        Bk::zero(dwt, rows * G::O * sizeof(T));
-        for (std::size_t n = 0; n < G::N; ++n) {
-          blas::detail::transpose<O, P2>(g + n * G::O * cols_n, P2, gt, O);
-          GradWT::run(col + n * rows * cols_n, gt, dwt, nullptr);
-        }
+      T* gts = col + batch_cols;                      // per group: dy_n^T [pixels][O]
+      T* dwts = gts + weight_groups * cols_n * G::O;  // per group: dW^T [rows][O]
+      if constexpr (grad_w) {
+        detail::parallel_for(weight_groups, 1, [&](std::size_t k0, std::size_t k1) {
+          for (std::size_t k = k0; k < k1; ++k) {
+            T* gt = gts + k * cols_n * G::O;
+            T* dwt = dwts + k * rows * G::O;
+            Bk::zero(dwt, rows * G::O * sizeof(T));
+            for (std::size_t n = G::N * k / weight_groups; n < G::N * (k + 1) / weight_groups; ++n) {
+              blas::detail::transpose<O, P2>(g + n * G::O * cols_n, P2, gt, O);
+              GradWT::run(col + n * rows * cols_n, gt, dwt, nullptr);
+            }
+          }
+        });
       }
       if constexpr (Conv2dNode::template wants_grad<Id, 0, Ctx>()) {  // dx by image: disjoint, may run in parallel
         T* dx = this->template grad_data<Id, 0>(c);
@@ -276,7 +287,11 @@ struct Conv2dNode : kernel_node<typename X::value_type,
       if constexpr (grad_w) {
         T* dw = this->template grad_data<Id, 1>(c);
         for (std::size_t o = 0; o < G::O; ++o)
-          for (std::size_t r = 0; r < rows; ++r) dw[o * rows + r] += dwt[r * G::O + o];
+          for (std::size_t r = 0; r < rows; ++r) {
+            T sum = dwts[r * G::O + o];
+            for (std::size_t k = 1; k < weight_groups; ++k) sum += dwts[(k * rows + r) * G::O + o];
+            dw[o * rows + r] += sum;
+          }
       }
     }
   }
