@@ -218,6 +218,9 @@ int main(int argc, char** argv) try {
       ->check(examples::flags::at_least_one);
   app.add_option("--eval-batches", o.eval_batches, "validation batches for the intermediate figures (0: all)");
   app.add_option("--seed", o.seed, "seed for initialisation, window order and sampling");
+  std::size_t threads = 1;
+  app.add_option("--threads", threads, "threads a training step may use (tg::set_num_threads)")
+      ->check(examples::flags::at_least_one);
   app.add_option("--data", o.data, "directory of UTF-8 text files (fortune format: entries separated by % lines)")
       ->check(CLI::ExistingDirectory);
   app.add_option("--exclude", o.exclude, "a file of --data not to train on (default songs-poems; '' for none)");
@@ -231,6 +234,7 @@ int main(int argc, char** argv) try {
                "data parallel over MPI (mpirun -np R, R = 1, 2 or 4): each rank computes 16 of every global batch "
                "of 16 R windows; rank 0 prints and saves");
   CLI11_PARSE(app, argc, argv);
+  tg::set_num_threads(threads);
   Team team;
   if (o.distributed) {
 #ifdef TYPEGRAD_EXAMPLE_MPI

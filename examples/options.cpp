@@ -3,6 +3,7 @@
 
 #include "fashion_common.hpp"
 #include "flags.hpp"
+#include "typegrad/core/threads.hpp"
 
 namespace examples {
 
@@ -30,6 +31,11 @@ Options parse(int argc, char** argv, const std::string& description, const std::
       ->check(flags::writable_file);
   app.add_option("--history", o.history, "write epoch, mean training loss and test accuracy to this CSV file")
       ->check(flags::writable_file);
+  std::size_t threads = 1;
+  app.add_option("--threads", threads,
+                 "threads a training step may use (tg::set_num_threads; results are the same bit for bit)")
+      ->check(flags::at_least_one)
+      ->capture_default_str();
   app.add_option("--limit-steps", o.limit_steps, "stop each epoch after this many steps (smoke runs; 0: all)");
   if (extras.augment) {
     o.pad = 2;
@@ -58,6 +64,7 @@ Options parse(int argc, char** argv, const std::string& description, const std::
     std::exit(app.exit(e));
   }
   if (!o.stats_csv.empty()) o.stats = true;
+  tg::set_num_threads(threads);
   return o;
 }
 

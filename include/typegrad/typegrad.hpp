@@ -7,6 +7,7 @@
 #include "typegrad/core/let.hpp"
 #include "typegrad/core/program.hpp"
 #include "typegrad/core/tensor.hpp"
+#include "typegrad/core/threads.hpp"
 #include "typegrad/core/transform.hpp"
 #include "typegrad/primitives/abs.hpp"
 #include "typegrad/primitives/add.hpp"
