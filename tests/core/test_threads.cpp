@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "typegrad/typegrad.hpp"
@@ -70,6 +71,25 @@ TEST_CASE("set_num_threads: the partition covers every index once", "[threads]")
     }
   }
   REQUIRE_THROWS_WITH(tg::set_num_threads(0), Catch::Contains("at least 1"));
+}
+
+TEST_CASE("set_num_threads: two user threads splitting at once both finish every index", "[threads]") {
+  restore_one_thread restore;
+  tg::set_num_threads(2);
+  const auto work = [](std::vector<int>& hits) {
+    for (int round = 0; round < 200; ++round)
+      tg::detail::parallel_for(hits.size(), 16, [&](std::size_t b, std::size_t e) {
+        for (std::size_t i = b; i < e; ++i) ++hits[i];
+      });
+  };
+  std::vector<int> mine(4096, 0), theirs(4096, 0);
+  std::thread other([&] { work(theirs); });  // one of the two holds the pool, the other runs serially
+  work(mine);
+  other.join();
+  for (std::size_t i = 0; i < mine.size(); ++i) {
+    REQUIRE(mine[i] == 200);
+    REQUIRE(theirs[i] == 200);
+  }
 }
 
 TEST_CASE("set_num_threads: a split GEMM gives the one-thread result bit for bit", "[threads]") {

@@ -55,12 +55,12 @@ class thread_pool {
   // call(context, part) for part in [0, parts) (parts <= threads()); the caller runs part 0 and returns
   // when all parts are done. A call from inside a part runs every part on the calling thread.
   void run(std::size_t parts, void (*call)(const void*, std::size_t), const void* context) {
-    // serial: one part, a call from inside a part, or another thread's step holding the pool
-    if (parts <= 1 || inside_ || workers_.empty() || busy_.exchange(true, std::memory_order_acquire)) {
+    // serial: one part, more parts than threads, a call from inside a part, or another thread's step holding
+    // the pool
+    if (parts <= 1 || parts > threads() || inside_ || busy_.exchange(true, std::memory_order_acquire)) {
       for (std::size_t p = 0; p < parts; ++p) call(context, p);
       return;
     }
-    parts = std::min(parts, threads());
     call_ = call;
     context_ = context;
     parts_ = parts;
