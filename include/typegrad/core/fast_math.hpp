@@ -10,11 +10,24 @@
 
 namespace tg::math {
 
+// c ? a : b for floats, built from the comparison's bits. GCC 12 does not if-convert a float `?:` whose
+// condition may trap (-ftrapping-math, the default) on AVX2: without AVX-512's masks a loop holding one stays
+// scalar ("control flow in loop"), so every exp, sigmoid and tanh loop on an AVX2 machine did. NaN-exact: a
+// false comparison (NaN) picks b, as `?:` does.
+TG_HD inline float select(bool c, float a, float b) {
+#ifdef __CUDA_ARCH__
+  return c ? a : b;
+#else
+  const std::uint32_t mask = 0u - static_cast<std::uint32_t>(c);
+  return std::bit_cast<float>((std::bit_cast<std::uint32_t>(a) & mask) | (std::bit_cast<std::uint32_t>(b) & ~mask));
+#endif
+}
+
 // tanh x ~ x P(x^2) / Q(x^2) on [-c, c], the [13/6] rational minimax fit also used by Eigen; x is clamped to
 // where float tanh rounds to +-1. Max error against double tanh: 6.1 float ulps (tests/core/test_fast_math).
 TG_HD inline float tanh(float x) {
   constexpr float clamp = 7.90531110763549805f;
-  x = x < -clamp ? -clamp : (x > clamp ? clamp : x);
+  x = select(x < -clamp, -clamp, select(x > clamp, clamp, x));
   const float x2 = x * x;
   float p = -2.76076847742355e-16f;
   p = p * x2 + 2.00018790482477e-13f;
@@ -30,12 +43,12 @@ TG_HD inline float tanh(float x) {
   return x * p / q;
 }
 
-// e^x = 2^n e^r, n = round(x log2 e) (to nearest even), r = x - n ln 2 (ln 2 split in two for exactness), e^r by the Cephes
-// degree-6 polynomial on [-ln2/2, ln2/2]; 2^n built in the exponent bits. Below -87.33 (where float leaves
-// the normal range) it returns 0, above 88.72 infinity; NaN stays NaN. Max error: 0.95 ulps (test_fast_math).
+// e^x = 2^n e^r, n = round(x log2 e) (to nearest even), r = x - n ln 2 (ln 2 split in two for exactness), e^r by the
+// Cephes degree-6 polynomial on [-ln2/2, ln2/2]; 2^n built in the exponent bits. Below -87.33 (where float leaves the
+// normal range) it returns 0, above 88.72 infinity; NaN stays NaN. Max error: 0.95 ulps (test_fast_math).
 TG_HD inline float exp(float x) {
   constexpr float hi = 88.72283935546875f, lo = -87.33654022216796875f;
-  const float xc = x > hi ? hi : (x < lo ? lo : x);
+  const float xc = select(x > hi, hi, select(x < lo, lo, x));
   const float n = std::nearbyint(xc * 1.44269504088896341f);  // GCC 12 vectorises this, not floor(t + 0.5)
   const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
@@ -45,15 +58,15 @@ TG_HD inline float exp(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   const float er = p * r * r + r + 1.0f;
-  const float n1 = n > 127.0f ? 127.0f : n;  // 2^n as two factors when n = 128
+  const float n1 = select(n > 127.0f, 127.0f, n);  // 2^n as two factors when n = 128
   const std::int32_t bits = (static_cast<std::int32_t>(n1) + 127) << 23;
 #ifdef __CUDA_ARCH__
   const float scale = __int_as_float(bits);
 #else
   const float scale = std::bit_cast<float>(bits);
 #endif
-  const float y = x > hi ? __builtin_huge_valf() : (x < lo ? 0.0f : er * (n - n1 + 1.0f) * scale);
-  return x != x ? x : y;
+  const float y = select(x > hi, __builtin_huge_valf(), select(x < lo, 0.0f, er * (n - n1 + 1.0f) * scale));
+  return select(x != x, x, y);
 }
 
 // [x > 0] as 1 or 0 built from the comparison's bits: compilers turn `g * (x > 0 ? 1 : 0)` into a branch,
