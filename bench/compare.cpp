@@ -186,6 +186,7 @@ struct HandTiny {
 using LeNet = bench::ClassicLeNet;
 
 // lstm_step: LSTM 32 -> 64 over T = 16, batch 32, MSE against a fixed target sequence, SGD lr 0.01
+// gru_step: the same with a GRU
 constexpr std::size_t LB = 32, LT = 16, LF = 32, LH = 64;
 // transformer_block_step: pre-LN block, E = 64, 4 heads, FFN 256, causal, [8, 32, 64], MSE, SGD lr 0.01
 constexpr std::size_t XB = 8, XT = 32, XE = 64, XH = 4, XF = 256;
@@ -349,20 +350,21 @@ int main(int argc, char** argv) {
             dense(1, 16, 32, false) + dense(1, 32, 32) + dense(1, 32, 4));
   }
 
-  if (wanted("lstm_step")) {
+  // lstm_step and gru_step: a recurrent layer R (tg::LSTM or tg::GRU; TorchR its libtorch module)
+  auto recurrent_case = [&]<class R, class TorchR, class TorchOptions>(const char* name, std::size_t gates) {
     tg::Tensor<float, LB, LT, LF> x;
     tg::Tensor<float, LB, LT, LH> target;
     fill_random(x.data(), x.size(), 14, 1.0f);
     fill_random(target.data(), target.size(), 15, 0.5f);
-    tg::LSTM<LF, LH> lstm(3);
-    auto step = tg::compile<tg::Input<float, LB, LT, LF>>([&](auto a) { return tg::mse(lstm(a), target); });
+    R layer(3);
+    auto step = tg::compile<tg::Input<float, LB, LT, LF>>([&](auto a) { return tg::mse(layer(a), target); });
     auto opt = tg::optim::make(step, tg::optim::Sgd{}, tg::sched::Constant{0.01});
     std::vector<Variant> v{{"typegrad", [&] {
                               sink = sink + step(x);
                               opt.update(step);
                             }}};
 #ifdef TG_HAVE_TORCH
-    torch::nn::LSTM tl(torch::nn::LSTMOptions(long(LF), long(LH)).batch_first(true));
+    TorchR tl(TorchOptions(long(LF), long(LH)).batch_first(true));
     torch::optim::SGD topt(tl->parameters(), torch::optim::SGDOptions(0.01));
     auto tx = torch::from_blob(x.data(), {long(LB), long(LT), long(LF)}, torch::kFloat);
     auto tt = torch::from_blob(target.data(), {long(LB), long(LT), long(LH)}, torch::kFloat);
@@ -370,8 +372,21 @@ int main(int argc, char** argv) {
                                  topt, [&] { return torch::mse_loss(std::get<0>(tl->forward(tx)), tt); }, sink)});
 #endif
     using namespace tgbench::flops;  // per time step, the gates x W_ih^T + h W_hh^T (x: data, no gradient)
-    compare("lstm_step", v, rounds, calls(20), double(LT) * (dense(LB, LF, 4 * LH, false) + dense(LB, LH, 4 * LH)));
-  }
+    compare(name, v, rounds, calls(20), double(LT) * (dense(LB, LF, gates * LH, false) + dense(LB, LH, gates * LH)));
+  };
+#ifdef TG_HAVE_TORCH
+  using TorchLSTM = torch::nn::LSTM;
+  using TorchLSTMOptions = torch::nn::LSTMOptions;
+  using TorchGRU = torch::nn::GRU;
+  using TorchGRUOptions = torch::nn::GRUOptions;
+#else
+  using TorchLSTM = void;
+  using TorchLSTMOptions = void;
+  using TorchGRU = void;
+  using TorchGRUOptions = void;
+#endif
+  if (wanted("lstm_step")) recurrent_case.operator()<tg::LSTM<LF, LH>, TorchLSTM, TorchLSTMOptions>("lstm_step", 4);
+  if (wanted("gru_step")) recurrent_case.operator()<tg::GRU<LF, LH>, TorchGRU, TorchGRUOptions>("gru_step", 3);
 
   if (wanted("transformer_block_step")) {
     tg::Tensor<float, XB, XT, XE> x, target;

@@ -50,4 +50,5 @@
 #include "typegrad/losses/losses.hpp"
 #include "typegrad/optim/optimizer.hpp"
 #include "typegrad/primitives/layer_norm.hpp"
+#include "typegrad/primitives/gru_cell.hpp"
 #include "typegrad/primitives/lstm_cell.hpp"

@@ -65,7 +65,7 @@ static_assert(is_same_v<shape_of<decltype(tg::matmul(V{}, tg::InputLeaf<3, float
 static_assert(is_same_v<shape_of<decltype(tg::cross_entropy(tg::InputLeaf<0, float, shape<8, 10>, false>{},
                                                             tg::LabelsLeaf<1, 8, 10>{}))>,
                         shape<>>);
-// network primitives: conv2d (H + 2P - K) / S + 1, pooling, gather, layer_norm, nll_loss, lstm_cell
+// network primitives: conv2d (H + 2P - K) / S + 1, pooling, gather, layer_norm, nll_loss, lstm_cell, gru_cell
 namespace {
 using Img = tg::InputLeaf<0, float, shape<8, 3, 28, 27>, false>;
 using Kernel = tg::InputLeaf<1, float, shape<16, 3, 5, 5>, false>;
@@ -89,6 +89,11 @@ static_assert(is_same_v<shape_of<decltype(tg::nll_loss(tg::InputLeaf<0, float, s
 static_assert(is_same_v<shape_of<decltype(tg::lstm_cell(tg::InputLeaf<0, float, shape<5, 28>, false>{},
                                                         tg::InputLeaf<1, float, shape<5, 7>, false>{}))>,
                         shape<5, 14>>);
+// gru_cell: gx, gh [B, 3H], h [B, H] -> [B, H]
+static_assert(is_same_v<shape_of<decltype(tg::gru_cell(tg::InputLeaf<0, float, shape<5, 21>, false>{},
+                                                       tg::InputLeaf<1, float, shape<5, 21>, false>{},
+                                                       tg::InputLeaf<2, float, shape<5, 7>, false>{}))>,
+                        shape<5, 7>>);
 
 // element types flow through
 static_assert(is_same_v<decltype(tg::exp(V{}) * 2.0)::value_type, float>);

@@ -1,5 +1,5 @@
 // Numerical gradient checks of the network primitives: conv2d (stride, padding), pooling, gather, nll_loss,
-// layer_norm, lstm_cell.
+// layer_norm, lstm_cell, gru_cell.
 #include "support.hpp"
 
 using namespace tgtest;
@@ -169,6 +169,33 @@ TEST_CASE("lstm_cell", "[gradcheck]") {
         const double c_next = f * c(b, j) + i * gg;
         CHECK(y(b, j) == near(o * std::tanh(c_next), 1e-12));
         CHECK(y(b, 3 + j) == near(c_next, 1e-12));
+      }
+  }
+}
+
+TEST_CASE("gru_cell", "[gradcheck]") {
+  SECTION("gates from the input and the state, and the state") {
+    check_primitive([](auto gx, auto gh, auto h) { return tg::gru_cell(gx, gh, h); }, random<double, 3, 12>(-3, 3),
+                    random<double, 3, 12>(-3, 3), random<double, 3, 4>());
+  }
+  SECTION("the state used by gh and by the cell (a GRU step), gates from element-wise regions") {
+    check_primitive(
+        [](auto gx, auto h) { return tg::gru_cell(gx * 2.0 + 0.5, tg::concat<1>(tg::concat<1>(h, h * 0.5 - 1.0), h * h), h); },
+        random<double, 2, 9>(), random<double, 2, 3>());
+  }
+  SECTION("value matches the cell's formula") {
+    const auto gx = random<double, 2, 9>(-3, 3);
+    const auto gh = random<double, 2, 9>(-3, 3);
+    const auto h = random<double, 2, 3>();
+    auto p = tgtest::compile_inference<tg::Input<double, 2, 9>, tg::Input<double, 2, 9>, tg::Input<double, 2, 3>>(
+        [](auto a, auto b, auto c) { return tg::gru_cell(a, b, c); });
+    const auto y = p(gx, gh, h);
+    auto sigmoid = [](double v) { return 1 / (1 + std::exp(-v)); };
+    for (std::size_t b = 0; b < 2; ++b)
+      for (std::size_t j = 0; j < 3; ++j) {
+        const double r = sigmoid(gx(b, j) + gh(b, j)), z = sigmoid(gx(b, 3 + j) + gh(b, 3 + j)),
+                     n = std::tanh(gx(b, 6 + j) + r * gh(b, 6 + j));
+        CHECK(y(b, j) == near((1 - z) * n + z * h(b, j), 1e-12));
       }
   }
 }

@@ -154,6 +154,12 @@ struct lstm_cell_shapes_differ {
   static_assert(Ok, "typegrad: lstm_cell needs gates [B, 4H] (i, f, g, o) and a cell state [B, H]");
 };
 
+template <class Operation, class InputGatesShape, class HiddenGatesShape, class StateShape, bool Ok>
+struct gru_cell_shapes_differ {
+  static_assert(Ok, "typegrad: gru_cell needs gates from the input and from the state [B, 3H] (r, z, n) and a state "
+                    "[B, H]");
+};
+
 template <class Layer, class InputShape, bool Ok>
 struct layer_does_not_accept_input {
   static_assert(Ok, "typegrad: the layer does not accept this input shape (its template arguments give the rank and "

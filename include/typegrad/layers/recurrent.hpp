@@ -9,10 +9,10 @@
 //         n = tanh(x W_in^T + b_in + r (h W_hn^T + b_hn));  h' = (1 - z) n + z h
 // Each returns the hidden states of every step, [batch, time, H]; the initial state is zero.
 #include "typegrad/core/init.hpp"
-#include "typegrad/core/let.hpp"
 #include "typegrad/core/module.hpp"
 #include "typegrad/primitives/add.hpp"
 #include "typegrad/primitives/concat.hpp"
+#include "typegrad/primitives/gru_cell.hpp"
 #include "typegrad/primitives/lstm_cell.hpp"
 #include "typegrad/primitives/matmul.hpp"
 #include "typegrad/primitives/operators.hpp"
@@ -121,15 +121,7 @@ struct GRU {
   static constexpr bool accepts = detail::is_sequence_of<F, S>();
   GRU() = default;
   explicit GRU(std::uint64_t seed) : cell(seed) {}
-  auto step(auto h, auto gx) const {  // gx = x W_ih^T + b_ih; gh and z are used several times (tg::let)
-    return let(cell.hidden_part(h), [&](auto gh) {
-      auto r = sigmoid(slice<1, 0, H>(gx) + slice<1, 0, H>(gh));
-      return let(sigmoid(slice<1, H, 2 * H>(gx) + slice<1, H, 2 * H>(gh)), [&](auto z) {
-        auto n = tanh(slice<1, 2 * H, 3 * H>(gx) + r * slice<1, 2 * H, 3 * H>(gh));
-        return (1.0 - z) * n + z * h;
-      });
-    });
-  }
+  auto step(auto h, auto gx) const { return gru_cell(gx, cell.hidden_part(h), h); }  // gx = x W_ih^T + b_ih
   template <tensor_operand X>
   auto operator()(X&& xs) const {
     static_assert(detail::require<error::layer_does_not_accept_input<GRU, typename expr_t<X>::shape_type,
