@@ -22,6 +22,7 @@
 #include "typegrad/primitives/leaky_relu.hpp"
 #include "typegrad/primitives/log.hpp"
 #include "typegrad/primitives/matmul.hpp"
+#include "typegrad/primitives/matmul_sum.hpp"
 #include "typegrad/primitives/maximum.hpp"
 #include "typegrad/primitives/minimum.hpp"
 #include "typegrad/primitives/mul.hpp"

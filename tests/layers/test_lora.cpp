@@ -92,6 +92,22 @@ TEST_CASE("LoraTransformerBlock: merged() is a TransformerEncoderBlock computing
   for (std::size_t i = 0; i < ya.size(); ++i) CHECK(ya.data()[i] == near(yb.data()[i], 1e-12));
 }
 
+// Each adapter's product accumulates into its base projection's buffer (tg::matmul_sum): it adds activations of
+// [rows, r] (x A^T and its scaled copy, with adjoints), far less than the base weights' gradients that full
+// fine-tuning keeps. Before matmul_sum the adapter's [rows, Out] product, the sum and their adjoints made the
+// LoRA step's workspace the larger of the two.
+TEST_CASE("LoraTransformerBlock: the step's workspace is smaller than full fine-tuning's", "[integration]") {
+  using Full = tg::TransformerEncoderBlock<32, 2, 64, true, double>;
+  using Adapted = tg::LoraTransformerBlock<32, 2, 64, true, 2, double>;
+  using X = tg::Input<double, 4, 32, 32>;
+  Full full(3);
+  Adapted adapted(3);
+  auto full_step = tg::compile<X>([&](auto x) { return tg::sum(tg::tanh(full(x))); });
+  auto lora_step = tg::compile<X>([&](auto x) { return tg::sum(tg::tanh(adapted(x))); });
+  INFO("full " << full_step.total_workspace_bytes() << " bytes, LoRA " << lora_step.total_workspace_bytes());
+  CHECK(lora_step.total_workspace_bytes() < full_step.total_workspace_bytes());
+}
+
 TEST_CASE("LoRA names: the base block's names plus PEFT's adapters; adapters save alone", "[integration]") {
   std::vector<std::string> names, base_names;
   Block block(3);

@@ -69,6 +69,11 @@ struct slice_out_of_bounds {
   static_assert(Ok, "typegrad: slice [begin, end) along the axis must lie inside the operand's dimension");
 };
 
+template <class Operation, class FirstProductShape, class SecondProductShape, bool Ok>
+struct matmul_sum_products_differ {
+  static_assert(Ok, "typegrad: matmul_sum needs two products of the same shape");
+};
+
 template <class Operation, class ShapeA, class ShapeB, bool Ok>
 struct concat_shapes_differ {
   static_assert(Ok, "typegrad: concat operands must have equal rank and equal dims except along the axis");

@@ -1,6 +1,7 @@
 #pragma once
 // LoRA (Hu et al. 2021): a frozen weight W adapted by a trainable low-rank product,
 //   y = x W^T + b + (alpha / r) (x A^T) B^T,   A [r, In] (PyTorch's default Linear init), B [Out, r] (zero)
+// (the adapter's product accumulated into the base product's buffer: tg::matmul_sum)
 // so training starts from the pretrained function and learns r (In + Out) numbers per projection. W and b are
 // frozen at compile time (no gradient code for them). Names follow the base layer plus PEFT's adapter names
 // (`linear1.weight`, `linear1.lora_A.weight`, `linear1.lora_B.weight`), so a pretrained checkpoint loads into the
@@ -16,6 +17,7 @@
 #include "typegrad/layers/linear.hpp"
 #include "typegrad/layers/residual.hpp"
 #include "typegrad/layers/transformer.hpp"
+#include "typegrad/primitives/matmul_sum.hpp"
 #include "typegrad/primitives/relu.hpp"
 
 namespace tg {
@@ -30,6 +32,14 @@ void add_low_rank(Parameter<T, Out, In>& w, const Parameter<T, Out, R>& b, const
       for (std::size_t k = 0; k < R; ++k) s += double(b.value[o * R + k]) * double(a.value[k * In + i]);
       w.value[o * In + i] += T(scale * s);
     }
+}
+
+// x W^T + b + (s x A^T) B^T with W and b frozen: the adapter's product accumulates into the base projection's
+// buffer (tg::matmul_sum), so the adapter adds activations of [rows, r] only, not [rows, Out]
+template <class X, class W, class Bias, class Down, class Up>
+auto adapted_projection(const X& h, const W& weight, const Bias& bias, const Down& lora_A, const Up& lora_B,
+                        double scaling) {
+  return matmul_sum(h, transpose(freeze(weight)), lora_A(h) * scaling, transpose(lora_B.weight)) + freeze(bias);
 }
 }  // namespace detail
 
@@ -61,9 +71,8 @@ struct LoraLinear {
   void reset_parameters(init::Generator& g) { init::torch_default(weight, &bias, g); }
   template <tensor_operand X>
   auto operator()(X&& x) const {
-    return let(std::forward<X>(x), [this](auto h) {
-      return matmul(h, transpose(freeze(weight))) + freeze(bias) + lora_B(lora_A(h)) * scaling;
-    });
+    return let(std::forward<X>(x),
+               [this](auto h) { return detail::adapted_projection(h, weight, bias, lora_A, lora_B, scaling); });
   }
   // the plain Linear computing the same: W + (alpha / r) B A
   Linear<In, Out, T> merged() const {
@@ -96,7 +105,7 @@ struct LoraMultiHeadAttention {
   auto operator()(X&& x, const Masks&... masks) const {
     const auto in_projection = [this](auto&& x2) {
       return let(std::forward<decltype(x2)>(x2), [this](auto h) {
-        return matmul(h, transpose(freeze(in_proj_weight))) + freeze(in_proj_bias) + lora_B(lora_A(h)) * scaling;
+        return detail::adapted_projection(h, in_proj_weight, in_proj_bias, lora_A, lora_B, scaling);
       });
     };
     return Base::attend(std::forward<X>(x), in_projection, out_proj, masks...);

@@ -74,21 +74,21 @@ struct MatMul
   static constexpr std::size_t stride_b = B::shape_type::rank == 3 ? LB::matrix : 0;
   static constexpr int BM = int(batches) * M;
 
-  // one GEMM shape per call site (row-major, see core/blas.hpp)
-  using Forward = std::conditional_t<flatten, blas::gemm_kernel<T, false, TB, BM, N, K, LA::ld, LB::ld, N, 0>,
-                                     blas::gemm_kernel<T, TA, TB, M, N, K, LA::ld, LB::ld, N, 0>>;
+  // one GEMM shape per call site (row-major, see core/blas.hpp); Beta 1 accumulates into the output
+  template <int Beta>
+  using ForwardWith = std::conditional_t<flatten, blas::gemm_kernel<T, false, TB, BM, N, K, LA::ld, LB::ld, N, Beta>,
+                                         blas::gemm_kernel<T, TA, TB, M, N, K, LA::ld, LB::ld, N, Beta>>;
+  using Forward = ForwardWith<0>;
   // dA[M,K] += G op(B)^T;  A stored [K,M]: dA += op(B) G^T
-  using GradA = std::conditional_t<
-      flatten, blas::gemm_kernel<T, false, !TB, BM, K, N, N, LB::ld, K, 1>,
-      std::conditional_t<!TA, blas::gemm_kernel<T, false, !TB, M, K, N, N, LB::ld, K, 1>,
-                         blas::gemm_kernel<T, TB, true, K, M, N, LB::ld, N, M, 1>>>;
+  using GradA = std::conditional_t<flatten, blas::gemm_kernel<T, false, !TB, BM, K, N, N, LB::ld, K, 1>,
+                                   std::conditional_t<!TA, blas::gemm_kernel<T, false, !TB, M, K, N, N, LB::ld, K, 1>,
+                                                      blas::gemm_kernel<T, TB, true, K, M, N, LB::ld, N, M, 1>>>;
   // dB[K,N] += op(A)^T G;  B stored [N,K]: dB += G^T op(A)
-  using GradB = std::conditional_t<
-      flatten,
-      std::conditional_t<!TB, blas::gemm_kernel<T, true, false, K, N, BM, K, N, N, 1>,
-                         blas::gemm_kernel<T, true, false, N, K, BM, N, K, K, 1>>,
-      std::conditional_t<!TB, blas::gemm_kernel<T, !TA, false, K, N, M, LA::ld, N, N, 1>,
-                         blas::gemm_kernel<T, true, TA, N, K, M, N, LA::ld, K, 1>>>;
+  using GradB = std::conditional_t<flatten,
+                                   std::conditional_t<!TB, blas::gemm_kernel<T, true, false, K, N, BM, K, N, N, 1>,
+                                                      blas::gemm_kernel<T, true, false, N, K, BM, N, K, K, 1>>,
+                                   std::conditional_t<!TB, blas::gemm_kernel<T, !TA, false, K, N, M, LA::ld, N, N, 1>,
+                                                      blas::gemm_kernel<T, true, TA, N, K, M, N, LA::ld, K, 1>>>;
   static constexpr std::size_t scratch_elements =
       std::max({Forward::scratch_elements, GradA::scratch_elements, GradB::scratch_elements});
   static constexpr std::size_t scratch_bytes = scratch_elements * sizeof(T);
@@ -96,28 +96,18 @@ struct MatMul
   static constexpr bool runs_on_device = true;
   static constexpr std::size_t MN = std::size_t(M) * N;
 
-  template <std::size_t Id, class Ctx>
-  void forward(Ctx& c) const {
-    using Bk = typename Ctx::backend;
-    const T* a = this->template in_data<Id, 0>(c);
-    const T* b = this->template in_data<Id, 1>(c);
-    T* y = this->template out<Id>(c);
-    T* s = this->template scratch<T, Id>(c);
+  // y = op(a) op(b) (Beta 0) or y += op(a) op(b) (Beta 1), s the node's scratch
+  template <class Bk, int Beta = 0>
+  static void multiply(const T* a, const T* b, T* y, T* s) {
     if constexpr (flatten)
-      Bk::template gemm<Forward>(a, b, y, s);
+      Bk::template gemm<ForwardWith<Beta>>(a, b, y, s);
     else
-      Bk::template gemm<Forward, batches, LA::matrix, stride_b, MN>(a, b, y, s);
+      Bk::template gemm<ForwardWith<Beta>, batches, LA::matrix, stride_b, MN>(a, b, y, s);
   }
-
-  template <std::size_t Id, class Ctx>
-  void backward(Ctx& c) const {
-    using Bk = typename Ctx::backend;
-    const T* a = this->template in_data<Id, 0>(c);
-    const T* b = this->template in_data<Id, 1>(c);
-    const T* g = this->template out_grad<Id>(c);
-    T* s = this->template scratch<T, Id>(c);
-    if constexpr (MatMul::template wants_grad<Id, 0, Ctx>()) {
-      T* da = this->template grad_data<Id, 0>(c);
+  // da += g op(b)^T (ToA), db += op(a)^T g (ToB) for the adjoint g of the product
+  template <class Bk, bool ToA, bool ToB>
+  static void multiply_vjp(const T* a, const T* b, const T* g, T* da, T* db, T* s) {
+    if constexpr (ToA) {
       if constexpr (flatten)
         Bk::template gemm<GradA>(g, b, da, s);
       else if constexpr (!TA)
@@ -125,8 +115,7 @@ struct MatMul
       else
         Bk::template gemm<GradA, batches, stride_b, MN, LA::matrix>(b, g, da, s);
     }
-    if constexpr (MatMul::template wants_grad<Id, 1, Ctx>()) {
-      T* db = this->template grad_data<Id, 1>(c);
+    if constexpr (ToB) {
       if constexpr (flatten && !TB)
         Bk::template gemm<GradB>(a, g, db, s);
       else if constexpr (flatten)
@@ -135,6 +124,26 @@ struct MatMul
         Bk::template gemm<GradB, batches, LA::matrix, MN, stride_b>(a, g, db, s);
       else
         Bk::template gemm<GradB, batches, MN, LA::matrix, stride_b>(g, a, db, s);
+    }
+  }
+
+  template <std::size_t Id, class Ctx>
+  void forward(Ctx& c) const {
+    multiply<typename Ctx::backend>(this->template in_data<Id, 0>(c), this->template in_data<Id, 1>(c),
+                                    this->template out<Id>(c), this->template scratch<T, Id>(c));
+  }
+
+  template <std::size_t Id, class Ctx>
+  void backward(Ctx& c) const {
+    constexpr bool to_a = MatMul::template wants_grad<Id, 0, Ctx>(), to_b = MatMul::template wants_grad<Id, 1, Ctx>();
+    if constexpr (to_a || to_b) {
+      T* da = nullptr;
+      T* db = nullptr;
+      if constexpr (to_a) da = this->template grad_data<Id, 0>(c);
+      if constexpr (to_b) db = this->template grad_data<Id, 1>(c);
+      multiply_vjp<typename Ctx::backend, to_a, to_b>(this->template in_data<Id, 0>(c),
+                                                      this->template in_data<Id, 1>(c), this->template out_grad<Id>(c),
+                                                      da, db, this->template scratch<T, Id>(c));
     }
   }
 };
