@@ -1,5 +1,5 @@
 // scan: a tanh-RNN over T steps, gradient by BPTT against central differences; the node's type does not
-// depend on T.
+// depend on T; keeping each step's activations (one body program per step) gives the gradients of recomputing.
 #include "support.hpp"
 
 using namespace tgtest;
@@ -75,6 +75,40 @@ TEST_CASE("scan: a parameter used inside and outside the body gets the summed gr
   RnnCell cell(5);
   auto h0 = random<double, 2, 4>(-1, 1);
   auto xs = random<double, 6, 2, 3>(-1, 1);
-  auto f = [&](auto h, auto x) { return tg::sum(tg::scan(cell, h, x)) + tg::sum(tg::matmul(h, tg::transpose(cell.wh))); };
+  auto f = [&](auto h, auto x) {
+    return tg::sum(tg::scan(cell, h, x)) + tg::sum(tg::matmul(h, tg::transpose(cell.wh)));
+  };
   TG_CHECK_GRADIENTS(tgtest::check_gradients(f, h0, xs), 1e-6);
+}
+
+TEST_CASE("scan: keeping each step's activations gives the gradients of recomputing them, bit for bit", "[gradcheck]") {
+  const auto h0 = random<double, 2, 4>(-1, 1);
+  const auto xs = random<double, 12, 2, 3>(-1, 1);
+  struct Run {
+    std::vector<double> losses, gradients;
+    std::size_t workspace;
+  };
+  const auto train = [&](std::size_t keep_bytes) {
+    const std::size_t before = tg::scan_keep_bytes();
+    tg::set_scan_keep_bytes(keep_bytes);
+    RnnCell cell(9);
+    auto step = tg::compile<tg::Input<double, 2, 4>, tg::Input<double, 12, 2, 3>>(rnn_loss<12>(cell));
+    tg::set_scan_keep_bytes(before);
+    auto opt = tg::optim::make(step, tg::optim::Sgd{}, tg::sched::Constant{0.05});
+    Run r{{}, {}, step.total_workspace_bytes()};
+    for (int i = 0; i < 3; ++i) {
+      r.losses.push_back(step(h0, xs));
+      const auto keep = [&](const auto& g) { r.gradients.insert(r.gradients.end(), g.begin(), g.begin() + g.size()); };
+      keep(step.grad(cell.wx));
+      keep(step.grad(cell.wh));
+      keep(step.grad(cell.b));
+      opt.update(step);
+    }
+    return r;
+  };
+  const Run kept = train(std::size_t(64) << 20), recomputed = train(0);
+  // one body program per step costs working memory: the two runs did take different paths
+  CHECK(kept.workspace > recomputed.workspace);
+  CHECK(kept.losses == recomputed.losses);
+  CHECK(kept.gradients == recomputed.gradients);
 }

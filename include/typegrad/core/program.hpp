@@ -306,7 +306,10 @@ class BasicProgram {
   // Kernels with run-time state that depends on the backend (a scan's body program) set it up here.
   [[gnu::cold]] void prepare_nodes() {
     detail::for_each_occurrence<root_id>(root_, [&]<std::size_t K>(auto& n) {
-      if constexpr (requires { n.template prepare<node_backend>(); }) n.template prepare<node_backend>();
+      if constexpr (requires { n.template prepare<node_backend, Train>(); })
+        n.template prepare<node_backend, Train>();  // a scan: one body program per step when training
+      else if constexpr (requires { n.template prepare<node_backend>(); })
+        n.template prepare<node_backend>();
     });
   }
 

@@ -1,11 +1,16 @@
 #pragma once
 // scan: h_t = body(h_{t-1}, x_t) for t = 1..T with time along axis 0 of xs; the result stacks h_1..h_T
 // ([T, carry dims...]). The body is traced once on its own leaves, so the node's type -- and the compile
-// time -- do not depend on T. Backward is BPTT: for t = T..1, recompute the body at step t and run its
-// generated backward from the adjoint dh_t = dy_t + (carry adjoint from step t+1).
+// time -- do not depend on T. Backward is BPTT: for t = T..1, run the body's generated backward at step t from
+// the adjoint dh_t = dy_t + (carry adjoint from step t+1). A training program gives each step a body program of
+// its own while their working memory together stays under tg::scan_keep_bytes() (64 MB unless set), so step
+// t's activations are still there; past that, and in inference programs, one body program runs every step and
+// the backward pass recomputes step t's forward first (the last step's is still in place).
 // The body's parameters become children of the scan node, so the enclosing program owns their
 // gradients (tying, freezing and grad() work as anywhere else).
+#include <atomic>
 #include <memory>
+#include <vector>
 
 #include "typegrad/core/kernel.hpp"
 #include "typegrad/core/program.hpp"
@@ -14,6 +19,18 @@ namespace tg {
 namespace op {
 struct scan {};
 }  // namespace op
+
+namespace detail {
+inline std::atomic<std::size_t>& scan_keep_limit() {
+  static std::atomic<std::size_t> bytes{std::size_t(64) << 20};
+  return bytes;
+}
+}  // namespace detail
+// The working memory a training program's scan may spend on keeping every step's activations (one body program
+// per step) instead of recomputing each step's forward in the backward pass; read when a program is built.
+// 0: always recompute (least memory).
+inline void set_scan_keep_bytes(std::size_t bytes) { detail::scan_keep_limit() = bytes; }
+inline std::size_t scan_keep_bytes() { return detail::scan_keep_limit(); }
 
 // The body's own leaves: its carry (argument 0) and the input slice x_t (argument 1).
 template <std::size_t I, class T, class S>
@@ -34,7 +51,8 @@ constexpr bool uses_only_scan_inputs() {
   if constexpr (N::kind != node_kind::external) {
     return []<std::size_t... K>(std::index_sequence<K...>) {
       return (uses_only_scan_inputs<child_t<N, K>>() && ... && true);
-    }(std::make_index_sequence<child_count_v<N>>{});
+    }
+    (std::make_index_sequence<child_count_v<N>>{});
   } else if constexpr (N::input_index == std::size_t(-1)) {
     return true;  // parameters and constants
   } else {
@@ -50,16 +68,30 @@ struct time_slice_shape<shape<T0, D...>> {
   using type = shape<D...>;
 };
 
-// The body's program on one backend and its carry/seed buffers, owned by one scan node of one program.
+// The body's programs on one backend and the carry/seed buffers, owned by one scan node of one program: one
+// program per step when the enclosing program trains and all steps' working memory fits in scan_keep_bytes()
+// (each keeps its step's activations for the backward pass), else one program for every step.
 template <class Program>
 struct scan_state {
   using Backend = typename Program::backend;
   using T = typename Program::value_type;
-  Program program;
+  std::vector<std::unique_ptr<Program>> programs;
   typename Backend::buffer seed, carry;
+  std::size_t carry_bytes;
   template <class Body>
-  scan_state(const Body& body, std::size_t h)
-      : program(body), seed(Backend::allocate(h * sizeof(T))), carry(Backend::allocate(h * sizeof(T))) {}
+  scan_state(const Body& body, std::size_t h, std::size_t steps, bool train)
+      : seed(Backend::allocate(h * sizeof(T))), carry(Backend::allocate(h * sizeof(T))), carry_bytes(h * sizeof(T)) {
+    programs.push_back(std::make_unique<Program>(body));
+    if (train && steps > 1 && steps * programs[0]->total_workspace_bytes() <= scan_keep_bytes())
+      while (programs.size() < steps) programs.push_back(std::make_unique<Program>(body));
+  }
+  bool keeps_steps() const { return programs.size() > 1; }
+  Program& at(std::size_t step) { return *programs[keeps_steps() ? step : 0]; }
+  std::size_t bytes() const {
+    std::size_t b = 2 * carry_bytes;
+    for (const auto& p : programs) b += p->total_workspace_bytes();
+    return b;
+  }
 };
 }  // namespace detail
 
@@ -74,7 +106,7 @@ struct Scan : kernel_node<typename H0::value_type,
   static constexpr std::size_t steps = Xs::shape_type::dims[0];
   static constexpr std::size_t H = HS::size, X = XS::size;
   static constexpr bool needs_child_buffers = true;
-  static constexpr bool mergeable = false;  // owns run-time state
+  static constexpr bool mergeable = false;      // owns run-time state
   static constexpr bool runs_on_device = true;  // when its body's kernels do (checked by the body's program)
   template <class Backend>
   using body_program = BasicProgram<Body, true, Backend, InputSpec<T, HS, true>, InputSpec<T, XS, true>>;
@@ -84,10 +116,17 @@ struct Scan : kernel_node<typename H0::value_type,
   Body body;
   std::shared_ptr<void> state;  // state_type<Backend> of the program that runs this node (see prepare)
 
-  // Called by the enclosing program's constructor: the body becomes a program on the same backend.
-  template <class Backend>
+  // Called by the enclosing program's constructor: the body becomes a program (or one per step, when the
+  // enclosing program trains: detail::scan_state) on the same backend.
+  template <class Backend, bool Train>
   void prepare() {
-    state = std::make_shared<state_type<Backend>>(body, H);
+    state = std::make_shared<state_type<Backend>>(body, H, steps, Train);
+  }
+  // the body programs' working memory and the carry buffers (counted by the enclosing program's
+  // total_workspace_bytes)
+  template <class Backend>
+  std::size_t nested_workspace_bytes() const {
+    return static_cast<const state_type<Backend>*>(state.get())->bytes();
   }
   template <class Ctx>
   auto& state_for() const {
@@ -104,18 +143,19 @@ struct Scan : kernel_node<typename H0::value_type,
       r.kids = {f(std::get<K>(kids))...};
       r.body = b;
       return r;
-    }(std::make_index_sequence<2 + sizeof...(Ps)>{});
+    }
+    (std::make_index_sequence<2 + sizeof...(Ps)>{});
   }
 
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
     using B = typename Ctx::backend;
-    auto& p = state_for<Ctx>().program;
+    auto& st = state_for<Ctx>();
     const T* h = this->template in_data<Id, 0>(c);
     const T* xs = this->template in_data<Id, 1>(c);
     T* hs = this->template out<Id>(c);
     for (std::size_t t = 0; t < steps; ++t) {
-      B::copy(hs + t * H, p.evaluate_at(h, xs + t * X), H * sizeof(T));
+      B::copy(hs + t * H, st.at(t).evaluate_at(h, xs + t * X), H * sizeof(T));
       h = hs + t * H;
     }
   }
@@ -124,13 +164,14 @@ struct Scan : kernel_node<typename H0::value_type,
   void backward(Ctx& c) const {
     using B = typename Ctx::backend;
     auto& st = state_for<Ctx>();
-    auto& p = st.program;
     // the body accumulates its parameters' gradients straight into this program's gradient slots
-    [&]<std::size_t... K>(std::index_sequence<K...>) {
-      ((Scan::template wants_grad<Id, 2 + K, Ctx>() ? p.redirect_parameter_gradient(K, c.adj[Scan::template cid<Id, 2 + K>])
-                                                     : void()),
-       ...);
-    }(std::index_sequence_for<Ps...>{});
+    for (auto& p : st.programs) [&]<std::size_t... K>(std::index_sequence<K...>) {
+        ((Scan::template wants_grad<Id, 2 + K, Ctx>()
+              ? p->redirect_parameter_gradient(K, c.adj[Scan::template cid<Id, 2 + K>])
+              : void()),
+         ...);
+      }
+    (std::index_sequence_for<Ps...>{});
     const T* h0 = this->template in_data<Id, 0>(c);
     const T* xs = this->template in_data<Id, 1>(c);
     const T* hs = this->template out<Id>(c);
@@ -140,19 +181,23 @@ struct Scan : kernel_node<typename H0::value_type,
     B::zero(carry, H * sizeof(T));
     for (std::size_t t = steps; t-- > 0;) {
       const T* gt = g + t * H;
-      B::for_each(launch::elementwise, H, TG_BODY_OF_VALUES(std::size_t i) { seed[i] = gt[i] + carry[i]; });
-      p.evaluate_at(t ? hs + (t - 1) * H : h0, xs + t * X);
+      B::for_each(
+          launch::elementwise, H, TG_BODY_OF_VALUES(std::size_t i) { seed[i] = gt[i] + carry[i]; });
+      auto& p = st.at(t);
+      if (!st.keeps_steps() && t + 1 < steps) p.evaluate_at(t ? hs + (t - 1) * H : h0, xs + t * X);  // recompute
       p.backward_from(seed);
       B::copy(carry, p.template grad_input<0>().data(), H * sizeof(T));
       if constexpr (Scan::template wants_grad<Id, 1, Ctx>()) {
         const T* dx = p.template grad_input<1>().data();
         T* dxs = this->template grad_data<Id, 1>(c) + t * X;
-        B::for_each(launch::elementwise, X, TG_BODY_OF_VALUES(std::size_t i) { dxs[i] += dx[i]; });
+        B::for_each(
+            launch::elementwise, X, TG_BODY_OF_VALUES(std::size_t i) { dxs[i] += dx[i]; });
       }
     }
     if constexpr (Scan::template wants_grad<Id, 0, Ctx>()) {
       T* dh0 = this->template grad_data<Id, 0>(c);
-      B::for_each(launch::elementwise, H, TG_BODY_OF_VALUES(std::size_t i) { dh0[i] += carry[i]; });
+      B::for_each(
+          launch::elementwise, H, TG_BODY_OF_VALUES(std::size_t i) { dh0[i] += carry[i]; });
     }
   }
 };
