@@ -51,8 +51,7 @@ constexpr bool uses_only_scan_inputs() {
   if constexpr (N::kind != node_kind::external) {
     return []<std::size_t... K>(std::index_sequence<K...>) {
       return (uses_only_scan_inputs<child_t<N, K>>() && ... && true);
-    }
-    (std::make_index_sequence<child_count_v<N>>{});
+    }(std::make_index_sequence<child_count_v<N>>{});
   } else if constexpr (N::input_index == std::size_t(-1)) {
     return true;  // parameters and constants
   } else {
@@ -143,8 +142,7 @@ struct Scan : kernel_node<typename H0::value_type,
       r.kids = {f(std::get<K>(kids))...};
       r.body = b;
       return r;
-    }
-    (std::make_index_sequence<2 + sizeof...(Ps)>{});
+    }(std::make_index_sequence<2 + sizeof...(Ps)>{});
   }
 
   template <std::size_t Id, class Ctx>
@@ -170,8 +168,7 @@ struct Scan : kernel_node<typename H0::value_type,
               ? p->redirect_parameter_gradient(K, c.adj[Scan::template cid<Id, 2 + K>])
               : void()),
          ...);
-      }
-    (std::index_sequence_for<Ps...>{});
+      }(std::index_sequence_for<Ps...>{});
     const T* h0 = this->template in_data<Id, 0>(c);
     const T* xs = this->template in_data<Id, 1>(c);
     const T* hs = this->template out<Id>(c);
