@@ -144,19 +144,21 @@ TEST_CASE("element-wise chains are fused into the kernel that produces or consum
                            .epsilon(1e-5));
 }
 
-// conv2d keeps every image's im2col columns (C kh kw x Ho Wo each) from the forward to the backward pass on
-// the host, and max-pool the positions of its maxima; without a backward pass neither is kept.
+// On the host conv2d holds one image's im2col columns (C kh kw x Ho Wo) per image group (8 groups) and, when a
+// backward pass follows, a transposed dy and a dW^T per group; max-pool keeps the positions of its maxima only for
+// a backward pass.
 TEST_CASE("working memory kept for the backward pass only when one follows", "[static]") {
   tg::Parameter<float, 8, 3, 3, 3> w;
   auto train = tg::compile<tg::Input<float, 64, 3, 16, 16>>(
       [&](auto x) { return tg::sum(tg::max_pool2d<2>(tg::conv2d(x, w))); });
   auto infer = tg::compile_inference<tg::Input<float, 64, 3, 16, 16>>(
       [&](auto x) { return tg::max_pool2d<2>(tg::conv2d(x, w)); });
-  constexpr std::size_t batch_cols = 64 * (3 * 3 * 3) * (14 * 14) * sizeof(float);
+  constexpr std::size_t image_cols = (3 * 3 * 3) * (14 * 14) * sizeof(float);
   constexpr std::size_t conv_out = 64 * 8 * 14 * 14 * sizeof(float), pool_out = 64 * 8 * 7 * 7 * sizeof(float);
-  constexpr std::size_t image_cols = batch_cols / 64;
-  static_assert(decltype(train)::workspace_bytes >= batch_cols + conv_out);
-  static_assert(decltype(infer)::workspace_bytes <= image_cols + conv_out + pool_out + 4 * 64);  // 64-byte alignment
+  constexpr std::size_t backward_only = 8 * (14 * 14 * 8 + 27 * 8) * sizeof(float) + pool_out;  // dy^T, dW^T, maxima
+  // 4 * 64: the buffers' 64-byte alignment
+  static_assert(decltype(infer)::workspace_bytes <= 8 * image_cols + conv_out + pool_out + 4 * 64);
+  static_assert(decltype(train)::workspace_bytes >= decltype(infer)::workspace_bytes + backward_only);
   const tg::Tensor<float, 64, 3, 16, 16> x(0.5f);
   CHECK(std::isfinite(train(x)));
   CHECK(std::isfinite(infer(x)[0]));

@@ -57,14 +57,32 @@ TEST_CASE("conv2d", "[gradcheck]") {
     check_primitive([](auto x, auto w) { return tg::conv2d<3, 1>(x, w); }, random<double, 1, 2, 7, 8>(),
                     random<double, 2, 2, 2, 2>());
   }
+  SECTION("a batch of 11: the host's 8 image groups hold 1 or 2 images (dW summed per group, then over groups)") {
+    check_primitive([](auto x, auto w, auto b) { return tg::conv2d<1, 1>(x, w, b); }, random<double, 11, 2, 4, 3>(),
+                    random<double, 3, 2, 3, 3>(), random<double, 3>());
+  }
   SECTION("values match a direct loop (strides 1-3, padding 0-2, square and non-square kernels)") {
     check_conv_values<1, 1, 1, 2, 4, 4, 3, 3, 3>();
     check_conv_values<2, 0, 2, 3, 7, 6, 4, 3, 3>();
     check_conv_values<2, 2, 1, 2, 5, 4, 2, 1, 1>();
     check_conv_values<3, 1, 1, 2, 7, 8, 2, 2, 2>();
     check_conv_values<1, 2, 2, 1, 5, 5, 2, 2, 4>();
+    check_conv_values<1, 1, 11, 2, 4, 3, 3, 3, 3>();  // more images than the host's groups
   }
 }
+
+#ifndef TYPEGRAD_TEST_DEVICE
+// The host rebuilds an image's im2col columns in the backward pass instead of keeping the batch's: a training
+// step over a 3x3 convolution needs less working memory than those columns alone (9 times the input).
+TEST_CASE("conv2d's training step does not keep the batch's im2col columns", "[memory]") {
+  constexpr std::size_t N = 64, C = 16, H = 28, W = 28;
+  tg::Conv2d<C, 16, 3, 1, 1> conv(1);  // weight and input gradients
+  auto step = tg::compile<tg::Variable<float, N, C, H, W>>([&](auto x) { return tg::sum(conv(x)); });
+  const std::size_t columns = N * C * 9 * H * W * sizeof(float);
+  INFO("workspace " << step.total_workspace_bytes() << " bytes, the batch's columns " << columns);
+  CHECK(step.total_workspace_bytes() < columns);
+}
+#endif
 
 // Ties are where a numerical check cannot look: a window whose elements are equal sends its gradient to its
 // first element (row-major) only, as PyTorch's max_pool2d does, for windows that tile and that overlap.

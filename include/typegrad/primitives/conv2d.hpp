@@ -1,9 +1,11 @@
 #pragma once
 // y[n, o] = sum_c W[o, c] (*) x[n, c] (+ b[o])  (cross-correlation, stride S, zero padding P), NCHW,
-// W [O, C, kh, kw], b [O] as PyTorch. Per image: im2col(x_n) -> cols_n [C kh kw, Ho Wo] (kept for the
-// backward pass), y_n = W cols_n (one GEMM).
+// W [O, C, kh, kw], b [O] as PyTorch. Per image: im2col(x_n) -> cols_n [C kh kw, Ho Wo], y_n = W cols_n (GEMM).
 // VJP: dW^T += cols_n dy_n^T (GEMM; dy_n is transposed, the smaller operand), dcols_n = W^T dy_n (GEMM)
 //      scattered back by col2im into dx_n, db[o] += sum over n and pixels of dy[n, o].
+// The host recomputes cols_n in the backward pass rather than keeping every image's: they are kh kw times the
+// input (29 MB for one of ResNet-20's first-stage convolutions at batch 64) and were read back from memory,
+// while one image's cols stay in cache between its im2col and its two GEMMs.
 // The bias is an operand of the kernel rather than a broadcast add after it: the add's region backward
 // would scatter into b element by element (index arithmetic, not vectorised) in every pooling/ReLU pass.
 #include <algorithm>
@@ -68,13 +70,15 @@ struct Conv2dNode : kernel_node<typename X::value_type,
   using GradCols = blas::gemm_kernel<T, true, false, R, P2, O, R, P2, P2, 0>;  // dcols_n = W^T dy_n
   static_assert(Forward::scratch_elements + GradWT::scratch_elements + GradCols::scratch_elements == 0);
   static constexpr std::size_t batch_cols = G::N * rows * cols_n;
-  // dW is summed in a fixed number of image groups (each group's images in order, then the groups in order), so
-  // groups may run on different threads with results independent of the thread count
-  static constexpr std::size_t weight_groups = G::N < 4 ? G::N : 4;
-  // host scratch: cols of every image [N][rows][pixels], then per group dy_n^T [pixels][O] and dW^T [rows][O];
-  // without a backward pass, one image's cols at a time
-  static constexpr std::size_t scratch_bytes = (batch_cols + weight_groups * (cols_n * G::O + rows * G::O)) * sizeof(T);
-  static constexpr std::size_t forward_scratch_bytes = rows * cols_n * sizeof(T);
+  // The host runs the images in a fixed number of groups (a thread takes whole groups). dW is summed per group
+  // (its images in order), then over the groups in order: results do not depend on the thread count.
+  static constexpr std::size_t groups = G::N < 8 ? G::N : 8;
+  // host scratch per group: one image's cols [rows][pixels], dy_n^T [pixels][O], dW^T [rows][O]; without a
+  // backward pass, the cols alone
+  static constexpr std::size_t group_elements = rows * cols_n + cols_n * G::O + rows * G::O;
+  static constexpr std::size_t scratch_bytes = groups * group_elements * sizeof(T);
+  static constexpr std::size_t forward_scratch_bytes = groups * rows * cols_n * sizeof(T);
+  static constexpr std::size_t first_image(std::size_t k) { return G::N * k / groups; }
 
   // The outputs j in [lo, hi) of n whose input index j S + k - P lies inside [0, size): the rest read padding.
   static constexpr std::pair<std::size_t, std::size_t> inside(std::size_t k, std::size_t size, std::size_t n) {
@@ -199,18 +203,15 @@ struct Conv2dNode : kernel_node<typename X::value_type,
           });
       Bk::template gemm<Forward, G::N, 0, rows * cols_n, G::O * cols_n>(w, col, y, nullptr);
     } else {
-      constexpr bool keep = Ctx::needs_adjoint(Id);  // the backward pass reuses every image's cols
-      const auto images = [&](std::size_t n0, std::size_t n1) {
-        for (std::size_t n = n0; n < n1; ++n) {
-          T* cn = keep ? col + n * rows * cols_n : col;
-          im2col(x + n * image, cn);
-          Forward::run(w, cn, y + n * G::O * cols_n, nullptr);
-        }
-      };
-      if constexpr (keep)  // every image has its own cols: images may run on several threads
-        detail::parallel_for(G::N, 1, images);
-      else
-        images(0, G::N);
+      // group k's cols at k stride: the first part of its training scratch, or the inference scratch's k-th
+      constexpr std::size_t stride = Ctx::needs_adjoint(Id) ? group_elements : rows * cols_n;
+      detail::parallel_for(groups, 1, [&](std::size_t k0, std::size_t k1) {
+        for (std::size_t k = k0; k < k1; ++k)
+          for (std::size_t n = first_image(k); n < first_image(k + 1); ++n) {
+            im2col(x + n * image, col + k * stride);
+            Forward::run(w, col + k * stride, y + n * G::O * cols_n, nullptr);
+          }
+      });
     }
     add_bias<Id>(c, y);
   }
@@ -218,7 +219,7 @@ struct Conv2dNode : kernel_node<typename X::value_type,
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
     using Bk = typename Ctx::backend;
-    [[maybe_unused]] const T* x = this->template in_data<Id, 0>(c);  // the host reads the kept cols instead
+    const T* x = this->template in_data<Id, 0>(c);  // both backends rebuild the cols from x
     const T* w = this->template in_data<Id, 1>(c);
     const T* g = this->template out_grad<Id>(c);
     T* col = this->template scratch<T, Id>(c);
@@ -259,37 +260,36 @@ struct Conv2dNode : kernel_node<typename X::value_type,
       }
     } else {
       constexpr bool grad_w = Conv2dNode::template wants_grad<Id, 1, Ctx>();
-      T* gts = col + batch_cols;                      // per group: dy_n^T [pixels][O]
-      T* dwts = gts + weight_groups * cols_n * G::O;  // per group: dW^T [rows][O]
-      if constexpr (grad_w) {
-        detail::parallel_for(weight_groups, 1, [&](std::size_t k0, std::size_t k1) {
-          for (std::size_t k = k0; k < k1; ++k) {
-            T* gt = gts + k * cols_n * G::O;
-            T* dwt = dwts + k * rows * G::O;
-            Bk::zero(dwt, rows * G::O * sizeof(T));
-            for (std::size_t n = G::N * k / weight_groups; n < G::N * (k + 1) / weight_groups; ++n) {
-              blas::detail::transpose<O, P2>(g + n * G::O * cols_n, P2, gt, O);
-              GradWT::run(col + n * rows * cols_n, gt, dwt, nullptr);
+      constexpr bool grad_x = Conv2dNode::template wants_grad<Id, 0, Ctx>();
+      [[maybe_unused]] T* dx = nullptr;
+      if constexpr (grad_x) dx = this->template grad_data<Id, 0>(c);
+      detail::parallel_for(groups, 1, [&](std::size_t k0, std::size_t k1) {
+        for (std::size_t k = k0; k < k1; ++k) {
+          T* cols = col + k * group_elements;  // one image's cols, then its dcols
+          T* gt = cols + rows * cols_n;        // dy_n^T [pixels][O]
+          T* dwt = gt + cols_n * G::O;         // the group's dW^T [rows][O]
+          if constexpr (grad_w) Bk::zero(dwt, rows * G::O * sizeof(T));
+          for (std::size_t n = first_image(k); n < first_image(k + 1); ++n) {
+            const T* gn = g + n * G::O * cols_n;
+            if constexpr (grad_w) {
+              im2col(x + n * image, cols);
+              blas::detail::transpose<O, P2>(gn, P2, gt, O);
+              GradWT::run(cols, gt, dwt, nullptr);
+            }
+            if constexpr (grad_x) {
+              GradCols::run(w, gn, cols, nullptr);
+              col2im_add(cols, dx + n * image);
             }
           }
-        });
-      }
-      if constexpr (Conv2dNode::template wants_grad<Id, 0, Ctx>()) {  // dx by image: disjoint, may run in parallel
-        T* dx = this->template grad_data<Id, 0>(c);
-        detail::parallel_for(G::N, 1, [&](std::size_t n0, std::size_t n1) {
-          for (std::size_t n = n0; n < n1; ++n) {
-            T* cn = col + n * rows * cols_n;
-            GradCols::run(w, g + n * G::O * cols_n, cn, nullptr);  // cols_n is not needed any more
-            col2im_add(cn, dx + n * image);
-          }
-        });
-      }
+        }
+      });
       if constexpr (grad_w) {
         T* dw = this->template grad_data<Id, 1>(c);
+        const T* dwt = col + rows * cols_n + cols_n * G::O;  // group 0's dW^T; group k's k group_elements on
         for (std::size_t o = 0; o < G::O; ++o)
           for (std::size_t r = 0; r < rows; ++r) {
-            T sum = dwts[r * G::O + o];
-            for (std::size_t k = 1; k < weight_groups; ++k) sum += dwts[(k * rows + r) * G::O + o];
+            T sum = dwt[r * G::O + o];
+            for (std::size_t k = 1; k < groups; ++k) sum += dwt[k * group_elements + r * G::O + o];
             dw[o * rows + r] += sum;
           }
       }
