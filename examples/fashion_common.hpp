@@ -48,6 +48,7 @@ struct Extras {
   bool save = false;         // --save
   bool distributed = false;  // --distributed
   bool augment = false;      // --pad, --flip (on by default), --weight-decay
+  std::size_t threads = 1;   // the default of --threads
 };
 
 // Parses the common flags (options.cpp, compiled once for all examples); `batches` lists the batch sizes

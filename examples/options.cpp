@@ -31,7 +31,7 @@ Options parse(int argc, char** argv, const std::string& description, const std::
       ->check(flags::writable_file);
   app.add_option("--history", o.history, "write epoch, mean training loss and test accuracy to this CSV file")
       ->check(flags::writable_file);
-  std::size_t threads = 1;
+  std::size_t threads = extras.threads;
   app.add_option("--threads", threads,
                  "threads a training step may use (tg::set_num_threads; results are the same bit for bit)")
       ->check(flags::at_least_one)
