@@ -48,6 +48,13 @@ void check_all() {
   // MLP shapes
   check_gemm<T, false, true, 64, 256, 784, 0>();
   check_gemm<T, true, false, 256, 784, 64, 1>();
+  // k in chunks with a partial last one (libxsmm builds): 100 = 3 x 24 + 28 for n 300 floats
+  check_gemm<T, false, false, 20, 300, 100, 0>();
+  check_gemm<T, true, false, 20, 300, 100, 1>();
+  check_gemm<T, false, true, 5, 300, 100, 1>();
+  // k below the smallest chunk with a wide n (LeNet's first dcols): one kernel over all of k
+  check_gemm<T, true, false, 25, 576, 10, 0>();
+  check_gemm<T, false, false, 3, 2000, 9, 1>();
 }
 }  // namespace
 
@@ -68,3 +75,17 @@ TEST_CASE("gemm scratch follows the cheaper transposition", "[integration]") {
   STATIC_REQUIRE(tg::blas::gemm_scratch<float, false, true, 64, 256, 784, 784, 784, 256, 0> == 0);
 #endif
 }
+
+#ifdef TYPEGRAD_HAVE_LIBXSMM
+TEST_CASE("long products run in k chunks that fit L1, never longer than k", "[integration]") {
+  using F = tg::blas::gemm_kernel<float, false, false, 1, 1, 1, 1, 1, 1, 0>;
+  using D = tg::blas::gemm_kernel<double, false, false, 1, 1, 1, 1, 1, 1, 0>;
+  STATIC_REQUIRE(F::k_chunk(256, 784) == 32);  // 32 x 256 floats = 32 KB
+  STATIC_REQUIRE(F::k_chunk(64, 250) == 128);
+  STATIC_REQUIRE(F::k_chunk(300, 100) == 24);  // 27 rounded down to a multiple of 8
+  STATIC_REQUIRE(D::k_chunk(256, 784) == 16);
+  STATIC_REQUIRE(F::k_chunk(2000, 784) == 16);  // at least 16
+  STATIC_REQUIRE(F::k_chunk(576, 10) == 10);    // never past k
+  STATIC_REQUIRE(F::k_chunk(8, 300) == 300);
+}
+#endif
