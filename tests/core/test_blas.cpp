@@ -64,6 +64,27 @@ TEST_CASE("fixed-shape gemm matches a naive product on every path", "[integratio
   check_all<double>();
 }
 
+template <int R, int C>
+void check_transpose() {
+  constexpr int ldi = C + 3, ldo = R + 5;
+  std::vector<float> in(R * ldi), out(C * ldo, -7.0f);
+  for (std::size_t i = 0; i < in.size(); ++i) in[i] = float(i);
+  tg::blas::detail::transpose<R, C>(in.data(), ldi, out.data(), ldo);
+  INFO(R << " x " << C);
+  for (int j = 0; j < C; ++j) {
+    for (int i = 0; i < R; ++i) CHECK(out[j * ldo + i] == in[i * ldi + j]);
+    for (int i = R; i < ldo; ++i) CHECK(out[j * ldo + i] == -7.0f);  // padding between rows of out untouched
+  }
+}
+
+TEST_CASE("transpose: 8 x 8 register blocks and their ragged edges", "[integration]") {
+  check_transpose<8, 8>();
+  check_transpose<16, 24>();
+  check_transpose<10, 20>();  // two rows and four columns past the blocks
+  check_transpose<3, 5>();    // no whole block
+  check_transpose<9, 17>();
+}
+
 TEST_CASE("gemm scratch follows the cheaper transposition", "[integration]") {
 #ifdef TYPEGRAD_HAVE_LIBXSMM
   // B^T would copy 17*33 = 561 elements, A^T and C^T 9*33 + 9*17 = 450: A and C are transposed

@@ -14,6 +14,9 @@
 
 #include <cstddef>
 #include <type_traits>
+#ifdef __AVX__
+#include <immintrin.h>
+#endif
 
 #include "typegrad/core/threads.hpp"
 
@@ -35,16 +38,54 @@ inline void cblas_gemm(bool trans_a, bool trans_b, int m, int n, int k, const T*
 }
 
 namespace detail {
-// out[j, i] = in[i, j] for an R x C block of `in`, in cache-sized tiles
+// out[j, i] = in[i, j] for rows [i0, i1) and columns [j0, j1) of `in`, in cache-sized tiles
+template <class T>
+inline void transpose_tiles(const T* __restrict in, int ldi, T* __restrict out, int ldo, int i0, int i1, int j0,
+                            int j1) {
+  constexpr int tile = 16;
+  for (int ib = i0; ib < i1; ib += tile)
+    for (int jb = j0; jb < j1; jb += tile) {
+      const int ie = ib + tile < i1 ? ib + tile : i1, je = jb + tile < j1 ? jb + tile : j1;
+      for (int j = jb; j < je; ++j)
+        for (int i = ib; i < ie; ++i) out[j * ldo + i] = in[i * ldi + j];
+    }
+}
+
+#ifdef __AVX__
+// an 8 x 8 float block in registers: pairs of rows interleaved, then pairs of pairs, then the 128-bit halves. The
+// element-wise loop above runs at ~2 floats/ns (strided stores); LeNet's dy transposes took 6% of its step.
+inline void transpose8x8(const float* in, int ldi, float* out, int ldo) {
+  __m256 r[8], t[8];
+  for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(in + k * ldi);
+  for (int k = 0; k < 8; k += 2) {
+    t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);  // a0 b0 a1 b1 | a4 b4 a5 b5
+    t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
+  }
+  for (int k = 0; k < 8; k += 4)
+    for (int h = 0; h < 2; ++h) {
+      r[k + 2 * h] = _mm256_shuffle_ps(t[k + h], t[k + h + 2], _MM_SHUFFLE(1, 0, 1, 0));  // a0 b0 c0 d0 | a4..
+      r[k + 2 * h + 1] = _mm256_shuffle_ps(t[k + h], t[k + h + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+  for (int k = 0; k < 4; ++k) {
+    _mm256_storeu_ps(out + k * ldo, _mm256_permute2f128_ps(r[k], r[k + 4], 0x20));
+    _mm256_storeu_ps(out + (k + 4) * ldo, _mm256_permute2f128_ps(r[k], r[k + 4], 0x31));
+  }
+}
+#endif
+
+// out[j, i] = in[i, j] for an R x C block of `in`
 template <int R, int C, class T>
 inline void transpose(const T* __restrict in, int ldi, T* __restrict out, int ldo) {
-  constexpr int tile = 16;
-  for (int i0 = 0; i0 < R; i0 += tile)
-    for (int j0 = 0; j0 < C; j0 += tile) {
-      const int i1 = i0 + tile < R ? i0 + tile : R, j1 = j0 + tile < C ? j0 + tile : C;
-      for (int j = j0; j < j1; ++j)
-        for (int i = i0; i < i1; ++i) out[j * ldo + i] = in[i * ldi + j];
-    }
+  int r8 = 0, c8 = 0;
+#ifdef __AVX__
+  if constexpr (std::is_same_v<T, float>) {
+    r8 = R / 8 * 8, c8 = C / 8 * 8;
+    for (int i = 0; i < r8; i += 8)
+      for (int j = 0; j < c8; j += 8) transpose8x8(in + i * ldi + j, ldi, out + j * ldo + i, ldo);
+  }
+#endif
+  transpose_tiles(in, ldi, out, ldo, 0, r8, c8, C);  // the columns right of the blocks
+  transpose_tiles(in, ldi, out, ldo, r8, R, 0, C);   // the rows below them
 }
 }  // namespace detail
 
