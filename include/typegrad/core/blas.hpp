@@ -8,8 +8,8 @@
 // whichever moves fewer elements. Shapes libxsmm declines, very large shapes, and builds without it use
 // CBLAS (OpenBLAS).
 // libxsmm's kernels do no cache blocking: each block of C's columns streams the whole k x n operand. A long k is
-// therefore run in chunks (beta 1 after the first) whose k x n part fits in 32 KB of L1: measured on Zen 3,
-// 784-long products 39 -> 81 GFLOP/s (n 256), LeNet's 250-long 69 -> 86 (n 64).
+// therefore run in chunks (beta 1 after the first) whose k x n part fits in half of L1: measured on Zen 3,
+// 784-long products 56 -> 77-80 GFLOP/s (n 64), LeNet's 250-long 69 -> 86 (n 64).
 #include <cblas.h>
 
 #include <cstddef>
@@ -116,10 +116,13 @@ struct gemm_kernel {
       return libxsmm_dmmdispatch(mm, nn, kk, &la, &lb, &lc, &alpha, &b, &flags, nullptr);
   }
   using xsmm_kernel = decltype(dispatch(1, 1, 1, false, 1, 1, 1, 0));
-  // the k chunk for n columns: kc x n elements within 32 KB, a multiple of 8, at least 16
+  // the k chunk for n columns: kc x n elements within 16 KB (best measured: 48-96 for n 64 and 128), at least 32,
+  // then evened out over the chunks (a multiple of 8) so that no last chunk is a sliver
   static constexpr int k_chunk(int n, int k) {
-    const int fit = int(32 * 1024 / sizeof(T)) / n / 8 * 8, kc = fit < 16 ? 16 : fit;
-    return kc < k ? kc : k;
+    const int fit = int(16 * 1024 / sizeof(T)) / n / 8 * 8, kc = fit < 32 ? 32 : fit;
+    if (kc >= k) return k;
+    const int chunks = (k + kc - 1) / kc, even = ((k + chunks - 1) / chunks + 7) / 8 * 8;
+    return even < k ? even : k;
   }
   // kernels for C = op(A) B + beta C over k in chunks: the first chunk's (beta), the next whole ones' and the
   // last partial one's (beta 1); null `first` when libxsmm declines any of them
