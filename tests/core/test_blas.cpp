@@ -101,14 +101,14 @@ TEST_CASE("gemm scratch follows the cheaper transposition", "[integration]") {
 TEST_CASE("long products run in k chunks that fit half of L1, never longer than k", "[integration]") {
   using F = tg::blas::gemm_kernel<float, false, false, 1, 1, 1, 1, 1, 1, 0>;
   using D = tg::blas::gemm_kernel<double, false, false, 1, 1, 1, 1, 1, 1, 0>;
-  STATIC_REQUIRE(F::k_chunk(64, 784) == 64);    // 64 x 64 floats = 16 KB: 12 chunks of 64 and one of 16
-  STATIC_REQUIRE(F::k_chunk(64, 250) == 64);    // 3 x 64 + 58
-  STATIC_REQUIRE(F::k_chunk(16, 784) == 200);   // 256 fits: 4 chunks, evened out to 3 x 200 + 184
-  STATIC_REQUIRE(F::k_chunk(300, 100) == 32);   // 16 KB hold 13 rows: at least 32, 3 x 32 + 4
+  STATIC_REQUIRE(F::k_chunk(64, 784) == 64);   // 64 x 64 floats = 16 KB: 12 chunks of 64 and one of 16
+  STATIC_REQUIRE(F::k_chunk(64, 250) == 64);   // 3 x 64 + 58
+  STATIC_REQUIRE(F::k_chunk(16, 784) == 200);  // 256 fits: 4 chunks, evened out to 3 x 200 + 184
+  STATIC_REQUIRE(F::k_chunk(300, 100) == 32);  // 16 KB hold 13 rows: at least 32, 3 x 32 + 4
   STATIC_REQUIRE(D::k_chunk(64, 784) == 32);
   STATIC_REQUIRE(F::k_chunk(2000, 784) == 32);
-  STATIC_REQUIRE(F::k_chunk(576, 10) == 10);    // never past k
-  STATIC_REQUIRE(F::k_chunk(64, 49) == 49);     // fits: one chunk
+  STATIC_REQUIRE(F::k_chunk(576, 10) == 10);  // never past k
+  STATIC_REQUIRE(F::k_chunk(64, 49) == 49);   // fits: one chunk
   STATIC_REQUIRE(F::k_chunk(8, 300) == 300);
 }
 #endif

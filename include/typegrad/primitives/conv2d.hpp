@@ -68,9 +68,9 @@ struct Conv2dNode : kernel_node<typename X::value_type,
   // dy_n^T and dW^T keep Op >= O columns, a whole number of 32-byte vectors: the GEMM's vectorised dimension is
   // O there, and libxsmm runs a ragged one far slower (LeNet's O 10: 14 GFLOP/s, padded to 16: 36 real)
   static constexpr int Op = int((G::O * sizeof(T) + 31) / 32 * 32 / sizeof(T));
-  using Forward = blas::gemm_kernel<T, false, false, O, P2, R, R, P2, P2, 0>;  // y_n = W cols_n
+  using Forward = blas::gemm_kernel<T, false, false, O, P2, R, R, P2, P2, 0>;   // y_n = W cols_n
   using GradWT = blas::gemm_kernel<T, false, false, R, Op, P2, P2, Op, Op, 1>;  // dW^T += cols_n dy_n^T
-  using GradCols = blas::gemm_kernel<T, true, false, R, P2, O, R, P2, P2, 0>;  // dcols_n = W^T dy_n
+  using GradCols = blas::gemm_kernel<T, true, false, R, P2, O, R, P2, P2, 0>;   // dcols_n = W^T dy_n
   static_assert(Forward::scratch_elements + GradWT::scratch_elements + GradCols::scratch_elements == 0);
   static constexpr std::size_t batch_cols = G::N * rows * cols_n;
   // The host runs the images in a fixed number of groups (a thread takes whole groups). dW is summed per group
