@@ -14,9 +14,6 @@
 
 #include <cstddef>
 #include <type_traits>
-#ifdef __AVX__
-#include <immintrin.h>
-#endif
 
 #include "typegrad/core/threads.hpp"
 
@@ -51,24 +48,31 @@ inline void transpose_tiles(const T* __restrict in, int ldi, T* __restrict out, 
     }
 }
 
-#ifdef __AVX__
-// an 8 x 8 float block in registers: pairs of rows interleaved, then pairs of pairs, then the 128-bit halves. The
+#if defined(__GNUC__) && !defined(__CUDACC__)
+#define TYPEGRAD_REGISTER_TRANSPOSE 1
+// an 8 x 8 float block in registers: pairs of rows interleaved, then pairs of pairs, then the 128-bit halves
+// (unpcklps/unpckhps, shufps, vperm2f128 on AVX). Written with GCC/Clang vector extensions rather than
+// <immintrin.h>, whose declarations cost ~70 MB of compiler memory in every translation unit. The
 // element-wise loop above runs at ~2 floats/ns (strided stores); LeNet's dy transposes took 6% of its step.
+using float8 = float __attribute__((vector_size(32)));
+using float8_unaligned = float __attribute__((vector_size(32), aligned(4), may_alias));  // as immintrin's __m256_u
 inline void transpose8x8(const float* in, int ldi, float* out, int ldo) {
-  __m256 r[8], t[8];
-  for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(in + k * ldi);
+  float8 r[8], t[8];
+  for (int k = 0; k < 8; ++k) r[k] = *reinterpret_cast<const float8_unaligned*>(in + k * ldi);
   for (int k = 0; k < 8; k += 2) {
-    t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);  // a0 b0 a1 b1 | a4 b4 a5 b5
-    t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
+    t[k] = __builtin_shufflevector(r[k], r[k + 1], 0, 8, 1, 9, 4, 12, 5, 13);  // a0 b0 a1 b1 | a4 b4 a5 b5
+    t[k + 1] = __builtin_shufflevector(r[k], r[k + 1], 2, 10, 3, 11, 6, 14, 7, 15);
   }
   for (int k = 0; k < 8; k += 4)
     for (int h = 0; h < 2; ++h) {
-      r[k + 2 * h] = _mm256_shuffle_ps(t[k + h], t[k + h + 2], _MM_SHUFFLE(1, 0, 1, 0));  // a0 b0 c0 d0 | a4..
-      r[k + 2 * h + 1] = _mm256_shuffle_ps(t[k + h], t[k + h + 2], _MM_SHUFFLE(3, 2, 3, 2));
+      r[k + 2 * h] = __builtin_shufflevector(t[k + h], t[k + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);  // a0 b0 c0 d0 | a4..
+      r[k + 2 * h + 1] = __builtin_shufflevector(t[k + h], t[k + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
     }
   for (int k = 0; k < 4; ++k) {
-    _mm256_storeu_ps(out + k * ldo, _mm256_permute2f128_ps(r[k], r[k + 4], 0x20));
-    _mm256_storeu_ps(out + (k + 4) * ldo, _mm256_permute2f128_ps(r[k], r[k + 4], 0x31));
+    *reinterpret_cast<float8_unaligned*>(out + k * ldo) =
+        __builtin_shufflevector(r[k], r[k + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+    *reinterpret_cast<float8_unaligned*>(out + (k + 4) * ldo) =
+        __builtin_shufflevector(r[k], r[k + 4], 4, 5, 6, 7, 12, 13, 14, 15);
   }
 }
 #endif
@@ -77,7 +81,7 @@ inline void transpose8x8(const float* in, int ldi, float* out, int ldo) {
 template <int R, int C, class T>
 inline void transpose(const T* __restrict in, int ldi, T* __restrict out, int ldo) {
   int r8 = 0, c8 = 0;
-#ifdef __AVX__
+#ifdef TYPEGRAD_REGISTER_TRANSPOSE
   if constexpr (std::is_same_v<T, float>) {
     r8 = R / 8 * 8, c8 = C / 8 * 8;
     for (int i = 0; i < r8; i += 8)
