@@ -146,22 +146,28 @@ TEST_CASE("element-wise chains are fused into the kernel that produces or consum
 
 // On the host conv2d holds one image's im2col columns (C kh kw x Ho Wo) per image group (8 groups) and, when a
 // backward pass follows, a transposed dy and a dW^T per group; max-pool keeps the positions of its maxima only for
-// a backward pass.
+// a backward pass. A convolution with few taps (C kh kw <= 32, stride 1) runs direct: no columns at all.
 TEST_CASE("working memory kept for the backward pass only when one follows", "[static]") {
-  tg::Parameter<float, 8, 3, 3, 3> w;
-  auto train = tg::compile<tg::Input<float, 64, 3, 16, 16>>(
+  tg::Parameter<float, 8, 4, 3, 3> w;  // 36 taps: im2col + GEMM
+  auto train = tg::compile<tg::Input<float, 64, 4, 16, 16>>(
       [&](auto x) { return tg::sum(tg::max_pool2d<2>(tg::conv2d(x, w))); });
-  auto infer = tg::compile_inference<tg::Input<float, 64, 3, 16, 16>>(
+  auto infer = tg::compile_inference<tg::Input<float, 64, 4, 16, 16>>(
       [&](auto x) { return tg::max_pool2d<2>(tg::conv2d(x, w)); });
-  constexpr std::size_t image_cols = (3 * 3 * 3) * (14 * 14) * sizeof(float);
+  constexpr std::size_t image_cols = (4 * 3 * 3) * (14 * 14) * sizeof(float);
   constexpr std::size_t conv_out = 64 * 8 * 14 * 14 * sizeof(float), pool_out = 64 * 8 * 7 * 7 * sizeof(float);
-  constexpr std::size_t backward_only = 8 * (14 * 14 * 8 + 27 * 8) * sizeof(float) + pool_out;  // dy^T, dW^T, maxima
+  constexpr std::size_t backward_only = 8 * (14 * 14 * 8 + 36 * 8) * sizeof(float) + pool_out;  // dy^T, dW^T, maxima
   // 4 * 64: the buffers' 64-byte alignment
   static_assert(decltype(infer)::workspace_bytes <= 8 * image_cols + conv_out + pool_out + 4 * 64);
   static_assert(decltype(train)::workspace_bytes >= decltype(infer)::workspace_bytes + backward_only);
-  const tg::Tensor<float, 64, 3, 16, 16> x(0.5f);
+  const tg::Tensor<float, 64, 4, 16, 16> x(0.5f);
   CHECK(std::isfinite(train(x)));
   CHECK(std::isfinite(infer(x)[0]));
+
+  tg::Parameter<float, 8, 3, 3, 3> w3;  // 27 taps: direct, the output and the pooling's alone
+  auto infer3 = tg::compile_inference<tg::Input<float, 64, 3, 16, 16>>(
+      [&](auto v) { return tg::max_pool2d<2>(tg::conv2d(v, w3)); });
+  static_assert(decltype(infer3)::workspace_bytes <= conv_out + pool_out + 4 * 64);
+  CHECK(std::isfinite(infer3(tg::Tensor<float, 64, 3, 16, 16>(0.5f))[0]));
 }
 
 TEST_CASE("the workspace reuses buffers whose lifetimes do not overlap", "[static]") {

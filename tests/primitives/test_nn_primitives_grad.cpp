@@ -7,12 +7,12 @@ using namespace tgtest;
 namespace {
 // conv2d<S, P> of an [N, C, H, W] input and an [O, C, KH, KW] kernel against the definition, written out
 template <std::size_t S, std::size_t P, std::size_t N, std::size_t C, std::size_t H, std::size_t W, std::size_t O,
-          std::size_t KH, std::size_t KW>
+          std::size_t KH, std::size_t KW, class T = double>
 void check_conv_values() {
   constexpr std::size_t Ho = (H + 2 * P - KH) / S + 1, Wo = (W + 2 * P - KW) / S + 1;
-  auto x = random<double, N, C, H, W>();
-  auto w = random<double, O, C, KH, KW>();
-  auto p = tgtest::compile_inference<tg::Input<double, N, C, H, W>, tg::Input<double, O, C, KH, KW>>(
+  auto x = random<T, N, C, H, W>();
+  auto w = random<T, O, C, KH, KW>();
+  auto p = tgtest::compile_inference<tg::Input<T, N, C, H, W>, tg::Input<T, O, C, KH, KW>>(
       [](auto a, auto b) { return tg::conv2d<S, P>(a, b); });
   auto y = p(x, w);
   for (std::size_t n = 0; n < N; ++n)
@@ -25,12 +25,46 @@ void check_conv_values() {
               for (std::size_t b = 0; b < KW; ++b) {
                 const long r = long(i * S + a) - long(P), q = long(j * S + b) - long(P);
                 if (r >= 0 && r < long(H) && q >= 0 && q < long(W))
-                  sum += x(n, c, std::size_t(r), std::size_t(q)) * w(o, c, a, b);
+                  sum += double(x(n, c, std::size_t(r), std::size_t(q))) * double(w(o, c, a, b));
               }
-          CHECK(y(n, o, i, j) == near(sum, 1e-12));
+          CHECK(double(y(n, o, i, j)) == near(sum, std::is_same_v<T, float> ? 1e-5 : 1e-12));
+        }
+}
+
+// dW of a float conv2d<1, P> against the definition: loss = sum(conv(x, w) * G), dW[o, c, a, b] = sum over n, i, j
+// of G[n, o, i, j] x[n, c, i + a - P, j + b - P]
+template <std::size_t P, std::size_t N, std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t K>
+void check_float_conv_weight_grad() {
+  constexpr std::size_t Ho = H + 2 * P - K + 1, Wo = W + 2 * P - K + 1;
+  auto x = random<float, N, C, H, W>();
+  auto w = random<float, O, C, K, K>();
+  auto g = random<float, N, O, Ho, Wo>();
+  const auto r = tg::value_and_grad([&](auto a) { return tg::sum(tg::conv2d<1, P>(x, a) * g); }, w);
+  for (std::size_t o = 0; o < O; ++o)
+    for (std::size_t c = 0; c < C; ++c)
+      for (std::size_t a = 0; a < K; ++a)
+        for (std::size_t b = 0; b < K; ++b) {
+          double sum = 0;
+          for (std::size_t n = 0; n < N; ++n)
+            for (std::size_t i = 0; i < Ho; ++i)
+              for (std::size_t j = 0; j < Wo; ++j) {
+                const long rr = long(i + a) - long(P), q = long(j + b) - long(P);
+                if (rr >= 0 && rr < long(H) && q >= 0 && q < long(W))
+                  sum += double(g(n, o, i, j)) * double(x(n, c, std::size_t(rr), std::size_t(q)));
+              }
+          CHECK(double(r.template grad<0>()(o, c, a, b)) == near(sum, 1e-4));
         }
 }
 }  // namespace
+
+// which host path a convolution takes: direct for few taps at stride 1, im2col + GEMM otherwise
+template <std::size_t N, std::size_t C, std::size_t H, std::size_t O, std::size_t K, std::size_t S>
+constexpr bool runs_direct = tg::Conv2dNode<tg::InputLeaf<0, float, tg::shape<N, C, H, H>, false>,
+                                            tg::ParamLeaf<float, tg::shape<O, C, K, K>, true>, S, 0>::direct;
+static_assert(runs_direct<64, 1, 28, 10, 5, 1>);    // LeNet's first layer: 25 taps
+static_assert(runs_direct<64, 3, 32, 16, 3, 1>);    // 27
+static_assert(!runs_direct<64, 10, 12, 20, 5, 1>);  // LeNet's second: 250 taps
+static_assert(!runs_direct<64, 1, 28, 10, 5, 2>);   // stride 2
 
 TEST_CASE("conv2d", "[gradcheck]") {
   SECTION("stride 1, no padding") {
@@ -60,6 +94,20 @@ TEST_CASE("conv2d", "[gradcheck]") {
   SECTION("a batch of 11: the host's 8 image groups hold 1 or 2 images (dW summed per group, then over groups)") {
     check_primitive([](auto x, auto w, auto b) { return tg::conv2d<1, 1>(x, w, b); }, random<double, 11, 2, 4, 3>(),
                     random<double, 3, 2, 3, 3>(), random<double, 3>());
+  }
+  SECTION("few taps at stride 1 (direct on the host): rows of several vectors, a ragged end, channel remainders") {
+    check_primitive([](auto x, auto w, auto b) { return tg::conv2d<1, 1>(x, w, b); }, random<double, 2, 2, 5, 14>(),
+                    random<double, 5, 2, 3, 3>(), random<double, 5>());
+    check_primitive([](auto x, auto w) { return tg::conv2d(tg::tanh(x), w); }, random<double, 3, 1, 6, 13>(),
+                    random<double, 3, 1, 5, 5>());
+  }
+  SECTION("float, vectors of 8: values and dW against the definition (LeNet's first layer; 2 vectors + 4)") {
+    check_conv_values<1, 0, 3, 1, 28, 28, 10, 5, 5, float>();
+    check_conv_values<1, 0, 2, 2, 8, 24, 6, 5, 5, float>();
+    check_conv_values<1, 1, 2, 1, 9, 30, 16, 3, 3, float>();
+    check_float_conv_weight_grad<0, 3, 1, 28, 28, 10, 5>();
+    check_float_conv_weight_grad<1, 2, 3, 9, 30, 5, 3>();
+    check_float_conv_weight_grad<0, 2, 2, 8, 24, 6, 5>();
   }
   SECTION("values match a direct loop (strides 1-3, padding 0-2, square and non-square kernels)") {
     check_conv_values<1, 1, 1, 2, 4, 4, 3, 3, 3>();

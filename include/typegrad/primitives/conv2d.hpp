@@ -14,6 +14,7 @@
 #include "typegrad/core/backend.hpp"
 #include "typegrad/core/blas.hpp"
 #include "typegrad/core/kernel.hpp"
+#include "typegrad/primitives/conv2d_direct.hpp"
 
 namespace tg {
 namespace op {
@@ -78,9 +79,14 @@ struct Conv2dNode : kernel_node<typename X::value_type,
   static constexpr std::size_t groups = G::N < 8 ? G::N : 8;
   // host scratch per group: one image's cols [rows][pixels], dy_n^T [pixels][Op], dW^T [rows][Op]; without a
   // backward pass, the cols alone
-  static constexpr std::size_t group_elements = rows * cols_n + cols_n * Op + rows * Op;
+  // Few taps (C kh kw <= 32) at stride 1 run direct (conv2d_direct.hpp) on the host: per group, the image zero-padded
+  // (when P > 0), dcols (when dx is wanted) and dW [O][rows]
+  static constexpr bool direct = detail::has_vector_extensions && S == 1 && rows <= 32;
+  static constexpr std::size_t Hp = G::H + 2 * P, Wp = G::Wd + 2 * P, padded_image = P > 0 ? G::C * Hp * Wp : 0;
+  static constexpr std::size_t group_elements =
+      direct ? padded_image + rows * cols_n + G::O * rows : rows * cols_n + cols_n * Op + rows * Op;
   static constexpr std::size_t scratch_bytes = groups * group_elements * sizeof(T);
-  static constexpr std::size_t forward_scratch_bytes = groups * rows * cols_n * sizeof(T);
+  static constexpr std::size_t forward_scratch_bytes = groups * (direct ? padded_image : rows * cols_n) * sizeof(T);
   static constexpr std::size_t first_image(std::size_t k) { return G::N * k / groups; }
 
   // The outputs j in [lo, hi) of n whose input index j S + k - P lies inside [0, size): the rest read padding.
@@ -192,6 +198,52 @@ struct Conv2dNode : kernel_node<typename X::value_type,
                : T(0);
   }
 
+  using Direct = detail::direct_conv<T, G::C, Hp, Wp, G::O, G::KH, G::KW>;
+  // image x_n itself, or its zero-padded copy in `buffer`
+  static const T* padded(const T* xn, T* buffer) {
+    if constexpr (P == 0) {
+      return xn;
+    } else {
+      detail::pad_image<T, G::C, G::H, G::Wd, P>(xn, buffer);
+      return buffer;
+    }
+  }
+  // the host's backward pass of a direct convolution: dW per group then over groups in order; dx as on the
+  // GEMM path (dcols = W^T dy_n, col2im)
+  template <std::size_t Id, class Ctx>
+  void backward_direct(Ctx& c, const T* x, const T* w, const T* g) const {
+    constexpr bool grad_w = Conv2dNode::template wants_grad<Id, 1, Ctx>();
+    constexpr bool grad_x = Conv2dNode::template wants_grad<Id, 0, Ctx>();
+    T* base = this->template scratch<T, Id>(c);
+    [[maybe_unused]] T* dx = nullptr;
+    if constexpr (grad_x) dx = this->template grad_data<Id, 0>(c);
+    detail::parallel_for(groups, 1, [&](std::size_t k0, std::size_t k1) {
+      for (std::size_t k = k0; k < k1; ++k) {
+        T* xp = base + k * group_elements;  // [padded image][dcols][dW]
+        T* dcols = xp + padded_image;
+        T* dwk = dcols + rows * cols_n;
+        if constexpr (grad_w) std::fill(dwk, dwk + G::O * rows, T(0));
+        for (std::size_t n = first_image(k); n < first_image(k + 1); ++n) {
+          const T* gn = g + n * G::O * cols_n;
+          if constexpr (grad_w) Direct::weight_grad(padded(x + n * image, xp), gn, dwk);
+          if constexpr (grad_x) {
+            GradCols::run(w, gn, dcols, nullptr);
+            col2im_add(dcols, dx + n * image);
+          }
+        }
+      }
+    });
+    if constexpr (grad_w) {
+      T* dw = this->template grad_data<Id, 1>(c);
+      const T* dw0 = base + padded_image + rows * cols_n;  // group 0's dW; group k's k group_elements on
+      for (std::size_t e = 0; e < G::O * rows; ++e) {
+        T sum = dw0[e];
+        for (std::size_t k = 1; k < groups; ++k) sum += dw0[k * group_elements + e];
+        dw[e] += sum;
+      }
+    }
+  }
+
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
     using Bk = typename Ctx::backend;
@@ -206,13 +258,18 @@ struct Conv2dNode : kernel_node<typename X::value_type,
           });
       Bk::template gemm<Forward, G::N, 0, rows * cols_n, G::O * cols_n>(w, col, y, nullptr);
     } else {
-      // group k's cols at k stride: the first part of its training scratch, or the inference scratch's k-th
-      constexpr std::size_t stride = Ctx::needs_adjoint(Id) ? group_elements : rows * cols_n;
+      // group k's cols (padded image when direct) at k stride: the first part of its training scratch, or the
+      // inference scratch's k-th
+      constexpr std::size_t stride = Ctx::needs_adjoint(Id) ? group_elements : direct ? padded_image : rows * cols_n;
       detail::parallel_for(groups, 1, [&](std::size_t k0, std::size_t k1) {
         for (std::size_t k = k0; k < k1; ++k)
           for (std::size_t n = first_image(k); n < first_image(k + 1); ++n) {
-            im2col(x + n * image, col + k * stride);
-            Forward::run(w, col + k * stride, y + n * G::O * cols_n, nullptr);
+            if constexpr (direct) {
+              Direct::forward(padded(x + n * image, col + k * stride), w, y + n * G::O * cols_n);
+            } else {
+              im2col(x + n * image, col + k * stride);
+              Forward::run(w, col + k * stride, y + n * G::O * cols_n, nullptr);
+            }
           }
       });
     }
@@ -261,6 +318,8 @@ struct Conv2dNode : kernel_node<typename X::value_type,
               dx[e] += sum;
             });
       }
+    } else if constexpr (direct) {
+      backward_direct<Id>(c, x, w, g);
     } else {
       constexpr bool grad_w = Conv2dNode::template wants_grad<Id, 1, Ctx>();
       constexpr bool grad_x = Conv2dNode::template wants_grad<Id, 0, Ctx>();

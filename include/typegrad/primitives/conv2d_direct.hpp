@@ -1,0 +1,136 @@
+#pragma once
+// Host kernels for conv2d with few taps per output (C kh kw <= 32, stride 1: a network's first layer on 1-3
+// channels), computed directly on one (zero-padded) image instead of through im2col and a GEMM:
+//   y[o, i, j]   = sum over (c, ki, kj) of w[o, c, ki, kj] x[c, i + ki, j + kj]
+//   dW[o, c, ki, kj] += sum over (i, j) of dy[o, i, j] x[c, i + ki, j + kj]
+// Why: the GEMM's reduction is only C kh kw long while im2col writes kh kw copies of the image, twice per
+// training step, and dW's GEMM is vectorised over O (LeNet's 10: 36 GFLOP/s of real work). Here each output
+// row is vectorised along j: the forward keeps a block of output channels x row segments in registers (one
+// weight broadcast feeds several vectors), dW keeps one accumulator per (output channel, kj) and sums over the
+// image. Outputs past the last whole vector of a row run element by element.
+// Written with GCC/Clang vector extensions (32 bytes: 8 floats, 4 doubles), so double, which the gradient tests
+// use, runs the same code as float.
+#include <algorithm>
+#include <cstddef>
+
+namespace tg::detail {
+
+#if defined(__GNUC__) && !defined(__CUDACC__)
+inline constexpr bool has_vector_extensions = true;
+
+// C channels of H x W (already padded), O output channels, KH x KW kernels, stride 1
+template <class T, std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t KH, std::size_t KW>
+struct direct_conv {
+  static constexpr std::size_t Ho = H - KH + 1, Wo = W - KW + 1, taps = C * KH * KW;
+  typedef T vec __attribute__((vector_size(32)));
+  typedef T vec_unaligned __attribute__((vector_size(32), aligned(sizeof(T)), may_alias));
+  static constexpr std::size_t lanes = 32 / sizeof(T), whole = Wo / lanes * lanes;
+  // by reference: a 32-byte vector passed by value is an ABI change without -mavx (-Wpsabi)
+  static void load(vec& v, const T* p) { v = *reinterpret_cast<const vec_unaligned*>(p); }
+  static void store(T* p, const vec& v) { *reinterpret_cast<vec_unaligned*>(p) = v; }
+
+  // forward: OB channels x JV vectors of a row in registers (4 x 3 = 12 accumulators, 3 inputs, 1 weight)
+  static constexpr std::size_t OB = 4, JV = 3;
+  template <std::size_t NB, std::size_t NJ>
+  static void forward_block(const T* x, const T* w, T* y, std::size_t o0, std::size_t i, std::size_t j0) {
+    vec acc[NB][NJ] = {};
+    for (std::size_t c = 0; c < C; ++c)
+      for (std::size_t ki = 0; ki < KH; ++ki) {
+        const T* xr = x + (c * H + i + ki) * W + j0;
+        const T* wr = w + o0 * taps + (c * KH + ki) * KW;
+        for (std::size_t kj = 0; kj < KW; ++kj) {
+          vec xv[NJ];
+          for (std::size_t v = 0; v < NJ; ++v) load(xv[v], xr + kj + v * lanes);
+          for (std::size_t b = 0; b < NB; ++b) {
+            const T wb = wr[b * taps + kj];
+            for (std::size_t v = 0; v < NJ; ++v) acc[b][v] += wb * xv[v];
+          }
+        }
+      }
+    for (std::size_t b = 0; b < NB; ++b)
+      for (std::size_t v = 0; v < NJ; ++v) store(y + ((o0 + b) * Ho + i) * Wo + j0 + v * lanes, acc[b][v]);
+  }
+  template <std::size_t NB>
+  static void forward_channels(const T* x, const T* w, T* y, std::size_t o0) {
+    for (std::size_t i = 0; i < Ho; ++i) {
+      std::size_t j0 = 0;
+      for (; j0 + JV * lanes <= whole; j0 += JV * lanes) forward_block<NB, JV>(x, w, y, o0, i, j0);
+      for (; j0 < whole; j0 += lanes) forward_block<NB, 1>(x, w, y, o0, i, j0);
+      for (std::size_t o = o0; o < o0 + NB; ++o)  // the row's last Wo % lanes outputs
+        for (std::size_t j = whole; j < Wo; ++j) {
+          T sum = 0;
+          for (std::size_t r = 0; r < taps; ++r)
+            sum += w[o * taps + r] * x[(r / (KH * KW) * H + i + r / KW % KH) * W + j + r % KW];
+          y[(o * Ho + i) * Wo + j] = sum;
+        }
+    }
+  }
+  // y [O][Ho][Wo] of one image x [C][H][W]
+  static void forward(const T* x, const T* w, T* y) {
+    std::size_t o0 = 0;
+    for (; o0 + OB <= O; o0 += OB) forward_channels<OB>(x, w, y, o0);
+    if constexpr (O % OB != 0) forward_channels<O % OB>(x, w, y, o0);
+  }
+
+  // dW: NB channels x KW accumulators (12 or fewer; 2 x 5 for a 5x5 kernel), a vector of dy per channel
+  static constexpr std::size_t GB = std::clamp<std::size_t>(12 / KW, 1, 4);
+  template <std::size_t NB>
+  static void weight_grad_channels(const T* x, const T* dy, T* dw, std::size_t o0) {
+    for (std::size_t c = 0; c < C; ++c)
+      for (std::size_t ki = 0; ki < KH; ++ki) {
+        vec acc[NB][KW] = {};
+        T rest[NB][KW] = {};
+        for (std::size_t i = 0; i < Ho; ++i) {
+          const T* xr = x + (c * H + i + ki) * W;
+          for (std::size_t j = 0; j < whole; j += lanes) {
+            vec g[NB];
+            for (std::size_t b = 0; b < NB; ++b) load(g[b], dy + ((o0 + b) * Ho + i) * Wo + j);
+            for (std::size_t kj = 0; kj < KW; ++kj) {
+              vec xv;
+              load(xv, xr + j + kj);
+              for (std::size_t b = 0; b < NB; ++b) acc[b][kj] += g[b] * xv;
+            }
+          }
+          for (std::size_t j = whole; j < Wo; ++j)
+            for (std::size_t b = 0; b < NB; ++b)
+              for (std::size_t kj = 0; kj < KW; ++kj) rest[b][kj] += dy[((o0 + b) * Ho + i) * Wo + j] * xr[j + kj];
+        }
+        for (std::size_t b = 0; b < NB; ++b)
+          for (std::size_t kj = 0; kj < KW; ++kj) {
+            T sum = rest[b][kj];
+            for (std::size_t l = 0; l < lanes; ++l) sum += acc[b][kj][l];
+            dw[(o0 + b) * taps + (c * KH + ki) * KW + kj] += sum;
+          }
+      }
+  }
+  // dw [O][C KH KW] += this image's contribution (x [C][H][W], dy [O][Ho][Wo])
+  static void weight_grad(const T* x, const T* dy, T* dw) {
+    std::size_t o0 = 0;
+    for (; o0 + GB <= O; o0 += GB) weight_grad_channels<GB>(x, dy, dw, o0);
+    if constexpr (O % GB != 0) weight_grad_channels<O % GB>(x, dy, dw, o0);
+  }
+};
+#else
+inline constexpr bool has_vector_extensions = false;
+template <class T, std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t KH, std::size_t KW>
+struct direct_conv;  // not used: conv2d takes its GEMM path
+#endif
+
+// xp [C][H + 2P][W + 2P] = x [C][H][W] with P zeros around
+template <class T, std::size_t C, std::size_t H, std::size_t W, std::size_t P>
+void pad_image(const T* x, T* xp) {
+  constexpr std::size_t Wp = W + 2 * P;
+  for (std::size_t c = 0; c < C; ++c) {
+    T* out = xp + c * (H + 2 * P) * Wp;
+    std::fill(out, out + P * Wp, T(0));
+    for (std::size_t r = 0; r < H; ++r) {
+      T* row = out + (P + r) * Wp;
+      std::fill(row, row + P, T(0));
+      std::copy(x + (c * H + r) * W, x + (c * H + r + 1) * W, row + P);
+      std::fill(row + P + W, row + Wp, T(0));
+    }
+    std::fill(out + (P + H) * Wp, out + (H + 2 * P) * Wp, T(0));
+  }
+}
+
+}  // namespace tg::detail
