@@ -69,6 +69,17 @@ TEST_CASE("Embedding", "[gradcheck]") {
   TG_CHECK_GRADIENTS(tgtest::check_gradients(f, index), 1e-6);
 }
 
+// mean and biased variance of channel c of an [N, C, inner] tensor, written out
+template <std::size_t N, std::size_t C, std::size_t Inner, class X>
+std::pair<double, double> channel_statistics(const X& x, std::size_t c) {
+  double m = 0, v = 0;
+  for (std::size_t b = 0; b < N; ++b)
+    for (std::size_t k = 0; k < Inner; ++k) m += x[(b * C + c) * Inner + k] / (N * Inner);
+  for (std::size_t b = 0; b < N; ++b)
+    for (std::size_t k = 0; k < Inner; ++k) v += std::pow(x[(b * C + c) * Inner + k] - m, 2) / (N * Inner);
+  return {m, v};
+}
+
 TEST_CASE("BatchNorm in training mode: batch statistics, running statistics, gradient", "[gradcheck]") {
   tg::BatchNorm2d<3, double> bn;
   tg::init::Generator g{std::uint64_t(rng()())};
@@ -81,11 +92,7 @@ TEST_CASE("BatchNorm in training mode: batch statistics, running statistics, gra
     auto p = tgtest::compile_inference<tg::Input<double, 4, 3, 2, 2>>([&](auto v) { return fresh(v); });
     auto y = p(x);
     for (std::size_t c = 0; c < 3; ++c) {
-      double m = 0, v = 0;
-      for (std::size_t b = 0; b < 4; ++b)
-        for (std::size_t k = 0; k < 4; ++k) m += x[(b * 3 + c) * 4 + k] / 16;
-      for (std::size_t b = 0; b < 4; ++b)
-        for (std::size_t k = 0; k < 4; ++k) v += std::pow(x[(b * 3 + c) * 4 + k] - m, 2) / 16;
+      const auto [m, v] = channel_statistics<4, 3, 4>(x, c);
       CHECK(y[(1 * 3 + c) * 4 + 2] == near((x[(1 * 3 + c) * 4 + 2] - m) / std::sqrt(v + 1e-5), 1e-10));
       CHECK(fresh.running_mean[c] == near(0.1 * m, 1e-12));
       CHECK(fresh.running_var[c] == near(0.9 + 0.1 * v * 16 / 15, 1e-12));
@@ -98,6 +105,34 @@ TEST_CASE("BatchNorm in training mode: batch statistics, running statistics, gra
       TG_CHECK_GRADIENTS(tgtest::check_gradients([&](auto v) { return tg::sum(tg::tanh(fresh(v))); }, x), 1e-6);
     }
   }
+}
+
+// 25 values per image and channel: the host runs BatchNorm channel by channel (runs of >= 16 values, a ragged
+// end); the input once a buffer, once an element-wise expression fused into the kernel
+TEST_CASE("BatchNorm over runs of values per channel: statistics, gradient, fused input", "[gradcheck]") {
+  tg::BatchNorm2d<3, double> bn;
+  tg::init::Generator g{std::uint64_t(rng()())};
+  tg::init::normal(bn.weight, 1.0, 0.3, g);
+  tg::init::normal(bn.bias, 0.0, 0.3, g);
+  static_assert(tg::BatchNormNode<tg::Ref<0, double, tg::shape<4, 3, 5, 5>>, tg::Ref<1, double, tg::shape<3>>,
+                                  tg::Ref<2, double, tg::shape<3>>, 3>::by_channel);
+  auto x = random<double, 4, 3, 5, 5>(-1, 3);
+  check_layer(bn, x);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients([&](auto v) { return tg::sum(tg::tanh(bn(v * v)) * v); }, x), 1e-6);
+  tg::BatchNorm2d<3, double> fresh;
+  auto p = tgtest::compile_inference<tg::Input<double, 4, 3, 5, 5>>([&](auto v) { return fresh(v); });
+  auto y = p(x);
+  for (std::size_t c = 0; c < 3; ++c) {
+    const auto [m, v] = channel_statistics<4, 3, 25>(x, c);
+    for (std::size_t k : {0, 16, 24})
+      CHECK(y[(3 * 3 + c) * 25 + k] == near((x[(3 * 3 + c) * 25 + k] - m) / std::sqrt(v + 1e-5), 1e-10));
+    CHECK(fresh.running_mean[c] == near(0.1 * m, 1e-12));
+    CHECK(fresh.running_var[c] == near(0.9 + 0.1 * v * 100 / 99, 1e-12));
+  }
+  tg::set_training(fresh, false);
+  auto e = p(x);
+  CHECK(e[30] == near((x[30] - fresh.running_mean[1]) / std::sqrt(fresh.running_var[1] + 1e-5), 1e-10));  // channel 1
+  TG_CHECK_GRADIENTS(tgtest::check_gradients([&](auto v) { return tg::sum(tg::tanh(fresh(v))); }, x), 1e-6);
 }
 
 TEST_CASE("Dropout: seeded masks in training mode, identity in eval mode", "[integration]") {

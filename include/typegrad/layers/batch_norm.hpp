@@ -73,6 +73,34 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
     running_var = relocate(running_var, C);
   }
 
+  // The host runs channel by channel when a channel's values come in runs of at least `lanes`: its passes (sums,
+  // then the outputs) find them in cache, with no index division, and channels split over threads. Each sum has
+  // a fixed order (lanes partial sums along the runs), whatever the thread count.
+  static constexpr std::size_t lanes = 16;
+  static constexpr bool by_channel = inner >= lanes;
+  // f(i) for the flat index i of each of channel ch's values, in memory order
+  template <class F>
+  static TG_INLINE void for_channel(std::size_t ch, F&& f) {
+    for (std::size_t im = 0; im < images; ++im) {
+      const std::size_t base = (im * C + ch) * inner;
+      for (std::size_t p = 0; p < inner; ++p) f(base + p);
+    }
+  }
+  // the sum of f(i) over channel ch's values
+  template <class F>
+  static TG_INLINE T channel_sum(std::size_t ch, F&& f) {
+    T part[lanes] = {}, sum = 0;
+    for (std::size_t im = 0; im < images; ++im) {
+      const std::size_t base = (im * C + ch) * inner;
+      std::size_t p = 0;
+      for (; p + lanes <= inner; p += lanes)
+        for (std::size_t l = 0; l < lanes; ++l) part[l] += f(base + p + l);
+      for (; p < inner; ++p) sum += f(base + p);
+    }
+    for (std::size_t l = 0; l < lanes; ++l) sum += part[l];
+    return sum;
+  }
+
   // the r-th of channel ch's n values
   static TG_HD TG_INLINE std::size_t at(std::size_t ch, std::size_t r) {
     return (r / inner * C + ch) * inner + r % inner;
@@ -87,6 +115,33 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
     T* rm = running_mean;
     T* rv = running_var;
     const T eps = T(layer->eps), m = T(layer->momentum);
+    if constexpr (!Bk::is_device && by_channel) {
+      if (layer->training) ++layer->num_batches_tracked.data()[0];
+      const bool train = layer->training;
+      detail::parallel_for(C, S::size >= Bk::parallel_elements ? 1 : C, [&](std::size_t c0, std::size_t c1) {
+        for (std::size_t ch = c0; ch < c1; ++ch) {
+          if (train) {
+            const T mu = channel_sum(ch, [&](std::size_t i) { return this->template in<Id, 0>(c, i); }) / T(n);
+            const auto square = [&](std::size_t i) {
+              const T d = this->template in<Id, 0>(c, i) - mu;
+              return d * d;
+            };
+            const T var = channel_sum(ch, square) / T(n);
+            mean[ch] = mu;
+            invstd[ch] = T(1) / std::sqrt(var + eps);
+            rm[ch] = (1 - m) * rm[ch] + m * mu;
+            rv[ch] = (1 - m) * rv[ch] + m * var * T(n) / T(n > 1 ? n - 1 : 1);
+          } else {
+            mean[ch] = rm[ch];
+            invstd[ch] = T(1) / std::sqrt(rv[ch] + eps);
+          }
+          // y = gamma (x - mean) invstd + beta = a x + b
+          const T a = this->template in<Id, 1>(c, ch) * invstd[ch], b = this->template in<Id, 2>(c, ch) - mean[ch] * a;
+          for_channel(ch, [&](std::size_t i) { y[i] = a * this->template in<Id, 0>(c, i) + b; });
+        }
+      });
+      return;
+    }
     if (layer->training) {
       ++layer->num_batches_tracked.data()[0];
       Bk::segmented_reduce(
@@ -123,6 +178,8 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
   }
 
   template <std::size_t Id, class Ctx>
+  void backward_by_channel(Ctx& c, const T* g, const T* mean, const T* invstd) const;
+  template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
     using Bk = typename Ctx::backend;
     const T* g = this->template out_grad<Id>(c);
@@ -130,6 +187,10 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
     T* invstd = mean + C;
     T* sg = mean + 2 * C;
     T* sgx = mean + 3 * C;
+    if constexpr (!Bk::is_device && by_channel) {
+      backward_by_channel<Id>(c, g, mean, invstd);
+      return;
+    }
     Bk::segmented_reduce(
         launch::reduction, C, n, TG_BODY_OF_VALUES(std::size_t ch, std::size_t r) { return g[at(ch, r)]; },
         detail::plus_op{}, T(0), sg);
@@ -159,6 +220,32 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
     }
   }
 };
+
+template <class X, class G, class B, std::size_t C>
+template <std::size_t Id, class Ctx>
+void BatchNormNode<X, G, B, C>::backward_by_channel(Ctx& c, const T* g, const T* mean, const T* invstd) const {
+  constexpr bool split = Ctx::materialised(BatchNormNode::template cid<Id, 0>);  // dx a buffer: disjoint writes
+  const bool train = layer->training;
+  const auto channels = [&](std::size_t c0, std::size_t c1) {
+    for (std::size_t ch = c0; ch < c1; ++ch) {
+      const T mu = mean[ch], is = invstd[ch];
+      const T sg = channel_sum(ch, [&](std::size_t i) { return g[i]; });
+      const T sgx = channel_sum(ch, [&](std::size_t i) { return g[i] * (this->template in<Id, 0>(c, i) - mu); }) * is;
+      if constexpr (BatchNormNode::template wants_grad<Id, 1, Ctx>()) this->template add_grad<Id, 1>(c, ch, sgx);
+      if constexpr (BatchNormNode::template wants_grad<Id, 2, Ctx>()) this->template add_grad<Id, 2>(c, ch, sg);
+      if constexpr (BatchNormNode::template wants_grad<Id, 0, Ctx>()) {
+        // dx = gamma is / n (n g - sg - xhat sgx) = a g + b (x - mean) + d (training); gamma is g (eval)
+        const T a = this->template in<Id, 1>(c, ch) * is;
+        const T b = train ? -a * is * sgx / T(n) : T(0), d = train ? -a * sg / T(n) : T(0);
+        for_channel(ch, [&](std::size_t i) {
+          this->template add_grad<Id, 0>(c, i, a * g[i] + b * (this->template in<Id, 0>(c, i) - mu) + d);
+        });
+      }
+    }
+  };
+  // with dx by channel, dgamma and dbeta (one element per channel) are the only other writes: split over channels
+  detail::parallel_for(C, split && S::size >= host_backend::parallel_elements ? 1 : C, channels);
+}
 
 template <std::size_t C, class T>
 template <tensor_operand X>
