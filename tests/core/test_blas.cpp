@@ -64,15 +64,16 @@ TEST_CASE("fixed-shape gemm matches a naive product on every path", "[integratio
   check_all<double>();
 }
 
-template <int R, int C>
+// out = in^T, or out += in^T (Add) over out's previous -7
+template <int R, int C, bool Add = false>
 void check_transpose() {
   constexpr int ldi = C + 3, ldo = R + 5;
   std::vector<float> in(R * ldi), out(C * ldo, -7.0f);
   for (std::size_t i = 0; i < in.size(); ++i) in[i] = float(i);
-  tg::blas::detail::transpose<R, C>(in.data(), ldi, out.data(), ldo);
-  INFO(R << " x " << C);
+  tg::blas::detail::transpose<R, C, Add>(in.data(), ldi, out.data(), ldo);
+  INFO(R << " x " << C << (Add ? ", added" : ""));
   for (int j = 0; j < C; ++j) {
-    for (int i = 0; i < R; ++i) CHECK(out[j * ldo + i] == in[i * ldi + j]);
+    for (int i = 0; i < R; ++i) CHECK(out[j * ldo + i] == in[i * ldi + j] + (Add ? -7.0f : 0.0f));
     for (int i = R; i < ldo; ++i) CHECK(out[j * ldo + i] == -7.0f);  // padding between rows of out untouched
   }
 }
@@ -83,6 +84,8 @@ TEST_CASE("transpose: 8 x 8 register blocks and their ragged edges", "[integrati
   check_transpose<10, 20>();  // two rows and four columns past the blocks
   check_transpose<3, 5>();    // no whole block
   check_transpose<9, 17>();
+  check_transpose<16, 24, true>();  // the shifted convolution adds its dx^T into dx
+  check_transpose<10, 20, true>();
 }
 
 TEST_CASE("gemm scratch follows the cheaper transposition", "[integration]") {

@@ -55,6 +55,31 @@ void check_float_conv_weight_grad() {
           CHECK(double(r.template grad<0>()(o, c, a, b)) == near(sum, 1e-4));
         }
 }
+
+// dx of a float conv2d<1, P>: loss = sum(conv(x, w) * G), dx[n, c, r, q] = sum over o, a, b of
+// G[n, o, r - a + P, q - b + P] w[o, c, a, b] (outputs inside the grid only)
+template <std::size_t P, std::size_t N, std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t K>
+void check_float_conv_input_grad() {
+  constexpr std::size_t Ho = H + 2 * P - K + 1, Wo = W + 2 * P - K + 1;
+  auto x = random<float, N, C, H, W>();
+  auto w = random<float, O, C, K, K>();
+  auto g = random<float, N, O, Ho, Wo>();
+  const auto r = tg::value_and_grad([&](auto a) { return tg::sum(tg::conv2d<1, P>(a, w) * g); }, x);
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t c = 0; c < C; ++c)
+      for (std::size_t rr = 0; rr < H; ++rr)
+        for (std::size_t q = 0; q < W; ++q) {
+          double sum = 0;
+          for (std::size_t o = 0; o < O; ++o)
+            for (std::size_t a = 0; a < K; ++a)
+              for (std::size_t b = 0; b < K; ++b) {
+                const long i = long(rr + P) - long(a), j = long(q + P) - long(b);
+                if (i >= 0 && i < long(Ho) && j >= 0 && j < long(Wo))
+                  sum += double(g(n, o, std::size_t(i), std::size_t(j))) * double(w(o, c, a, b));
+              }
+          CHECK(double(r.template grad<0>()(n, c, rr, q)) == near(sum, 1e-4));
+        }
+}
 }  // namespace
 
 // which host path a convolution takes: direct for few taps at stride 1, im2col + GEMM otherwise
@@ -65,6 +90,22 @@ static_assert(runs_direct<64, 1, 28, 10, 5, 1>);    // LeNet's first layer: 25 t
 static_assert(runs_direct<64, 3, 32, 16, 3, 1>);    // 27
 static_assert(!runs_direct<64, 10, 12, 20, 5, 1>);  // LeNet's second: 250 taps
 static_assert(!runs_direct<64, 1, 28, 10, 5, 2>);   // stride 2
+// shifted products (with libxsmm): more taps at stride 1, channels in whole 32-byte vectors, at most 1.5 anchors
+// per output
+template <class T, std::size_t N, std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t KH,
+          std::size_t KW, std::size_t S, std::size_t P>
+constexpr bool runs_shifted = tg::Conv2dNode<tg::InputLeaf<0, T, tg::shape<N, C, H, W>, false>,
+                                             tg::ParamLeaf<T, tg::shape<O, C, KH, KW>, true>, S, P>::shifted;
+constexpr bool shifts = tg::detail::has_batch_reduce_gemm;
+static_assert(runs_shifted<float, 64, 16, 28, 28, 16, 3, 3, 1, 1> == shifts);  // ResNet-20's stages: 838 anchors
+static_assert(runs_shifted<float, 64, 64, 7, 7, 64, 3, 3, 1, 1> == shifts);    // 61 anchors for 49 outputs
+static_assert(!runs_shifted<float, 64, 10, 12, 12, 20, 5, 5, 1, 0>);           // LeNet's second: 10 channels
+static_assert(!runs_shifted<float, 64, 16, 28, 28, 32, 3, 3, 2, 1>);           // stride 2
+static_assert(!runs_shifted<float, 64, 16, 5, 5, 16, 4, 4, 1, 0>);             // 7 anchors for 4 outputs
+static_assert(runs_shifted<double, 3, 4, 6, 7, 8, 3, 3, 1, 1> == shifts);      // the gradient checks' shapes
+static_assert(runs_shifted<double, 2, 8, 6, 9, 4, 2, 3, 1, 0> == shifts);
+static_assert(runs_shifted<double, 2, 4, 5, 6, 4, 3, 3, 1, 2> == shifts);
+static_assert(runs_shifted<double, 11, 4, 4, 5, 4, 3, 3, 1, 1> == shifts);
 
 TEST_CASE("conv2d", "[gradcheck]") {
   SECTION("stride 1, no padding") {
@@ -108,6 +149,24 @@ TEST_CASE("conv2d", "[gradcheck]") {
     check_float_conv_weight_grad<0, 3, 1, 28, 28, 10, 5>();
     check_float_conv_weight_grad<1, 2, 3, 9, 30, 5, 3>();
     check_float_conv_weight_grad<0, 2, 2, 8, 24, 6, 5>();
+  }
+  SECTION("many taps at stride 1 (shifted products on the host): padding 0-2, a 2x3 kernel, 11 images in 8 groups") {
+    check_primitive([](auto x, auto w, auto b) { return tg::conv2d<1, 1>(x, w, b); }, random<double, 3, 4, 6, 7>(),
+                    random<double, 8, 4, 3, 3>(), random<double, 8>());
+    check_primitive([](auto x, auto w) { return tg::conv2d(tg::tanh(x), w); }, random<double, 2, 8, 6, 9>(),
+                    random<double, 4, 8, 2, 3>());
+    check_primitive([](auto x, auto w) { return tg::conv2d<1, 2>(x, w); }, random<double, 2, 4, 5, 6>(),
+                    random<double, 4, 4, 3, 3>());
+    check_primitive([](auto x, auto w) { return tg::conv2d<1, 1>(x, w); }, random<double, 11, 4, 4, 5>(),
+                    random<double, 4, 4, 3, 3>());
+  }
+  SECTION("float, shifted products: values, dW and dx against the definition (ResNet-20's 3x3 layers)") {
+    check_conv_values<1, 1, 2, 16, 7, 7, 16, 3, 3, float>();
+    check_conv_values<1, 1, 1, 16, 28, 28, 16, 3, 3, float>();
+    check_float_conv_weight_grad<1, 3, 16, 7, 7, 8, 3>();
+    check_float_conv_weight_grad<1, 1, 8, 14, 14, 16, 3>();
+    check_float_conv_input_grad<1, 3, 16, 7, 7, 8, 3>();
+    check_float_conv_input_grad<1, 1, 8, 14, 14, 16, 3>();
   }
   SECTION("values match a direct loop (strides 1-3, padding 0-2, square and non-square kernels)") {
     check_conv_values<1, 1, 1, 2, 4, 4, 3, 3, 3>();

@@ -35,8 +35,8 @@ inline void cblas_gemm(bool trans_a, bool trans_b, int m, int n, int k, const T*
 }
 
 namespace detail {
-// out[j, i] = in[i, j] for rows [i0, i1) and columns [j0, j1) of `in`, in cache-sized tiles
-template <class T>
+// out[j, i] = in[i, j] (+= when Add) for rows [i0, i1) and columns [j0, j1) of `in`, in cache-sized tiles
+template <bool Add = false, class T>
 inline void transpose_tiles(const T* __restrict in, int ldi, T* __restrict out, int ldo, int i0, int i1, int j0,
                             int j1) {
   constexpr int tile = 16;
@@ -44,7 +44,7 @@ inline void transpose_tiles(const T* __restrict in, int ldi, T* __restrict out, 
     for (int jb = j0; jb < j1; jb += tile) {
       const int ie = ib + tile < i1 ? ib + tile : i1, je = jb + tile < j1 ? jb + tile : j1;
       for (int j = jb; j < je; ++j)
-        for (int i = ib; i < ie; ++i) out[j * ldo + i] = in[i * ldi + j];
+        for (int i = ib; i < ie; ++i) out[j * ldo + i] = (Add ? out[j * ldo + i] : T(0)) + in[i * ldi + j];
     }
 }
 
@@ -56,6 +56,7 @@ inline void transpose_tiles(const T* __restrict in, int ldi, T* __restrict out, 
 // element-wise loop above runs at ~2 floats/ns (strided stores); LeNet's dy transposes took 6% of its step.
 using float8 = float __attribute__((vector_size(32)));
 using float8_unaligned = float __attribute__((vector_size(32), aligned(4), may_alias));  // as immintrin's __m256_u
+template <bool Add = false>
 inline void transpose8x8(const float* in, int ldi, float* out, int ldo) {
   float8 r[8], t[8];
   for (int k = 0; k < 8; ++k) r[k] = *reinterpret_cast<const float8_unaligned*>(in + k * ldi);
@@ -69,27 +70,29 @@ inline void transpose8x8(const float* in, int ldi, float* out, int ldo) {
       r[k + 2 * h + 1] = __builtin_shufflevector(t[k + h], t[k + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
     }
   for (int k = 0; k < 4; ++k) {
-    *reinterpret_cast<float8_unaligned*>(out + k * ldo) =
-        __builtin_shufflevector(r[k], r[k + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-    *reinterpret_cast<float8_unaligned*>(out + (k + 4) * ldo) =
-        __builtin_shufflevector(r[k], r[k + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    t[k] = __builtin_shufflevector(r[k], r[k + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+    t[k + 4] = __builtin_shufflevector(r[k], r[k + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+  }
+  for (int k = 0; k < 8; ++k) {
+    auto& o = *reinterpret_cast<float8_unaligned*>(out + k * ldo);
+    o = Add ? o + t[k] : t[k];
   }
 }
 #endif
 
-// out[j, i] = in[i, j] for an R x C block of `in`
-template <int R, int C, class T>
+// out[j, i] = in[i, j] (+= when Add) for an R x C block of `in`
+template <int R, int C, bool Add = false, class T>
 inline void transpose(const T* __restrict in, int ldi, T* __restrict out, int ldo) {
   int r8 = 0, c8 = 0;
 #ifdef TYPEGRAD_REGISTER_TRANSPOSE
   if constexpr (std::is_same_v<T, float>) {
     r8 = R / 8 * 8, c8 = C / 8 * 8;
     for (int i = 0; i < r8; i += 8)
-      for (int j = 0; j < c8; j += 8) transpose8x8(in + i * ldi + j, ldi, out + j * ldo + i, ldo);
+      for (int j = 0; j < c8; j += 8) transpose8x8<Add>(in + i * ldi + j, ldi, out + j * ldo + i, ldo);
   }
 #endif
-  transpose_tiles(in, ldi, out, ldo, 0, r8, c8, C);  // the columns right of the blocks
-  transpose_tiles(in, ldi, out, ldo, r8, R, 0, C);   // the rows below them
+  transpose_tiles<Add>(in, ldi, out, ldo, 0, r8, c8, C);  // the columns right of the blocks
+  transpose_tiles<Add>(in, ldi, out, ldo, r8, R, 0, C);   // the rows below them
 }
 }  // namespace detail
 

@@ -15,6 +15,7 @@
 #include "typegrad/core/blas.hpp"
 #include "typegrad/core/kernel.hpp"
 #include "typegrad/primitives/conv2d_direct.hpp"
+#include "typegrad/primitives/conv2d_shifted.hpp"
 
 namespace tg {
 namespace op {
@@ -83,10 +84,22 @@ struct Conv2dNode : kernel_node<typename X::value_type,
   // (when P > 0), dcols (when dx is wanted) and dW [O][rows]
   static constexpr bool direct = detail::has_vector_extensions && S == 1 && rows <= 32;
   static constexpr std::size_t Hp = G::H + 2 * P, Wp = G::Wd + 2 * P, padded_image = P > 0 ? G::C * Hp * Wp : 0;
-  static constexpr std::size_t group_elements =
-      direct ? padded_image + rows * cols_n + G::O * rows : rows * cols_n + cols_n * Op + rows * Op;
-  static constexpr std::size_t scratch_bytes = groups * group_elements * sizeof(T);
-  static constexpr std::size_t forward_scratch_bytes = groups * (direct ? padded_image : rows * cols_n) * sizeof(T);
+  // More taps at stride 1 (with libxsmm) run as shifted products on a channels-last padded image
+  // (conv2d_shifted.hpp) when C and O are whole 32-byte vectors (the products' vectorised dimensions: LeNet's
+  // 10 -> 20 channels ran 3x slower) and the grid's anchors are at most 1.5 times the outputs; scratch: its
+  // regions per group, then the weights by tap
+  using Shifted = detail::shifted_conv<T, G::C, G::H, G::Wd, P, G::O, G::KH, G::KW>;
+  static constexpr bool shifted = detail::has_batch_reduce_gemm && S == 1 && !direct && G::C * sizeof(T) % 32 == 0 &&
+                                  G::O * sizeof(T) % 32 == 0 && 2 * Shifted::Lq <= 3 * cols_n;
+  static constexpr std::size_t group_elements = direct    ? padded_image + rows * cols_n + G::O * rows
+                                                : shifted ? Shifted::group_elements
+                                                          : rows * cols_n + cols_n * Op + rows * Op;
+  static constexpr std::size_t forward_group = direct    ? padded_image
+                                               : shifted ? Shifted::forward_elements
+                                                         : rows * cols_n;
+  static constexpr std::size_t weight_elements = shifted ? Shifted::weight_elements : 0;
+  static constexpr std::size_t scratch_bytes = (groups * group_elements + weight_elements) * sizeof(T);
+  static constexpr std::size_t forward_scratch_bytes = (groups * forward_group + weight_elements) * sizeof(T);
   static constexpr std::size_t first_image(std::size_t k) { return G::N * k / groups; }
 
   // The outputs j in [lo, hi) of n whose input index j S + k - P lies inside [0, size): the rest read padding.
@@ -260,18 +273,22 @@ struct Conv2dNode : kernel_node<typename X::value_type,
     } else {
       // group k's cols (padded image when direct) at k stride: the first part of its training scratch, or the
       // inference scratch's k-th
-      constexpr std::size_t stride = Ctx::needs_adjoint(Id) ? group_elements : direct ? padded_image : rows * cols_n;
-      detail::parallel_for(groups, 1, [&](std::size_t k0, std::size_t k1) {
-        for (std::size_t k = k0; k < k1; ++k)
-          for (std::size_t n = first_image(k); n < first_image(k + 1); ++n) {
-            if constexpr (direct) {
-              Direct::forward(padded(x + n * image, col + k * stride), w, y + n * G::O * cols_n);
-            } else {
-              im2col(x + n * image, col + k * stride);
-              Forward::run(w, col + k * stride, y + n * G::O * cols_n, nullptr);
+      constexpr std::size_t stride = Ctx::needs_adjoint(Id) ? group_elements : forward_group;
+      if constexpr (shifted) {
+        Shifted::template forward_batch<G::N, groups>(x, w, col, stride, y);
+      } else {
+        detail::parallel_for(groups, 1, [&](std::size_t k0, std::size_t k1) {
+          for (std::size_t k = k0; k < k1; ++k)
+            for (std::size_t n = first_image(k); n < first_image(k + 1); ++n) {
+              if constexpr (direct) {
+                Direct::forward(padded(x + n * image, col + k * stride), w, y + n * G::O * cols_n);
+              } else {
+                im2col(x + n * image, col + k * stride);
+                Forward::run(w, col + k * stride, y + n * G::O * cols_n, nullptr);
+              }
             }
-          }
-      });
+        });
+      }
     }
     add_bias<Id>(c, y);
   }
@@ -320,6 +337,12 @@ struct Conv2dNode : kernel_node<typename X::value_type,
       }
     } else if constexpr (direct) {
       backward_direct<Id>(c, x, w, g);
+    } else if constexpr (shifted) {
+      T* dx = nullptr;
+      T* dw = nullptr;
+      if constexpr (Conv2dNode::template wants_grad<Id, 0, Ctx>()) dx = this->template grad_data<Id, 0>(c);
+      if constexpr (Conv2dNode::template wants_grad<Id, 1, Ctx>()) dw = this->template grad_data<Id, 1>(c);
+      Shifted::template backward_batch<G::N, groups>(x, g, w, col, dx, dw);
     } else {
       constexpr bool grad_w = Conv2dNode::template wants_grad<Id, 1, Ctx>();
       constexpr bool grad_x = Conv2dNode::template wants_grad<Id, 0, Ctx>();
