@@ -10,6 +10,8 @@ template <std::size_t S, std::size_t P, std::size_t N, std::size_t C, std::size_
           std::size_t KH, std::size_t KW, class T = double>
 void check_conv_values() {
   constexpr std::size_t Ho = (H + 2 * P - KH) / S + 1, Wo = (W + 2 * P - KW) / S + 1;
+  // float's rounding grows with the C kh kw terms of each sum (16 x 3 x 3: errors of 1.3e-5 on values near 0.3 seen)
+  constexpr double float_tolerance = std::is_same_v<T, float> ? std::max(1e-5, 1e-6 * C * KH * KW) : 1e-12;
   auto x = random<T, N, C, H, W>();
   auto w = random<T, O, C, KH, KW>();
   auto p = tgtest::compile_inference<tg::Input<T, N, C, H, W>, tg::Input<T, O, C, KH, KW>>(
@@ -27,7 +29,7 @@ void check_conv_values() {
                 if (r >= 0 && r < long(H) && q >= 0 && q < long(W))
                   sum += double(x(n, c, std::size_t(r), std::size_t(q))) * double(w(o, c, a, b));
               }
-          CHECK(double(y(n, o, i, j)) == near(sum, std::is_same_v<T, float> ? 1e-5 : 1e-12));
+          CHECK(double(y(n, o, i, j)) == near(sum, float_tolerance));
         }
 }
 

@@ -36,9 +36,11 @@ struct shifted_conv {
   static constexpr std::size_t Lx = (H - 1) * Wp + W;    // input positions p0 + (i Wp + j), p0 = P Wp + P
   static constexpr std::size_t p0 = P * Wp + P, last_tap = (KH - 1) * Wp + KW - 1;
   static constexpr std::size_t grid = Hp * Wp, dy_rows = last_tap + grid;  // dyz[last_tap + q]: dy at anchor q
-  // per group of images: xp, then y^T (forward) or dyz and dx^T (backward), then dW^T [taps][C][O]
-  static constexpr std::size_t forward_elements = grid * C + Lq * O;
-  static constexpr std::size_t group_elements = grid * C + dy_rows * O + Lx * C + taps * C * O;
+  // per group of images: xp, then y^T (forward) or dyz and dx^T (backward), one image channels-last without the
+  // grid's padding (whole-image transposes: rows of 7 or 14 pixels are not whole 8 x 8 blocks), then dW^T [taps][C][O]
+  static constexpr std::size_t compact = std::max(H * W * C, Ho* Wo* O);
+  static constexpr std::size_t forward_elements = grid * C + Lq * O + compact;
+  static constexpr std::size_t group_elements = grid * C + dy_rows * O + Lx * C + compact + taps * C * O;
   static constexpr std::size_t weight_elements = taps * C * O;  // the weights by tap, shared by the groups
   static constexpr std::size_t tap(std::size_t k) { return k / KW * Wp + k % KW; }
 
@@ -55,9 +57,10 @@ struct shifted_conv {
     std::fill(xp, xp + grid * C, T(0));
     if (backward) std::fill(xp + grid * C, xp + grid * C + dy_rows * O, T(0));
   }
-  static void load_image(const T* x, T* xp) {  // xp[(i + P) Wp + P + j][c] = x[c][i][j]
-    for (std::size_t i = 0; i < H; ++i)
-      blas::detail::transpose<int(C), int(W)>(x + i * W, int(H * W), xp + (p0 + i * Wp) * C, int(C));
+  // xp[(i + P) Wp + P + j][c] = x[c][i][j] through tmp [H W][C]
+  static void load_image(const T* x, T* xp, T* tmp) {
+    blas::detail::transpose<int(C), int(H * W)>(x, int(H * W), tmp, int(C));
+    for (std::size_t i = 0; i < H; ++i) std::copy(tmp + i * W * C, tmp + (i + 1) * W * C, xp + (p0 + i * Wp) * C);
   }
 
   // out^T[r][m] = sum over taps k of  in[r + shift(k)][:] . wt_k[:][m] for r < Rows  (in rows of Kd, out of Md)
@@ -102,10 +105,11 @@ struct shifted_conv {
   static void forward(const T* x, const T* wt, T* scratch, T* y) {
     T* xp = scratch;
     T* yt = xp + grid * C;
-    load_image(x, xp);
+    T* tmp = yt + Lq * O;
+    load_image(x, xp, tmp);
     tap_sum<O, C, Lq, false>(xp, wt, yt);
-    for (std::size_t i = 0; i < Ho; ++i)
-      blas::detail::transpose<int(Wo), int(O)>(yt + i * Wp * O, int(O), y + i * Wo, int(Ho * Wo));
+    for (std::size_t i = 0; i < Ho; ++i) std::copy(yt + i * Wp * O, yt + (i * Wp + Wo) * O, tmp + i * Wo * O);
+    blas::detail::transpose<int(Ho * Wo), int(O)>(tmp, int(O), y, int(Ho * Wo));
   }
 
   // one image's dW^T (+=, the group's [taps][C][O] after the scratch's other parts) and dx (+=, when dx is given)
@@ -114,19 +118,21 @@ struct shifted_conv {
     T* xp = scratch;
     T* dyz = xp + grid * C;
     T* dxt = dyz + dy_rows * O;
-    T* dwt = dxt + Lx * C;
+    T* tmp = dxt + Lx * C;
+    T* dwt = tmp + compact;
+    blas::detail::transpose<int(O), int(Ho * Wo)>(dy, int(Ho * Wo), tmp, int(O));
     for (std::size_t i = 0; i < Ho; ++i)
-      blas::detail::transpose<int(O), int(Wo)>(dy + i * Wo, int(Ho * Wo), dyz + (last_tap + i * Wp) * O, int(O));
+      std::copy(tmp + i * Wo * O, tmp + (i + 1) * Wo * O, dyz + (last_tap + i * Wp) * O);
     if (grad_w) {
-      load_image(x, xp);
+      load_image(x, xp, tmp);
       for (std::size_t k = 0; k < taps; ++k)  // dW_k^T [C][O] += xp[q + t_k][C]^T dyz[q][O] over q < Lq
         blas::gemm_kernel<T, true, false, int(C), int(O), int(Lq), int(C), int(O), int(O), 1>::run_serial(
             xp + tap(k) * C, dyz + last_tap * O, dwt + k * C * O, nullptr);
     }
     if (dx) {
       tap_sum<C, O, Lx, true>(dyz, wt, dxt);
-      for (std::size_t i = 0; i < H; ++i)
-        blas::detail::transpose<int(W), int(C), true>(dxt + i * Wp * C, int(C), dx + i * W, int(H * W));
+      for (std::size_t i = 0; i < H; ++i) std::copy(dxt + i * Wp * C, dxt + (i * Wp + W) * C, tmp + i * W * C);
+      blas::detail::transpose<int(H * W), int(C), true>(tmp, int(C), dx, int(H * W));
     }
   }
 
