@@ -89,13 +89,14 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
   // the sum of f(i) over channel ch's values
   template <class F>
   static TG_INLINE T channel_sum(std::size_t ch, F&& f) {
+    constexpr std::size_t whole = inner / lanes * lanes;
     T part[lanes] = {}, sum = 0;
     for (std::size_t im = 0; im < images; ++im) {
       const std::size_t base = (im * C + ch) * inner;
-      std::size_t p = 0;
-      for (; p + lanes <= inner; p += lanes)
+      for (std::size_t p = 0; p < whole; p += lanes)
         for (std::size_t l = 0; l < lanes; ++l) part[l] += f(base + p + l);
-      for (; p < inner; ++p) sum += f(base + p);
+      if constexpr (whole < inner)  // no empty tail loop: GCC warned of it (-Waggressive-loop-optimizations)
+        for (std::size_t p = whole; p < inner; ++p) sum += f(base + p);
     }
     for (std::size_t l = 0; l < lanes; ++l) sum += part[l];
     return sum;
