@@ -1,5 +1,6 @@
 #pragma once
-// Host conv2d at stride 1 with many taps per output (C kh kw > 32: a ResNet's 3x3 layers), without im2col.
+// Host conv2d at stride 1 with many taps per output (C kh kw > 32: a ResNet's 3x3 layers), without im2col; conv2d.hpp
+// takes this path with libxsmm when C and O are whole 32-byte vectors and there are <= 1.5 anchors per output.
 // One image is kept channels-last on its zero-padded grid, xp [Hp Wp][C]. The output anchored at padded position
 // q = i Wp + j reads xp[q + t] for tap t = ki Wp + kj, so over the run of anchors q < Lq = (Ho - 1) Wp + Wo each
 // tap is one plain product with a shifted operand (W_t = W[:, :, ki, kj]):
@@ -12,7 +13,7 @@
 // stays in registers over the kh kw products, and dW reads the image in place. The anchors j >= Wo in each row
 // of the grid are computed and dropped: Lq / (Ho Wo) - 1 extra work (7% on 28 x 28, 25% on 7 x 7).
 // Measured on Zen 3 (forward of one image, in cache): 16 channels 28 x 28 66 -> 55 us, 32 x 14 x 14 60 -> 46,
-// 64 x 7 x 7 72 -> 51-56.
+// 64 x 7 x 7 72 -> 51-56; ResNet-20's training step 356 -> 292-318 ms (docs/performance.md).
 #include <algorithm>
 #include <cstddef>
 
