@@ -104,10 +104,10 @@ static_assert(runs_shifted<float, 64, 64, 7, 7, 64, 3, 3, 1, 1> == shifts);    /
 static_assert(!runs_shifted<float, 64, 10, 12, 12, 20, 5, 5, 1, 0>);           // LeNet's second: 10 channels
 static_assert(!runs_shifted<float, 64, 16, 28, 28, 32, 3, 3, 2, 1>);           // stride 2
 static_assert(!runs_shifted<float, 64, 16, 5, 5, 16, 4, 4, 1, 0>);             // 7 anchors for 4 outputs
-static_assert(runs_shifted<double, 3, 4, 6, 7, 8, 3, 3, 1, 1> == shifts);      // the gradient checks' shapes
+static_assert(runs_shifted<double, 2, 4, 5, 6, 4, 3, 3, 1, 1> == shifts);      // the gradient checks' shapes
 static_assert(runs_shifted<double, 2, 8, 6, 9, 4, 2, 3, 1, 0> == shifts);
 static_assert(runs_shifted<double, 2, 4, 5, 6, 4, 3, 3, 1, 2> == shifts);
-static_assert(runs_shifted<double, 11, 4, 4, 5, 4, 3, 3, 1, 1> == shifts);
+static_assert(runs_shifted<double, 11, 4, 3, 4, 4, 3, 3, 1, 1> == shifts);
 
 TEST_CASE("conv2d", "[gradcheck]") {
   SECTION("stride 1, no padding") {
@@ -153,13 +153,15 @@ TEST_CASE("conv2d", "[gradcheck]") {
     check_float_conv_weight_grad<0, 2, 2, 8, 24, 6, 5>();
   }
   SECTION("many taps at stride 1 (shifted products on the host): padding 0-2, a 2x3 kernel, 11 images in 8 groups") {
-    check_primitive([](auto x, auto w, auto b) { return tg::conv2d<1, 1>(x, w, b); }, random<double, 3, 4, 6, 7>(),
-                    random<double, 8, 4, 3, 3>(), random<double, 8>());
+    // few outputs (a few hundred): the loss's rounding, divided by the step, stays below the tolerance (the OMP
+    // device's reductions round differently per evaluation: 1,008 outputs gave 1.35e-6 there)
+    check_primitive([](auto x, auto w, auto b) { return tg::conv2d<1, 1>(x, w, b); }, random<double, 2, 4, 5, 6>(),
+                    random<double, 4, 4, 3, 3>(), random<double, 4>());
     check_primitive([](auto x, auto w) { return tg::conv2d(tg::tanh(x), w); }, random<double, 2, 8, 6, 9>(),
                     random<double, 4, 8, 2, 3>());
     check_primitive([](auto x, auto w) { return tg::conv2d<1, 2>(x, w); }, random<double, 2, 4, 5, 6>(),
                     random<double, 4, 4, 3, 3>());
-    check_primitive([](auto x, auto w) { return tg::conv2d<1, 1>(x, w); }, random<double, 11, 4, 4, 5>(),
+    check_primitive([](auto x, auto w) { return tg::conv2d<1, 1>(x, w); }, random<double, 11, 4, 3, 4>(),
                     random<double, 4, 4, 3, 3>());
   }
   SECTION("float, shifted products: values, dW and dx against the definition (ResNet-20's 3x3 layers)") {
