@@ -25,4 +25,14 @@ TG_HD TG_INLINE void accumulate_into(T* p, std::size_t i, T g) {
   else
     p[i] += g;
 }
+
+// The adjoint of node Id, element i, receives g: assigned where the plan gives the buffer one writer that covers
+// every element once (Ctx::assigns_adjoint), added otherwise.
+template <std::size_t Id, class Ctx, class T>
+TG_HD TG_INLINE void send_adjoint(T* p, std::size_t i, T g) {
+  if constexpr (Ctx::assigns_adjoint(Id))
+    p[i] = g;
+  else
+    accumulate_into<Ctx>(p, i, g);
+}
 }  // namespace tg

@@ -17,6 +17,8 @@ struct Context {
   static constexpr std::size_t size = tree_size_v<Root>;
   static constexpr bool materialised(std::size_t id) { return plan.materialised[id]; }
   static constexpr bool needs_adjoint(std::size_t id) { return plan.needs_adjoint[id]; }
+  // the node's adjoint buffer is assigned by its one writer, not cleared and added to (plan.hpp)
+  static constexpr bool assigns_adjoint(std::size_t id) { return plan.adj_assigned[id]; }
   void* val[size] = {};
   void* adj[size] = {};
   void* scratch[size] = {};

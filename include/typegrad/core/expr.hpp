@@ -61,7 +61,7 @@ TG_HD TG_INLINE void push(const N& n, const Ctx& c, I i, const Tree& t, typename
   if constexpr (!Ctx::needs_adjoint(Id)) {
     return;
   } else if constexpr (Ctx::materialised(Id) || N::kind == node_kind::external) {
-    accumulate_into<Ctx>(static_cast<T*>(c.adj[Id]), i, g);
+    send_adjoint<Id, Ctx>(static_cast<T*>(c.adj[Id]), i, g);
   } else {
     n.template push_children<Id>(c, i, t, g);
   }
@@ -72,7 +72,7 @@ template <std::size_t Id, class N, class Ctx>
 TG_HD TG_INLINE void accumulate(const N& n, const Ctx& c, std::size_t i, typename N::value_type g) {
   if constexpr (Ctx::needs_adjoint(Id)) {
     if constexpr (Ctx::materialised(Id) || N::kind == node_kind::external) {
-      accumulate_into<Ctx>(static_cast<typename N::value_type*>(c.adj[Id]), i, g);
+      send_adjoint<Id, Ctx>(static_cast<typename N::value_type*>(c.adj[Id]), i, g);
     } else {
       push<Id>(n, c, i, eval<Id>(n, c, i), g);
     }
@@ -97,6 +97,12 @@ struct Map : node_tag {
   using shape_type = broadcast_shape_t<typename C::shape_type...>;
   static constexpr node_kind kind = node_kind::pointwise;
   static constexpr std::uint32_t nondifferentiable_children = Op::nondifferentiable_args;
+  // a child of the output's size is pushed once per element (one broadcast into the output, the identity)
+  static constexpr std::uint32_t assigns_child_adjoints = [] {
+    std::uint32_t m = 0, k = 0;
+    ((m |= (C::shape_type::size == shape_type::size && k < 32 ? 1u << k : 0u), ++k), ...);
+    return m;
+  }();
   using op_type = Op;
   Op op;
   std::tuple<C...> kids;
@@ -162,6 +168,13 @@ struct IndexMap : node_tag {
   using shape_type = typename Mapping::shape_type;
   using mapping = Mapping;
   static constexpr node_kind kind = node_kind::pointwise;
+  // a one-to-one mapping (reshape, permute) pushes each element of the child once
+  static constexpr std::uint32_t assigns_child_adjoints = [] {
+    if constexpr (requires { Mapping::one_to_one; })
+      return Mapping::one_to_one ? 1u : 0u;
+    else
+      return 0u;
+  }();
   std::tuple<C> kids;
   template <class... C2>
   using rebind = IndexMap<Mapping, C2...>;

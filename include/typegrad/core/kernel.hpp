@@ -40,7 +40,13 @@ struct kernel_node : node_tag {
   TG_HD TG_INLINE void add_grad(const Ctx& c, std::size_t i, typename child_type<K>::value_type g) const {
     detail::accumulate<cid<Id, K>>(std::get<K>(kids), c, i, g);
   }
-  // the adjoint buffer of child K (materialised children only), to accumulate into with +=
+  // is child K's adjoint assigned by this kernel (=, the buffer is not cleared; plan.hpp) rather than added to?
+  // Only for children named in the kernel's `assigns_child_adjoints`: its backward then writes each element once
+  template <std::size_t Id, std::size_t K, class Ctx>
+  static constexpr bool assigns_grad() {
+    return Ctx::assigns_adjoint(cid<Id, K>);
+  }
+  // the adjoint buffer of child K (materialised children only), to accumulate into with += (or to assign)
   template <std::size_t Id, std::size_t K, class Ctx>
   auto* grad_data(const Ctx& c) const {
     static_assert(Ctx::materialised(cid<Id, K>), "typegrad: grad_data needs a materialised child");

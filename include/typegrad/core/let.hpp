@@ -57,6 +57,7 @@ struct Let : node_tag {
   static constexpr node_kind kind = node_kind::pointwise;
   static constexpr std::size_t binds_level = L;
   static constexpr std::uint32_t nondifferentiable_children = 1u;  // X gets its adjoint through the Refs
+  static constexpr std::uint32_t assigns_child_adjoints = 2u;      // the body, element by element
   std::tuple<X, Body> kids;
   template <class... C2>
   using rebind = typename detail::let_of<L, C2...>::type;

@@ -62,6 +62,7 @@ struct Plan {
   std::size_t index_in_parent[N]{};
   bool binds[N]{};               // a Let (let.hpp): child 0 is the bound value
   std::size_t ref_target[N]{};   // a Ref: the occurrence of the value it refers to (no_node otherwise)
+  std::uint32_t assigns_mask[N]{};  // bit K: the backward writes every element of child K's adjoint once
 
   // ---- derived ----
   bool requires_grad[N]{};
@@ -75,6 +76,7 @@ struct Plan {
   std::size_t val_offset[N]{};
   std::size_t adj_offset[N]{};
   std::size_t adj_zero_time[N]{};  // backward time at which the adjoint is cleared
+  bool adj_assigned[N]{};          // its one writer assigns every element (=, not +=): never cleared
   std::size_t grad_offset[N]{};    // external leaves that want gradients: slot in the gradient block
   std::size_t scratch_bytes[N]{};
   std::size_t forward_scratch_bytes[N]{};  // what the forward pass alone needs
@@ -155,6 +157,7 @@ constexpr void describe(Plan<N>& p, std::size_t id, std::size_t parent, std::siz
   }
   constexpr bool binds = requires { Node::binds_level; };
   p.binds[id] = binds;
+  if constexpr (requires { Node::assigns_child_adjoints; }) p.assigns_mask[id] = Node::assigns_child_adjoints;
   constexpr std::size_t nk = child_count_v<Node>;
   p.child_count[id] = nk;
   p.child_begin[id] = child_cursor;
@@ -337,6 +340,24 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
     std::size_t r = p.parent[k];
     while (r != no_node && !p.materialised[r]) r = p.parent[r];
     p.reader[k] = r;
+  }
+
+  // Assigned adjoints. A buffer whose adjoint has one writer -- no let reference, no merged copy -- reached
+  // through parents that each write every element of the child once (element-wise maps of the same size, a
+  // let's body, kernels that declare it), is assigned by that writer rather than cleared and then added to:
+  // one pass less over the buffer (the clears were 4-6% of a ResNet-20 step). One walk up per buffer, through
+  // its fused region only.
+  for (std::size_t k = 0; k < N; ++k) {
+    if (p.kernel_pos[k] == no_node || !p.needs_adjoint[k] || p.merge_candidate[k]) continue;
+    for (std::size_t q = k;;) {
+      const std::size_t par = p.parent[q], slot = p.index_in_parent[q];
+      if (par == no_node || slot >= 32 || !((p.assigns_mask[par] >> slot) & 1u) || (p.binds[par] && slot == 0)) break;
+      if (p.materialised[par]) {
+        p.adj_assigned[k] = !p.merge_candidate[par];
+        break;
+      }
+      q = par;
+    }
   }
 
   // liveness on the timeline: forward kernel i at time i, its backward at time 2K-1-i

@@ -381,7 +381,8 @@ class BasicProgram {
       std::array<std::size_t, node_count + 1> ids{};
       std::size_t n = 0;
       for (std::size_t k = 0; k < node_count; ++k)
-        if (plan.kernel_pos[k] != no_node && plan.needs_adjoint[k] && k != root_id && plan.adj_zero_time[k] == T)
+        if (plan.kernel_pos[k] != no_node && plan.needs_adjoint[k] && k != root_id && !plan.adj_assigned[k] &&
+            plan.adj_zero_time[k] == T)
           ids[n++] = k;
       ids[node_count] = n;
       return ids;

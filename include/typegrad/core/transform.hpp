@@ -8,6 +8,7 @@ namespace tg {
 template <class S>
 struct fence_mapping {
   using shape_type = S;
+  static constexpr bool one_to_one = true;
   static TG_HD TG_INLINE std::size_t source(std::size_t i) { return i; }
 };
 template <class C>

@@ -53,6 +53,7 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
   static constexpr std::size_t images = S::dims[0], inner = S::size / (images * C), n = S::size / C;
   static constexpr bool mergeable = false;  // updates running statistics
   static constexpr bool runs_on_device = true;
+  static constexpr std::uint32_t assigns_child_adjoints = 1u;  // dx: one add_grad per element
   template <class... K2>
   using rebind = BatchNormNode<K2..., C>;
   // per channel: mean and 1/std (forward to backward), then sum(g) and sum(g xhat) (backward)

@@ -62,6 +62,7 @@ struct Conv2dNode : kernel_node<typename X::value_type,
   using T = typename X::value_type;
   using G = detail::conv_shape<typename X::shape_type, typename W::shape_type, S, P>;
   static constexpr bool needs_child_buffers = true;
+  static constexpr std::uint32_t assigns_child_adjoints = 1u;  // dx: every path writes each element's sum once
   static constexpr bool has_bias = sizeof...(Bias) == 1;
   static constexpr std::size_t rows = G::C * G::KH * G::KW, cols_n = G::Ho * G::Wo;
   template <class... K2>
@@ -241,6 +242,7 @@ struct Conv2dNode : kernel_node<typename X::value_type,
           if constexpr (grad_w) Direct::weight_grad(padded(x + n * image, xp), gn, dwk);
           if constexpr (grad_x) {
             GradCols::run(w, gn, dcols, nullptr);
+            if constexpr (Conv2dNode::template assigns_grad<Id, 0, Ctx>()) std::fill_n(dx + n * image, image, T(0));
             col2im_add(dcols, dx + n * image);
           }
         }
@@ -332,7 +334,10 @@ struct Conv2dNode : kernel_node<typename X::value_type,
                   sum += col[(n * rows + row) * cols_n + std::size_t(rs) / S * G::Wo + std::size_t(qs) / S];
                 }
               }
-              dx[e] += sum;
+              if constexpr (Conv2dNode::template assigns_grad<Id, 0, Ctx>())
+                dx[e] = sum;
+              else
+                dx[e] += sum;
             });
       }
     } else if constexpr (direct) {
@@ -342,7 +347,8 @@ struct Conv2dNode : kernel_node<typename X::value_type,
       T* dw = nullptr;
       if constexpr (Conv2dNode::template wants_grad<Id, 0, Ctx>()) dx = this->template grad_data<Id, 0>(c);
       if constexpr (Conv2dNode::template wants_grad<Id, 1, Ctx>()) dw = this->template grad_data<Id, 1>(c);
-      Shifted::template backward_batch<G::N, groups>(x, g, w, col, dx, dw);
+      Shifted::template backward_batch<G::N, groups, Conv2dNode::template assigns_grad<Id, 0, Ctx>()>(x, g, w, col, dx,
+                                                                                                      dw);
     } else {
       constexpr bool grad_w = Conv2dNode::template wants_grad<Id, 1, Ctx>();
       constexpr bool grad_x = Conv2dNode::template wants_grad<Id, 0, Ctx>();
@@ -367,6 +373,7 @@ struct Conv2dNode : kernel_node<typename X::value_type,
             }
             if constexpr (grad_x) {
               GradCols::run(w, gn, cols, nullptr);
+              if constexpr (Conv2dNode::template assigns_grad<Id, 0, Ctx>()) std::fill_n(dx + n * image, image, T(0));
               col2im_add(cols, dx + n * image);
             }
           }

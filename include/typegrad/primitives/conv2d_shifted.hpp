@@ -113,8 +113,9 @@ struct shifted_conv {
     blas::detail::transpose<int(Ho * Wo), int(O)>(tmp, int(O), y, int(Ho * Wo));
   }
 
-  // one image's dW^T (+=, the group's [taps][C][O] after the scratch's other parts) and dx (+=, when dx is given)
-  // from x [C][H][W] and dy [O][Ho][Wo]; wt from weights_by_tap<true>
+  // one image's dW^T (+=, the group's [taps][C][O] after the scratch's other parts) and dx (+=, or = with
+  // AssignDx; when dx is given) from x [C][H][W] and dy [O][Ho][Wo]; wt from weights_by_tap<true>
+  template <bool AssignDx>
   static void backward(const T* x, const T* dy, const T* wt, T* scratch, T* dx, bool grad_w) {
     T* xp = scratch;
     T* dyz = xp + grid * C;
@@ -133,7 +134,7 @@ struct shifted_conv {
     if (dx) {
       tap_sum<C, O, Lx, true>(dyz, wt, dxt);
       for (std::size_t i = 0; i < H; ++i) std::copy(dxt + i * Wp * C, dxt + (i * Wp + W) * C, tmp + i * W * C);
-      blas::detail::transpose<int(H * W), int(C), true>(tmp, int(C), dx, int(H * W));
+      blas::detail::transpose<int(H * W), int(C), !AssignDx>(tmp, int(C), dx, int(H * W));
     }
   }
 
@@ -152,8 +153,8 @@ struct shifted_conv {
     });
   }
   // dw [O][C][KH KW] += (when given) the batch's dW, summed per group (its images in order), then over the groups
-  // in order: the same sums whatever the thread count; dx += (when given) the batch's dx
-  template <std::size_t N, std::size_t Groups>
+  // in order: the same sums whatever the thread count; dx += (= with AssignDx; when given) the batch's dx
+  template <std::size_t N, std::size_t Groups, bool AssignDx = false>
   static void backward_batch(const T* x, const T* dy, const T* w, T* scratch, T* dx, T* dw) {
     T* wt = scratch + Groups * group_elements;
     if (dx) weights_by_tap<true>(w, wt);
@@ -164,7 +165,8 @@ struct shifted_conv {
         clear(s, true);
         if (dw) std::fill(s + dwt_at, s + group_elements, T(0));
         for (std::size_t n = N * k / Groups; n < N * (k + 1) / Groups; ++n)
-          backward(x + n * C * H * W, dy + n * O * Ho * Wo, wt, s, dx ? dx + n * C * H * W : nullptr, dw != nullptr);
+          backward<AssignDx>(x + n * C * H * W, dy + n * O * Ho * Wo, wt, s, dx ? dx + n * C * H * W : nullptr,
+                             dw != nullptr);
       }
     });
     if (dw)

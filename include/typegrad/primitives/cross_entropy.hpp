@@ -19,6 +19,7 @@ struct cross_entropy {};
 
 template <class X, class Y>
 struct CrossEntropy : kernel_node<typename X::value_type, shape<>, X, Y> {
+  static constexpr std::uint32_t assigns_child_adjoints = 1u;  // dlogits: one add_grad per element
   using op_type = op::cross_entropy;  // its name in tools (inspect.hpp)
   using T = typename X::value_type;
   template <class... K2>

@@ -15,6 +15,7 @@ struct layer_norm {};
 
 template <class X, class G, class B>
 struct LayerNormNode : kernel_node<typename X::value_type, typename X::shape_type, X, G, B> {
+  static constexpr std::uint32_t assigns_child_adjoints = 1u;  // dx: one add_grad per element
   using op_type = op::layer_norm;  // its name in tools (inspect.hpp)
   using T = typename X::value_type;
   static constexpr std::size_t n = X::shape_type::dims[X::shape_type::rank - 1];

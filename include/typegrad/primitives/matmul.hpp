@@ -79,16 +79,27 @@ struct MatMul
   using ForwardWith = std::conditional_t<flatten, blas::gemm_kernel<T, false, TB, BM, N, K, LA::ld, LB::ld, N, Beta>,
                                          blas::gemm_kernel<T, TA, TB, M, N, K, LA::ld, LB::ld, N, Beta>>;
   using Forward = ForwardWith<0>;
-  // dA[M,K] += G op(B)^T;  A stored [K,M]: dA += op(B) G^T
-  using GradA = std::conditional_t<flatten, blas::gemm_kernel<T, false, !TB, BM, K, N, N, LB::ld, K, 1>,
-                                   std::conditional_t<!TA, blas::gemm_kernel<T, false, !TB, M, K, N, N, LB::ld, K, 1>,
-                                                      blas::gemm_kernel<T, TB, true, K, M, N, LB::ld, N, M, 1>>>;
+  // dA[M,K] += G op(B)^T;  A stored [K,M]: dA += op(B) G^T  (Beta 0: dA = ...)
+  template <int Beta>
+  using GradAWith =
+      std::conditional_t<flatten, blas::gemm_kernel<T, false, !TB, BM, K, N, N, LB::ld, K, Beta>,
+                         std::conditional_t<!TA, blas::gemm_kernel<T, false, !TB, M, K, N, N, LB::ld, K, Beta>,
+                                            blas::gemm_kernel<T, TB, true, K, M, N, LB::ld, N, M, Beta>>>;
   // dB[K,N] += op(A)^T G;  B stored [N,K]: dB += G^T op(A)
-  using GradB = std::conditional_t<flatten,
-                                   std::conditional_t<!TB, blas::gemm_kernel<T, true, false, K, N, BM, K, N, N, 1>,
-                                                      blas::gemm_kernel<T, true, false, N, K, BM, N, K, K, 1>>,
-                                   std::conditional_t<!TB, blas::gemm_kernel<T, !TA, false, K, N, M, LA::ld, N, N, 1>,
-                                                      blas::gemm_kernel<T, true, TA, N, K, M, N, LA::ld, K, 1>>>;
+  template <int Beta>
+  using GradBWith =
+      std::conditional_t<flatten,
+                         std::conditional_t<!TB, blas::gemm_kernel<T, true, false, K, N, BM, K, N, N, Beta>,
+                                            blas::gemm_kernel<T, true, false, N, K, BM, N, K, K, Beta>>,
+                         std::conditional_t<!TB, blas::gemm_kernel<T, !TA, false, K, N, M, LA::ld, N, N, Beta>,
+                                            blas::gemm_kernel<T, true, TA, N, K, M, N, LA::ld, K, Beta>>>;
+  using GradA = GradAWith<1>;
+  using GradB = GradBWith<1>;
+  // An operand's adjoint is written by one GEMM, or one per batch into its own matrix, unless the operand is
+  // shared by the batches (their products add up): then it may be assigned (Beta 0) rather than added to.
+  static constexpr std::uint32_t assigns_child_adjoints =
+      (flatten || batches == 1 || A::shape_type::rank == 3 ? 1u : 0u) |
+      (flatten || batches == 1 || B::shape_type::rank == 3 ? 2u : 0u);
   static constexpr std::size_t scratch_elements =
       std::max({Forward::scratch_elements, GradA::scratch_elements, GradB::scratch_elements});
   static constexpr std::size_t scratch_bytes = scratch_elements * sizeof(T);
@@ -104,26 +115,29 @@ struct MatMul
     else
       Bk::template gemm<ForwardWith<Beta>, batches, LA::matrix, stride_b, MN>(a, b, y, s);
   }
-  // da += g op(b)^T (ToA), db += op(a)^T g (ToB) for the adjoint g of the product
-  template <class Bk, bool ToA, bool ToB>
+  // da += g op(b)^T (ToA), db += op(a)^T g (ToB) for the adjoint g of the product; = instead of += with
+  // BetaA / BetaB 0 (an operand named in assigns_child_adjoints)
+  template <class Bk, bool ToA, bool ToB, int BetaA = 1, int BetaB = 1>
   static void multiply_vjp(const T* a, const T* b, const T* g, T* da, T* db, T* s) {
+    using GA = GradAWith<BetaA>;
+    using GB = GradBWith<BetaB>;
     if constexpr (ToA) {
       if constexpr (flatten)
-        Bk::template gemm<GradA>(g, b, da, s);
+        Bk::template gemm<GA>(g, b, da, s);
       else if constexpr (!TA)
-        Bk::template gemm<GradA, batches, MN, stride_b, LA::matrix>(g, b, da, s);
+        Bk::template gemm<GA, batches, MN, stride_b, LA::matrix>(g, b, da, s);
       else
-        Bk::template gemm<GradA, batches, stride_b, MN, LA::matrix>(b, g, da, s);
+        Bk::template gemm<GA, batches, stride_b, MN, LA::matrix>(b, g, da, s);
     }
     if constexpr (ToB) {
       if constexpr (flatten && !TB)
-        Bk::template gemm<GradB>(a, g, db, s);
+        Bk::template gemm<GB>(a, g, db, s);
       else if constexpr (flatten)
-        Bk::template gemm<GradB>(g, a, db, s);
+        Bk::template gemm<GB>(g, a, db, s);
       else if constexpr (!TB)
-        Bk::template gemm<GradB, batches, LA::matrix, MN, stride_b>(a, g, db, s);
+        Bk::template gemm<GB, batches, LA::matrix, MN, stride_b>(a, g, db, s);
       else
-        Bk::template gemm<GradB, batches, MN, LA::matrix, stride_b>(g, a, db, s);
+        Bk::template gemm<GB, batches, MN, LA::matrix, stride_b>(g, a, db, s);
     }
   }
 
@@ -141,9 +155,10 @@ struct MatMul
       T* db = nullptr;
       if constexpr (to_a) da = this->template grad_data<Id, 0>(c);
       if constexpr (to_b) db = this->template grad_data<Id, 1>(c);
-      multiply_vjp<typename Ctx::backend, to_a, to_b>(this->template in_data<Id, 0>(c),
-                                                      this->template in_data<Id, 1>(c), this->template out_grad<Id>(c),
-                                                      da, db, this->template scratch<T, Id>(c));
+      multiply_vjp<typename Ctx::backend, to_a, to_b, MatMul::template assigns_grad<Id, 0, Ctx>() ? 0 : 1,
+                   MatMul::template assigns_grad<Id, 1, Ctx>() ? 0 : 1>(
+          this->template in_data<Id, 0>(c), this->template in_data<Id, 1>(c), this->template out_grad<Id>(c), da, db,
+          this->template scratch<T, Id>(c));
     }
   }
 };

@@ -11,6 +11,7 @@ template <class From, std::size_t... P>
 struct permute_mapping {
   static constexpr std::array<std::size_t, sizeof...(P)> perm{P...};
   using shape_type = shape<From::dims[P]...>;
+  static constexpr bool one_to_one = true;  // each source element is read by exactly one output element
   static TG_HD TG_INLINE std::size_t source(std::size_t i) {
     std::size_t j = 0;
     detail::for_each_axis_down<sizeof...(P)>([&](auto axis) {

@@ -9,6 +9,7 @@ struct reshape {};
 template <class To>
 struct reshape_mapping {
   using shape_type = To;
+  static constexpr bool one_to_one = true;  // each source element is read by exactly one output element
   static TG_HD TG_INLINE std::size_t source(std::size_t i) { return i; }
 };
 
