@@ -108,8 +108,47 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
     return (r / inner * C + ch) * inner + r % inner;
   }
 
+  // running_mean <- (1 - m) running_mean + m mean, running_var <- (1 - m) running_var + m var n / (n - 1)
+  static TG_HD TG_INLINE void update_running(T& rm, T& rv, T mean, T var, T m) {
+    rm = (1 - m) * rm + m * mean;
+    rv = (1 - m) * rv + m * var * T(n) / T(n > 1 ? n - 1 : 1);
+  }
+  // dx = gamma invstd / n (n g - sg - xhat sgx) = a g + b (x - mean) + d in training (sgx = sum(g xhat));
+  // gamma invstd g in eval mode
+  struct dx_terms {
+    T a, b, d;
+  };
+  static TG_HD TG_INLINE dx_terms dx_coefficients(T gamma, T invstd, T sg, T sgx, bool train) {
+    const T a = gamma * invstd;
+    if (!train) return {a, T(0), T(0)};
+    return {a, -a * invstd * sgx / T(n), -a * sg / T(n)};
+  }
+
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
+    if (layer->training) ++layer->num_batches_tracked.data()[0];
+    if constexpr (!Ctx::backend::is_device && by_channel)
+      forward_by_channel<Id>(c);
+    else
+      forward_by_reductions<Id>(c);
+  }
+  template <std::size_t Id, class Ctx>
+  void backward(Ctx& c) const {
+    if constexpr (!Ctx::backend::is_device && by_channel)
+      backward_by_channel<Id>(c);
+    else
+      backward_by_reductions<Id>(c);
+  }
+
+  // Host, runs of >= lanes values: one channel at a time, its sums and then its outputs
+  template <std::size_t Id, class Ctx>
+  void forward_by_channel(Ctx& c) const;
+  template <std::size_t Id, class Ctx>
+  void backward_by_channel(Ctx& c) const;
+
+  // Devices (and short runs): segmented reductions over the channels, then one pass over the elements
+  template <std::size_t Id, class Ctx>
+  void forward_by_reductions(Ctx& c) const {
     using Bk = typename Ctx::backend;
     T* y = this->template out<Id>(c);
     T* mean = this->template scratch<T, Id>(c);
@@ -117,35 +156,7 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
     T* rm = running_mean;
     T* rv = running_var;
     const T eps = T(layer->eps), m = T(layer->momentum);
-    if constexpr (!Bk::is_device && by_channel) {
-      if (layer->training) ++layer->num_batches_tracked.data()[0];
-      const bool train = layer->training;
-      detail::parallel_for(C, S::size >= Bk::parallel_elements ? 1 : C, [&](std::size_t c0, std::size_t c1) {
-        for (std::size_t ch = c0; ch < c1; ++ch) {
-          if (train) {
-            const T mu = channel_sum(ch, [&](std::size_t i) { return this->template in<Id, 0>(c, i); }) / T(n);
-            const auto square = [&](std::size_t i) {
-              const T d = this->template in<Id, 0>(c, i) - mu;
-              return d * d;
-            };
-            const T var = channel_sum(ch, square) / T(n);
-            mean[ch] = mu;
-            invstd[ch] = T(1) / std::sqrt(var + eps);
-            rm[ch] = (1 - m) * rm[ch] + m * mu;
-            rv[ch] = (1 - m) * rv[ch] + m * var * T(n) / T(n > 1 ? n - 1 : 1);
-          } else {
-            mean[ch] = rm[ch];
-            invstd[ch] = T(1) / std::sqrt(rv[ch] + eps);
-          }
-          // y = gamma (x - mean) invstd + beta = a x + b
-          const T a = this->template in<Id, 1>(c, ch) * invstd[ch], b = this->template in<Id, 2>(c, ch) - mean[ch] * a;
-          for_channel(ch, [&](std::size_t i) { y[i] = a * this->template in<Id, 0>(c, i) + b; });
-        }
-      });
-      return;
-    }
     if (layer->training) {
-      ++layer->num_batches_tracked.data()[0];
       Bk::segmented_reduce(
           launch::reduction, C, n,
           TG_BODY(std::size_t ch, std::size_t r) { return this->template in<Id, 0>(c, at(ch, r)); }, detail::plus_op{},
@@ -161,8 +172,7 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
           launch::elementwise, C, TG_BODY_OF_VALUES(std::size_t ch) {
             const T var = invstd[ch];
             invstd[ch] = T(1) / std::sqrt(var + eps);
-            rm[ch] = (1 - m) * rm[ch] + m * mean[ch];
-            rv[ch] = (1 - m) * rv[ch] + m * var * T(n) / T(n > 1 ? n - 1 : 1);
+            update_running(rm[ch], rv[ch], mean[ch], var, m);
           });
     } else {
       Bk::for_each(
@@ -180,19 +190,13 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
   }
 
   template <std::size_t Id, class Ctx>
-  void backward_by_channel(Ctx& c, const T* g, const T* mean, const T* invstd) const;
-  template <std::size_t Id, class Ctx>
-  void backward(Ctx& c) const {
+  void backward_by_reductions(Ctx& c) const {
     using Bk = typename Ctx::backend;
     const T* g = this->template out_grad<Id>(c);
     T* mean = this->template scratch<T, Id>(c);
     T* invstd = mean + C;
     T* sg = mean + 2 * C;
     T* sgx = mean + 3 * C;
-    if constexpr (!Bk::is_device && by_channel) {
-      backward_by_channel<Id>(c, g, mean, invstd);
-      return;
-    }
     Bk::segmented_reduce(
         launch::reduction, C, n, TG_BODY_OF_VALUES(std::size_t ch, std::size_t r) { return g[at(ch, r)]; },
         detail::plus_op{}, T(0), sg);
@@ -214,10 +218,8 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
       constexpr bool split = Ctx::materialised(BatchNormNode::template cid<Id, 0>);  // dx a buffer: disjoint writes
       Bk::template for_each_grid<images, C, inner, split>(
           launch::elementwise, TG_BODY(std::size_t i, std::size_t, std::size_t ch, std::size_t) {
-            const T scale = this->template in<Id, 1>(c, ch) * invstd[ch];
-            const T xhat = (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch];
-            this->template add_grad<Id, 0>(
-                c, i, train ? scale / T(n) * (T(n) * g[i] - sg[ch] - xhat * sgx[ch]) : scale * g[i]);
+            const dx_terms k = dx_coefficients(this->template in<Id, 1>(c, ch), invstd[ch], sg[ch], sgx[ch], train);
+            this->template add_grad<Id, 0>(c, i, k.a * g[i] + k.b * (this->template in<Id, 0>(c, i) - mean[ch]) + k.d);
           });
     }
   }
@@ -225,7 +227,41 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
 
 template <class X, class G, class B, std::size_t C>
 template <std::size_t Id, class Ctx>
-void BatchNormNode<X, G, B, C>::backward_by_channel(Ctx& c, const T* g, const T* mean, const T* invstd) const {
+void BatchNormNode<X, G, B, C>::forward_by_channel(Ctx& c) const {
+  T* y = this->template out<Id>(c);
+  T* mean = this->template scratch<T, Id>(c);
+  T* invstd = mean + C;
+  const T eps = T(layer->eps), m = T(layer->momentum);
+  const bool train = layer->training;
+  detail::parallel_for(C, S::size >= host_backend::parallel_elements ? 1 : C, [&](std::size_t c0, std::size_t c1) {
+    for (std::size_t ch = c0; ch < c1; ++ch) {
+      if (train) {
+        const T mu = channel_sum(ch, [&](std::size_t i) { return this->template in<Id, 0>(c, i); }) / T(n);
+        const auto square = [&](std::size_t i) {
+          const T d = this->template in<Id, 0>(c, i) - mu;
+          return d * d;
+        };
+        const T var = channel_sum(ch, square) / T(n);
+        mean[ch] = mu;
+        invstd[ch] = T(1) / std::sqrt(var + eps);
+        update_running(running_mean[ch], running_var[ch], mu, var, m);
+      } else {
+        mean[ch] = running_mean[ch];
+        invstd[ch] = T(1) / std::sqrt(running_var[ch] + eps);
+      }
+      // y = gamma (x - mean) invstd + beta = a x + b
+      const T a = this->template in<Id, 1>(c, ch) * invstd[ch], b = this->template in<Id, 2>(c, ch) - mean[ch] * a;
+      for_channel(ch, [&](std::size_t i) { y[i] = a * this->template in<Id, 0>(c, i) + b; });
+    }
+  });
+}
+
+template <class X, class G, class B, std::size_t C>
+template <std::size_t Id, class Ctx>
+void BatchNormNode<X, G, B, C>::backward_by_channel(Ctx& c) const {
+  const T* g = this->template out_grad<Id>(c);
+  const T* mean = this->template scratch<T, Id>(c);
+  const T* invstd = mean + C;
   constexpr bool split = Ctx::materialised(BatchNormNode::template cid<Id, 0>);  // dx a buffer: disjoint writes
   const bool train = layer->training;
   const auto channels = [&](std::size_t c0, std::size_t c1) {
@@ -236,11 +272,9 @@ void BatchNormNode<X, G, B, C>::backward_by_channel(Ctx& c, const T* g, const T*
       if constexpr (BatchNormNode::template wants_grad<Id, 1, Ctx>()) this->template add_grad<Id, 1>(c, ch, sgx);
       if constexpr (BatchNormNode::template wants_grad<Id, 2, Ctx>()) this->template add_grad<Id, 2>(c, ch, sg);
       if constexpr (BatchNormNode::template wants_grad<Id, 0, Ctx>()) {
-        // dx = gamma is / n (n g - sg - xhat sgx) = a g + b (x - mean) + d (training); gamma is g (eval)
-        const T a = this->template in<Id, 1>(c, ch) * is;
-        const T b = train ? -a * is * sgx / T(n) : T(0), d = train ? -a * sg / T(n) : T(0);
+        const dx_terms k = dx_coefficients(this->template in<Id, 1>(c, ch), is, sg, sgx, train);
         for_channel(ch, [&](std::size_t i) {
-          this->template add_grad<Id, 0>(c, i, a * g[i] + b * (this->template in<Id, 0>(c, i) - mu) + d);
+          this->template add_grad<Id, 0>(c, i, k.a * g[i] + k.b * (this->template in<Id, 0>(c, i) - mu) + k.d);
         });
       }
     }
