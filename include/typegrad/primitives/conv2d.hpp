@@ -334,10 +334,8 @@ struct Conv2dNode : kernel_node<typename X::value_type,
                   sum += col[(n * rows + row) * cols_n + std::size_t(rs) / S * G::Wo + std::size_t(qs) / S];
                 }
               }
-              if constexpr (Conv2dNode::template assigns_grad<Id, 0, Ctx>())
-                dx[e] = sum;
-              else
-                dx[e] += sum;
+              // a plain conditional: nvcc's extended lambdas may not first-capture dx inside an if constexpr
+              dx[e] = (Conv2dNode::template assigns_grad<Id, 0, Ctx>() ? T(0) : dx[e]) + sum;
             });
       }
     } else if constexpr (direct) {
