@@ -51,6 +51,68 @@ TEST_CASE("softmax and log_softmax", "[gradcheck]") {
   }
 }
 
+TEST_CASE("softmax and log_softmax over rows longer than one block of partial results", "[gradcheck]") {
+  // 19 along the axis: two blocks of the 8 partial sums and a tail of 3
+  auto x = random<double, 2, 19, 19>(-3, 3);
+  SECTION("softmax, last axis") {
+    check_primitive([](auto a) { return tg::softmax<2>(a); }, x);
+  }
+  SECTION("softmax, middle axis") {
+    check_primitive([](auto a) { return tg::softmax<1>(a); }, x);
+  }
+  SECTION("log_softmax, last axis") {
+    check_primitive([](auto a) { return tg::log_softmax<2>(a); }, x);
+  }
+}
+
+namespace {
+// softmax(x_b)_k and log softmax(x_b)_k against long double, relative errors; the sum below the maximum kept
+// apart from the maximum's 1 (a confident row's log p ~ -1e-15)
+template <class T, std::size_t R, std::size_t N>
+void check_softmax_rows(const tg::Tensor<T, R, N>& x, double tolerance) {
+  auto soft = tg::compile_inference<tg::Input<T, R, N>>([](auto v) { return tg::softmax<1>(v); });
+  auto log_soft = tg::compile_inference<tg::Input<T, R, N>>([](auto v) { return tg::log_softmax<1>(v); });
+  const auto p = soft(x);
+  const auto lp = log_soft(x);
+  for (std::size_t b = 0; b < R; ++b) {
+    long double m = x(b, 0);
+    for (std::size_t k = 0; k < N; ++k) m = std::max<long double>(m, x(b, k));
+    long double below = 0, ties = 0;
+    for (std::size_t k = 0; k < N; ++k)
+      (x(b, k) == m ? ties : below) += std::exp(static_cast<long double>(x(b, k)) - m);
+    const long double r = below + (ties - 1), s = 1 + r;
+    for (std::size_t k = 0; k < N; ++k) {
+      const long double want_lp = (static_cast<long double>(x(b, k)) - m) - std::log1p(r);
+      INFO("row " << b << " element " << k << ": " << p(b, k) << ", " << lp(b, k));
+      const long double want_p = std::exp(static_cast<long double>(x(b, k)) - m) / s;
+      CHECK(double(std::abs((p(b, k) - want_p) / want_p)) < tolerance);
+      CHECK(double(std::abs((lp(b, k) - want_lp) / want_lp)) < tolerance);
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("softmax and log_softmax match the definition with ties at the maximum", "[value]") {
+  // row 0: the maximum three times (positions 1, 9 and 17: both blocks and the tail); row 1: confident (36 against
+  // at most 1, so log p of the maximum is ~ -1e-15, which only log1p of the others' sum keeps); row 2: random;
+  // row 3: all equal (p = 1/19)
+  constexpr std::size_t N = 19;
+  auto fill = [](auto& x) {
+    for (std::size_t k = 0; k < N; ++k) {
+      x(0, k) = k == 1 || k == 9 || k == 17 ? 2.5 : -0.25 * double(k % 5);
+      x(1, k) = k == 12 ? 36.0 : 1.0 - 0.125 * double(k);
+      x(3, k) = 0.75;
+    }
+  };
+  auto xd = random<double, 4, N>(-3, 3);
+  fill(xd);
+  check_softmax_rows(xd, 1e-13);
+  tg::Tensor<float, 4, N> xf;
+  for (std::size_t i = 0; i < xd.size(); ++i) xf[i] = float(xd[i]);
+  fill(xf);
+  check_softmax_rows(xf, 2e-6);
+}
+
 TEST_CASE("softmax is stable for large logits", "[gradcheck]") {
   tg::Tensor<double, 1, 3> x{1000.0, 1001.0, 1002.0};
   auto r = tg::value_and_grad([](auto a) { return tg::sum(tg::log_softmax<1>(a) * tg::log_softmax<1>(a)); }, x);

@@ -101,5 +101,13 @@ TG_HD inline T tanh_of(T x) {
   else
     return std::tanh(x);
 }
+// c ? a : b that keeps a float loop vectorisable (select above); plain ?: for double
+template <class T>
+TG_HD inline T select_of(bool c, T a, T b) {
+  if constexpr (std::is_same_v<T, float>)
+    return math::select(c, a, b);
+  else
+    return c ? a : b;
+}
 
 }  // namespace tg::math

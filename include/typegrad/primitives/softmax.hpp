@@ -31,30 +31,55 @@ struct SoftmaxNode : kernel_node<typename X::value_type, typename X::shape_type,
 
   static constexpr bool runs_on_device = true;
 
-  // one body per lane (p, q): the n elements along Axis
+  // Reductions along the axis keep W independent partial results (one 8-float vector; GCC vectorises the
+  // loops over a block of W, not a single chain of dependent adds), combined in a fixed order: deterministic.
+  static constexpr std::size_t W = 8;
+  static constexpr std::size_t blocked = n / W * W;
+
+  // one body per lane (p, q): the n elements along Axis. Pass 1: y = x, m = max. Pass 2: e_k = e^(x_k - m) and
+  // s = 1 + r, r = sum of e_k over k with x_k < m plus (ties - 1): adding the maximum's 1 first would round a
+  // confident row's tiny r away, which log1p(r) keeps. Pass 3: y = e / s, or (x - m) - log1p(r).
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
     T* y = this->template out<Id>(c);
     Ctx::backend::for_each(launch::elementwise, pre * post, TG_BODY(std::size_t lane) {
       const std::size_t p = lane / post, q = lane % post;
-      T m = -std::numeric_limits<T>::infinity();
-      std::size_t j = 0;
-      for (std::size_t k = 0; k < n; ++k) {
+      T mw[W];
+      for (std::size_t l = 0; l < W; ++l) mw[l] = -std::numeric_limits<T>::infinity();
+      for (std::size_t k0 = 0; k0 < blocked; k0 += W)
+        for (std::size_t l = 0; l < W; ++l) {
+          const T v = this->template in<Id, 0>(c, at(p, k0 + l, q));
+          y[at(p, k0 + l, q)] = v;
+          mw[l] = math::select_of(v > mw[l], v, mw[l]);  // NaN never wins, as in the 1-chain loop
+        }
+      for (std::size_t k = blocked; k < n; ++k) {
         const T v = this->template in<Id, 0>(c, at(p, k, q));
         y[at(p, k, q)] = v;
-        if (v > m) m = v, j = k;
+        mw[0] = math::select_of(v > mw[0], v, mw[0]);
       }
-      T r = 0;  // s = sum_k exp(x_k - m) = 1 + r
-      for (std::size_t k = 0; k < n; ++k)
-        if (k != j) r += math::exp_of(y[at(p, k, q)] - m);
-      const T s = 1 + r;
-      if constexpr (is_log) {
-        // (x - m) - log1p(r): m + log s, or log of the rounded 1 + r, would lose a confident row's tiny log s
+      T m = mw[0];
+      for (std::size_t l = 1; l < W; ++l) m = mw[l] > m ? mw[l] : m;
+      T rw[W], tw[W];  // sums of e_k below the maximum, counts of k at it
+      for (std::size_t l = 0; l < W; ++l) rw[l] = tw[l] = 0;
+      const auto part = [&](std::size_t k, std::size_t l) {
+        const T v = y[at(p, k, q)];
+        const T e = math::exp_of(v - m);
+        if (!is_log) y[at(p, k, q)] = e;
+        rw[l] += math::select_of(v == m, T(0), e);
+        tw[l] += math::select_of(v == m, T(1), T(0));
+      };
+      for (std::size_t k0 = 0; k0 < blocked; k0 += W)
+        for (std::size_t l = 0; l < W; ++l) part(k0 + l, l);
+      for (std::size_t k = blocked; k < n; ++k) part(k, 0);
+      T r = 0, ties = 0;
+      for (std::size_t l = 0; l < W; ++l) r += rw[l], ties += tw[l];
+      r += ties - 1;
+      if (is_log) {
         const T log_s = std::log1p(r);
         for (std::size_t k = 0; k < n; ++k) y[at(p, k, q)] = (y[at(p, k, q)] - m) - log_s;
       } else {
-        const T inv = T(1) / s;
-        for (std::size_t k = 0; k < n; ++k) y[at(p, k, q)] = math::exp_of(y[at(p, k, q)] - m) * inv;
+        const T inv = T(1) / (1 + r);
+        for (std::size_t k = 0; k < n; ++k) y[at(p, k, q)] *= inv;
       }
     });
   }
@@ -66,8 +91,16 @@ struct SoftmaxNode : kernel_node<typename X::value_type, typename X::shape_type,
       const T* g = this->template out_grad<Id>(c);
       Ctx::backend::for_each(launch::elementwise, pre * post, TG_BODY(std::size_t lane) {
         const std::size_t p = lane / post, q = lane % post;
+        T sw[W];  // s = sum_k g_k (log) or sum_k g_k y_k
+        for (std::size_t l = 0; l < W; ++l) sw[l] = 0;
+        for (std::size_t k0 = 0; k0 < blocked; k0 += W)
+          for (std::size_t l = 0; l < W; ++l) {
+            const std::size_t i = at(p, k0 + l, q);
+            sw[l] += is_log ? g[i] : g[i] * y[i];
+          }
+        for (std::size_t k = blocked; k < n; ++k) sw[0] += is_log ? g[at(p, k, q)] : g[at(p, k, q)] * y[at(p, k, q)];
         T s = 0;
-        for (std::size_t k = 0; k < n; ++k) s += is_log ? g[at(p, k, q)] : g[at(p, k, q)] * y[at(p, k, q)];
+        for (std::size_t l = 0; l < W; ++l) s += sw[l];
         for (std::size_t k = 0; k < n; ++k) {
           const std::size_t i = at(p, k, q);
           const T dx = is_log ? g[i] - math::exp_of(y[i]) * s : y[i] * (g[i] - s);
