@@ -33,3 +33,19 @@ float dense_relu_step(const tg::Tensor<float, 64, 784>& x, const tg::Tensor<floa
   });
   return p(x, target);
 }
+
+// Attention's heads split from one projection: reshape(permute(reshape(slice(x W^T)))) is a region of index maps
+// only, which runs by runs of a head's width (run_index): both its loops must vectorise.
+tg::Parameter<float, 96, 64> projection;
+float split_heads_step(const tg::Tensor<float, 8, 16, 64>& x) {
+  static auto p = tg::compile<tg::Input<float, 8, 16, 64>>([](auto v) {
+    auto qkv = tg::matmul(v, tg::transpose(projection));  // [8, 16, 96]
+    auto head = [&]<std::size_t Begin>(std::integral_constant<std::size_t, Begin>) {
+      return tg::reshape<16, 16, 16>(
+          tg::permute<0, 2, 1, 3>(tg::reshape<8, 16, 2, 16>(tg::slice<2, Begin, Begin + 32>(qkv))));
+    };
+    return tg::sum(
+        tg::matmul(head(std::integral_constant<std::size_t, 0>{}), head(std::integral_constant<std::size_t, 32>{})));
+  });
+  return p(x);
+}

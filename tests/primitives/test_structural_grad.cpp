@@ -24,6 +24,70 @@ TEST_CASE("shape primitives", "[gradcheck]") {
   }
 }
 
+namespace {
+// attention's heads from one projection [2, 8, 96]: a third of the last axis, split into 2 heads of 16, heads
+// first; Begin picks the third (0, 32 or 64)
+template <std::size_t Begin, std::size_t... To, class X>
+auto head_split(X&& x) {
+  return tg::reshape<To...>(tg::permute<0, 2, 1, 3>(tg::reshape<2, 8, 2, 16>(tg::slice<2, Begin, Begin + 32>(x))));
+}
+tg::Parameter<double, 2, 8, 96> projected;
+using tg::detail::contiguous_run;
+using tg::detail::run_length;
+// runs: the head width 16 (permute keeps the last axis); a slice read from a buffer at any start keeps its
+// length; under a permute the slice's runs must start where the permute's do; a transpose or a broadcast has none
+static_assert(contiguous_run<decltype(head_split<32, 4, 8, 16>(projected))>() == 16);
+static_assert(run_length<decltype(head_split<32, 4, 8, 16>(projected))> == 16);
+static_assert(contiguous_run<decltype(tg::slice<2, 3, 35>(projected))>() == 32);
+static_assert(
+    contiguous_run<decltype(tg::permute<1, 0, 2>(tg::reshape<16, 2, 16>(tg::slice<2, 3, 35>(projected))))>() == 16);
+static_assert(contiguous_run<decltype(tg::slice<1, 8, 24>(tg::permute<0, 2, 1>(tg::slice<2, 3, 35>(projected))))>() ==
+              1);
+static_assert(contiguous_run<decltype(tg::transpose(projected))>() == 1);
+static_assert(contiguous_run<decltype(tg::exp(tg::slice<2, 0, 32>(projected)) + tg::slice<2, 32, 64>(projected))>() ==
+              32);
+static_assert(run_length<decltype(projected + tg::Parameter<double, 96>{})> == 0);  // by rows (a bias)
+}  // namespace
+
+TEST_CASE("regions of index maps run by runs of consecutive elements", "[gradcheck]") {
+  // each operand of the batched product is a region of index maps (materialised: a product reads buffers) that
+  // runs by runs of 16: forward copies a run, backward pushes one into the slice of the projection
+  auto x = random<double, 2, 8, 96>();
+  SECTION("two heads of one projection") {
+    check_primitive([](auto a) { return tg::matmul(head_split<0, 4, 8, 16>(a), head_split<32, 4, 16, 8>(a)); }, x);
+  }
+  SECTION("an element-wise map of two heads") {
+    check_primitive(
+        [](auto a) {
+          return tg::matmul(tg::tanh(head_split<0, 4, 8, 16>(a)) * head_split<64, 4, 8, 16>(a),
+                            head_split<32, 4, 16, 8>(a));
+        },
+        x);
+  }
+  SECTION("heads joined back after a product (one-to-one: the product's adjoint is assigned)") {
+    check_primitive(
+        [](auto a, auto w) {
+          auto heads = tg::matmul(head_split<0, 4, 8, 16>(a), w);  // [4, 8, 16]: (batch, head), token, feature
+          return tg::matmul(tg::reshape<16, 32>(tg::permute<0, 2, 1, 3>(tg::reshape<2, 2, 8, 16>(heads))),
+                            tg::reshape<32, 24>(tg::slice<2, 0, 48>(a)));
+        },
+        x, random<double, 4, 16, 16>(-0.25, 0.25));  // small: the loss, cubic in x, stays O(10) for the checker
+  }
+  SECTION("values: the split is the definition's") {
+    tg::Tensor<double, 4, 16, 16> eye{};
+    for (std::size_t b = 0; b < 4; ++b)
+      for (std::size_t k = 0; k < 16; ++k) eye(b, k, k) = 1.0;
+    auto p = tg::compile_inference<tg::Input<double, 2, 8, 96>, tg::Input<double, 4, 16, 16>>(
+        [](auto a, auto e) { return tg::matmul(head_split<32, 4, 8, 16>(a), e); });
+    const auto y = p(x, eye);
+    // y[(n, h), t, f] = x[n, t, 32 + 16 h + f]
+    for (std::size_t n = 0; n < 2; ++n)
+      for (std::size_t h = 0; h < 2; ++h)
+        for (std::size_t t = 0; t < 8; ++t)
+          for (std::size_t f = 0; f < 16; ++f) CHECK(y(n * 2 + h, t, f) == x(n, t, 32 + 16 * h + f));
+  }
+}
+
 TEST_CASE("reductions", "[gradcheck]") {
   auto x = random_distinct<double, 3, 4, 5>();  // no ties for max
   SECTION("sum of all") { check_primitive([](auto a) { return tg::sum(a); }, x); }

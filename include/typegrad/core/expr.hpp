@@ -30,7 +30,7 @@ namespace tg {
 // A node that the plan materialises is read from its buffer; otherwise it is computed in place.
 namespace detail {
 
-// The index i is a flat std::size_t or a row_index (shape.hpp) inside host region loops.
+// The index i is a flat std::size_t, or a row_index or run_index (shape.hpp) inside host region loops.
 template <std::size_t Id, class N, class Ctx, class I>
 TG_HD TG_INLINE typename N::value_type value(const N& n, const Ctx& c, I i) {
   using T = typename N::value_type;
@@ -161,7 +161,9 @@ struct Map : node_tag {
 };
 
 // IndexMap: out[i] = child[Mapping::source(i)] (reshape, transpose, slice, broadcast_to).
-// Mapping provides shape_type and a static source(i).
+// Mapping provides shape_type and a static source(i); optionally `run` and `run_start_step`: for i a multiple of
+// run and j < run, source(i + j) = source(i) + j, and every such source(i) is a multiple of run_start_step (0: any
+// start). Host region loops then copy whole runs (fused_loops.hpp, contiguous_run).
 template <class Mapping, class C>
 struct IndexMap : node_tag {
   using value_type = typename C::value_type;
@@ -179,18 +181,27 @@ struct IndexMap : node_tag {
   template <class... C2>
   using rebind = IndexMap<Mapping, C2...>;
 
+  // the child's index; inside a run (run_index) only the run's start is mapped
+  template <class I>
+  static TG_HD TG_INLINE auto source(I i) {
+    if constexpr (std::is_same_v<I, run_index>)
+      return run_index{Mapping::source(i.start), i.j};
+    else
+      return Mapping::source(std::size_t(i));
+  }
+
   template <std::size_t Id, class Ctx, class I>
   TG_HD TG_INLINE value_type compute(const Ctx& c, I i) const {
-    return detail::value<Id - 1>(std::get<0>(kids), c, Mapping::source(std::size_t(i)));
+    return detail::value<Id - 1>(std::get<0>(kids), c, source(i));
   }
   template <std::size_t Id, class Ctx, class I>
   TG_HD TG_INLINE auto eval_tree(const Ctx& c, I i) const {
-    auto t = detail::eval<Id - 1>(std::get<0>(kids), c, Mapping::source(std::size_t(i)));
+    auto t = detail::eval<Id - 1>(std::get<0>(kids), c, source(i));
     return detail::node_tree<value_type, decltype(t)>{t.y, std::make_tuple(t)};
   }
   template <std::size_t Id, class Ctx, class I, class Tree>
   TG_HD TG_INLINE void push_children(const Ctx& c, I i, const Tree& t, value_type g) const {
-    detail::push<Id - 1>(std::get<0>(kids), c, Mapping::source(std::size_t(i)), std::get<0>(t.c), g);
+    detail::push<Id - 1>(std::get<0>(kids), c, source(i), std::get<0>(t.c), g);
   }
 };
 

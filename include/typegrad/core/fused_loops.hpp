@@ -3,6 +3,7 @@
 // the region's partial derivatives into its leaves. Device backends run the same bodies through
 // Backend::for_each (context.hpp: region_forward, region_backward).
 #include <cstddef>
+#include <numeric>
 #include <utility>
 
 #include "typegrad/core/expr.hpp"
@@ -33,6 +34,45 @@ inline constexpr std::size_t row_length = S::rank >= 2 && S::dims[S::rank - 1] >
                                               ? S::dims[S::rank - 1]
                                               : 0;
 
+// The length R of the runs [i, i + R) of region elements (i a multiple of R) that every leaf reads at
+// consecutive positions; 0: any length (a number, a buffer read at the region's own index). Through an index
+// map: its run, or when the child has runs itself, the gcd of its run, its run starts' step and the child's
+// (IndexMap's comment, expr.hpp). A region of
+// index maps (attention's heads split from one projection and joined back) then runs by runs of R and copies
+// each run with one mapped start (run_index, shape.hpp) instead of mapping every element.
+template <class N>
+constexpr std::size_t contiguous_run() {
+  if constexpr (N::kind != node_kind::pointwise) {
+    return 0;
+  } else if constexpr (requires { typename N::mapping; }) {
+    using M = typename N::mapping;
+    if constexpr (requires { M::run; }) {
+      constexpr std::size_t child = contiguous_run<child_t<N, 0>>();  // a run start must also start the child's
+      return child == 0 ? M::run : std::gcd(M::run, std::gcd(M::run_start_step, child));
+    } else {
+      return 1;
+    }
+  } else if constexpr (requires { N::binds_level; }) {
+    return 1;  // a let: not taken apart here
+  } else {
+    return []<std::size_t... K>(std::index_sequence<K...>) {
+      constexpr bool same = ((child_t<N, K>::kind == node_kind::inline_scalar ||
+                              child_t<N, K>::shape_type::size == N::shape_type::size) &&
+                             ... && true);
+      std::size_t r = same ? 0 : 1;  // a broadcast operand: 1 (row loops handle a bias)
+      if constexpr (same) ((r = std::gcd(r, contiguous_run<child_t<N, K>>())), ...);
+      return r;
+    }
+    (std::make_index_sequence<child_count_v<N>>{});
+  }
+}
+// Run loops when the runs are long enough to vectorise and the region maps indices at all
+template <class N, class S = typename N::shape_type>
+inline constexpr std::size_t run_length = row_length<N> == 0 &&
+                                                  contiguous_run<N>() >= 16 && contiguous_run<N>() < S::size
+                                              ? contiguous_run<N>()
+                                              : 0;
+
 // Does the backward of element i send adjoints to element i of every leaf only (no broadcast operand, no
 // index map)? Then ranges of i may run on different threads without two of them adding into one element.
 template <class N>
@@ -51,23 +91,34 @@ constexpr bool pushes_elementwise() {
   }
 }
 
-// Rows [r0, r1) of the region (rows of L elements when L > 0, else single elements), forward and backward.
-template <std::size_t Id, std::size_t L, class N, class Ctx, class T>
+// Rows [r0, r1) of the region, forward and backward: rows of L elements when L > 0 (row_index), runs of R
+// elements when R > 0 (run_index), else single elements.
+template <std::size_t Id, std::size_t L, std::size_t R, class N, class Ctx, class T>
 TG_INLINE void forward_range(const N& n, const Ctx& c, T* TG_RESTRICT out, std::size_t r0, std::size_t r1) {
   if constexpr (L > 0) {
     for (std::size_t r = r0; r < r1; ++r)
       for (std::size_t j = 0; j < L; ++j) out[r * L + j] = n.template compute<Id>(c, row_index<L>{r, j});
+  } else if constexpr (R > 0) {
+    for (std::size_t r = r0; r < r1; ++r)
+      for (std::size_t j = 0; j < R; ++j)  // probe: region forward by runs
+        out[r * R + j] = n.template compute<Id>(c, run_index{r * R, j});
   } else {
     for (std::size_t i = r0; i < r1; ++i) out[i] = n.template compute<Id>(c, i);
   }
 }
-template <std::size_t Id, std::size_t L, class N, class Ctx, class T>
+template <std::size_t Id, std::size_t L, std::size_t R, class N, class Ctx, class T>
 TG_INLINE void backward_range(const N& n, const Ctx& c, const T* TG_RESTRICT g, std::size_t r0, std::size_t r1) {
   if constexpr (L > 0) {
     for (std::size_t r = r0; r < r1; ++r)
       for (std::size_t j = 0; j < L; ++j) {  // probe: region backward by rows
         const row_index<L> i{r, j};
         n.template push_children<Id>(c, i, n.template eval_tree<Id>(c, i), g[r * L + j]);
+      }
+  } else if constexpr (R > 0) {
+    for (std::size_t r = r0; r < r1; ++r)
+      for (std::size_t j = 0; j < R; ++j) {  // probe: region backward by runs
+        const run_index i{r * R, j};
+        n.template push_children<Id>(c, i, n.template eval_tree<Id>(c, i), g[r * R + j]);
       }
   } else {
     for (std::size_t i = r0; i < r1; ++i) n.template push_children<Id>(c, i, n.template eval_tree<Id>(c, i), g[i]);
@@ -82,12 +133,13 @@ inline constexpr std::size_t parallel_region_elements = 32 * 1024;
 template <std::size_t Id, class N, class Ctx, class T>
 __attribute__((noinline)) void fused_forward(const N& n, const Ctx& c, T* TG_RESTRICT out) {
   using S = typename N::shape_type;
-  constexpr std::size_t L = row_length<N>, rows = L > 0 ? S::size / L : S::size, per_row = L > 0 ? L : 1;
+  constexpr std::size_t L = row_length<N>, R = run_length<N>, per_row = L > 0 ? L : R > 0 ? R : 1;
+  constexpr std::size_t rows = S::size / per_row;
   if constexpr (S::size >= parallel_region_elements) {
     parallel_for(rows, parallel_region_elements / 2 / per_row + 1,
-                 [&](std::size_t r0, std::size_t r1) { forward_range<Id, L>(n, c, out, r0, r1); });
+                 [&](std::size_t r0, std::size_t r1) { forward_range<Id, L, R>(n, c, out, r0, r1); });
   } else {
-    forward_range<Id, L>(n, c, out, 0, rows);
+    forward_range<Id, L, R>(n, c, out, 0, rows);
   }
 }
 // Its backward: dy[i] pushed through the region's partial derivatives into the region's leaves; split over
@@ -95,12 +147,13 @@ __attribute__((noinline)) void fused_forward(const N& n, const Ctx& c, T* TG_RES
 template <std::size_t Id, class N, class Ctx, class T>
 __attribute__((noinline)) void fused_backward(const N& n, const Ctx& c, const T* TG_RESTRICT g) {
   using S = typename N::shape_type;
-  constexpr std::size_t L = row_length<N>, rows = L > 0 ? S::size / L : S::size, per_row = L > 0 ? L : 1;
+  constexpr std::size_t L = row_length<N>, R = run_length<N>, per_row = L > 0 ? L : R > 0 ? R : 1;
+  constexpr std::size_t rows = S::size / per_row;
   if constexpr (S::size >= parallel_region_elements && pushes_elementwise<N>()) {
     parallel_for(rows, parallel_region_elements / 2 / per_row + 1,
-                 [&](std::size_t r0, std::size_t r1) { backward_range<Id, L>(n, c, g, r0, r1); });
+                 [&](std::size_t r0, std::size_t r1) { backward_range<Id, L, R>(n, c, g, r0, r1); });
   } else {
-    backward_range<Id, L>(n, c, g, 0, rows);
+    backward_range<Id, L, R>(n, c, g, 0, rows);
   }
 }
 

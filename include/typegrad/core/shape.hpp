@@ -190,6 +190,23 @@ TG_HD TG_INLINE constexpr auto broadcast_index(row_index<L> i) {
   }
 }
 
+// An index inside a run of consecutive region elements that every leaf of the region reads at consecutive
+// positions (host region loops, fused_loops.hpp): `start` is the index of the run's first element as the node at
+// hand sees it, j the offset along the run. Index maps move `start` only (IndexMap), so their arithmetic does
+// not depend on j and compilers hoist it out of the loop over the run, which then vectorises.
+struct run_index {
+  std::size_t start, j;
+  TG_HD TG_INLINE constexpr operator std::size_t() const { return start + j; }
+};
+template <class From, class To>
+TG_HD TG_INLINE constexpr auto broadcast_index(run_index i) {
+  static_assert(From::size == To::size || From::size == 1, "typegrad: a run loop has no broadcast operand");
+  if constexpr (From::size == To::size)
+    return i;
+  else
+    return std::size_t(0);
+}
+
 // A list of axes, as it appears in error messages.
 template <std::size_t... A>
 struct axes {};

@@ -9,6 +9,7 @@ template <class S>
 struct fence_mapping {
   using shape_type = S;
   static constexpr bool one_to_one = true;
+  static constexpr std::size_t run = S::size, run_start_step = 0;  // the identity
   static TG_HD TG_INLINE std::size_t source(std::size_t i) { return i; }
 };
 template <class C>

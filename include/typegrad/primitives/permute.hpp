@@ -12,6 +12,14 @@ struct permute_mapping {
   static constexpr std::array<std::size_t, sizeof...(P)> perm{P...};
   using shape_type = shape<From::dims[P]...>;
   static constexpr bool one_to_one = true;  // each source element is read by exactly one output element
+  // the trailing axes the permutation keeps in place are copied in runs of their product; every other axis'
+  // stride in From is a multiple of it
+  static constexpr std::size_t run = [] {
+    std::size_t r = 1;
+    for (std::size_t k = perm.size(); k-- > 0 && perm[k] == k;) r *= From::dims[k];
+    return r;
+  }();
+  static constexpr std::size_t run_start_step = run;
   static TG_HD TG_INLINE std::size_t source(std::size_t i) {
     std::size_t j = 0;
     detail::for_each_axis_down<sizeof...(P)>([&](auto axis) {

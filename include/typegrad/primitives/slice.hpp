@@ -1,5 +1,7 @@
 #pragma once
 // y = x[..., Begin:End, ...] along Axis;  dx = dy placed back at those positions (zero elsewhere).
+#include <numeric>
+
 #include "typegrad/core/expr.hpp"
 
 namespace tg {
@@ -16,6 +18,9 @@ struct slice_mapping {
   using shape_type = decltype([]<std::size_t... K>(std::index_sequence<K...>) {
     return shape<(K == Axis ? len : From::dims[K])...>{};
   }(std::make_index_sequence<From::rank>{}));
+  // the len x inner elements of one outer position are contiguous in From, starting at
+  // (outer dims[Axis] + Begin) inner
+  static constexpr std::size_t run = len * inner, run_start_step = inner * std::gcd(From::dims[Axis], Begin);
   static TG_HD TG_INLINE std::size_t source(std::size_t i) {
     const std::size_t outer = i / (len * inner);
     const std::size_t a = (i / inner) % len;
