@@ -1,7 +1,8 @@
 #pragma once
 // tg::check_gradients for the device backend: the analytic gradients of a device training program
-// against central differences of a device evaluation program (same options and error measure as
-// api/check_gradients.hpp). Host arguments and parameters are perturbed and copied up before each
+// against central differences of a device program's forward pass (a double training program's evaluate(): the
+// type check_gradients builds, so check_gradients_in<float> adds one instantiation, not two) (same options and error
+// measure as api/check_gradients.hpp). Host arguments and parameters are perturbed and copied up before each
 // evaluation, so every number compared was computed by device code.
 #include "typegrad/api/check_gradients.hpp"
 #include "typegrad/device/program.hpp"
@@ -48,11 +49,10 @@ GradientCheck check_gradients(F&& f, const Args&... args) {
   const GradientCheckOptions o{};
   Parameters store;
   auto train = compile<tg::detail::spec_of_t<Args>...>(store, f);
-  auto eval = compile_inference<tg::detail::spec_of_t<Args>...>(store, f);
   std::tuple<Args...> xs{args...};
   auto dxs = std::make_tuple(detail::upload_argument(args)...);
   std::apply([&](const auto&... d) { train(d...); }, dxs);
-  auto evaluate = [&] { return std::apply([&](const auto&... d) { return eval.evaluate(d...); }, dxs); };
+  auto evaluate = [&] { return std::apply([&](const auto&... d) { return train.evaluate(d...); }, dxs); };
   GradientCheck r;
   detail::check_arguments(r, train, xs, dxs, evaluate, o);
   std::size_t p = 0;
@@ -82,7 +82,7 @@ GradientCheck check_gradients_in(F&& f, const Args&... args) {
   auto converted = std::make_tuple(tg::detail::as_type<T>(args)...);
   auto train = std::apply(
       [&](const auto&... c) { return compile<tg::detail::spec_of_t<decltype(c)>...>(store, f); }, converted);
-  auto eval = compile_inference<tg::detail::spec_of_t<Args>...>(store, f);
+  auto eval = compile<tg::detail::spec_of_t<Args>...>(store, f);  // check_gradients' program type: one instantiation
   auto dconv = std::apply([](const auto&... c) { return std::make_tuple(detail::upload_argument(c)...); }, converted);
   std::apply([&](const auto&... d) { train(d...); }, dconv);
   std::tuple<Args...> xs{args...};

@@ -93,11 +93,14 @@ void check_arguments(GradientCheck& r, const VG& vg, std::tuple<Args...>& xs, Ev
   (std::index_sequence_for<Args...>{});
 }
 
+// The loss of f at xs, forward only, from the program type value_and_grad(f, xs...) builds: one program type per
+// check (an evaluation program would be a third instantiation of f beside the double and float training programs
+// of check_primitive-style tests: compile time, not run time, dominates the test suite).
 template <class F, class... Args>
 auto evaluator(F& f, std::tuple<Args...>& xs) {
-  using E = evaluation_program<F, Args...>;
-  return [program = std::make_shared<E>(trace<spec_of_t<Args>...>(f)), &xs] {
-    return std::apply([&](const auto&... a) { return (*program)(a...)[0]; }, xs);
+  using P = differentiation_program<F, Args...>;
+  return [program = std::make_shared<P>(trace<spec_of_t<Args>...>(f)), &xs] {
+    return std::apply([&](const auto&... a) { return program->evaluate(a...); }, xs);
   };
 }
 }  // namespace detail
@@ -109,7 +112,7 @@ GradientCheck check_gradients(F&& f, const Args&... args) {
   const GradientCheckOptions o{};
   auto vg = value_and_grad(f, args...);
   std::tuple<Args...> xs{args...};
-  auto evaluate = detail::evaluator(f, xs);
+  auto evaluate = [&] { return std::apply([&](const auto&... a) { return vg.program->evaluate(a...); }, xs); };
   GradientCheck r;
   detail::check_arguments(r, vg, xs, evaluate, o);
   std::size_t p = 0;
