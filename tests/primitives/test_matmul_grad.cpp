@@ -34,6 +34,17 @@ TEST_CASE("matmul", "[gradcheck]") {
   SECTION("broadcast batch with B^T") {
     check_primitive([](auto a, auto b) { return tg::matmul(a, tg::transpose(b)); }, random<double, 2, 3, 4>(), random<double, 5, 4>());
   }
+  SECTION("batched with B^T (attention's Q K^T), A^T and both: folded into the GEMMs") {
+    static_assert(tg::detail::transposed_operand<decltype(tg::transpose(tg::Parameter<double, 2, 5, 4>{}))>::value);
+    check_primitive([](auto a, auto b) { return tg::matmul(a, tg::transpose(b)); }, random<double, 2, 3, 4>(),
+                    random<double, 2, 5, 4>());
+    check_primitive([](auto a, auto b) { return tg::matmul(tg::transpose(a), b); }, random<double, 2, 4, 3>(),
+                    random<double, 2, 4, 5>());
+    check_primitive([](auto a, auto b) { return tg::matmul(tg::transpose(a), tg::transpose(b)); },
+                    random<double, 2, 4, 3>(), random<double, 2, 5, 4>());
+    check_primitive([](auto a, auto b) { return tg::matmul(tg::transpose(a), b); }, random<double, 2, 4, 3>(),
+                    random<double, 4, 5>());  // A^T of each batch times a shared B
+  }
   SECTION("operands that are element-wise regions are materialised") {
     check_primitive([](auto a, auto b) { return tg::matmul(tg::tanh(a), b * b); }, random<double, 3, 4>(), random<double, 4, 2>());
   }

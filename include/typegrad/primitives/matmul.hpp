@@ -1,7 +1,7 @@
 #pragma once
-// C = op(A) op(B) through BLAS, op = identity or transpose (a tg::transpose operand is folded into the
-// GEMM call, not copied).  Shapes: [M,K] x [K,N]; [B,M,K] x [B,K,N]; [B,M,K] x [K,N].
-// VJP: dA = dC op(B)^T, dB = op(A)^T dC (accumulated with beta = 1, transposes as GEMM flags).
+// C = op(A) op(B) through BLAS, op = identity or transpose (a tg::transpose operand, of a matrix or of each
+// matrix of a batch, is folded into the GEMM call, not copied).  Shapes: [M,K] x [K,N]; [B,M,K] x [B,K,N]; [B,M,K] x
+// [K,N]. VJP: dA = dC op(B)^T, dB = op(A)^T dC (accumulated with beta = 1, transposes as GEMM flags).
 #include <algorithm>
 
 #include "typegrad/core/backend.hpp"
@@ -44,6 +44,12 @@ struct transposed_operand {
 };
 template <class From, class C>
 requires(From::rank == 2) struct transposed_operand<IndexMap<permute_mapping<From, 1, 0>, C>> {
+  static constexpr bool value = true;
+  using stored = C;
+};
+// a batch of matrices transposed (attention's K^T): each batch's GEMM reads its matrix transposed
+template <class From, class C>
+requires(From::rank == 3) struct transposed_operand<IndexMap<permute_mapping<From, 0, 2, 1>, C>> {
   static constexpr bool value = true;
   using stored = C;
 };
