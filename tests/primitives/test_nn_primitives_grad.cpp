@@ -161,8 +161,10 @@ TEST_CASE("conv2d", "[gradcheck]") {
                     random<double, 4, 8, 2, 3>());
     check_primitive([](auto x, auto w) { return tg::conv2d<1, 2>(x, w); }, random<double, 2, 4, 5, 6>(),
                     random<double, 4, 4, 3, 3>());
-    check_primitive([](auto x, auto w) { return tg::conv2d<1, 1>(x, w); }, random<double, 11, 4, 3, 4>(),
-                    random<double, 4, 4, 3, 3>());
+    // inputs in [-1, 1]: the loss's rounding over the step shrinks 4x (the OMP device failed seed 578615687 at
+    // 1.11e-6 with [-2, 2], with this session's check_gradients and the previous one alike)
+    check_primitive([](auto x, auto w) { return tg::conv2d<1, 1>(x, w); }, random<double, 11, 4, 3, 4>(-1, 1),
+                    random<double, 4, 4, 3, 3>(-1, 1));
   }
   SECTION("float, shifted products: values, dW and dx against the definition (ResNet-20's 3x3 layers)") {
     check_conv_values<1, 1, 2, 16, 7, 7, 16, 3, 3, float>();
