@@ -37,9 +37,9 @@ inline constexpr std::size_t row_length = S::rank >= 2 && S::dims[S::rank - 1] >
 // The length R of the runs [i, i + R) of region elements (i a multiple of R) that every leaf reads at
 // consecutive positions; 0: any length (a number, a buffer read at the region's own index). Through an index
 // map: its run, or when the child has runs itself, the gcd of its run, its run starts' step and the child's
-// (IndexMap's comment, expr.hpp). A region of
-// index maps (attention's heads split from one projection and joined back) then runs by runs of R and copies
-// each run with one mapped start (run_index, shape.hpp) instead of mapping every element.
+// (IndexMap's comment, expr.hpp). A region of index maps (attention's heads split from one projection and
+// joined back) then runs by runs of R and copies each run with one mapped start (run_index, shape.hpp) instead
+// of mapping every element.
 template <class N>
 constexpr std::size_t contiguous_run() {
   if constexpr (N::kind != node_kind::pointwise) {
