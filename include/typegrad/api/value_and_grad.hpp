@@ -24,8 +24,6 @@ using spec_of_t = typename spec_of<std::remove_cvref_t<Arg>>::type;
 template <class F, class... Args>
 using differentiation_program =
     Program<decltype(trace<spec_of_t<Args>...>(std::declval<F&>())), true, spec_of_t<Args>...>;
-template <class F, class... Args>
-using evaluation_program = Program<decltype(trace<spec_of_t<Args>...>(std::declval<F&>())), false, spec_of_t<Args>...>;
 }  // namespace detail
 
 template <class P>
