@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <tuple>
+#include <utility>
 
 #include "typegrad/core/init.hpp"
 #include "typegrad/core/kernel.hpp"
@@ -87,20 +88,34 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
       for (std::size_t p = 0; p < inner; ++p) f(base + p);
     }
   }
-  // the sum of f(i) over channel ch's values
-  template <class F>
-  static TG_INLINE T channel_sum(std::size_t ch, F&& f) {
+  // the sums of f(i) and of g(i) over channel ch's values, in one pass (the backward pass's two sums read dy once)
+  template <class F, class Fg>
+  static TG_INLINE std::pair<T, T> channel_sums(std::size_t ch, F&& f, Fg&& g) {
     constexpr std::size_t whole = inner / lanes * lanes;
-    T part[lanes] = {}, sum = 0;
+    T part_f[lanes] = {}, part_g[lanes] = {}, sum_f = 0, sum_g = 0;
     for (std::size_t im = 0; im < images; ++im) {
       const std::size_t base = (im * C + ch) * inner;
       for (std::size_t p = 0; p < whole; p += lanes)
-        for (std::size_t l = 0; l < lanes; ++l) part[l] += f(base + p + l);
+        for (std::size_t l = 0; l < lanes; ++l) {
+          part_f[l] += f(base + p + l);
+          part_g[l] += g(base + p + l);
+        }
       if constexpr (whole < inner)  // no empty tail loop: GCC warned of it (-Waggressive-loop-optimizations)
-        for (std::size_t p = whole; p < inner; ++p) sum += f(base + p);
+        for (std::size_t p = whole; p < inner; ++p) {
+          sum_f += f(base + p);
+          sum_g += g(base + p);
+        }
     }
-    for (std::size_t l = 0; l < lanes; ++l) sum += part[l];
-    return sum;
+    for (std::size_t l = 0; l < lanes; ++l) {
+      sum_f += part_f[l];
+      sum_g += part_g[l];
+    }
+    return {sum_f, sum_g};
+  }
+  // the sum of f(i) over channel ch's values (g = 0 folds away)
+  template <class F>
+  static TG_INLINE T channel_sum(std::size_t ch, F&& f) {
+    return channel_sums(ch, f, [](std::size_t) { return T(0); }).first;
   }
 
   // the r-th of channel ch's n values
@@ -267,8 +282,10 @@ void BatchNormNode<X, G, B, C>::backward_by_channel(Ctx& c) const {
   const auto channels = [&](std::size_t c0, std::size_t c1) {
     for (std::size_t ch = c0; ch < c1; ++ch) {
       const T mu = mean[ch], is = invstd[ch];
-      const T sg = channel_sum(ch, [&](std::size_t i) { return g[i]; });
-      const T sgx = channel_sum(ch, [&](std::size_t i) { return g[i] * (this->template in<Id, 0>(c, i) - mu); }) * is;
+      const auto [sg, sgx_raw] = channel_sums(
+          ch, [&](std::size_t i) { return g[i]; },
+          [&](std::size_t i) { return g[i] * (this->template in<Id, 0>(c, i) - mu); });
+      const T sgx = sgx_raw * is;
       if constexpr (BatchNormNode::template wants_grad<Id, 1, Ctx>()) this->template add_grad<Id, 1>(c, ch, sgx);
       if constexpr (BatchNormNode::template wants_grad<Id, 2, Ctx>()) this->template add_grad<Id, 2>(c, ch, sg);
       if constexpr (BatchNormNode::template wants_grad<Id, 0, Ctx>()) {
