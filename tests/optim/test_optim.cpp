@@ -172,3 +172,64 @@ TEST_CASE("early stopping", "[integration]") {
   CHECK(stop.observe(0.9));          // 2 bad checks
   CHECK(stop.best() == 0.8);
 }
+
+namespace {
+template <class T>
+void fill_random(std::vector<T>& v) {
+  std::uniform_real_distribution<double> u(-1, 1);
+  for (auto& x : v) x = T(u(rng()));
+}
+// the same rule, applied one element at a time (lane_wise off)
+template <class Rule>
+struct one_at_a_time : Rule {
+  static constexpr bool lane_wise = false;
+  one_at_a_time at_step(std::size_t t) const { return {tg::optim::rule_at_step(static_cast<const Rule&>(*this), t)}; }
+};
+template <class T, class Rule>
+void check_lanes_against_elements(Rule rule, std::size_t size) {
+  static_assert(tg::optim::lane_wise_rule<Rule, T> && !tg::optim::lane_wise_rule<one_at_a_time<Rule>, T>);
+  std::vector<T> w(size), g(size), state(Rule::slots * size, T(0));
+  fill_random(w);
+  fill_random(g);
+  auto w1 = w, state1 = state;
+  for (std::size_t t = 1; t <= 3; ++t) {
+    tg::optim::apply(rule, w.data(), g.data(), state.data(), size, T(0.01), t, T(0.5));
+    tg::optim::apply(one_at_a_time<Rule>{rule}, w1.data(), g.data(), state1.data(), size, T(0.01), t, T(0.5));
+  }
+  for (std::size_t i = 0; i < size; ++i) REQUIRE(double(w[i]) == near(double(w1[i]), 1e-6));
+  for (std::size_t i = 0; i < state.size(); ++i) REQUIRE(double(state[i]) == near(double(state1[i]), 1e-6));
+}
+}  // namespace
+
+// 11 and 3 elements: whole blocks of lanes and a zero-padded last block, or the padded block alone
+TEST_CASE("update rules on lanes give the element-wise results", "[integration]") {
+  static_assert(tg::optim::lanes<float>::size * sizeof(float) == tg::optim::lane_bytes);
+  for (std::size_t size : {11, 3, 64}) {
+    check_lanes_against_elements<double>(tg::optim::AdamW{}, size);
+    check_lanes_against_elements<float>(tg::optim::Adam{0.9, 0.999, 1e-8, 0.05}, size);
+    check_lanes_against_elements<double>(tg::optim::RMSprop{}, size);
+    check_lanes_against_elements<float>(tg::optim::Adagrad{}, size);
+    check_lanes_against_elements<double>(tg::optim::Momentum{0.9, 0.01, true}, size);
+    check_lanes_against_elements<float>(tg::optim::Sgd{0.01}, size);
+  }
+}
+
+// A range split over threads ends its parts in partial blocks that one thread runs as whole ones: the same bits.
+TEST_CASE("AdamW on lanes: the same bits on 1 and 2 threads", "[integration]") {
+  constexpr std::size_t size = 40003;  // parts [0, 20001) and [20001, 40003) on 2 threads
+  std::vector<float> g(size);
+  fill_random(g);
+  std::vector<float> w[2], state[2];
+  for (std::size_t threads : {1, 2}) {
+    tg::set_num_threads(threads);
+    auto& wt = w[threads - 1];
+    auto& st = state[threads - 1];
+    wt.assign(size, 0.5f);
+    st.assign(2 * size, 0.0f);
+    for (std::size_t t = 1; t <= 3; ++t)
+      tg::optim::apply(tg::optim::AdamW{}, wt.data(), g.data(), st.data(), size, 1e-3f, t);
+  }
+  tg::set_num_threads(1);
+  REQUIRE(std::memcmp(w[0].data(), w[1].data(), size * sizeof(float)) == 0);
+  REQUIRE(std::memcmp(state[0].data(), state[1].data(), 2 * size * sizeof(float)) == 0);
+}

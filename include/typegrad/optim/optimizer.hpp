@@ -6,12 +6,14 @@
 //
 //   auto opt = tg::optim::make(step, tg::optim::Adam{}, tg::sched::Constant{1e-3});
 //   float loss = step(x, y); opt.update(step);
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <stdexcept>
 #include <vector>
 
 #include "typegrad/core/threads.hpp"
+#include "typegrad/optim/lanes.hpp"
 #include "typegrad/optim/rules.hpp"
 #include "typegrad/optim/schedules.hpp"
 
@@ -19,15 +21,49 @@ namespace tg::optim {
 
 // The generic algorithm: rule applied element-wise over (w, g, state slots), g scaled by `scale`. Elements are
 // independent: with tg::set_num_threads(n > 1) a large parameter is updated in ranges on several threads.
+// A lane_wise rule runs on lanes (optim/lanes.hpp), a range's last partial block through zero-padded copies: every
+// element gets the same arithmetic, so the results do not depend on how the range is split.
 template <class Rule, class T>
 void apply(const Rule& rule_, T* w, const T* g, T* state, std::size_t n, T lr, std::size_t t, T scale = T(1)) {
   const Rule rule = rule_at_step(rule_, t);
+  constexpr std::size_t slots = Rule::slots > 0 ? Rule::slots : 1;
   tg::detail::parallel_for(n, 16 * 1024, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-      T slots[Rule::slots > 0 ? Rule::slots : 1];
-      for (std::size_t s = 0; s < Rule::slots; ++s) slots[s] = state[s * n + i];
-      rule(w[i], g[i] * scale, slots, lr, t);
-      for (std::size_t s = 0; s < Rule::slots; ++s) state[s * n + i] = slots[s];
+    if constexpr (lane_wise_rule<Rule, T>) {
+      using V = lanes<T>;
+      constexpr std::size_t L = V::size;
+      // the block of L elements at w, g, s[k] (slot k's L values)
+      const auto update = [&](T* wb, const T* gb, T* const* sb) {
+        V wv = V::load(wb), sv[slots];
+        for (std::size_t k = 0; k < Rule::slots; ++k) sv[k] = V::load(sb[k]);
+        rule(wv, V::load(gb) * V(scale), sv, V(lr), t);
+        wv.store(wb);
+        for (std::size_t k = 0; k < Rule::slots; ++k) sv[k].store(sb[k]);
+      };
+      std::size_t i = begin;
+      for (; i + L <= end; i += L) {
+        T* sb[slots];
+        for (std::size_t k = 0; k < slots; ++k) sb[k] = state + k * n + i;
+        update(w + i, g + i, sb);
+      }
+      if (i < end) {
+        const std::size_t m = end - i;
+        T wb[L] = {}, gb[L] = {}, tail[slots][L] = {};
+        T* sb[slots];
+        std::copy(w + i, w + end, wb);
+        std::copy(g + i, g + end, gb);
+        for (std::size_t k = 0; k < Rule::slots; ++k) std::copy(state + k * n + i, state + k * n + end, tail[k]);
+        for (std::size_t k = 0; k < slots; ++k) sb[k] = tail[k];
+        update(wb, gb, sb);
+        std::copy(wb, wb + m, w + i);
+        for (std::size_t k = 0; k < Rule::slots; ++k) std::copy(tail[k], tail[k] + m, state + k * n + i);
+      }
+    } else {
+      for (std::size_t i = begin; i < end; ++i) {
+        T s[slots];
+        for (std::size_t k = 0; k < Rule::slots; ++k) s[k] = state[k * n + i];
+        rule(w[i], g[i] * scale, s, lr, t);
+        for (std::size_t k = 0; k < Rule::slots; ++k) state[k * n + i] = s[k];
+      }
     }
   });
 }

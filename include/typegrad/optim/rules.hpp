@@ -1,7 +1,8 @@
 #pragma once
 // Update rules: one element's update from its gradient and its state slots (PyTorch's formulas, lr given
 // per step by a schedule, t = 1, 2, ... the step number). Each rule is an element-wise functor, so the
-// optimizer applies it to every parameter in one fused pass.
+// optimizer applies it to every parameter in one fused pass. lane_wise: the rule also runs on tg::optim::lanes
+// (a vector register of elements per call, optim/lanes.hpp): + - * / and unqualified sqrt only.
 #include <cmath>
 #include <cstddef>
 
@@ -13,6 +14,7 @@ namespace tg::optim {
 struct Sgd {
   double weight_decay = 0;
   static constexpr std::size_t slots = 0;
+  static constexpr bool lane_wise = true;
   template <class T>
   TG_HD void operator()(T& w, T g, T*, T lr, std::size_t) const {
     w -= lr * (g + T(weight_decay) * w);
@@ -24,6 +26,7 @@ struct Momentum {
   double momentum = 0.9, weight_decay = 0;
   bool nesterov = false;
   static constexpr std::size_t slots = 1;
+  static constexpr bool lane_wise = true;
   template <class T>
   TG_HD void operator()(T& w, T g, T* s, T lr, std::size_t) const {
     const T d = g + T(weight_decay) * w;
@@ -36,11 +39,13 @@ struct Momentum {
 struct Adagrad {
   double eps = 1e-10, weight_decay = 0;
   static constexpr std::size_t slots = 1;
+  static constexpr bool lane_wise = true;
   template <class T>
   TG_HD void operator()(T& w, T g, T* s, T lr, std::size_t) const {
+    using std::sqrt;  // std::sqrt for float and double, lanes' own for lanes
     const T d = g + T(weight_decay) * w;
     s[0] += d * d;
-    w -= lr * d / (std::sqrt(s[0]) + T(eps));
+    w -= lr * d / (sqrt(s[0]) + T(eps));
   }
 };
 
@@ -48,11 +53,13 @@ struct Adagrad {
 struct RMSprop {
   double alpha = 0.99, eps = 1e-8, weight_decay = 0;
   static constexpr std::size_t slots = 1;
+  static constexpr bool lane_wise = true;
   template <class T>
   TG_HD void operator()(T& w, T g, T* s, T lr, std::size_t) const {
+    using std::sqrt;  // std::sqrt for float and double, lanes' own for lanes
     const T d = g + T(weight_decay) * w;
     s[0] = T(alpha) * s[0] + (T(1) - T(alpha)) * d * d;
-    w -= lr * d / (std::sqrt(s[0]) + T(eps));
+    w -= lr * d / (sqrt(s[0]) + T(eps));
   }
 };
 
@@ -65,6 +72,7 @@ struct AdamRule {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = Decoupled ? 1e-2 : 0;
   double correction1 = 1, correction2 = 1;  // 1 - b1^t, 1 - b2^t: set by at_step(t)
   static constexpr std::size_t slots = 2;
+  static constexpr bool lane_wise = true;
   AdamRule at_step(std::size_t t) const {
     AdamRule r = *this;
     r.correction1 = 1 - std::pow(beta1, double(t));
@@ -73,11 +81,12 @@ struct AdamRule {
   }
   template <class T>
   TG_HD void operator()(T& w, T g, T* s, T lr, std::size_t) const {
+    using std::sqrt;  // std::sqrt for float and double, lanes' own for lanes
     if constexpr (Decoupled) w -= lr * T(weight_decay) * w;
     const T d = Decoupled ? g : g + T(weight_decay) * w;
     s[0] = T(beta1) * s[0] + (T(1) - T(beta1)) * d;
     s[1] = T(beta2) * s[1] + (T(1) - T(beta2)) * d * d;
-    w -= lr * (s[0] / T(correction1)) / (std::sqrt(s[1] / T(correction2)) + T(eps));
+    w -= lr * (s[0] / T(correction1)) / (sqrt(s[1] / T(correction2)) + T(eps));
   }
 };
 using Adam = AdamRule<false>;
