@@ -108,6 +108,16 @@ static_assert(runs_shifted<double, 2, 4, 5, 6, 4, 3, 3, 1, 1> == shifts);      /
 static_assert(runs_shifted<double, 2, 8, 6, 9, 4, 2, 3, 1, 0> == shifts);
 static_assert(runs_shifted<double, 2, 4, 5, 6, 4, 3, 3, 1, 2> == shifts);
 static_assert(runs_shifted<double, 11, 4, 3, 4, 4, 3, 3, 1, 1> == shifts);
+static_assert(runs_shifted<double, 2, 4, 5, 6, 16, 3, 3, 1, 1> == shifts);
+static_assert(runs_shifted<float, 2, 8, 9, 9, 32, 3, 3, 1, 1> == shifts);
+// the layout of the padded image: channels-first where the output channels fill at most two 32-byte vectors
+template <class T, std::size_t C, std::size_t H, std::size_t O>
+constexpr bool channels_first = tg::detail::shifted_conv<T, C, H, H, 1, O, 3, 3>::channels_first;
+static_assert(channels_first<float, 16, 28, 16>);   // ResNet-20's first stage
+static_assert(!channels_first<float, 32, 14, 32>);  // its second and third: channels-last
+static_assert(!channels_first<float, 64, 7, 64>);
+static_assert(channels_first<double, 4, 5, 4>);  // the gradient checks' shapes: both layouts
+static_assert(!channels_first<double, 4, 5, 16>);
 
 TEST_CASE("conv2d", "[gradcheck]") {
   SECTION("stride 1, no padding") {
@@ -165,6 +175,9 @@ TEST_CASE("conv2d", "[gradcheck]") {
     // 1.11e-6 with [-2, 2], with this session's check_gradients and the previous one alike)
     check_primitive([](auto x, auto w) { return tg::conv2d<1, 1>(x, w); }, random<double, 11, 4, 3, 4>(-1, 1),
                     random<double, 4, 4, 3, 3>(-1, 1));
+    // 16 output channels in double: the channels-last layout (the ones above are channels-first)
+    check_primitive([](auto x, auto w, auto b) { return tg::conv2d<1, 1>(x, w, b); }, random<double, 2, 4, 5, 6>(-1, 1),
+                    random<double, 16, 4, 3, 3>(-1, 1), random<double, 16>());
   }
   SECTION("float, shifted products: values, dW and dx against the definition (ResNet-20's 3x3 layers)") {
     check_conv_values<1, 1, 2, 16, 7, 7, 16, 3, 3, float>();
@@ -173,6 +186,10 @@ TEST_CASE("conv2d", "[gradcheck]") {
     check_float_conv_weight_grad<1, 1, 8, 14, 14, 16, 3>();
     check_float_conv_input_grad<1, 3, 16, 7, 7, 8, 3>();
     check_float_conv_input_grad<1, 1, 8, 14, 14, 16, 3>();
+    // 32 output channels: channels-last (the ones above are channels-first)
+    check_conv_values<1, 1, 2, 16, 7, 7, 32, 3, 3, float>();
+    check_float_conv_weight_grad<1, 2, 8, 9, 9, 32, 3>();
+    check_float_conv_input_grad<1, 2, 8, 9, 9, 32, 3>();
   }
   SECTION("values match a direct loop (strides 1-3, padding 0-2, square and non-square kernels)") {
     check_conv_values<1, 1, 1, 2, 4, 4, 3, 3, 3>();

@@ -85,9 +85,9 @@ struct Conv2dNode : kernel_node<typename X::value_type,
   // (when P > 0), dcols (when dx is wanted) and dW [O][rows]
   static constexpr bool direct = detail::has_vector_extensions && S == 1 && rows <= 32;
   static constexpr std::size_t Hp = G::H + 2 * P, Wp = G::Wd + 2 * P, padded_image = P > 0 ? G::C * Hp * Wp : 0;
-  // More taps at stride 1 (with libxsmm) run as shifted products on a channels-last padded image
-  // (conv2d_shifted.hpp) when C and O are whole 32-byte vectors (the products' vectorised dimensions: LeNet's
-  // 10 -> 20 channels ran 3x slower) and the grid's anchors are at most 1.5 times the outputs; scratch: its
+  // More taps at stride 1 (with libxsmm) run as shifted products on a padded image (conv2d_shifted.hpp: channels
+  // first or last by the output channels) when C and O are whole 32-byte vectors (the products' vectorised dimensions:
+  // LeNet's 10 -> 20 channels ran 3x slower) and the grid's anchors are at most 1.5 times the outputs; scratch: its
   // regions per group, then the weights by tap
   using Shifted = detail::shifted_conv<T, G::C, G::H, G::Wd, P, G::O, G::KH, G::KW>;
   static constexpr bool shifted = detail::has_batch_reduce_gemm && S == 1 && !direct && G::C * sizeof(T) % 32 == 0 &&
