@@ -19,44 +19,50 @@
 
 namespace tg::optim {
 
+// Blocks of lanes (optim/lanes.hpp) of [begin, end) (a multiple of the lane count apart): w[i], g[i], state[k stride
+// + i] for slot k.
+template <class Rule, class T, class V = lanes<T>>
+inline void apply_lanes(const Rule& rule, T* w, const T* g, T* state, std::size_t stride, std::size_t begin,
+                        std::size_t end, V lr, V scale, std::size_t t) {
+  for (std::size_t i = begin; i + V::size <= end; i += V::size) {
+    V wv = V::load(w + i), sv[Rule::slots > 0 ? Rule::slots : 1];
+    for (std::size_t k = 0; k < Rule::slots; ++k) sv[k] = V::load(state + k * stride + i);
+    rule(wv, V::load(g + i) * scale, sv, lr, t);
+    wv.store(w + i);
+    for (std::size_t k = 0; k < Rule::slots; ++k) sv[k].store(state + k * stride + i);
+  }
+}
+
+// The last, partial block [begin, end) through zero-padded copies
+template <class Rule, class T, class V>
+void apply_lanes_padded(const Rule& rule, T* w, const T* g, T* state, std::size_t stride, std::size_t begin,
+                        std::size_t end, V lr, V scale, std::size_t t) {
+  constexpr std::size_t L = V::size, slots = Rule::slots > 0 ? Rule::slots : 1;
+  T wb[L] = {}, gb[L] = {}, sb[slots * L] = {};
+  std::copy(w + begin, w + end, wb);
+  std::copy(g + begin, g + end, gb);
+  for (std::size_t k = 0; k < Rule::slots; ++k)
+    std::copy(state + k * stride + begin, state + k * stride + end, sb + k * L);
+  apply_lanes(rule, wb, gb, sb, L, 0, L, lr, scale, t);
+  std::copy(wb, wb + (end - begin), w + begin);
+  for (std::size_t k = 0; k < Rule::slots; ++k)
+    std::copy(sb + k * L, sb + k * L + (end - begin), state + k * stride + begin);
+}
+
 // The generic algorithm: rule applied element-wise over (w, g, state slots), g scaled by `scale`. Elements are
 // independent: with tg::set_num_threads(n > 1) a large parameter is updated in ranges on several threads.
-// A lane_wise rule runs on lanes (optim/lanes.hpp), a range's last partial block through zero-padded copies: every
-// element gets the same arithmetic, so the results do not depend on how the range is split.
+// A lane_wise rule runs on lanes, a range's last partial block through zero-padded copies: every element gets the
+// same arithmetic, so the results do not depend on how the range is split.
 template <class Rule, class T>
 void apply(const Rule& rule_, T* w, const T* g, T* state, std::size_t n, T lr, std::size_t t, T scale = T(1)) {
   const Rule rule = rule_at_step(rule_, t);
   constexpr std::size_t slots = Rule::slots > 0 ? Rule::slots : 1;
   tg::detail::parallel_for(n, 16 * 1024, [&](std::size_t begin, std::size_t end) {
     if constexpr (lane_wise_rule<Rule, T>) {
-      using V = lanes<T>;
-      constexpr std::size_t L = V::size;
-      // the block of L elements at w, g, s[k] (slot k's L values)
-      const auto update = [&](T* wb, const T* gb, T* const* sb) {
-        V wv = V::load(wb), sv[slots];
-        for (std::size_t k = 0; k < Rule::slots; ++k) sv[k] = V::load(sb[k]);
-        rule(wv, V::load(gb) * V(scale), sv, V(lr), t);
-        wv.store(wb);
-        for (std::size_t k = 0; k < Rule::slots; ++k) sv[k].store(sb[k]);
-      };
-      std::size_t i = begin;
-      for (; i + L <= end; i += L) {
-        T* sb[slots];
-        for (std::size_t k = 0; k < slots; ++k) sb[k] = state + k * n + i;
-        update(w + i, g + i, sb);
-      }
-      if (i < end) {
-        const std::size_t m = end - i;
-        T wb[L] = {}, gb[L] = {}, tail[slots][L] = {};
-        T* sb[slots];
-        std::copy(w + i, w + end, wb);
-        std::copy(g + i, g + end, gb);
-        for (std::size_t k = 0; k < Rule::slots; ++k) std::copy(state + k * n + i, state + k * n + end, tail[k]);
-        for (std::size_t k = 0; k < slots; ++k) sb[k] = tail[k];
-        update(wb, gb, sb);
-        std::copy(wb, wb + m, w + i);
-        for (std::size_t k = 0; k < Rule::slots; ++k) std::copy(tail[k], tail[k] + m, state + k * n + i);
-      }
+      const lanes<T> lr_lanes(lr), scale_lanes(scale);
+      const std::size_t whole = begin + (end - begin) / lanes<T>::size * lanes<T>::size;
+      apply_lanes(rule, w, g, state, n, begin, whole, lr_lanes, scale_lanes, t);
+      if (whole < end) apply_lanes_padded(rule, w, g, state, n, whole, end, lr_lanes, scale_lanes, t);
     } else {
       for (std::size_t i = begin; i < end; ++i) {
         T s[slots];

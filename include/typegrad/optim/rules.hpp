@@ -2,7 +2,9 @@
 // Update rules: one element's update from its gradient and its state slots (PyTorch's formulas, lr given
 // per step by a schedule, t = 1, 2, ... the step number). Each rule is an element-wise functor, so the
 // optimizer applies it to every parameter in one fused pass. lane_wise: the rule also runs on tg::optim::lanes
-// (a vector register of elements per call, optim/lanes.hpp): + - * / and unqualified sqrt only.
+// (a vector register of elements per call, optim/lanes.hpp): + - * / and unqualified sqrt only. The rules with a
+// square root set it (g++ vectorises none of them otherwise); SGD and momentum vectorise as written, and their
+// lanes loop measured no faster (1M floats: 321 us on lanes, 269 us as written; Zen 3).
 #include <cmath>
 #include <cstddef>
 
@@ -14,7 +16,6 @@ namespace tg::optim {
 struct Sgd {
   double weight_decay = 0;
   static constexpr std::size_t slots = 0;
-  static constexpr bool lane_wise = true;
   template <class T>
   TG_HD void operator()(T& w, T g, T*, T lr, std::size_t) const {
     w -= lr * (g + T(weight_decay) * w);
@@ -26,7 +27,6 @@ struct Momentum {
   double momentum = 0.9, weight_decay = 0;
   bool nesterov = false;
   static constexpr std::size_t slots = 1;
-  static constexpr bool lane_wise = true;
   template <class T>
   TG_HD void operator()(T& w, T g, T* s, T lr, std::size_t) const {
     const T d = g + T(weight_decay) * w;
