@@ -60,19 +60,30 @@ struct lanes {
   lanes& operator*=(lanes b) { return v *= b.v, *this; }
   friend lanes sqrt(lanes a) {
 #if defined(__AVX__)
-    if constexpr (std::is_same_v<T, float>) return __builtin_ia32_sqrtps256(a.v);
-    if constexpr (std::is_same_v<T, double>) return __builtin_ia32_sqrtpd256(a.v);
+    if constexpr (std::is_same_v<T, float>)
+      return __builtin_ia32_sqrtps256(a.v);
+    else
+      return __builtin_ia32_sqrtpd256(a.v);
 #elif defined(__SSE2__)
-    if constexpr (std::is_same_v<T, float>) return __builtin_ia32_sqrtps(a.v);
-    if constexpr (std::is_same_v<T, double>) return __builtin_ia32_sqrtpd(a.v);
-#endif
+    if constexpr (std::is_same_v<T, float>)
+      return __builtin_ia32_sqrtps(a.v);
+    else
+      return __builtin_ia32_sqrtpd(a.v);
+#else
     for (std::size_t l = 0; l < size; ++l) a.v[l] = std::sqrt(a.v[l]);
     return a;
+#endif
   }
 };
 
+// Under nvcc the rules are __host__ __device__ functions, and device code has no vector types: element-wise there.
+#if defined(__CUDACC__)
+inline constexpr bool lanes_available = false;
+#else
+inline constexpr bool lanes_available = true;
+#endif
 template <class Rule, class T>
-concept lane_wise_rule = (std::is_same_v<T, float> || std::is_same_v<T, double>)&&requires {
+concept lane_wise_rule = lanes_available &&(std::is_same_v<T, float> || std::is_same_v<T, double>)&&requires {
   requires Rule::lane_wise;
 };
 
