@@ -17,9 +17,10 @@
 //   transposes per image and step (x and y forward; dy, x and dx backward).
 // - channels-first (shifted_conv_cf): xp [C][grid], the tensor's own layout; the products run along the grid's
 //   positions (Lq of them). One transpose per image and step (x, for dW, which wants positions as its sum).
-// Measured on Zen 3, ResNet-20's convolutions over a batch of 64 (forward / backward, ms): 16 channels on 28 x 28
-// 4.6 / 9.7 channels-last, 3.9 / 9.1 channels-first; 32 on 14 x 14 3.7 / 7.4 and 4.4 / 7.7; 64 on 7 x 7 4.8 / 9.3
-// and 5.6 / 10.0: channels-first wins where the channels fill at most two 32-byte vectors.
+// Measured on Zen 3, ResNet-20's convolutions over a batch of 64 (forward / backward, ms, two runs): 16 channels on
+// 28 x 28 5.0 / 10.1 and 4.5 / 9.0 channels-last, 4.2 / 9.4 and 3.8 / 8.8 channels-first; 32 on 14 x 14 4.3 / 8.4
+// and 4.5 / 8.9 against 5.0 / 8.4 and 5.3 / 8.8; 64 on 7 x 7 5.6 / 10.8 and 5.8 / 11.6 against 6.3 / 10.8 and
+// 6.6 / 11.7: channels-first wins where the output channels fill at most two 32-byte vectors.
 #include <algorithm>
 #include <cstddef>
 #include <type_traits>
@@ -54,9 +55,9 @@ struct shifted_grid {
   }
 };
 
-// Column-major c (M x N, leading dimension M) = sum over taps k of a_k (M x K, lda) b_k (K x N, ldb), where
-// a_k = a + A_step * shift(k) and b_k = b + B_step * shift(k) (shift = Grid::shift<Backward>) or + k K N for the
-// operand with Weights set: one libxsmm batch-reduce kernel, dispatched once per shape.
+// Column-major c (M x N, leading dimension M) = sum over taps k of a_k (M x K, lda) b_k (K x N, ldb): the weights'
+// operand (a when WeightsFirst, else b) advances by one tap's weights per k, the other is the image shifted by
+// Grid::shift<Backward>(k) positions of Step elements. One libxsmm batch-reduce kernel, dispatched once per shape.
 template <class T, class Grid, bool Backward, bool WeightsFirst, std::size_t M, std::size_t N, std::size_t K,
           std::size_t LDA, std::size_t LDB, std::size_t Step>
 void tap_sum(const T* a, const T* b, T* c) {
