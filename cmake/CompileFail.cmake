@@ -4,11 +4,15 @@
 # the failure is known to come from the mistake and not from the test's own setup. A source may also state
 # `// max-diagnostic-bytes: N`.
 # -D COMPILER=... -D SOURCE=... -D INCLUDES="dir;dir" -D CXX_STANDARD=20 [-D DEFINITIONS="NAME=VALUE;..."]
+# [-D PCH_INCLUDE=dir] (searched first: a precompiled header there is used where it is valid)
 file(STRINGS "${SOURCE}" expect_lines REGEX "^// expect: ")
 if(NOT expect_lines)
   message(FATAL_ERROR "${SOURCE} lists no '// expect:' patterns")
 endif()
 set(include_flags)
+if(PCH_INCLUDE)  # first: a precompiled typegrad/typegrad.hpp (tests/CMakeLists.txt)
+  list(APPEND include_flags "-I${PCH_INCLUDE}")
+endif()
 foreach(dir IN LISTS INCLUDES)
   list(APPEND include_flags "-I${dir}")
 endforeach()

@@ -117,7 +117,8 @@ TEST_CASE("a small LSTM learns to sum a sequence", "[integration]") {
   tg::Tensor<float, 32, 8, 1> x;
   tg::Tensor<float, 32, 1> y;
   float first = 0, last = 0;
-  for (int it = 0; it < 400; ++it) {
+  // 200 steps: the loss falls under 0.01 by step 125 and is ~3e-4 at step 200 (a 30x margin)
+  for (int it = 0; it < 200; ++it) {
     for (std::size_t b = 0; b < 32; ++b) {
       y[b] = 0;
       for (std::size_t t = 0; t < 8; ++t) y[b] += x[b * 8 + t] = u(gen);
