@@ -114,8 +114,14 @@ TEST_CASE("BatchNorm over runs of values per channel: statistics, gradient, fuse
   tg::init::Generator g{std::uint64_t(rng()())};
   tg::init::normal(bn.weight, 1.0, 0.3, g);
   tg::init::normal(bn.bias, 0.0, 0.3, g);
-  static_assert(tg::BatchNormNode<tg::Ref<0, double, tg::shape<4, 3, 5, 5>>, tg::Ref<1, double, tg::shape<3>>,
-                                  tg::Ref<2, double, tg::shape<3>>, 3>::by_channel);
+  using node = tg::BatchNormNode<tg::Ref<0, double, tg::shape<4, 3, 5, 5>>, tg::Ref<1, double, tg::shape<3>>,
+                                 tg::Ref<2, double, tg::shape<3>>, 3>;
+  static_assert(node::by_channel);
+  // the host passes depend on the shape alone: nodes of one shape over different inputs share one instantiation
+  using over_a_map = tg::BatchNormNode<tg::Map<tg::op::relu, tg::Ref<3, double, tg::shape<4, 3, 5, 5>>>,
+                                       tg::Ref<1, double, tg::shape<3>>, tg::Ref<2, double, tg::shape<3>>, 3>;
+  static_assert(std::is_same_v<node::channels, over_a_map::channels>);
+  static_assert(node::needs_child_buffers);  // the fused input below is computed once, into a buffer
   auto x = random<double, 4, 3, 5, 5>(-1, 3);
   check_layer(bn, x);
   // on two images: the OMP device variant's sums round differently from one evaluation to the next, and over

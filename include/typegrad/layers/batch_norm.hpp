@@ -46,6 +46,115 @@ namespace op {
 struct batch_norm {};
 }  // namespace op
 
+namespace detail {
+// BatchNorm's host passes over one shape [Images, C, Inner] (Inner >= lanes), on raw buffers: every node of the shape
+// shares them, so a ResNet-20 compiles them for its 3 shapes rather than its 13 BatchNorm nodes. One channel at a
+// time, its sums and then its outputs (they find the channel in cache, with no index division); channels split
+// over threads. Each sum has a fixed order (lanes partial sums along the runs), whatever the thread count.
+template <class T, std::size_t Images, std::size_t C, std::size_t Inner>
+struct batch_norm_channels {
+  static constexpr std::size_t n = Images * Inner, lanes = 16, size = Images * C * Inner;
+  // f(i) for the flat index i of each of channel ch's values, in memory order
+  template <class F>
+  static TG_INLINE void for_channel(std::size_t ch, F&& f) {
+    for (std::size_t im = 0; im < Images; ++im) {
+      const std::size_t base = (im * C + ch) * Inner;
+      for (std::size_t p = 0; p < Inner; ++p) f(base + p);
+    }
+  }
+  // the sums of f(i) and of g(i) over channel ch's values, in one pass (the backward pass's two sums read dy once)
+  template <class F, class Fg>
+  static TG_INLINE std::pair<T, T> channel_sums(std::size_t ch, F&& f, Fg&& g) {
+    constexpr std::size_t whole = Inner / lanes * lanes;
+    T part_f[lanes] = {}, part_g[lanes] = {}, sum_f = 0, sum_g = 0;
+    for (std::size_t im = 0; im < Images; ++im) {
+      const std::size_t base = (im * C + ch) * Inner;
+      for (std::size_t p = 0; p < whole; p += lanes)
+        for (std::size_t l = 0; l < lanes; ++l) {
+          part_f[l] += f(base + p + l);
+          part_g[l] += g(base + p + l);
+        }
+      if constexpr (whole < Inner)  // no empty tail loop: GCC warned of it (-Waggressive-loop-optimizations)
+        for (std::size_t p = whole; p < Inner; ++p) {
+          sum_f += f(base + p);
+          sum_g += g(base + p);
+        }
+    }
+    for (std::size_t l = 0; l < lanes; ++l) {
+      sum_f += part_f[l];
+      sum_g += part_g[l];
+    }
+    return {sum_f, sum_g};
+  }
+  // the sum of f(i) over channel ch's values (g = 0 folds away)
+  template <class F>
+  static TG_INLINE T channel_sum(std::size_t ch, F&& f) {
+    return channel_sums(ch, f, [](std::size_t) { return T(0); }).first;
+  }
+
+  // running_mean <- (1 - m) running_mean + m mean, running_var <- (1 - m) running_var + m var n / (n - 1)
+  static TG_HD TG_INLINE void update_running(T& rm, T& rv, T mean, T var, T m) {
+    rm = (1 - m) * rm + m * mean;
+    rv = (1 - m) * rv + m * var * T(n) / T(n > 1 ? n - 1 : 1);
+  }
+  // dx = gamma invstd / n (n g - sg - xhat sgx) = a g + b (x - mean) + d in training (sgx = sum(g xhat));
+  // gamma invstd g in eval mode
+  struct dx_terms {
+    T a, b, d;
+  };
+  static TG_HD TG_INLINE dx_terms dx_coefficients(T gamma, T invstd, T sg, T sgx, bool train) {
+    const T a = gamma * invstd;
+    if (!train) return {a, T(0), T(0)};
+    return {a, -a * invstd * sgx / T(n), -a * sg / T(n)};
+  }
+
+  // y = gamma (x - mean) invstd + beta; in training mean and invstd from the batch (and the running statistics
+  // updated), else from the running statistics
+  static void forward(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* invstd, T* rm, T* rv, T eps, T m,
+                      bool train) {
+    detail::parallel_for(C, size >= host_backend::parallel_elements ? 1 : C, [&](std::size_t c0, std::size_t c1) {
+      for (std::size_t ch = c0; ch < c1; ++ch) {
+        if (train) {
+          const T mu = channel_sum(ch, [&](std::size_t i) { return x[i]; }) / T(n);
+          const auto square = [&](std::size_t i) {
+            const T d = x[i] - mu;
+            return d * d;
+          };
+          const T var = channel_sum(ch, square) / T(n);
+          mean[ch] = mu;
+          invstd[ch] = T(1) / std::sqrt(var + eps);
+          update_running(rm[ch], rv[ch], mu, var, m);
+        } else {
+          mean[ch] = rm[ch];
+          invstd[ch] = T(1) / std::sqrt(rv[ch] + eps);
+        }
+        const T a = gamma[ch] * invstd[ch], b = beta[ch] - mean[ch] * a;  // y = a x + b
+        for_channel(ch, [&](std::size_t i) { y[i] = a * x[i] + b; });
+      }
+    });
+  }
+  // sg = sum(g) and sgx = sum(g xhat) per channel; dx (when not null) assigned or added to
+  static void backward(const T* x, const T* g, const T* gamma, const T* mean, const T* invstd, T* sg, T* sgx, T* dx,
+                       bool assign_dx, bool train) {
+    detail::parallel_for(C, size >= host_backend::parallel_elements ? 1 : C, [&](std::size_t c0, std::size_t c1) {
+      for (std::size_t ch = c0; ch < c1; ++ch) {
+        const T mu = mean[ch], is = invstd[ch];
+        const auto [sum_g, sum_gx] = channel_sums(
+            ch, [&](std::size_t i) { return g[i]; }, [&](std::size_t i) { return g[i] * (x[i] - mu); });
+        sg[ch] = sum_g;
+        sgx[ch] = sum_gx * is;
+        if (!dx) continue;
+        const dx_terms k = dx_coefficients(gamma[ch], is, sg[ch], sgx[ch], train);
+        if (assign_dx)
+          for_channel(ch, [&](std::size_t i) { dx[i] = k.a * g[i] + k.b * (x[i] - mu) + k.d; });
+        else
+          for_channel(ch, [&](std::size_t i) { dx[i] += k.a * g[i] + k.b * (x[i] - mu) + k.d; });
+      }
+    });
+  }
+};
+}  // namespace detail
+
 template <class X, class G, class B, std::size_t C>
 struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_type, X, G, B> {
   using op_type = op::batch_norm;  // its name in tools (inspect.hpp)
@@ -75,68 +184,22 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
     running_var = relocate(running_var, C);
   }
 
-  // The host runs channel by channel when a channel's values come in runs of at least `lanes`: its passes (sums,
-  // then the outputs) find them in cache, with no index division, and channels split over threads. Each sum has
-  // a fixed order (lanes partial sums along the runs), whatever the thread count.
-  static constexpr std::size_t lanes = 16;
-  static constexpr bool by_channel = inner >= lanes;
-  // f(i) for the flat index i of each of channel ch's values, in memory order
-  template <class F>
-  static TG_INLINE void for_channel(std::size_t ch, F&& f) {
-    for (std::size_t im = 0; im < images; ++im) {
-      const std::size_t base = (im * C + ch) * inner;
-      for (std::size_t p = 0; p < inner; ++p) f(base + p);
-    }
+  // the host's passes by channel where a channel's values come in runs of at least `lanes` (below)
+  using channels = detail::batch_norm_channels<T, images, C, inner>;
+  static constexpr bool by_channel = inner >= channels::lanes;
+  // every child a buffer: the host's passes read raw memory (shared by the nodes of one shape), and x, read by
+  // three passes forward and two backward, is computed once where it is an element-wise region
+  static constexpr bool needs_child_buffers = true;
+  using dx_terms = typename channels::dx_terms;
+  static TG_HD TG_INLINE dx_terms dx_coefficients(T gamma, T invstd, T sg, T sgx, bool train) {
+    return channels::dx_coefficients(gamma, invstd, sg, sgx, train);
   }
-  // the sums of f(i) and of g(i) over channel ch's values, in one pass (the backward pass's two sums read dy once)
-  template <class F, class Fg>
-  static TG_INLINE std::pair<T, T> channel_sums(std::size_t ch, F&& f, Fg&& g) {
-    constexpr std::size_t whole = inner / lanes * lanes;
-    T part_f[lanes] = {}, part_g[lanes] = {}, sum_f = 0, sum_g = 0;
-    for (std::size_t im = 0; im < images; ++im) {
-      const std::size_t base = (im * C + ch) * inner;
-      for (std::size_t p = 0; p < whole; p += lanes)
-        for (std::size_t l = 0; l < lanes; ++l) {
-          part_f[l] += f(base + p + l);
-          part_g[l] += g(base + p + l);
-        }
-      if constexpr (whole < inner)  // no empty tail loop: GCC warned of it (-Waggressive-loop-optimizations)
-        for (std::size_t p = whole; p < inner; ++p) {
-          sum_f += f(base + p);
-          sum_g += g(base + p);
-        }
-    }
-    for (std::size_t l = 0; l < lanes; ++l) {
-      sum_f += part_f[l];
-      sum_g += part_g[l];
-    }
-    return {sum_f, sum_g};
+  static TG_HD TG_INLINE void update_running(T& rm, T& rv, T mean, T var, T m) {
+    channels::update_running(rm, rv, mean, var, m);
   }
-  // the sum of f(i) over channel ch's values (g = 0 folds away)
-  template <class F>
-  static TG_INLINE T channel_sum(std::size_t ch, F&& f) {
-    return channel_sums(ch, f, [](std::size_t) { return T(0); }).first;
-  }
-
   // the r-th of channel ch's n values
   static TG_HD TG_INLINE std::size_t at(std::size_t ch, std::size_t r) {
     return (r / inner * C + ch) * inner + r % inner;
-  }
-
-  // running_mean <- (1 - m) running_mean + m mean, running_var <- (1 - m) running_var + m var n / (n - 1)
-  static TG_HD TG_INLINE void update_running(T& rm, T& rv, T mean, T var, T m) {
-    rm = (1 - m) * rm + m * mean;
-    rv = (1 - m) * rv + m * var * T(n) / T(n > 1 ? n - 1 : 1);
-  }
-  // dx = gamma invstd / n (n g - sg - xhat sgx) = a g + b (x - mean) + d in training (sgx = sum(g xhat));
-  // gamma invstd g in eval mode
-  struct dx_terms {
-    T a, b, d;
-  };
-  static TG_HD TG_INLINE dx_terms dx_coefficients(T gamma, T invstd, T sg, T sgx, bool train) {
-    const T a = gamma * invstd;
-    if (!train) return {a, T(0), T(0)};
-    return {a, -a * invstd * sgx / T(n), -a * sg / T(n)};
   }
 
   template <std::size_t Id, class Ctx>
@@ -243,61 +306,26 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
 template <class X, class G, class B, std::size_t C>
 template <std::size_t Id, class Ctx>
 void BatchNormNode<X, G, B, C>::forward_by_channel(Ctx& c) const {
-  T* y = this->template out<Id>(c);
   T* mean = this->template scratch<T, Id>(c);
-  T* invstd = mean + C;
-  const T eps = T(layer->eps), m = T(layer->momentum);
-  const bool train = layer->training;
-  detail::parallel_for(C, S::size >= host_backend::parallel_elements ? 1 : C, [&](std::size_t c0, std::size_t c1) {
-    for (std::size_t ch = c0; ch < c1; ++ch) {
-      if (train) {
-        const T mu = channel_sum(ch, [&](std::size_t i) { return this->template in<Id, 0>(c, i); }) / T(n);
-        const auto square = [&](std::size_t i) {
-          const T d = this->template in<Id, 0>(c, i) - mu;
-          return d * d;
-        };
-        const T var = channel_sum(ch, square) / T(n);
-        mean[ch] = mu;
-        invstd[ch] = T(1) / std::sqrt(var + eps);
-        update_running(running_mean[ch], running_var[ch], mu, var, m);
-      } else {
-        mean[ch] = running_mean[ch];
-        invstd[ch] = T(1) / std::sqrt(running_var[ch] + eps);
-      }
-      // y = gamma (x - mean) invstd + beta = a x + b
-      const T a = this->template in<Id, 1>(c, ch) * invstd[ch], b = this->template in<Id, 2>(c, ch) - mean[ch] * a;
-      for_channel(ch, [&](std::size_t i) { y[i] = a * this->template in<Id, 0>(c, i) + b; });
-    }
-  });
+  channels::forward(this->template in_data<Id, 0>(c), this->template in_data<Id, 1>(c),
+                    this->template in_data<Id, 2>(c), this->template out<Id>(c), mean, mean + C, running_mean,
+                    running_var, T(layer->eps), T(layer->momentum), layer->training);
 }
 
 template <class X, class G, class B, std::size_t C>
 template <std::size_t Id, class Ctx>
 void BatchNormNode<X, G, B, C>::backward_by_channel(Ctx& c) const {
-  const T* g = this->template out_grad<Id>(c);
   const T* mean = this->template scratch<T, Id>(c);
-  const T* invstd = mean + C;
-  constexpr bool split = Ctx::materialised(BatchNormNode::template cid<Id, 0>);  // dx a buffer: disjoint writes
-  const bool train = layer->training;
-  const auto channels = [&](std::size_t c0, std::size_t c1) {
-    for (std::size_t ch = c0; ch < c1; ++ch) {
-      const T mu = mean[ch], is = invstd[ch];
-      const auto [sg, sgx_raw] = channel_sums(
-          ch, [&](std::size_t i) { return g[i]; },
-          [&](std::size_t i) { return g[i] * (this->template in<Id, 0>(c, i) - mu); });
-      const T sgx = sgx_raw * is;
-      if constexpr (BatchNormNode::template wants_grad<Id, 1, Ctx>()) this->template add_grad<Id, 1>(c, ch, sgx);
-      if constexpr (BatchNormNode::template wants_grad<Id, 2, Ctx>()) this->template add_grad<Id, 2>(c, ch, sg);
-      if constexpr (BatchNormNode::template wants_grad<Id, 0, Ctx>()) {
-        const dx_terms k = dx_coefficients(this->template in<Id, 1>(c, ch), is, sg, sgx, train);
-        for_channel(ch, [&](std::size_t i) {
-          this->template add_grad<Id, 0>(c, i, k.a * g[i] + k.b * (this->template in<Id, 0>(c, i) - mu) + k.d);
-        });
-      }
-    }
-  };
-  // with dx by channel, dgamma and dbeta (one element per channel) are the only other writes: split over channels
-  detail::parallel_for(C, split && S::size >= host_backend::parallel_elements ? 1 : C, channels);
+  T* sg = this->template scratch<T, Id>(c) + 2 * C;
+  T* sgx = sg + C;
+  T* dx = nullptr;
+  if constexpr (BatchNormNode::template wants_grad<Id, 0, Ctx>()) dx = this->template grad_data<Id, 0>(c);
+  channels::backward(this->template in_data<Id, 0>(c), this->template out_grad<Id>(c), this->template in_data<Id, 1>(c),
+                     mean, mean + C, sg, sgx, dx, BatchNormNode::template assigns_grad<Id, 0, Ctx>(), layer->training);
+  for (std::size_t ch = 0; ch < C; ++ch) {
+    if constexpr (BatchNormNode::template wants_grad<Id, 1, Ctx>()) this->template add_grad<Id, 1>(c, ch, sgx[ch]);
+    if constexpr (BatchNormNode::template wants_grad<Id, 2, Ctx>()) this->template add_grad<Id, 2>(c, ch, sg[ch]);
+  }
 }
 
 template <std::size_t C, class T>
