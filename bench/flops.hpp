@@ -36,7 +36,14 @@ constexpr int fma_lanes = 16;
 constexpr const char* fma_unit = "AVX-512 FMA, 512-bit";
 inline fma_vector fma_splat(float x) { return _mm512_set1_ps(x); }
 inline fma_vector fma_step(fma_vector a, fma_vector b, fma_vector c) { return _mm512_fmadd_ps(a, b, c); }
-inline float fma_sum(fma_vector v) { return _mm512_reduce_add_ps(v); }
+// stored and summed rather than _mm512_reduce_add_ps, which g++ 12 flags -Wmaybe-uninitialized inside its own header
+inline float fma_sum(fma_vector v) {
+  alignas(64) float f[16];
+  _mm512_store_ps(f, v);
+  float s = 0;
+  for (float x : f) s += x;
+  return s;
+}
 #elif defined(__FMA__)
 using fma_vector = __m256;
 constexpr int fma_lanes = 8;
