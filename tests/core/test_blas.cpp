@@ -58,6 +58,22 @@ void check_all() {
 }
 }  // namespace
 
+TEST_CASE("large gemms (past 64M multiply-adds) match a naive product: libxsmm by row blocks or OpenBLAS",
+          "[integration]") {
+  STATIC_REQUIRE(300.0 * 520 * 520 > 64.0 * 1024 * 1024);
+#ifdef TYPEGRAD_HAVE_LIBXSMM
+  using G = tg::blas::gemm_kernel<float, false, false, 300, 520, 520, 520, 520, 520, 0>;
+  STATIC_REQUIRE(G::large);
+  INFO("libxsmm targets " << libxsmm_get_target_arch() << ": large shapes on libxsmm " << G::xsmm_chosen());
+#endif
+  // 300 rows of C: two blocks of 128 and one of 44; B^T is the smaller copy for the first TB case, A^T and C^T
+  // (C^T's 1100 rows in blocks) for the second
+  check_gemm<float, false, false, 300, 520, 520, 0>();
+  check_gemm<float, true, false, 300, 520, 520, 1>();
+  check_gemm<float, false, true, 300, 520, 520, 1>();
+  check_gemm<float, false, true, 140, 1100, 520, 0>();
+}
+
 TEST_CASE("fixed-shape gemm matches a naive product on every path", "[integration]") {
   INFO(tg::blas::gemm_library());
   check_all<float>();

@@ -10,6 +10,11 @@
 // libxsmm's kernels do no cache blocking: each block of C's columns streams the whole k x n operand. A long k is
 // therefore run in chunks (beta 1 after the first) whose k x n part fits in half of L1: measured on Zen 3,
 // 784-long products 56 -> 77-80 GFLOP/s (n 64), LeNet's 250-long 69 -> 86 (n 64).
+// Past 64M multiply-adds libxsmm runs only where it emits AVX-512, and then over C in blocks of 128 rows (C's
+// block stays in L2 across the k chunks). bench/gemm_large, one thread, Zen 5, GFLOP/s libxsmm vs OpenBLAS 0.3.21
+// (its Haswell kernel): the GPT's 1024 x 768 x 256 223 vs 119, 1024 x 1024 x 256 169 vs 108, 2048^3 157 vs 114
+// (74 over all rows at once). With libxsmm held to AVX2 (LIBXSMM_TARGET=hsw) OpenBLAS was faster there (1.29x at
+// 1024 x 1024 x 256, 1.4-1.8x on the cubes), so AVX2 machines keep OpenBLAS past 64M.
 #include <cblas.h>
 
 #include <cstddef>
@@ -35,6 +40,15 @@ inline void cblas_gemm(bool trans_a, bool trans_b, int m, int n, int k, const T*
 }
 
 namespace detail {
+#ifdef TYPEGRAD_HAVE_LIBXSMM
+// whether shapes past 64M multiply-adds go to libxsmm: where its JIT emits AVX-512 (libxsmm's own CPU check, which
+// LIBXSMM_TARGET overrides)
+inline bool xsmm_large_shapes() {
+  static const bool avx512 = libxsmm_get_target_archid() >= LIBXSMM_X86_AVX512;
+  return avx512;
+}
+#endif
+
 // out[j, i] = in[i, j] (+= when Add) for rows [i0, i1) and columns [j0, j1) of `in`, in cache-sized tiles
 template <bool Add = false, class T>
 inline void transpose_tiles(const T* __restrict in, int ldi, T* __restrict out, int ldo, int i0, int i1, int j0,
@@ -103,8 +117,16 @@ struct gemm_kernel {
   static constexpr bool trans_a = TA, trans_b = TB;
   static constexpr int m = M, n = N, k = K, lda = LDA, ldb = LDB, ldc = LDC, beta = Beta;
 #ifdef TYPEGRAD_HAVE_LIBXSMM
-  // libxsmm's JIT kernels beat OpenBLAS on small and medium shapes; past ~64M multiply-adds BLAS wins
-  static constexpr bool use_xsmm = double(M) * N * K <= 64.0 * 1024 * 1024;
+  // libxsmm's JIT kernels beat OpenBLAS on small and medium shapes everywhere, on large ones with AVX-512 (above)
+  static constexpr bool use_xsmm = true;
+  static constexpr bool large = double(M) * N * K > 64.0 * 1024 * 1024;
+  static constexpr int block_rows = 128;  // C's rows per kernel call for large shapes
+  static bool xsmm_chosen() {
+    if constexpr (large)
+      return detail::xsmm_large_shapes();
+    else
+      return true;
+  }
   static constexpr std::size_t a_t = TA ? 0 : std::size_t(M) * K;  // A^T, needed for C^T = B A^T
   static constexpr bool transpose_b = use_xsmm && TB && std::size_t(N) * K <= a_t + std::size_t(M) * N;
   static constexpr bool transpose_ac = use_xsmm && TB && !transpose_b;
@@ -137,6 +159,7 @@ struct gemm_kernel {
     xsmm_kernel first = nullptr, rest = nullptr, tail = nullptr;
     int k = 0, kc = 0, lda = 0, ldb = 0;
     bool ta = false;
+    chunked() = default;
     chunked(int m, int n, int k_, bool ta_, int lda_, int ldb_, int ldc, int beta)
         : k(k_), kc(k_chunk(n, k_)), lda(lda_), ldb(ldb_), ta(ta_) {
       first = dispatch(m, n, kc, ta, lda, ldb, ldc, beta);
@@ -153,6 +176,29 @@ struct gemm_kernel {
       if (k0 < k) tail(b + std::size_t(k0) * ldb, a + (ta ? std::size_t(k0) * lda : k0), c);
     }
   };
+  // C's m rows in blocks of at most `block` rows (the last one shorter), each block by chunked kernels
+  struct blocked {
+    chunked body, last;
+    int m = 0, block = 0, lda = 0, ldc = 0;
+    bool ta = false;
+    blocked(int m_, int block_, int n, int k, bool ta_, int lda_, int ldb, int ldc_, int beta)
+        : body(m_ < block_ ? m_ : block_, n, k, ta_, lda_, ldb, ldc_, beta),
+          m(m_),
+          block(m_ < block_ ? m_ : block_),
+          lda(lda_),
+          ldc(ldc_),
+          ta(ta_) {
+      if (m % block) last = chunked(m % block, n, k, ta, lda, ldb, ldc, beta);
+    }
+    explicit operator bool() const { return bool(body) && (m % block == 0 || bool(last)); }
+    void operator()(const T* a, const T* b, T* c) const {
+      int r0 = 0;
+      for (; r0 + block <= m; r0 += block)
+        body(a + (ta ? std::size_t(r0) : std::size_t(r0) * lda), b, c + std::size_t(r0) * ldc);
+      if (r0 < m) last(a + (ta ? std::size_t(r0) : std::size_t(r0) * lda), b, c + std::size_t(r0) * ldc);
+    }
+  };
+  static constexpr int rows_per_call(int m) { return large ? block_rows : m; }
 #else
   static constexpr std::size_t scratch_elements = 0;
 #endif
@@ -171,11 +217,12 @@ struct gemm_kernel {
 
   static void run_serial(const T* a, const T* b, T* c, [[maybe_unused]] T* scratch) {
 #ifdef TYPEGRAD_HAVE_LIBXSMM
-    if constexpr (use_xsmm && !TB) {
-      static const chunked kernel(M, N, K, TA, LDA, LDB, LDC, Beta);
+    if (!xsmm_chosen()) {
+    } else if constexpr (!TB) {
+      static const blocked kernel(M, rows_per_call(M), N, K, TA, LDA, LDB, LDC, Beta);
       if (kernel) return kernel(a, b, c);
     } else if constexpr (transpose_b) {
-      static const chunked kernel(M, N, K, TA, LDA, N, LDC, Beta);
+      static const blocked kernel(M, rows_per_call(M), N, K, TA, LDA, N, LDC, Beta);
       if (kernel) {
         detail::transpose<N, K>(b, LDB, scratch, N);  // B^T [K,N]
         return kernel(a, scratch, c);
@@ -183,7 +230,7 @@ struct gemm_kernel {
     } else if constexpr (transpose_ac) {
       // C^T[N,M] = B[N,K] op(A)^T, op(A)^T = A stored [K,M] when TA, else a transposed copy
       constexpr int lda_t = TA ? LDA : M;
-      static const chunked kernel(N, M, K, false, LDB, lda_t, M, 0);
+      static const blocked kernel(N, rows_per_call(N), M, K, false, LDB, lda_t, M, 0);
       if (kernel) {
         T* ct = scratch + a_t;
         const T* at = a;
@@ -206,8 +253,8 @@ struct gemm_kernel {
     const T* ar = TA ? a + r0 : a + std::size_t(r0) * LDA;
     T* cr = c + std::size_t(r0) * LDC;
 #ifdef TYPEGRAD_HAVE_LIBXSMM
-    if constexpr (use_xsmm) {
-      const chunked kernel(r1 - r0, N, K, TA, LDA, bt ? N : LDB, LDC, Beta);
+    if (xsmm_chosen() && (!TB || bt)) {
+      const blocked kernel(r1 - r0, rows_per_call(r1 - r0), N, K, TA, LDA, bt ? N : LDB, LDC, Beta);
       if (kernel) return kernel(ar, bt ? bt : b, cr);
     }
 #endif
@@ -217,7 +264,8 @@ struct gemm_kernel {
 
   static void run_split(const T* a, const T* b, T* c, [[maybe_unused]] T* scratch) {
 #ifdef TYPEGRAD_HAVE_LIBXSMM
-    if constexpr (transpose_b) {
+    if (!xsmm_chosen()) {
+    } else if constexpr (transpose_b) {
       detail::transpose<N, K>(b, LDB, scratch, N);  // B^T [K,N], then rows as for an untransposed B
       return tg::detail::parallel_for(
           M, rows_grain, [&](std::size_t r0, std::size_t r1) { rows(a, b, scratch, c, int(r0), int(r1)); });
@@ -232,7 +280,7 @@ struct gemm_kernel {
       }
       bool done = true;
       tg::detail::parallel_for(N, rows_grain, [&](std::size_t n0, std::size_t n1) {
-        const chunked kernel(int(n1 - n0), M, K, false, LDB, lda_t, M, 0);
+        const blocked kernel(int(n1 - n0), rows_per_call(int(n1 - n0)), M, K, false, LDB, lda_t, M, 0);
         if (kernel)
           kernel(b + n0 * LDB, at, ct + n0 * M);
         else
