@@ -92,6 +92,19 @@ static_assert(runs_direct<64, 1, 28, 10, 5, 1>);    // LeNet's first layer: 25 t
 static_assert(runs_direct<64, 3, 32, 16, 3, 1>);    // 27
 static_assert(!runs_direct<64, 10, 12, 20, 5, 1>);  // LeNet's second: 250 taps
 static_assert(!runs_direct<64, 1, 28, 10, 5, 2>);   // stride 2
+// ... over flat positions with AVX-512, and with AVX2 where a row of outputs is not a whole number of vectors (not
+// LeNet's 24)
+template <std::size_t N, std::size_t C, std::size_t H, std::size_t O, std::size_t K>
+constexpr bool runs_flat = tg::Conv2dNode<tg::InputLeaf<0, float, tg::shape<N, C, H, H>, false>,
+                                          tg::ParamLeaf<float, tg::shape<O, C, K, K>, true>, 1, 0>::flat;
+static_assert(runs_flat<64, 1, 28, 10, 5> ==
+              (tg::detail::has_vector_extensions && tg::detail::flat_vector_bytes == 64));
+// 20 outputs per row: ragged at 8 and 16
+static_assert(runs_flat<2, 1, 24, 3, 5> == tg::detail::has_vector_extensions);
+// its forward pass only with AVX-512 (with AVX2 direct_conv's is faster)
+static_assert(tg::Conv2dNode<tg::InputLeaf<0, float, tg::shape<2, 1, 24, 24>, false>,
+                             tg::ParamLeaf<float, tg::shape<3, 1, 5, 5>, true>, 1, 0>::flat_forward ==
+              (tg::detail::has_vector_extensions && tg::detail::flat_vector_bytes == 64));
 // shifted products (with libxsmm): more taps at stride 1, channels in whole 32-byte vectors, at most 1.5 anchors
 // per output
 template <class T, std::size_t N, std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t KH,

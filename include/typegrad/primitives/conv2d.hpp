@@ -84,7 +84,16 @@ struct Conv2dNode : kernel_node<typename X::value_type,
   // Few taps (C kh kw <= 32) at stride 1 run direct (conv2d_direct.hpp) on the host: per group, the image zero-padded
   // (when P > 0), dcols (when dx is wanted) and dW [O][rows]
   static constexpr bool direct = detail::has_vector_extensions && S == 1 && rows <= 32;
-  static constexpr std::size_t Hp = G::H + 2 * P, Wp = G::Wd + 2 * P, padded_image = P > 0 ? G::C * Hp * Wp : 0;
+  static constexpr std::size_t Hp = G::H + 2 * P, Wp = G::Wd + 2 * P;
+  using Direct = detail::direct_conv<T, G::C, Hp, Wp, G::O, G::KH, G::KW>;
+  // ... over flat positions where a row of outputs is not a whole number of vectors: the image copied with the
+  // zeros that its reads run past the end into, and a work area (wide outputs, or dy with its rows Wp apart)
+  using Flat = detail::flat_conv<T, G::C, Hp, Wp, G::O, G::KH, G::KW>;
+  // (the forward pass only with AVX-512: with AVX2 direct_conv's scalar row ends cost less than Flat's copies)
+  static constexpr bool flat = direct && Flat::preferred, flat_forward = flat && Flat::wide;
+  static constexpr std::size_t padded_image = flat    ? G::C * Hp * Wp + Flat::overrun + Flat::work_elements
+                                              : P > 0 ? G::C* Hp* Wp
+                                                      : 0;
   // More taps at stride 1 (with libxsmm) run as shifted products on a padded image (conv2d_shifted.hpp: channels
   // first or last by the output channels) when C and O are whole 32-byte vectors (the products' vectorised dimensions:
   // LeNet's 10 -> 20 channels ran 3x slower) and the grid's anchors are at most 1.5 times the outputs; scratch: its
@@ -212,16 +221,16 @@ struct Conv2dNode : kernel_node<typename X::value_type,
                : T(0);
   }
 
-  using Direct = detail::direct_conv<T, G::C, Hp, Wp, G::O, G::KH, G::KW>;
-  // image x_n itself, or its zero-padded copy in `buffer`
+  // image x_n itself, or its zero-padded copy in `buffer` (followed by Flat's overrun zeros and work area)
   static const T* padded(const T* xn, T* buffer) {
-    if constexpr (P == 0) {
+    if constexpr (P == 0 && !flat) {
       return xn;
     } else {
-      detail::pad_image<T, G::C, G::H, G::Wd, P>(xn, buffer);
+      detail::pad_image<T, G::C, G::H, G::Wd, P, flat ? Flat::overrun : 0>(xn, buffer);
       return buffer;
     }
   }
+  static T* flat_work(T* buffer) { return buffer + G::C * Hp * Wp + Flat::overrun; }
   // the host's backward pass of a direct convolution: dW per group then over groups in order; dx as on the
   // GEMM path (dcols = W^T dy_n, col2im)
   template <std::size_t Id, class Ctx>
@@ -239,7 +248,10 @@ struct Conv2dNode : kernel_node<typename X::value_type,
         if constexpr (grad_w) std::fill(dwk, dwk + G::O * rows, T(0));
         for (std::size_t n = first_image(k); n < first_image(k + 1); ++n) {
           const T* gn = g + n * G::O * cols_n;
-          if constexpr (grad_w) Direct::weight_grad(padded(x + n * image, xp), gn, dwk);
+          if constexpr (grad_w && flat)
+            Flat::weight_grad(padded(x + n * image, xp), gn, dwk, flat_work(xp));
+          else if constexpr (grad_w)
+            Direct::weight_grad(padded(x + n * image, xp), gn, dwk);
           if constexpr (grad_x) {
             GradCols::run(w, gn, dcols, nullptr);
             if constexpr (Conv2dNode::template assigns_grad<Id, 0, Ctx>()) std::fill_n(dx + n * image, image, T(0));
@@ -282,7 +294,10 @@ struct Conv2dNode : kernel_node<typename X::value_type,
         detail::parallel_for(groups, 1, [&](std::size_t k0, std::size_t k1) {
           for (std::size_t k = k0; k < k1; ++k)
             for (std::size_t n = first_image(k); n < first_image(k + 1); ++n) {
-              if constexpr (direct) {
+              if constexpr (flat_forward) {
+                T* buffer = col + k * stride;
+                Flat::forward(padded(x + n * image, buffer), w, y + n * G::O * cols_n, flat_work(buffer));
+              } else if constexpr (direct) {
                 Direct::forward(padded(x + n * image, col + k * stride), w, y + n * G::O * cols_n);
               } else {
                 im2col(x + n * image, col + k * stride);

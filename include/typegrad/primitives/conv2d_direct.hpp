@@ -110,15 +110,124 @@ struct direct_conv {
     if constexpr (O % GB != 0) weight_grad_channels<O % GB>(x, dy, dw, o0);
   }
 };
+
+// The same convolution over flat positions. With the image's rows W apart, output (i, j) reads
+// x[c, (i + ki) W + j + kj]: at p = i W + j that is x[c, p + ki W + kj], so over p in [0, Ho W) every tap is one
+// contiguous run whatever the vector width, at the cost of the W - Wo positions per row past the outputs, computed
+// and dropped (LeNet's first layer: 4 of 28). Used with AVX-512 (16 floats a vector: twice direct_conv's width,
+// and no half-width or scalar row ends), and with AVX2 for dW where a row is not a whole number of vectors.
+// Per image, Zen 5, bench/conv_direct (rows/flat): AVX-512 forward 2.2x (LeNet's first layer), 2.1x (ResNet-20's
+// stem), 2.5x (3 -> 16 channels, 32 a row); dW 0.97-1.02x. With AVX2 (-mno-avx512f) the stem's dW 7.1 -> 5.5 us, but
+// its forward 3.9 -> 4.5 us (the compaction's copies), so there the forward pass stays with direct_conv.
+// x must hold `overrun` readable zeros past its C H W elements; `work` holds O Lp elements.
+#if defined(__AVX512F__)
+inline constexpr std::size_t flat_vector_bytes = 64;
+#else
+inline constexpr std::size_t flat_vector_bytes = 32;
+#endif
+template <class T, std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t KH, std::size_t KW>
+struct flat_conv {
+  static constexpr std::size_t Ho = H - KH + 1, Wo = W - KW + 1, taps = C * KH * KW;
+  typedef T vec __attribute__((vector_size(flat_vector_bytes)));
+  typedef T vec_unaligned __attribute__((vector_size(flat_vector_bytes), aligned(sizeof(T)), may_alias));
+  static constexpr std::size_t lanes = flat_vector_bytes / sizeof(T);
+  // with AVX-512 always (direct_conv's vectors are half as wide); with AVX2 where rows are ragged
+  static constexpr bool wide = flat_vector_bytes == 64, preferred = wide || Wo % lanes != 0;
+  static constexpr std::size_t L = Ho * W, Lp = (L + lanes - 1) / lanes * lanes;  // positions, padded to vectors
+  static constexpr std::size_t overrun = Lp - L + KW, work_elements = O * Lp;
+  static void load(vec& v, const T* p) { v = *reinterpret_cast<const vec_unaligned*>(p); }
+
+  // forward: OB channels x JV vectors of positions in registers (AVX-512 has 32 vector registers: 5 x 4, else as
+  // direct_conv's 4 x 3)
+  static constexpr std::size_t OB = wide ? 5 : 4, JV = wide ? 4 : 3;
+  template <std::size_t NB, std::size_t NJ>
+  static void forward_block(const T* x, const T* w, T* yw, std::size_t o0, std::size_t p0) {
+    vec acc[NB][NJ] = {};
+    for (std::size_t c = 0; c < C; ++c)
+      for (std::size_t ki = 0; ki < KH; ++ki)
+        for (std::size_t kj = 0; kj < KW; ++kj) {
+          const T* xr = x + (c * H + ki) * W + kj + p0;
+          vec xv[NJ];
+          for (std::size_t v = 0; v < NJ; ++v) load(xv[v], xr + v * lanes);
+          for (std::size_t b = 0; b < NB; ++b) {
+            const T wb = w[(o0 + b) * taps + (c * KH + ki) * KW + kj];
+            for (std::size_t v = 0; v < NJ; ++v) acc[b][v] += wb * xv[v];
+          }
+        }
+    for (std::size_t b = 0; b < NB; ++b)
+      for (std::size_t v = 0; v < NJ; ++v)
+        *reinterpret_cast<vec_unaligned*>(yw + (o0 + b) * Lp + p0 + v * lanes) = acc[b][v];
+  }
+  template <std::size_t NB>
+  static void forward_channels(const T* x, const T* w, T* yw, std::size_t o0) {
+    std::size_t p0 = 0;
+    for (; p0 + JV * lanes <= Lp; p0 += JV * lanes) forward_block<NB, JV>(x, w, yw, o0, p0);
+    for (; p0 < Lp; p0 += lanes) forward_block<NB, 1>(x, w, yw, o0, p0);
+  }
+  // y [O][Ho][Wo] of one image x [C][H][W] (+ overrun), through yw = work [O][Lp]
+  static void forward(const T* x, const T* w, T* y, T* work) {
+    std::size_t o0 = 0;
+    for (; o0 + OB <= O; o0 += OB) forward_channels<OB>(x, w, work, o0);
+    if constexpr (O % OB != 0) forward_channels<O % OB>(x, w, work, o0);
+    for (std::size_t o = 0; o < O; ++o)
+      for (std::size_t i = 0; i < Ho; ++i) std::copy_n(work + o * Lp + i * W, Wo, y + (o * Ho + i) * Wo);
+  }
+
+  // dW[o, c, ki, kj] += sum over p of dyw[o, p] x[c, p + ki W + kj], dyw = dy with its rows W apart and zeros
+  // at the dropped positions (work [O][Lp]); NB channels x KW accumulators (up to 24 with AVX-512, else 12)
+  static constexpr std::size_t GB = std::clamp<std::size_t>((wide ? 24 : 12) / KW, 1, 4);
+  template <std::size_t NB>
+  static void weight_grad_channels(const T* x, const T* dyw, T* dw, std::size_t o0) {
+    for (std::size_t c = 0; c < C; ++c)
+      for (std::size_t ki = 0; ki < KH; ++ki) {
+        vec acc[NB][KW] = {};
+        const T* xr = x + (c * H + ki) * W;
+        for (std::size_t p = 0; p < Lp; p += lanes) {
+          vec g[NB];
+          for (std::size_t b = 0; b < NB; ++b) load(g[b], dyw + (o0 + b) * Lp + p);
+          for (std::size_t kj = 0; kj < KW; ++kj) {
+            vec xv;
+            load(xv, xr + p + kj);
+            for (std::size_t b = 0; b < NB; ++b) acc[b][kj] += g[b] * xv;
+          }
+        }
+        for (std::size_t b = 0; b < NB; ++b)
+          for (std::size_t kj = 0; kj < KW; ++kj) {
+            T sum = 0;
+            for (std::size_t l = 0; l < lanes; ++l) sum += acc[b][kj][l];
+            dw[(o0 + b) * taps + (c * KH + ki) * KW + kj] += sum;
+          }
+      }
+  }
+  static void weight_grad(const T* x, const T* dy, T* dw, T* work) {
+    for (std::size_t o = 0; o < O; ++o) {
+      T* row = work + o * Lp;
+      for (std::size_t i = 0; i < Ho; ++i, row += W) {
+        std::copy_n(dy + (o * Ho + i) * Wo, Wo, row);
+        std::fill(row + Wo, row + W, T(0));
+      }
+      std::fill(work + o * Lp + L, work + (o + 1) * Lp, T(0));
+    }
+    std::size_t o0 = 0;
+    for (; o0 + GB <= O; o0 += GB) weight_grad_channels<GB>(x, work, dw, o0);
+    if constexpr (O % GB != 0) weight_grad_channels<O % GB>(x, work, dw, o0);
+  }
+};
 #else
 inline constexpr bool has_vector_extensions = false;
 template <class T, std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t KH, std::size_t KW>
 struct direct_conv;  // not used: conv2d takes its GEMM path
+template <class T, std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t KH, std::size_t KW>
+struct flat_conv {
+  static constexpr bool preferred = false, wide = false;
+  static constexpr std::size_t overrun = 0, work_elements = 0;
+};
 #endif
 
 // xp [C][H + 2P][W + 2P] = x [C][H][W] with P zeros around
-template <class T, std::size_t C, std::size_t H, std::size_t W, std::size_t P>
+template <class T, std::size_t C, std::size_t H, std::size_t W, std::size_t P, std::size_t Extra = 0>
 void pad_image(const T* x, T* xp) {
+  std::fill_n(xp + C * (H + 2 * P) * (W + 2 * P), Extra, T(0));  // then `Extra` zeros
   constexpr std::size_t Wp = W + 2 * P;
   for (std::size_t c = 0; c < C; ++c) {
     T* out = xp + c * (H + 2 * P) * Wp;
