@@ -1,6 +1,7 @@
 // The two host kernels for convolutions with few taps (primitives/conv2d_direct.hpp), one image, interleaved:
 // flat_conv (flat positions, the widest vectors; variant 0) against direct_conv (output rows in 32-byte vectors),
-// forward and dW. Compile with -mno-avx512f (or run on an AVX2 machine) to see AVX2's figures.
+// forward and dW (flat_conv's dW leaves partial sums per vector lane, summed by the caller once per group of
+// images). Compile with -mno-avx512f (or run on an AVX2 machine) to see AVX2's figures.
 #include <typegrad/primitives/conv2d_direct.hpp>
 
 #include <cstdio>
@@ -14,8 +15,8 @@ void conv_case(const std::string& name, const tgbench::Options& options) {
   if (!options.wanted(name.c_str())) return;
   using Direct = tg::detail::direct_conv<float, C, H, W, O, K, K>;
   using Flat = tg::detail::flat_conv<float, C, H, W, O, K, K>;
-  std::vector<float> x(C * H * W + Flat::overrun, 0.0f), w(O * C * K * K), y(O * Direct::Ho * Direct::Wo),
-      dy(y.size()), dw(w.size()), work(Flat::work_elements);
+  std::vector<float> x(C * H * W + Flat::overrun, 0.0f), w(O * C * K * K), y(O * Direct::Ho * Direct::Wo), dy(y.size()),
+      dw(w.size() * Flat::dw_lanes), work(Flat::work_elements);
   tgbench::fill_random(x.data(), C * H * W, 1, 1.0f);
   tgbench::fill_random(w.data(), w.size(), 2, 1.0f);
   tgbench::fill_random(dy.data(), dy.size(), 3, 1.0f);

@@ -172,6 +172,7 @@ TEST_CASE("conv2d", "[gradcheck]") {
     check_conv_values<1, 0, 2, 2, 8, 24, 6, 5, 5, float>();
     check_conv_values<1, 1, 2, 1, 9, 30, 16, 3, 3, float>();
     check_float_conv_weight_grad<0, 3, 1, 28, 28, 10, 5>();
+    check_float_conv_weight_grad<0, 11, 1, 28, 28, 10, 5>();  // 1 or 2 images per group: dW summed over both
     check_float_conv_weight_grad<1, 2, 3, 9, 30, 5, 3>();
     check_float_conv_weight_grad<0, 2, 2, 8, 24, 6, 5>();
   }

@@ -101,7 +101,8 @@ struct Conv2dNode : kernel_node<typename X::value_type,
   using Shifted = detail::shifted_conv<T, G::C, G::H, G::Wd, P, G::O, G::KH, G::KW>;
   static constexpr bool shifted = detail::has_batch_reduce_gemm && S == 1 && !direct && G::C * sizeof(T) % 32 == 0 &&
                                   G::O * sizeof(T) % 32 == 0 && 2 * Shifted::Lq <= 3 * cols_n;
-  static constexpr std::size_t group_elements = direct    ? padded_image + rows * cols_n + G::O * rows
+  static constexpr std::size_t dw_lanes = flat ? Flat::dw_lanes : 1;  // dW partial sums per weight, per group
+  static constexpr std::size_t group_elements = direct    ? padded_image + rows * cols_n + G::O * rows * dw_lanes
                                                 : shifted ? Shifted::group_elements
                                                           : rows * cols_n + cols_n * Op + rows * Op;
   static constexpr std::size_t forward_group = direct    ? padded_image
@@ -245,7 +246,7 @@ struct Conv2dNode : kernel_node<typename X::value_type,
         T* xp = base + k * group_elements;  // [padded image][dcols][dW]
         T* dcols = xp + padded_image;
         T* dwk = dcols + rows * cols_n;
-        if constexpr (grad_w) std::fill(dwk, dwk + G::O * rows, T(0));
+        if constexpr (grad_w) std::fill(dwk, dwk + G::O * rows * dw_lanes, T(0));
         for (std::size_t n = first_image(k); n < first_image(k + 1); ++n) {
           const T* gn = g + n * G::O * cols_n;
           if constexpr (grad_w && flat)
@@ -264,8 +265,9 @@ struct Conv2dNode : kernel_node<typename X::value_type,
       T* dw = this->template grad_data<Id, 1>(c);
       const T* dw0 = base + padded_image + rows * cols_n;  // group 0's dW; group k's k group_elements on
       for (std::size_t e = 0; e < G::O * rows; ++e) {
-        T sum = dw0[e];
-        for (std::size_t k = 1; k < groups; ++k) sum += dw0[k * group_elements + e];
+        T sum = 0;
+        for (std::size_t k = 0; k < groups; ++k)
+          for (std::size_t l = 0; l < dw_lanes; ++l) sum += dw0[k * group_elements + e * dw_lanes + l];
         dw[e] += sum;
       }
     }

@@ -135,6 +135,7 @@ struct flat_conv {
   static constexpr bool wide = flat_vector_bytes == 64, preferred = wide || Wo % lanes != 0;
   static constexpr std::size_t L = Ho * W, Lp = (L + lanes - 1) / lanes * lanes;  // positions, padded to vectors
   static constexpr std::size_t overrun = Lp - L + KW, work_elements = O * Lp;
+  static constexpr std::size_t dw_lanes = lanes;  // dW's partial sums per weight (weight_grad)
   static void load(vec& v, const T* p) { v = *reinterpret_cast<const vec_unaligned*>(p); }
 
   // forward: OB channels x JV vectors of positions in registers (AVX-512 has 32 vector registers: 5 x 4, else as
@@ -174,10 +175,12 @@ struct flat_conv {
   }
 
   // dW[o, c, ki, kj] += sum over p of dyw[o, p] x[c, p + ki W + kj], dyw = dy with its rows W apart and zeros
-  // at the dropped positions (work [O][Lp]); NB channels x KW accumulators (up to 24 with AVX-512, else 12)
+  // at the dropped positions (work [O][Lp]); NB channels x KW accumulators (up to 24 with AVX-512, else 12).
+  // The accumulators are added as vectors into dw_lanes [O][taps][lanes], whose lanes the caller sums once per
+  // group of images: a horizontal sum per accumulator per image cost as much as a third of the products.
   static constexpr std::size_t GB = std::clamp<std::size_t>((wide ? 24 : 12) / KW, 1, 4);
   template <std::size_t NB>
-  static void weight_grad_channels(const T* x, const T* dyw, T* dw, std::size_t o0) {
+  static void weight_grad_channels(const T* x, const T* dyw, T* dw_lanes, std::size_t o0) {
     for (std::size_t c = 0; c < C; ++c)
       for (std::size_t ki = 0; ki < KH; ++ki) {
         vec acc[NB][KW] = {};
@@ -193,13 +196,13 @@ struct flat_conv {
         }
         for (std::size_t b = 0; b < NB; ++b)
           for (std::size_t kj = 0; kj < KW; ++kj) {
-            T sum = 0;
-            for (std::size_t l = 0; l < lanes; ++l) sum += acc[b][kj][l];
-            dw[(o0 + b) * taps + (c * KH + ki) * KW + kj] += sum;
+            auto& sum =
+                *reinterpret_cast<vec_unaligned*>(dw_lanes + ((o0 + b) * taps + (c * KH + ki) * KW + kj) * lanes);
+            sum += acc[b][kj];
           }
       }
   }
-  static void weight_grad(const T* x, const T* dy, T* dw, T* work) {
+  static void weight_grad(const T* x, const T* dy, T* dw_lanes, T* work) {
     for (std::size_t o = 0; o < O; ++o) {
       T* row = work + o * Lp;
       for (std::size_t i = 0; i < Ho; ++i, row += W) {
@@ -209,8 +212,8 @@ struct flat_conv {
       std::fill(work + o * Lp + L, work + (o + 1) * Lp, T(0));
     }
     std::size_t o0 = 0;
-    for (; o0 + GB <= O; o0 += GB) weight_grad_channels<GB>(x, work, dw, o0);
-    if constexpr (O % GB != 0) weight_grad_channels<O % GB>(x, work, dw, o0);
+    for (; o0 + GB <= O; o0 += GB) weight_grad_channels<GB>(x, work, dw_lanes, o0);
+    if constexpr (O % GB != 0) weight_grad_channels<O % GB>(x, work, dw_lanes, o0);
   }
 };
 #else
@@ -220,7 +223,7 @@ struct direct_conv;  // not used: conv2d takes its GEMM path
 template <class T, std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t KH, std::size_t KW>
 struct flat_conv {
   static constexpr bool preferred = false, wide = false;
-  static constexpr std::size_t overrun = 0, work_elements = 0;
+  static constexpr std::size_t overrun = 0, work_elements = 0, dw_lanes = 1;
 };
 #endif
 
