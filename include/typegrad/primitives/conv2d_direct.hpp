@@ -117,8 +117,8 @@ struct direct_conv {
 // and dropped (LeNet's first layer: 4 of 28). Used with AVX-512 (16 floats a vector: twice direct_conv's width,
 // and no half-width or scalar row ends), and with AVX2 for dW where a row is not a whole number of vectors.
 // Per image, Zen 5, bench/conv_direct (rows/flat): AVX-512 forward 2.2x (LeNet's first layer), 2.1x (ResNet-20's
-// stem), 2.5x (3 -> 16 channels, 32 a row); dW 0.97-1.02x. With AVX2 (-mno-avx512f) the stem's dW 7.1 -> 5.5 us, but
-// its forward 3.9 -> 4.5 us (the compaction's copies), so there the forward pass stays with direct_conv.
+// stem), 2.4x (3 -> 16 channels, 32 a row); dW 1.12x, 1.66x, 1.45x. With AVX2 (-mno-avx512f) the stem's dW 1.6x,
+// but its forward 0.95x (the compaction's copies), so there the forward pass stays with direct_conv.
 // x must hold `overrun` readable zeros past its C H W elements; `work` holds O Lp elements.
 #if defined(__AVX512F__)
 inline constexpr std::size_t flat_vector_bytes = 64;
