@@ -65,13 +65,16 @@ TEST_CASE("regions of index maps run by runs of consecutive elements", "[gradche
         x);
   }
   SECTION("heads joined back after a product (one-to-one: the product's adjoint is assigned)") {
+    // x in [-1, 1]: the loss, cubic in x, 8x smaller, and so its rounding over the step (the OMP device's
+    // reductions round differently per evaluation: with [-2, 2] seed 901379260 failed there at 1.075e-6)
+    const auto x1 = random<double, 2, 8, 96>(-1, 1);
     check_primitive(
         [](auto a, auto w) {
           auto heads = tg::matmul(head_split<0, 4, 8, 16>(a), w);  // [4, 8, 16]: (batch, head), token, feature
           return tg::matmul(tg::reshape<16, 32>(tg::permute<0, 2, 1, 3>(tg::reshape<2, 2, 8, 16>(heads))),
                             tg::reshape<32, 24>(tg::slice<2, 0, 48>(a)));
         },
-        x, random<double, 4, 16, 16>(-0.25, 0.25));  // small: the loss, cubic in x, stays O(10) for the checker
+        x1, random<double, 4, 16, 16>(-0.25, 0.25));  // small: the loss, cubic in x, stays O(10) for the checker
   }
   SECTION("values: the split is the definition's") {
     tg::Tensor<double, 4, 16, 16> eye{};

@@ -119,8 +119,6 @@ struct gemm_kernel {
 #ifdef TYPEGRAD_HAVE_LIBXSMM
   // libxsmm's JIT kernels beat OpenBLAS on small and medium shapes everywhere, on large ones with AVX-512 (above)
   static constexpr bool use_xsmm = true;
-  static constexpr bool large = double(M) * N * K > 64.0 * 1024 * 1024;
-  static constexpr int block_rows = 128;  // C's rows per kernel call for large shapes
   static bool xsmm_chosen() {
     if constexpr (large)
       return detail::xsmm_large_shapes();
@@ -198,21 +196,37 @@ struct gemm_kernel {
       if (r0 < m) last(a + (ta ? std::size_t(r0) : std::size_t(r0) * lda), b, c + std::size_t(r0) * ldc);
     }
   };
-  static constexpr int rows_per_call(int m) { return large ? block_rows : m; }
 #else
   static constexpr std::size_t scratch_elements = 0;
 #endif
 
   // With tg::set_num_threads(n > 1), a GEMM of at least parallel_macs multiply-adds is split by rows of C
-  // (core/threads.hpp); each row is computed by the same kind of kernel as on one thread.
+  // (core/threads.hpp). C's rows go through the kernels in fixed blocks, whatever the thread count, and the
+  // threads take whole blocks: libxsmm's AVX-512 kernels round a row of C differently with the height of the
+  // block it is in (a 64 x 400 x 96 product split in two: 393 of its elements differed in the last bit), and
+  // training must give the same weights on 1, 2 or 3 threads. Blocks of 32 rows cost one thread at most 2.6%
+  // against one call for all of C on the MLP's shapes (16: 6%); large shapes run in blocks of 128 anyway.
   static constexpr double parallel_macs = 256.0 * 1024;
   static constexpr std::size_t rows_grain = 8;
+  static constexpr bool splittable = double(M) * N * K >= parallel_macs && M >= 2 * rows_grain;
+  static constexpr bool large = double(M) * N * K > 64.0 * 1024 * 1024;
+  static constexpr int block_rows = 128;  // C's rows per kernel call for large shapes
+  static constexpr int split_rows = 32;   // ... for shapes that may be split over threads
+  static constexpr int rows_per_call(int m) { return large ? block_rows : splittable ? split_rows : m; }
 
   static void run(const T* a, const T* b, T* c, T* scratch) {
-    if constexpr (double(M) * N * K >= parallel_macs && M >= 2 * rows_grain) {
+    if constexpr (splittable) {
       if (tg::detail::parts_for(M, rows_grain) > 1) return run_split(a, b, c, scratch);
     }
     run_serial(a, b, c, scratch);
+  }
+  // f(r0, r1) for the pool's parts of [0, rows), each a run of whole blocks of rows_per_call(rows)
+  template <class F>
+  static void parallel_blocks(int rows, F&& f) {
+    const int block = rows_per_call(rows);
+    tg::detail::parallel_for(std::size_t(rows + block - 1) / block, 1, [&](std::size_t b0, std::size_t b1) {
+      f(int(b0) * block, int(b1) * block < rows ? int(b1) * block : rows);
+    });
   }
 
   static void run_serial(const T* a, const T* b, T* c, [[maybe_unused]] T* scratch) {
@@ -254,7 +268,7 @@ struct gemm_kernel {
     T* cr = c + std::size_t(r0) * LDC;
 #ifdef TYPEGRAD_HAVE_LIBXSMM
     if (xsmm_chosen() && (!TB || bt)) {
-      const blocked kernel(r1 - r0, rows_per_call(r1 - r0), N, K, TA, LDA, bt ? N : LDB, LDC, Beta);
+      const blocked kernel(r1 - r0, rows_per_call(M), N, K, TA, LDA, bt ? N : LDB, LDC, Beta);  // r0: a block's start
       if (kernel) return kernel(ar, bt ? bt : b, cr);
     }
 #endif
@@ -267,8 +281,7 @@ struct gemm_kernel {
     if (!xsmm_chosen()) {
     } else if constexpr (transpose_b) {
       detail::transpose<N, K>(b, LDB, scratch, N);  // B^T [K,N], then rows as for an untransposed B
-      return tg::detail::parallel_for(
-          M, rows_grain, [&](std::size_t r0, std::size_t r1) { rows(a, b, scratch, c, int(r0), int(r1)); });
+      return parallel_blocks(M, [&](int r0, int r1) { rows(a, b, scratch, c, r0, r1); });
     } else if constexpr (transpose_ac) {
       // C^T[N,M] = B[N,K] op(A)^T by rows of C^T, then C = C^T^T by rows of C
       constexpr int lda_t = TA ? LDA : M;
@@ -279,8 +292,8 @@ struct gemm_kernel {
         at = scratch;
       }
       bool done = true;
-      tg::detail::parallel_for(N, rows_grain, [&](std::size_t n0, std::size_t n1) {
-        const blocked kernel(int(n1 - n0), rows_per_call(int(n1 - n0)), M, K, false, LDB, lda_t, M, 0);
+      parallel_blocks(N, [&](int n0, int n1) {
+        const blocked kernel(n1 - n0, rows_per_call(N), M, K, false, LDB, lda_t, M, 0);
         if (kernel)
           kernel(b + n0 * LDB, at, ct + n0 * M);
         else
@@ -294,8 +307,7 @@ struct gemm_kernel {
       });
     }
 #endif
-    tg::detail::parallel_for(M, rows_grain,
-                             [&](std::size_t r0, std::size_t r1) { rows(a, b, nullptr, c, int(r0), int(r1)); });
+    parallel_blocks(M, [&](int r0, int r1) { rows(a, b, nullptr, c, r0, r1); });
   }
 };
 
