@@ -218,6 +218,7 @@ struct flat_conv {
 };
 #else
 inline constexpr bool has_vector_extensions = false;
+inline constexpr std::size_t flat_vector_bytes = 32;
 template <class T, std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t KH, std::size_t KW>
 struct direct_conv;  // not used: conv2d takes its GEMM path
 template <class T, std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t KH, std::size_t KW>
