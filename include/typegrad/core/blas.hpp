@@ -17,6 +17,7 @@
 // 1024 x 1024 x 256, 1.4-1.8x on the cubes), so AVX2 machines keep OpenBLAS past 64M.
 #include <cblas.h>
 
+#include <atomic>
 #include <cstddef>
 #include <type_traits>
 
@@ -291,13 +292,13 @@ struct gemm_kernel {
         detail::transpose<M, K>(a, LDA, scratch, M);
         at = scratch;
       }
-      bool done = true;
+      std::atomic<bool> done{true};  // a part whose kernel libxsmm declined (parts write it concurrently)
       parallel_blocks(N, [&](int n0, int n1) {
         const blocked kernel(n1 - n0, rows_per_call(N), M, K, false, LDB, lda_t, M, 0);
         if (kernel)
           kernel(b + n0 * LDB, at, ct + n0 * M);
         else
-          done = false;
+          done.store(false, std::memory_order_relaxed);
       });
       if (!done) return run_serial(a, b, c, scratch);
       return tg::detail::parallel_for(M, rows_grain, [&](std::size_t i0, std::size_t i1) {
