@@ -111,28 +111,11 @@ inline void transpose(const T* __restrict in, int ldi, T* __restrict out, int ld
 }
 }  // namespace detail
 
-template <class T, bool TA, bool TB, int M, int N, int K, int LDA, int LDB, int LDC, int Beta>
-struct gemm_kernel {
-  static_assert(Beta == 0 || Beta == 1, "typegrad: gemm beta is 0 or 1");
-  using value_type = T;
-  static constexpr bool trans_a = TA, trans_b = TB;
-  static constexpr int m = M, n = N, k = K, lda = LDA, ldb = LDB, ldc = LDC, beta = Beta;
 #ifdef TYPEGRAD_HAVE_LIBXSMM
-  // libxsmm's JIT kernels beat OpenBLAS on small and medium shapes everywhere, on large ones with AVX-512 (above)
-  static constexpr bool use_xsmm = true;
-  static bool xsmm_chosen() {
-    if constexpr (large)
-      return detail::xsmm_large_shapes();
-    else
-      return true;
-  }
-  static constexpr std::size_t a_t = TA ? 0 : std::size_t(M) * K;  // A^T, needed for C^T = B A^T
-  static constexpr bool transpose_b = use_xsmm && TB && std::size_t(N) * K <= a_t + std::size_t(M) * N;
-  static constexpr bool transpose_ac = use_xsmm && TB && !transpose_b;
-  static constexpr std::size_t scratch_elements = transpose_b    ? std::size_t(N) * K
-                                                  : transpose_ac ? a_t + std::size_t(M) * N
-                                                                 : 0;
-
+namespace detail {
+// libxsmm's kernels for element type T, shapes given at run time
+template <class T>
+struct xsmm_kernels {
   // row-major C[m,n] = op(A) B + beta C, B stored [k,n]: column-major C^T = B^T op(A)^T; called kernel(B, A, C)
   static auto dispatch(int m, int n, int k, bool ta, int lda, int ldb, int ldc, int beta) {
     const libxsmm_blasint mm = n, nn = m, kk = k, la = ldb, lb = lda, lc = ldc;
@@ -197,6 +180,37 @@ struct gemm_kernel {
       if (r0 < m) last(a + (ta ? std::size_t(r0) : std::size_t(r0) * lda), b, c + std::size_t(r0) * ldc);
     }
   };
+};
+}  // namespace detail
+#endif
+
+template <class T, bool TA, bool TB, int M, int N, int K, int LDA, int LDB, int LDC, int Beta>
+struct gemm_kernel {
+  static_assert(Beta == 0 || Beta == 1, "typegrad: gemm beta is 0 or 1");
+  using value_type = T;
+  static constexpr bool trans_a = TA, trans_b = TB;
+  static constexpr int m = M, n = N, k = K, lda = LDA, ldb = LDB, ldc = LDC, beta = Beta;
+#ifdef TYPEGRAD_HAVE_LIBXSMM
+  // libxsmm's JIT kernels beat OpenBLAS on small and medium shapes everywhere, on large ones with AVX-512 (above)
+  static constexpr bool use_xsmm = true;
+  static bool xsmm_chosen() {
+    if constexpr (large)
+      return detail::xsmm_large_shapes();
+    else
+      return true;
+  }
+  static constexpr std::size_t a_t = TA ? 0 : std::size_t(M) * K;  // A^T, needed for C^T = B A^T
+  static constexpr bool transpose_b = use_xsmm && TB && std::size_t(N) * K <= a_t + std::size_t(M) * N;
+  static constexpr bool transpose_ac = use_xsmm && TB && !transpose_b;
+  static constexpr std::size_t scratch_elements = transpose_b    ? std::size_t(N) * K
+                                                  : transpose_ac ? a_t + std::size_t(M) * N
+                                                                 : 0;
+
+  // the kernels depend on T only (shapes are run-time arguments): one instantiation for all of a program's GEMMs
+  using xsmm = detail::xsmm_kernels<T>;
+  using chunked = typename xsmm::chunked;
+  using blocked = typename xsmm::blocked;
+  static constexpr int k_chunk(int n, int k) { return xsmm::k_chunk(n, k); }
 #else
   static constexpr std::size_t scratch_elements = 0;
 #endif
