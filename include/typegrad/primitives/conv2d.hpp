@@ -84,15 +84,16 @@ struct Conv2dNode : kernel_node<typename X::value_type,
   // Few taps (C kh kw <= 32) at stride 1 run direct (conv2d_direct.hpp) on the host: per group, the image zero-padded
   // (when P > 0), dcols (when dx is wanted) and dW [O][rows]
   static constexpr bool direct = detail::has_vector_extensions && S == 1 && rows <= 32;
-  static constexpr std::size_t Hp = G::H + 2 * P, Wp = G::Wd + 2 * P;
+  static constexpr std::size_t Hp = G::H + 2 * P, Wp = G::Wd + 2 * P, image_p = G::C * Hp * Wp;
   using Direct = detail::direct_conv<T, G::C, Hp, Wp, G::O, G::KH, G::KW>;
-  // ... over flat positions where a row of outputs is not a whole number of vectors: the image copied with the
-  // zeros that its reads run past the end into, and a work area (wide outputs, or dy with its rows Wp apart)
+  // ... over flat positions with AVX-512, and for AVX2's dW where a row of outputs is ragged (Flat::preferred; the
+  // forward pass only with AVX-512: with AVX2 direct_conv's scalar row ends cost less than Flat's copies). Then the
+  // image is always copied, followed by the zeros its reads run into and a work area (wide outputs, or dy with its
+  // rows Wp apart), and dW per group holds a partial sum per vector lane.
   using Flat = detail::flat_conv<T, G::C, Hp, Wp, G::O, G::KH, G::KW>;
-  // (the forward pass only with AVX-512: with AVX2 direct_conv's scalar row ends cost less than Flat's copies)
   static constexpr bool flat = direct && Flat::preferred, flat_forward = flat && Flat::wide;
-  static constexpr std::size_t padded_image = flat    ? G::C * Hp * Wp + Flat::overrun + Flat::work_elements
-                                              : P > 0 ? G::C* Hp* Wp
+  static constexpr std::size_t padded_image = flat    ? image_p + Flat::overrun + Flat::work_elements
+                                              : P > 0 ? image_p
                                                       : 0;
   // More taps at stride 1 (with libxsmm) run as shifted products on a padded image (conv2d_shifted.hpp: channels
   // first or last by the output channels) when C and O are whole 32-byte vectors (the products' vectorised dimensions:
@@ -231,7 +232,7 @@ struct Conv2dNode : kernel_node<typename X::value_type,
       return buffer;
     }
   }
-  static T* flat_work(T* buffer) { return buffer + G::C * Hp * Wp + Flat::overrun; }
+  static T* flat_work(T* buffer) { return buffer + image_p + Flat::overrun; }
   // the host's backward pass of a direct convolution: dW per group then over groups in order; dx as on the
   // GEMM path (dcols = W^T dy_n, col2im)
   template <std::size_t Id, class Ctx>
