@@ -123,6 +123,10 @@ TEST_CASE("set_num_threads: a split GEMM gives the one-thread result bit for bit
   // dW = dy^T x and its dx): C must go through the same row blocks on every thread count
   check_split_gemm<true, false, 64, 400, 96, 0>();
   check_split_gemm<false, false, 96, 400, 64, 0>();
+  // past 64M multiply-adds: libxsmm in blocks of 128 rows with AVX-512, else OpenBLAS, also by blocks
+  // (LIBXSMM_TARGET=hsw runs the OpenBLAS path on an AVX-512 machine)
+  check_split_gemm<false, false, 1040, 256, 256, 0>();
+  check_split_gemm<false, true, 1040, 256, 256, 1>();
 }
 
 TEST_CASE("set_num_threads: training gives the same losses and weights on 1, 2 and 3 threads", "[threads]") {
