@@ -131,6 +131,16 @@ static_assert(!channels_first<float, 32, 14, 32>);  // its second and third: cha
 static_assert(!channels_first<float, 64, 7, 64>);
 static_assert(channels_first<double, 4, 5, 4>);  // the gradient checks' shapes: both layouts
 static_assert(!channels_first<double, 4, 5, 16>);
+// 3x3 kernels with padding 1 on that path run Winograd's F(2x2, 3x3) (conv2d_winograd.hpp); other kernels and
+// paddings keep the shifted products
+template <class T, std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t KH, std::size_t KW,
+          std::size_t P>
+constexpr bool winograd = std::is_same_v<tg::detail::many_tap_conv<T, C, H, W, P, O, KH, KW>,
+                                         tg::detail::winograd_conv<T, tg::detail::shifted_grid<C, H, W, P, O, KH, KW>>>;
+static_assert(winograd<float, 16, 28, 28, 16, 3, 3, 1> && winograd<float, 64, 7, 7, 64, 3, 3, 1>);  // ResNet-20
+static_assert(winograd<double, 4, 5, 6, 4, 3, 3, 1>);                                               // odd tiles
+static_assert(!winograd<double, 4, 5, 6, 4, 3, 3, 2> && !winograd<double, 8, 6, 9, 4, 2, 3, 0>);
+static_assert(!winograd<float, 16, 9, 9, 32, 3, 3, 0>);
 
 TEST_CASE("conv2d", "[gradcheck]") {
   SECTION("stride 1, no padding") {
@@ -176,7 +186,9 @@ TEST_CASE("conv2d", "[gradcheck]") {
     check_float_conv_weight_grad<1, 2, 3, 9, 30, 5, 3>();
     check_float_conv_weight_grad<0, 2, 2, 8, 24, 6, 5>();
   }
-  SECTION("many taps at stride 1 (shifted products on the host): padding 0-2, a 2x3 kernel, 11 images in 8 groups") {
+  SECTION(
+      "many taps at stride 1 (Winograd for 3x3 with padding 1, else shifted products): padding 0-2, a 2x3 "
+      "kernel, 11 images in 8 groups") {
     // few outputs (a few hundred): the loss's rounding, divided by the step, stays below the tolerance (the OMP
     // device's reductions round differently per evaluation: 1,008 outputs gave 1.35e-6 there)
     check_primitive([](auto x, auto w, auto b) { return tg::conv2d<1, 1>(x, w, b); }, random<double, 2, 4, 5, 6>(),
@@ -189,21 +201,40 @@ TEST_CASE("conv2d", "[gradcheck]") {
     // 1.11e-6 with [-2, 2], with this session's check_gradients and the previous one alike)
     check_primitive([](auto x, auto w) { return tg::conv2d<1, 1>(x, w); }, random<double, 11, 4, 3, 4>(-1, 1),
                     random<double, 4, 4, 3, 3>(-1, 1));
-    // 16 output channels in double: the channels-last layout (the ones above are channels-first)
+    // 16 output channels in double: Winograd; with padding 2, the shifted products' channels-last layout (the
+    // shifted ones above are channels-first)
     check_primitive([](auto x, auto w, auto b) { return tg::conv2d<1, 1>(x, w, b); }, random<double, 2, 4, 5, 6>(-1, 1),
                     random<double, 16, 4, 3, 3>(-1, 1), random<double, 16>());
+    check_primitive([](auto x, auto w, auto b) { return tg::conv2d<1, 2>(x, w, b); }, random<double, 2, 4, 4, 3>(-1, 1),
+                    random<double, 16, 4, 3, 3>(-1, 1), random<double, 16>());
   }
-  SECTION("float, shifted products: values, dW and dx against the definition (ResNet-20's 3x3 layers)") {
+  SECTION("Winograd: a 3x3 kernel with padding 1 over odd and even sizes, the 4 taps of every tile's edges") {
+    check_primitive([](auto x, auto w) { return tg::conv2d<1, 1>(x, w); }, random<double, 3, 4, 7, 4>(-1, 1),
+                    random<double, 8, 4, 3, 3>(-1, 1));
+    check_primitive([](auto x, auto w) { return tg::conv2d<1, 1>(tg::tanh(x), w); }, random<double, 2, 8, 2, 3>(-1, 1),
+                    random<double, 4, 8, 3, 3>(-1, 1));
+  }
+  SECTION("float, Winograd: values, dW and dx against the definition (ResNet-20's 3x3 layers)") {
     check_conv_values<1, 1, 2, 16, 7, 7, 16, 3, 3, float>();
     check_conv_values<1, 1, 1, 16, 28, 28, 16, 3, 3, float>();
     check_float_conv_weight_grad<1, 3, 16, 7, 7, 8, 3>();
     check_float_conv_weight_grad<1, 1, 8, 14, 14, 16, 3>();
     check_float_conv_input_grad<1, 3, 16, 7, 7, 8, 3>();
     check_float_conv_input_grad<1, 1, 8, 14, 14, 16, 3>();
-    // 32 output channels: channels-last (the ones above are channels-first)
     check_conv_values<1, 1, 2, 16, 7, 7, 32, 3, 3, float>();
     check_float_conv_weight_grad<1, 2, 8, 9, 9, 32, 3>();
     check_float_conv_input_grad<1, 2, 8, 9, 9, 32, 3>();
+    check_conv_values<1, 1, 2, 64, 7, 7, 64, 3, 3, float>();  // the third stage's 64 channels
+    check_float_conv_weight_grad<1, 2, 64, 7, 7, 64, 3>();
+    check_float_conv_input_grad<1, 2, 64, 7, 7, 64, 3>();
+  }
+  SECTION("float, shifted products (3x3 without padding): values, dW and dx against the definition") {
+    check_conv_values<1, 0, 2, 16, 9, 9, 16, 3, 3, float>();  // channels-first
+    check_float_conv_weight_grad<0, 3, 16, 9, 9, 16, 3>();
+    check_float_conv_input_grad<0, 3, 16, 9, 9, 16, 3>();
+    check_conv_values<1, 0, 2, 16, 9, 9, 32, 3, 3, float>();  // channels-last
+    check_float_conv_weight_grad<0, 2, 8, 9, 9, 32, 3>();
+    check_float_conv_input_grad<0, 2, 8, 9, 9, 32, 3>();
   }
   SECTION("values match a direct loop (strides 1-3, padding 0-2, square and non-square kernels)") {
     check_conv_values<1, 1, 1, 2, 4, 4, 3, 3, 3>();

@@ -15,7 +15,7 @@
 #include "typegrad/core/blas.hpp"
 #include "typegrad/core/kernel.hpp"
 #include "typegrad/primitives/conv2d_direct.hpp"
-#include "typegrad/primitives/conv2d_shifted.hpp"
+#include "typegrad/primitives/conv2d_winograd.hpp"
 
 namespace tg {
 namespace op {
@@ -96,10 +96,11 @@ struct Conv2dNode : kernel_node<typename X::value_type,
                                               : P > 0 ? image_p
                                                       : 0;
   // More taps at stride 1 (with libxsmm) run as shifted products on a padded image (conv2d_shifted.hpp: channels
-  // first or last by the output channels) when C and O are whole 32-byte vectors (the products' vectorised dimensions:
-  // LeNet's 10 -> 20 channels ran 3x slower) and the grid's anchors are at most 1.5 times the outputs; scratch: its
-  // regions per group, then the weights by tap
-  using Shifted = detail::shifted_conv<T, G::C, G::H, G::Wd, P, G::O, G::KH, G::KW>;
+  // first or last by the output channels), or for 3x3 kernels with padding 1 by Winograd's F(2x2, 3x3)
+  // (conv2d_winograd.hpp), when C and O are whole 32-byte vectors (the products' vectorised dimensions: LeNet's
+  // 10 -> 20 channels ran 3x slower) and the grid's anchors are at most 1.5 times the outputs; scratch: its regions
+  // per group, then the weights by tap (Winograd: transformed)
+  using Shifted = detail::many_tap_conv<T, G::C, G::H, G::Wd, P, G::O, G::KH, G::KW>;
   static constexpr bool shifted = detail::has_batch_reduce_gemm && S == 1 && !direct && G::C * sizeof(T) % 32 == 0 &&
                                   G::O * sizeof(T) % 32 == 0 && 2 * Shifted::Lq <= 3 * cols_n;
   static constexpr std::size_t dw_lanes = flat ? Flat::dw_lanes : 1;  // dW partial sums per weight, per group

@@ -132,6 +132,8 @@ struct shifted_batches : G {
         for (std::size_t n = N * k / Groups; n < N * (k + 1) / Groups; ++n)
           Impl::template backward<AssignDx>(x + n * C * H * W, dy + n * O * Ho * Wo, wt, s,
                                             dx ? dx + n * C * H * W : nullptr, dw != nullptr);
+        if constexpr (requires { Impl::finish_group(s); })  // a layout that sums dW in another form (Winograd's)
+          if (dw) Impl::finish_group(s);
       }
     });
     if (dw)
