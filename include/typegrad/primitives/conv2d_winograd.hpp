@@ -11,8 +11,9 @@
 // The same sums as the shifted products of conv2d_shifted.hpp with 2.25x fewer multiply-adds, in products of the
 // same depth (C or O), plus the transforms (many_tap_conv below: measured per shape).
 // It runs through shifted_batches (images in fixed groups, dW per group summed in order), so results do not
-// depend on the thread count. Rounding differs from the direct sum (the transforms add and halve), within a few
-// ulps of the products' sums for these small constants.
+// depend on the thread count. Rounding differs from the direct sum (the transforms add and halve): against the
+// shifted products on ResNet-20's shapes the largest difference was 0.5-1e-6 of the largest output in float (y,
+// dx; dW 1-2.6e-6), 2-5e-16 in double.
 #include <array>
 #include <cstddef>
 
@@ -267,9 +268,10 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G>, T, G> {
 
 namespace tg::detail {
 // conv2d.hpp's many-tap path at stride 1: Winograd for 3x3 kernels with padding 1, the shifted products otherwise.
-// Measured on Zen 1 (AVX2), ResNet-20's three 3x3 shapes over a batch of 64, one thread, Winograd against the shifted
-// products: forward 1.16-1.34x (16 channels on 28 x 28), 1.56-1.65x (32 on 14 x 14), 1.23-1.35x (64 on 7 x 7);
-// backward 1.15-1.19x, 1.20-1.35x, 1.17-1.26x.
+// Measured on Zen 1 (AVX2), ResNet-20's three 3x3 shapes over a batch of 64, one thread, against the shifted
+// products: forward 1.2-1.4x (16 channels on 28 x 28), 1.3-1.6x (32 on 14 x 14), 1.6-1.7x (64 on 7 x 7); backward
+// 1.3-1.4x, 1.4-1.5x, 1.5x (a noisy hour: another build ran); the whole ResNet-20 step 452 / 458 -> 355 / 356 ms.
+// Not measured with AVX-512 (where the shifted products' batch-reduce kernels are twice as wide too).
 template <class T, std::size_t C, std::size_t H, std::size_t W, std::size_t P, std::size_t O, std::size_t KH,
           std::size_t KW>
 using many_tap_conv =
