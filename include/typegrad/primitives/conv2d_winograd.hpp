@@ -136,7 +136,7 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G>, T, G> {
     T* dm = scratch + dm_at;
     T* dmt = dm + 4 * O * Tp;
     T* dxp = scratch + dxp_at;
-    if (grad_w) load_image(x, xp);
+    if (grad_w) load_image(x, xp);  // V is recomputed from x (keeping the batch's V would be 4x the input)
     if (dx) std::fill(dxp, dxp + C * grid, T(0));
     for (std::size_t r = 0; r < 4; ++r) {
       // dM_r = row r of A dy_tile A^T (dy past the edges: 0): dy A^T per output row i of the tiles, h_i[s] = (g0,
