@@ -214,6 +214,16 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M>, T, G> {
   // given) from x [C][H][W] and dy [O][Ho][Wo]; wt = U^T; scratch: a backward group, cleared
   template <bool AssignDx>
   static void backward(const T* x, const T* dy, const T* wt, T* scratch, T* dx, bool grad_w) {
+    transposed_stages(x, dy, wt, scratch, dx != nullptr, grad_w);
+    if (!dx) return;
+    T* dxp = scratch + dxp_at;
+    T* tmp = scratch + tmp_at;
+    for (std::size_t i = 0; i < H; ++i)  // dx [C][H W] (+)= dxp's inside, transposed
+      std::copy(dxp + ((i + 1) * Wq + 1) * C, dxp + ((i + 1) * Wq + 1 + W) * C, tmp + i * W * C);
+    blas::detail::transpose<int(H * W), int(C), !AssignDx>(tmp, int(C), dx, int(H * W));
+  }
+  // backward's stages up to dxp (with_dx) and dU (grad_w): one instantiation for both AssignDx
+  static void transposed_stages(const T* x, const T* dy, const T* wt, T* scratch, bool with_dx, bool grad_w) {
     T* du = scratch;
     T* xp = scratch + xp_at;
     T* dyq = scratch + dyq_at;
@@ -228,7 +238,7 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M>, T, G> {
       blas::detail::transpose<int(O), int(Ho * Wo)>(dy, int(Ho * Wo), dyq, int(O));
     }
     if (grad_w) load_image(x, xp, tmp);  // V is recomputed from x (keeping the batch's V would be a^2/m^2 x)
-    if (dx) std::fill(dxp, dxp + grid * C, T(0));
+    if (with_dx) std::fill(dxp, dxp + grid * C, T(0));
     unrolled<a>([&](auto R) {
       // dM_R = row R of A dy_tile A^T: e_j = sum over i of A^T[i][R] dy[i][j], then dM_R[s] = sum over j of
       // A^T[j][s] e_j
@@ -252,7 +262,7 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M>, T, G> {
           blas::gemm_kernel<T, true, false, int(C), int(O), int(tiles), int(C), int(O), int(O), 1>::run_serial(
               v + s * tiles * C, dm + s * tiles * O, du + (a * R + s) * C * O, nullptr);
       }
-      if (!dx) return;
+      if (!with_dx) return;
       for (std::size_t s = 0; s < a; ++s)  // dV[a R + s] [tiles][C] = dM [tiles][O] U^T [O][C]
         blas::gemm_kernel<T, false, false, int(tiles), int(C), int(O), int(O), int(C), int(C), 0>::run_serial(
             dm + s * tiles * O, wt + (a * R + s) * O * C, v + s * tiles * C, nullptr);
@@ -275,10 +285,6 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M>, T, G> {
           }
         }
     });
-    if (!dx) return;
-    for (std::size_t i = 0; i < H; ++i)  // dx [C][H W] (+)= dxp's inside, transposed
-      std::copy(dxp + ((i + 1) * Wq + 1) * C, dxp + ((i + 1) * Wq + 1 + W) * C, tmp + i * W * C);
-    blas::detail::transpose<int(H * W), int(C), !AssignDx>(tmp, int(C), dx, int(H * W));
   }
 
   // after a group's images: its dW [9][O][C] = G^T dU G
