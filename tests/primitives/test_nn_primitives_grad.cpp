@@ -7,11 +7,13 @@ using namespace tgtest;
 namespace {
 // conv2d<S, P> of an [N, C, H, W] input and an [O, C, KH, KW] kernel against the definition, written out
 template <std::size_t S, std::size_t P, std::size_t N, std::size_t C, std::size_t H, std::size_t W, std::size_t O,
-          std::size_t KH, std::size_t KW, class T = double>
+          std::size_t KH, std::size_t KW, class T = double, double FloatTolerance = 0.0>
 void check_conv_values() {
   constexpr std::size_t Ho = (H + 2 * P - KH) / S + 1, Wo = (W + 2 * P - KW) / S + 1;
   // float's rounding grows with the C kh kw terms of each sum (16 x 3 x 3: errors of 1.3e-5 on values near 0.3 seen)
-  constexpr double float_tolerance = std::is_same_v<T, float> ? std::max(1e-5, 1e-6 * C * KH * KW) : 1e-12;
+  constexpr double float_tolerance = !std::is_same_v<T, float> ? 1e-12
+                                     : FloatTolerance > 0      ? FloatTolerance
+                                                               : std::max(1e-5, 1e-6 * C * KH * KW);
   auto x = random<T, N, C, H, W>();
   auto w = random<T, O, C, KH, KW>();
   auto p = tgtest::compile_inference<tg::Input<T, N, C, H, W>, tg::Input<T, O, C, KH, KW>>(
@@ -232,7 +234,7 @@ TEST_CASE("conv2d", "[gradcheck]") {
     check_float_conv_weight_grad<1, 2, 8, 16, 16, 32, 3, 1e-3>();
     check_float_conv_input_grad<1, 2, 8, 16, 16, 32, 3, 1e-3>();
     check_conv_values<1, 1, 2, 16, 7, 7, 16, 3, 3, float>();
-    check_conv_values<1, 1, 1, 16, 28, 28, 16, 3, 3, float>();
+    check_conv_values<1, 1, 1, 16, 28, 28, 16, 3, 3, float, 1e-3>();  // F(4x4): 1.56e-4 seen on a value of 0.16
     check_float_conv_weight_grad<1, 3, 16, 7, 7, 8, 3>();
     check_float_conv_weight_grad<1, 1, 8, 14, 14, 16, 3>();
     check_float_conv_input_grad<1, 3, 16, 7, 7, 8, 3>();
