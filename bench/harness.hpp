@@ -9,6 +9,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 // heap allocations through operator new (allocation_counter.cpp); libtorch's tensor storage uses posix_memalign
@@ -67,9 +68,13 @@ inline double& peak_gflops() {
 
 // times `iterations` calls of each variant per round, rounds interleaved; variant 0 is typegrad. `flop`: the
 // algorithmic FLOPs of one call (bench/flops.hpp), printed as GFLOP/s and percent of peak_gflops() (0: none).
-// Returns the per-round times of each variant.
+// Returns the per-round times of each variant. `settle`: an untimed pause before each variant's calls, for rows
+// with more than one thread: a library's idle workers keep spinning after its calls (OpenBLAS's for up to 2^28
+// cycles, libgomp's under its default wait policy), and on a 2-core machine they would take a core from the next
+// variant's timed calls; the pause lets them go to sleep, so each variant is timed on an otherwise idle machine.
 inline std::vector<std::vector<double>> compare(const std::string& name, std::vector<Variant> variants,
-                                                std::size_t rounds, std::size_t iterations, double flop = 0) {
+                                                std::size_t rounds, std::size_t iterations, double flop = 0,
+                                                std::chrono::milliseconds settle = {}) {
   std::vector<double> allocs(variants.size());
   for (std::size_t k = 0; k < variants.size(); ++k) {
     for (std::size_t i = 0; i < std::max<std::size_t>(iterations / 4, 2); ++i) variants[k].run();  // warm-up
@@ -81,6 +86,7 @@ inline std::vector<std::vector<double>> compare(const std::string& name, std::ve
   std::vector<std::vector<double>> us(variants.size());
   for (std::size_t r = 0; r < rounds; ++r)
     for (std::size_t k = 0; k < variants.size(); ++k) {
+      if (settle.count() > 0) std::this_thread::sleep_for(settle);
       const auto t0 = Clock::now();
       for (std::size_t i = 0; i < iterations; ++i) variants[k].run();
       if (variants[k].finish) variants[k].finish();
