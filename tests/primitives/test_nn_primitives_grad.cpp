@@ -1,92 +1,9 @@
 // Numerical gradient checks of the network primitives: conv2d (stride, padding), pooling, gather, nll_loss,
 // layer_norm, lstm_cell, gru_cell.
+#include "primitives/conv_checks.hpp"
 #include "support.hpp"
 
 using namespace tgtest;
-
-namespace {
-// conv2d<S, P> of an [N, C, H, W] input and an [O, C, KH, KW] kernel against the definition, written out
-template <std::size_t S, std::size_t P, std::size_t N, std::size_t C, std::size_t H, std::size_t W, std::size_t O,
-          std::size_t KH, std::size_t KW, class T = double, double FloatTolerance = 0.0>
-void check_conv_values() {
-  constexpr std::size_t Ho = (H + 2 * P - KH) / S + 1, Wo = (W + 2 * P - KW) / S + 1;
-  // float's rounding grows with the C kh kw terms of each sum (16 x 3 x 3: errors of 1.3e-5 on values near 0.3 seen)
-  constexpr double float_tolerance = !std::is_same_v<T, float> ? 1e-12
-                                     : FloatTolerance > 0      ? FloatTolerance
-                                                               : std::max(1e-5, 1e-6 * C * KH * KW);
-  auto x = random<T, N, C, H, W>();
-  auto w = random<T, O, C, KH, KW>();
-  auto p = tgtest::compile_inference<tg::Input<T, N, C, H, W>, tg::Input<T, O, C, KH, KW>>(
-      [](auto a, auto b) { return tg::conv2d<S, P>(a, b); });
-  auto y = p(x, w);
-  for (std::size_t n = 0; n < N; ++n)
-    for (std::size_t o = 0; o < O; ++o)
-      for (std::size_t i = 0; i < Ho; ++i)
-        for (std::size_t j = 0; j < Wo; ++j) {
-          double sum = 0;
-          for (std::size_t c = 0; c < C; ++c)
-            for (std::size_t a = 0; a < KH; ++a)
-              for (std::size_t b = 0; b < KW; ++b) {
-                const long r = long(i * S + a) - long(P), q = long(j * S + b) - long(P);
-                if (r >= 0 && r < long(H) && q >= 0 && q < long(W))
-                  sum += double(x(n, c, std::size_t(r), std::size_t(q))) * double(w(o, c, a, b));
-              }
-          CHECK(double(y(n, o, i, j)) == near(sum, float_tolerance));
-        }
-}
-
-// dW of a float conv2d<1, P> against the definition: loss = sum(conv(x, w) * G), dW[o, c, a, b] = sum over n, i, j
-// of G[n, o, i, j] x[n, c, i + a - P, j + b - P]
-template <std::size_t P, std::size_t N, std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t K,
-          double Tolerance = 1e-4>
-void check_float_conv_weight_grad() {
-  constexpr std::size_t Ho = H + 2 * P - K + 1, Wo = W + 2 * P - K + 1;
-  auto x = random<float, N, C, H, W>();
-  auto w = random<float, O, C, K, K>();
-  auto g = random<float, N, O, Ho, Wo>();
-  const auto r = tg::value_and_grad([&](auto a) { return tg::sum(tg::conv2d<1, P>(x, a) * g); }, w);
-  for (std::size_t o = 0; o < O; ++o)
-    for (std::size_t c = 0; c < C; ++c)
-      for (std::size_t a = 0; a < K; ++a)
-        for (std::size_t b = 0; b < K; ++b) {
-          double sum = 0;
-          for (std::size_t n = 0; n < N; ++n)
-            for (std::size_t i = 0; i < Ho; ++i)
-              for (std::size_t j = 0; j < Wo; ++j) {
-                const long rr = long(i + a) - long(P), q = long(j + b) - long(P);
-                if (rr >= 0 && rr < long(H) && q >= 0 && q < long(W))
-                  sum += double(g(n, o, i, j)) * double(x(n, c, std::size_t(rr), std::size_t(q)));
-              }
-          CHECK(double(r.template grad<0>()(o, c, a, b)) == near(sum, Tolerance));
-        }
-}
-
-// dx of a float conv2d<1, P>: loss = sum(conv(x, w) * G), dx[n, c, r, q] = sum over o, a, b of
-// G[n, o, r - a + P, q - b + P] w[o, c, a, b] (outputs inside the grid only)
-template <std::size_t P, std::size_t N, std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t K,
-          double Tolerance = 1e-4>
-void check_float_conv_input_grad() {
-  constexpr std::size_t Ho = H + 2 * P - K + 1, Wo = W + 2 * P - K + 1;
-  auto x = random<float, N, C, H, W>();
-  auto w = random<float, O, C, K, K>();
-  auto g = random<float, N, O, Ho, Wo>();
-  const auto r = tg::value_and_grad([&](auto a) { return tg::sum(tg::conv2d<1, P>(a, w) * g); }, x);
-  for (std::size_t n = 0; n < N; ++n)
-    for (std::size_t c = 0; c < C; ++c)
-      for (std::size_t rr = 0; rr < H; ++rr)
-        for (std::size_t q = 0; q < W; ++q) {
-          double sum = 0;
-          for (std::size_t o = 0; o < O; ++o)
-            for (std::size_t a = 0; a < K; ++a)
-              for (std::size_t b = 0; b < K; ++b) {
-                const long i = long(rr + P) - long(a), j = long(q + P) - long(b);
-                if (i >= 0 && i < long(Ho) && j >= 0 && j < long(Wo))
-                  sum += double(g(n, o, std::size_t(i), std::size_t(j))) * double(w(o, c, a, b));
-              }
-          CHECK(double(r.template grad<0>()(n, c, rr, q)) == near(sum, Tolerance));
-        }
-}
-}  // namespace
 
 // which host path a convolution takes: direct for few taps at stride 1, im2col + GEMM otherwise
 template <std::size_t N, std::size_t C, std::size_t H, std::size_t O, std::size_t K, std::size_t S>
@@ -146,6 +63,8 @@ constexpr bool winograd =
 static_assert(winograd<float, 16, 28, 28, 16, 3, 3, 1, 4>);  // ResNet-20's first stage: 49 tiles of 4 x 4
 static_assert(winograd<float, 32, 14, 14, 32, 3, 3, 1> && winograd<float, 64, 7, 7, 64, 3, 3, 1>);  // the others
 static_assert(winograd<double, 2, 16, 20, 3, 3, 3, 1, 4>);  // the gradient check's shape
+// TYPEGRAD_WINOGRAD=2 keeps F(2x2) everywhere (=0, no Winograd: test_conv2d_exact.cpp)
+static_assert(tg::detail::winograd_tile(28, 28, 2) == 2 && tg::detail::winograd_tile(28, 28, 4) == 4);
 static_assert(winograd<double, 4, 12, 12, 4, 3, 3, 1>);     // 9 tiles of 4 x 4: F(2x2)
 static_assert(winograd<double, 4, 5, 6, 4, 3, 3, 1>);       // odd tiles
 static_assert(!winograd<double, 4, 5, 6, 4, 3, 3, 2> && !winograd<double, 8, 6, 9, 4, 2, 3, 0>);

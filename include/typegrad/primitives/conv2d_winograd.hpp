@@ -13,14 +13,27 @@
 // multiply-adds, in products of the same depth (C or O), plus the transforms (many_tap_conv below: measured per
 // shape). It runs through shifted_batches (images in fixed groups, dW per group summed in order), so results do
 // not depend on the thread count. Rounding differs from the direct sum (the transforms scale by up to 8 and 1/24):
-// against the shifted products on ResNet-20's shapes the largest difference was 0.5-1e-6 of the largest output in
-// float with F(2x2) (y, dx; dW 1-2.6e-6), 2-5e-6 with F(4x4) (dW 2-10e-6); 2-5e-16 and 1-4e-15 in double.
+// against the definition in double, float on ResNet-20's 28 x 28 x 16 layer (4 images; largest error over largest
+// magnitude, y / dx / dW), the shifted products 4.4-4.7e-7 / 3.8-4.8e-7 / 6.1-7.6e-7, F(2x2) 1.9-2.0e-7 /
+// 2.0-2.4e-7 / 4.7-5.3e-7 (16-term products before the transforms), F(4x4) 3.2-3.6e-6 / 1.7-2.0e-6 / 2.5-3.6e-6;
+// 2-5e-16 and 1-4e-15 in double against the shifted products. TYPEGRAD_WINOGRAD (below) limits the tile.
 #include <algorithm>
 #include <cstddef>
 #include <utility>
 
 #include "typegrad/core/config.hpp"
 #include "typegrad/primitives/conv2d_shifted.hpp"
+
+// TYPEGRAD_WINOGRAD: the largest Winograd tile conv2d may use. 4 (the default): F(4x4) where it pays (below),
+// F(2x2) elsewhere; 2: F(2x2) only (about 5x less rounding than F(4x4), slower on large images); 0: none, every
+// 3x3 convolution runs the shifted products and rounds as the direct sum does (tests/primitives/
+// test_conv2d_exact.cpp). A program's translation units must all see the same value (define it for the whole
+// target): the convolution's code differs with it.
+#ifndef TYPEGRAD_WINOGRAD
+#define TYPEGRAD_WINOGRAD 4
+#endif
+static_assert(TYPEGRAD_WINOGRAD == 0 || TYPEGRAD_WINOGRAD == 2 || TYPEGRAD_WINOGRAD == 4,
+              "typegrad: TYPEGRAD_WINOGRAD is the largest Winograd tile conv2d may use: 0 (none), 2 or 4");
 
 namespace tg::detail {
 
@@ -323,8 +336,9 @@ namespace tg::detail {
 // and 5.2 / 9.6 against 4.0 / 7.5 and 4.1 / 7.6; 32 on 14 x 14 (16 tiles of 4 x 4 over 16 x 16) 4.0 / 7.6 and
 // 3.8 / 7.6 against 4.0 / 7.9 and 4.1 / 8.8; 64 on 7 x 7 (4 tiles) 4.5 / 9.2 and 4.8 / 9.7 against 4.5 / 11.4 and
 // 4.5 / 11.9 (the 36 planes of dU per group cost more than the products save).
-constexpr std::size_t winograd_tile(std::size_t Ho, std::size_t Wo) {
-  return Ho % 4 == 0 && Wo % 4 == 0 && Ho * Wo >= 16 * 16 ? 4 : 2;
+// largest: the largest tile allowed (TYPEGRAD_WINOGRAD).
+constexpr std::size_t winograd_tile(std::size_t Ho, std::size_t Wo, std::size_t largest = TYPEGRAD_WINOGRAD) {
+  return largest >= 4 && Ho % 4 == 0 && Wo % 4 == 0 && Ho * Wo >= 16 * 16 ? 4 : 2;
 }
 // conv2d.hpp's many-tap path at stride 1: Winograd for 3x3 kernels with padding 1, the shifted products otherwise.
 // Measured on Zen 1 (AVX2), ResNet-20's three 3x3 shapes over a batch of 64, one thread, against the shifted
@@ -334,7 +348,7 @@ constexpr std::size_t winograd_tile(std::size_t Ho, std::size_t Wo) {
 // products' batch-reduce kernels are twice as wide too).
 template <class T, std::size_t C, std::size_t H, std::size_t W, std::size_t P, std::size_t O, std::size_t KH,
           std::size_t KW>
-using many_tap_conv = std::conditional_t<P == 1 && KH == 3 && KW == 3,
+using many_tap_conv = std::conditional_t<TYPEGRAD_WINOGRAD != 0 && P == 1 && KH == 3 && KW == 3,
                                          winograd_conv<T, shifted_grid<C, H, W, P, O, KH, KW>, winograd_tile(H, W)>,
                                          shifted_conv<T, C, H, W, P, O, KH, KW>>;
 }  // namespace tg::detail
