@@ -3,6 +3,8 @@
 // post-order), then the derived schedule, fused regions, liveness and workspace offsets.
 // All of it is constexpr data computed by ordinary loops over arrays: graph algorithms on values
 // compile far faster than the same algorithms on type lists (shared/notes/compile-cost.md).
+// make_plan (at the end) runs the passes in order: read_rows, gradient_flow, merge_classes, fuse_and_schedule,
+// assigned_adjoints here, then live_intervals and lay_out_memory (core/plan_memory.hpp).
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -12,6 +14,7 @@
 
 #include "typegrad/core/expr.hpp"
 #include "typegrad/core/let.hpp"
+#include "typegrad/core/plan_memory.hpp"
 
 namespace tg {
 
@@ -39,8 +42,6 @@ constexpr type_key_t type_key_of() {
 inline std::uintptr_t type_key_bits(type_key_t k) { return reinterpret_cast<std::uintptr_t>(k); }
 #endif
 }  // namespace detail
-
-inline constexpr std::size_t no_node = std::size_t(-1);
 
 template <std::size_t N>
 struct Plan {
@@ -97,10 +98,6 @@ namespace detail {
 // Is child k cut from the gradient by the mask? Children past the 32nd (a scan's or a Repeat's parameters)
 // are always differentiable.
 constexpr bool nondifferentiable(std::uint32_t mask, std::size_t k) { return k < 32 && ((mask >> k) & 1u); }
-
-constexpr std::size_t round_up(std::size_t b) {
-  return (b + workspace_alignment - 1) / workspace_alignment * workspace_alignment;
-}
 
 template <class Node>
 constexpr auto child_sizes() {
@@ -183,63 +180,22 @@ constexpr void describe(Plan<N>& p, std::size_t id, std::size_t parent, std::siz
   (std::make_index_sequence<nk>{});
 }
 
-// First-fit packing of buffers into one block, given their live intervals [start, end].
-template <std::size_t M>
-struct interval_set {
-  std::size_t start[M]{}, end[M]{}, bytes[M]{}, offset[M]{};
-  std::size_t n = 0;
-};
-
-template <std::size_t M>
-constexpr std::size_t pack(interval_set<M>& s) {
-  // place larger buffers first (ties: earlier start, then the lower index)
-  std::size_t order[M]{};
-  for (std::size_t i = 0; i < s.n; ++i) order[i] = i;
-  std::sort(order, order + s.n, [&](std::size_t a, std::size_t b) {
-    if (s.bytes[a] != s.bytes[b]) return s.bytes[a] > s.bytes[b];
-    if (s.start[a] != s.start[b]) return s.start[a] < s.start[b];
-    return a < b;
-  });
-  // placed buffers sorted by offset; one sweep finds the lowest gap among those live at the same time
-  std::size_t by_offset[M]{};
-  std::size_t placed = 0, total = 0;
-  for (std::size_t oi = 0; oi < s.n; ++oi) {
-    const std::size_t b = order[oi];
-    std::size_t off = 0;
-    for (std::size_t pi = 0; pi < placed; ++pi) {
-      const std::size_t q = by_offset[pi];
-      if (s.end[q] < s.start[b] || s.end[b] < s.start[q]) continue;  // not live at the same time
-      if (s.offset[q] >= off + s.bytes[b]) break;                     // the gap before q fits
-      if (s.offset[q] + s.bytes[q] > off) off = s.offset[q] + s.bytes[q];
-    }
-    s.offset[b] = off;
-    std::size_t at = placed++;
-    while (at > 0 && s.offset[by_offset[at - 1]] > off) {
-      by_offset[at] = by_offset[at - 1];
-      --at;
-    }
-    by_offset[at] = b;
-    if (off + s.bytes[b] > total) total = off + s.bytes[b];
-  }
-  return total;
-}
-
-}  // namespace detail
-
-template <class Root, bool Train, bool Device = false>
-constexpr Plan<tree_size_v<Root>> make_plan() {
-  constexpr std::size_t N = tree_size_v<Root>;
-  Plan<N> p{};
-  p.train = Train;
+// The rows, read off the types (describe); a reference to an input is bound with it, at every step.
+template <class Root, bool Device, std::size_t N>
+constexpr void read_rows(Plan<N>& p) {
   std::size_t cursor = 0;
-  std::size_t env[detail::max_let_levels];
+  std::size_t env[max_let_levels];
   for (auto& e : env) e = no_node;
-  detail::describe<Root, Device, N>(p, N - 1, no_node, 0, cursor, env);
-  // a reference to an input is bound with it, at every step
+  describe<Root, Device, N>(p, N - 1, no_node, 0, cursor, env);
   for (std::size_t k = 0; k < N; ++k)
     if (p.ref_target[k] != no_node) p.input_index[k] = p.input_index[p.ref_target[k]];
+}
 
-  // gradients flow bottom-up: a node needs an adjoint if a differentiable path reaches a leaf that wants one
+// requires_grad bottom-up: a differentiable path reaches a leaf that wants a gradient. needs_adjoint top-down:
+// the root's adjoint reaches the node through differentiable edges. A let's bound value is reached through its
+// references, which come after it in post-order (so are visited first).
+template <std::size_t N>
+constexpr void gradient_flow(Plan<N>& p) {
   for (std::size_t k = 0; k < N; ++k) {
     if (p.ref_target[k] != no_node) {
       p.requires_grad[k] = p.requires_grad[p.ref_target[k]];
@@ -248,58 +204,57 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
     } else {
       bool rg = false;
       for (std::size_t c = 0; c < p.child_count[k]; ++c)
-        if (!detail::nondifferentiable(p.nondiff_mask[k], c)) rg = rg || p.requires_grad[p.children[p.child_begin[k] + c]];
+        if (!nondifferentiable(p.nondiff_mask[k], c)) rg = rg || p.requires_grad[p.children[p.child_begin[k] + c]];
       p.requires_grad[k] = rg;
     }
   }
-  // ... and top-down: only where the root's adjoint can reach through differentiable edges. A let's bound
-  // value is reached through its references, which come after it in post-order (so are visited first).
   bool reached_by_ref[N]{};
   for (std::size_t k = N; k-- > 0;) {
     const std::size_t par = p.parent[k];
     if (par == no_node)
-      p.needs_adjoint[k] = Train && p.requires_grad[k];
+      p.needs_adjoint[k] = p.train && p.requires_grad[k];
     else
-      p.needs_adjoint[k] = p.requires_grad[k] && ((p.needs_adjoint[par] &&
-                                                   !detail::nondifferentiable(p.nondiff_mask[par], p.index_in_parent[k])) ||
-                                                  reached_by_ref[k]);
+      p.needs_adjoint[k] = p.requires_grad[k] &&
+                           ((p.needs_adjoint[par] && !nondifferentiable(p.nondiff_mask[par], p.index_in_parent[k])) ||
+                            reached_by_ref[k]);
     if (p.ref_target[k] != no_node && p.needs_adjoint[k]) reached_by_ref[p.ref_target[k]] = true;
   }
   for (std::size_t k = 0; k < N; ++k)
     if (!p.needs_adjoint[k]) p.scratch_bytes[k] = p.forward_scratch_bytes[k];  // its backward never runs
+}
 
-  // merge candidates: the same node type occurs more than once (identity is confirmed at run time).
-  // type_class[k]: the first occurrence of k's type, found through a hash table keyed on what the plan reads
-  // off the type (kind, sizes, flags, the children's classes): equal types hash equally, and type_key equality
-  // settles collisions, so the pass is linear in rows rather than in rows x classes.
-  // A node that reads a let reference is never merged: its references are distinct occurrences.
-  std::size_t type_class[N]{}, class_size[N]{};
+// Merge candidates: the same node type occurs more than once (identity is confirmed at run time).
+// type_class[k]: the first occurrence of k's type, found through a hash table keyed on what the plan reads
+// off the type (kind, sizes, flags, the children's classes): equal types hash equally, and type_key equality
+// settles collisions, so the pass is linear in rows rather than in rows x classes.
+// A node that reads a let reference is never merged: its references are distinct occurrences.
+template <std::size_t N>
+constexpr void merge_classes(Plan<N>& p, std::size_t* type_class) {
+  std::size_t class_size[N]{};
   bool reads_ref[N]{};
-  {
-    constexpr std::size_t slots = std::bit_ceil(2 * N);
-    std::size_t table[slots];
-    for (auto& t : table) t = no_node;
-    for (std::size_t k = 0; k < N; ++k) {
-      std::uint64_t h = 1469598103934665603ull;
-      const auto mix = [&](std::uint64_t v) { h = (h ^ v) * 1099511628211ull; };
-      mix(std::uint64_t(p.kind[k]));
-      mix(p.elements[k]);
-      mix(p.elem_bytes[k]);
-      mix(p.child_count[k]);
-      mix(p.nondiff_mask[k]);
-      mix(p.scratch_bytes[k]);
-      mix(p.input_index[k]);
-      reads_ref[k] = p.ref_target[k] != no_node;
-      for (std::size_t c = 0; c < p.child_count[k]; ++c) {
-        const std::size_t child = p.children[p.child_begin[k] + c];
-        mix(type_class[child]);
-        reads_ref[k] = reads_ref[k] || reads_ref[child];
-      }
-      std::size_t at = std::size_t(h ^ (h >> 29)) & (slots - 1);
-      while (table[at] != no_node && p.type_key[table[at]] != p.type_key[k]) at = (at + 1) & (slots - 1);
-      if (table[at] == no_node) table[at] = k;
-      type_class[k] = table[at];
+  constexpr std::size_t slots = std::bit_ceil(2 * N);
+  std::size_t table[slots];
+  for (auto& t : table) t = no_node;
+  for (std::size_t k = 0; k < N; ++k) {
+    std::uint64_t h = 1469598103934665603ull;
+    const auto mix = [&](std::uint64_t v) { h = (h ^ v) * 1099511628211ull; };
+    mix(std::uint64_t(p.kind[k]));
+    mix(p.elements[k]);
+    mix(p.elem_bytes[k]);
+    mix(p.child_count[k]);
+    mix(p.nondiff_mask[k]);
+    mix(p.scratch_bytes[k]);
+    mix(p.input_index[k]);
+    reads_ref[k] = p.ref_target[k] != no_node;
+    for (std::size_t c = 0; c < p.child_count[k]; ++c) {
+      const std::size_t child = p.children[p.child_begin[k] + c];
+      mix(type_class[child]);
+      reads_ref[k] = reads_ref[k] || reads_ref[child];
     }
+    std::size_t at = std::size_t(h ^ (h >> 29)) & (slots - 1);
+    while (table[at] != no_node && p.type_key[table[at]] != p.type_key[k]) at = (at + 1) & (slots - 1);
+    if (table[at] == no_node) table[at] = k;
+    type_class[k] = table[at];
   }
   for (std::size_t k = 0; k < N; ++k) {
     if (p.kind[k] == node_kind::external || p.kind[k] == node_kind::inline_scalar || !p.mergeable[k] || reads_ref[k])
@@ -307,8 +262,12 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
     ++class_size[type_class[k]];
   }
   for (std::size_t k = 0; k < N; ++k) p.merge_candidate[k] = class_size[type_class[k]] > 1;
+}
 
-  // fused regions: what is materialised (the rest is computed in registers by the kernel that reads it)
+// Fused regions: what is materialised (the rest is computed in registers by the kernel that reads it); the
+// schedule: kernels in post-order (a topological order of the DAG); each buffer's reader.
+template <std::size_t N>
+constexpr void fuse_and_schedule(Plan<N>& p) {
   for (std::size_t k = 0; k < N; ++k) {
     const std::size_t par = p.parent[k];
     switch (p.kind[k]) {
@@ -327,8 +286,6 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
         break;
     }
   }
-
-  // schedule: kernels in post-order (a topological order of the DAG)
   for (std::size_t k = 0; k < N; ++k) {
     p.kernel_pos[k] = no_node;
     if (p.materialised[k] && p.kind[k] != node_kind::external) {
@@ -341,12 +298,15 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
     while (r != no_node && !p.materialised[r]) r = p.parent[r];
     p.reader[k] = r;
   }
+}
 
-  // Assigned adjoints. A buffer whose adjoint has one writer -- no let reference, no merged copy -- reached
-  // through parents that each write every element of the child once (element-wise maps of the same size, a
-  // let's body, one-to-one index maps, kernels that declare it: `assigns_child_adjoints`), is assigned by that
-  // writer rather than cleared and then added to: one pass less over the buffer (the clears were 4-6% of a
-  // ResNet-20 step). One walk up per buffer, through its fused region only.
+// Assigned adjoints. A buffer whose adjoint has one writer -- no let reference, no merged copy -- reached
+// through parents that each write every element of the child once (element-wise maps of the same size, a
+// let's body, one-to-one index maps, kernels that declare it: `assigns_child_adjoints`), is assigned by that
+// writer rather than cleared and then added to: one pass less over the buffer (the clears were 4-6% of a
+// ResNet-20 step). One walk up per buffer, through its fused region only.
+template <std::size_t N>
+constexpr void assigned_adjoints(Plan<N>& p) {
   for (std::size_t k = 0; k < N; ++k) {
     if (p.kernel_pos[k] == no_node || !p.needs_adjoint[k] || p.merge_candidate[k]) continue;
     for (std::size_t q = k;;) {
@@ -359,118 +319,23 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
       q = par;
     }
   }
+}
 
-  // liveness on the timeline: forward kernel i at time i, its backward at time 2K-1-i
-  const std::size_t K = p.kernel_count;
-  auto tf = [&](std::size_t k) { return p.kernel_pos[k]; };
-  auto tb = [&](std::size_t k) { return 2 * K - 1 - p.kernel_pos[k]; };
-  std::size_t vs[N]{}, ve[N]{}, as[N]{}, ae[N]{};
-  for (std::size_t k = 0; k < N; ++k) {
-    if (p.kernel_pos[k] == no_node) continue;
-    const std::size_t r = p.reader[k];
-    vs[k] = tf(k);
-    if (r == no_node) {
-      ve[k] = 2 * K;  // the output outlives the step
-    } else {
-      std::size_t e = tf(r);
-      if (p.needs_adjoint[r] && tb(r) > e) e = tb(r);
-      if (p.needs_adjoint[k] && tb(k) > e) e = tb(k);
-      ve[k] = e;
-    }
-    if (p.needs_adjoint[k]) {
-      as[k] = r == no_node ? tb(k) : tb(r);
-      ae[k] = tb(k);
-    }
-  }
-  // a let's bound value lives until every reader of a reference to it has run (forward and backward)
-  for (std::size_t k = 0; k < N; ++k) {
-    std::size_t x = p.ref_target[k];
-    while (x != no_node && p.ref_target[x] != no_node) x = p.ref_target[x];  // let(h, ...) of a reference h
-    if (x == no_node || p.kernel_pos[x] == no_node) continue;  // bound to an input or parameter: user memory
-    const std::size_t r = p.reader[k];
-    std::size_t e = tf(r);
-    if (p.needs_adjoint[r] && tb(r) > e) e = tb(r);
-    if (e > ve[x]) ve[x] = e;
-  }
-  // occurrences that may be merged at run time share their lifetime (conservative union over the class)
-  {
-    std::size_t cvs[N]{}, cve[N]{}, cas[N]{}, cae[N]{};
-    for (std::size_t k = 0; k < N; ++k) {
-      cvs[k] = cas[k] = no_node;
-      cve[k] = cae[k] = 0;
-    }
-    for (std::size_t k = 0; k < N; ++k) {
-      if (!p.merge_candidate[k] || p.kernel_pos[k] == no_node) continue;
-      const std::size_t c = type_class[k];
-      cvs[c] = vs[k] < cvs[c] ? vs[k] : cvs[c];
-      cve[c] = ve[k] > cve[c] ? ve[k] : cve[c];
-      if (p.needs_adjoint[k]) {
-        cas[c] = as[k] < cas[c] ? as[k] : cas[c];
-        cae[c] = ae[k] > cae[c] ? ae[k] : cae[c];
-      }
-    }
-    for (std::size_t k = 0; k < N; ++k) {
-      if (!p.merge_candidate[k] || p.kernel_pos[k] == no_node) continue;
-      const std::size_t c = type_class[k];
-      vs[k] = cvs[c];
-      ve[k] = cve[c];
-      if (p.needs_adjoint[k]) {
-        as[k] = cas[c];
-        ae[k] = cae[c];
-      }
-    }
-  }
+}  // namespace detail
 
-  for (std::size_t k = 0; k < N; ++k) {
-    p.val_start[k] = vs[k];
-    p.val_end[k] = ve[k];
-    p.adj_start[k] = as[k];
-    p.adj_end[k] = ae[k];
-  }
-
-  detail::interval_set<3 * N> s{};
-  std::size_t val_slot[N]{}, adj_slot[N]{}, scratch_slot[N]{};
-  for (std::size_t k = 0; k < N; ++k) {
-    if (p.kernel_pos[k] == no_node) continue;
-    const std::size_t b = detail::round_up(p.elements[k] * p.elem_bytes[k]);
-    val_slot[k] = s.n;
-    s.start[s.n] = vs[k];
-    s.end[s.n] = ve[k];
-    s.bytes[s.n++] = b;
-    p.naive_bytes += b;
-    if (p.needs_adjoint[k]) {
-      adj_slot[k] = s.n;
-      s.start[s.n] = as[k];
-      s.end[s.n] = ae[k];
-      s.bytes[s.n++] = b;
-      p.naive_bytes += b;
-      p.adj_zero_time[k] = as[k];
-      ++p.adjoint_count;
-    }
-    if (p.scratch_bytes[k]) {
-      scratch_slot[k] = s.n;
-      s.start[s.n] = tf(k);
-      s.end[s.n] = p.needs_adjoint[k] ? tb(k) : tf(k);
-      s.bytes[s.n++] = detail::round_up(p.scratch_bytes[k]);
-      p.naive_bytes += detail::round_up(p.scratch_bytes[k]);
-    }
-  }
-  p.workspace_bytes = detail::pack(s);
-  for (std::size_t k = 0; k < N; ++k) {
-    if (p.kernel_pos[k] == no_node) continue;
-    p.val_offset[k] = s.offset[val_slot[k]];
-    if (p.needs_adjoint[k]) p.adj_offset[k] = s.offset[adj_slot[k]];
-    if (p.scratch_bytes[k]) p.scratch_offset[k] = s.offset[scratch_slot[k]];
-  }
-  // gradient block: one slot per leaf occurrence that wants a gradient (tied leaves share at run time)
-  for (std::size_t k = 0; k < N; ++k) {
-    if (p.kind[k] == node_kind::external && p.needs_adjoint[k] && p.ref_target[k] == no_node) {
-      p.grad_offset[k] = p.grad_bytes;
-      p.grad_bytes += detail::round_up(p.elements[k] * p.elem_bytes[k]);
-      ++p.adjoint_count;
-      ++p.grad_leaf_count;
-    }
-  }
+template <class Root, bool Train, bool Device = false>
+constexpr Plan<tree_size_v<Root>> make_plan() {
+  constexpr std::size_t N = tree_size_v<Root>;
+  Plan<N> p{};
+  p.train = Train;
+  std::size_t type_class[N]{};
+  detail::read_rows<Root, Device>(p);
+  detail::gradient_flow(p);
+  detail::merge_classes(p, type_class);
+  detail::fuse_and_schedule(p);
+  detail::assigned_adjoints(p);
+  detail::live_intervals(p, type_class);
+  detail::lay_out_memory(p);
   return p;
 }
 

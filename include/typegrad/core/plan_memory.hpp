@@ -1,0 +1,177 @@
+#pragma once
+// The plan's memory (the last pass of make_plan, core/plan.hpp): live intervals of every materialised buffer on
+// the step's timeline, then one workspace block where buffers that are never live at the same time share bytes,
+// and the gradient block.
+#include <algorithm>
+#include <cstddef>
+
+#include "typegrad/core/config.hpp"
+#include "typegrad/core/node.hpp"
+
+namespace tg {
+
+inline constexpr std::size_t no_node = std::size_t(-1);
+template <std::size_t N>
+struct Plan;  // core/plan.hpp
+
+namespace detail {
+
+constexpr std::size_t round_up(std::size_t b) {
+  return (b + workspace_alignment - 1) / workspace_alignment * workspace_alignment;
+}
+
+// First-fit packing of buffers into one block, given their live intervals [start, end].
+template <std::size_t M>
+struct interval_set {
+  std::size_t start[M]{}, end[M]{}, bytes[M]{}, offset[M]{};
+  std::size_t n = 0;
+};
+
+template <std::size_t M>
+constexpr std::size_t pack(interval_set<M>& s) {
+  // place larger buffers first (ties: earlier start, then the lower index)
+  std::size_t order[M]{};
+  for (std::size_t i = 0; i < s.n; ++i) order[i] = i;
+  std::sort(order, order + s.n, [&](std::size_t a, std::size_t b) {
+    if (s.bytes[a] != s.bytes[b]) return s.bytes[a] > s.bytes[b];
+    if (s.start[a] != s.start[b]) return s.start[a] < s.start[b];
+    return a < b;
+  });
+  // placed buffers sorted by offset; one sweep finds the lowest gap among those live at the same time
+  std::size_t by_offset[M]{};
+  std::size_t placed = 0, total = 0;
+  for (std::size_t oi = 0; oi < s.n; ++oi) {
+    const std::size_t b = order[oi];
+    std::size_t off = 0;
+    for (std::size_t pi = 0; pi < placed; ++pi) {
+      const std::size_t q = by_offset[pi];
+      if (s.end[q] < s.start[b] || s.end[b] < s.start[q]) continue;  // not live at the same time
+      if (s.offset[q] >= off + s.bytes[b]) break;                    // the gap before q fits
+      if (s.offset[q] + s.bytes[q] > off) off = s.offset[q] + s.bytes[q];
+    }
+    s.offset[b] = off;
+    std::size_t at = placed++;
+    while (at > 0 && s.offset[by_offset[at - 1]] > off) {
+      by_offset[at] = by_offset[at - 1];
+      --at;
+    }
+    by_offset[at] = b;
+    if (off + s.bytes[b] > total) total = off + s.bytes[b];
+  }
+  return total;
+}
+
+// Live intervals on the timeline: forward kernel i at time i, its backward at time 2K-1-i. A value lives from
+// its kernel until its reader's last use; an adjoint from its reader's backward (its first writer) to its own.
+// type_class[k]: the merge class of occurrence k (make_plan), whose candidates share one lifetime.
+template <std::size_t N>
+constexpr void live_intervals(Plan<N>& p, const std::size_t* type_class) {
+  const std::size_t K = p.kernel_count;
+  auto tf = [&](std::size_t k) { return p.kernel_pos[k]; };
+  auto tb = [&](std::size_t k) { return 2 * K - 1 - p.kernel_pos[k]; };
+  std::size_t* vs = p.val_start;
+  std::size_t* ve = p.val_end;
+  std::size_t* as = p.adj_start;
+  std::size_t* ae = p.adj_end;
+  for (std::size_t k = 0; k < N; ++k) {
+    if (p.kernel_pos[k] == no_node) continue;
+    const std::size_t r = p.reader[k];
+    vs[k] = tf(k);
+    if (r == no_node) {
+      ve[k] = 2 * K;  // the output outlives the step
+    } else {
+      std::size_t e = tf(r);
+      if (p.needs_adjoint[r] && tb(r) > e) e = tb(r);
+      if (p.needs_adjoint[k] && tb(k) > e) e = tb(k);
+      ve[k] = e;
+    }
+    if (p.needs_adjoint[k]) {
+      as[k] = r == no_node ? tb(k) : tb(r);
+      ae[k] = tb(k);
+    }
+  }
+  // a let's bound value lives until every reader of a reference to it has run (forward and backward)
+  for (std::size_t k = 0; k < N; ++k) {
+    std::size_t x = p.ref_target[k];
+    while (x != no_node && p.ref_target[x] != no_node) x = p.ref_target[x];  // let(h, ...) of a reference h
+    if (x == no_node || p.kernel_pos[x] == no_node) continue;  // bound to an input or parameter: user memory
+    const std::size_t r = p.reader[k];
+    std::size_t e = tf(r);
+    if (p.needs_adjoint[r] && tb(r) > e) e = tb(r);
+    if (e > ve[x]) ve[x] = e;
+  }
+  // occurrences that may be merged at run time share their lifetime (conservative union over the class)
+  std::size_t cvs[N]{}, cve[N]{}, cas[N]{}, cae[N]{};
+  for (std::size_t k = 0; k < N; ++k) {
+    cvs[k] = cas[k] = no_node;
+    cve[k] = cae[k] = 0;
+  }
+  for (std::size_t k = 0; k < N; ++k) {
+    if (!p.merge_candidate[k] || p.kernel_pos[k] == no_node) continue;
+    const std::size_t c = type_class[k];
+    cvs[c] = std::min(cvs[c], vs[k]);
+    cve[c] = std::max(cve[c], ve[k]);
+    if (p.needs_adjoint[k]) {
+      cas[c] = std::min(cas[c], as[k]);
+      cae[c] = std::max(cae[c], ae[k]);
+    }
+  }
+  for (std::size_t k = 0; k < N; ++k) {
+    if (!p.merge_candidate[k] || p.kernel_pos[k] == no_node) continue;
+    const std::size_t c = type_class[k];
+    vs[k] = cvs[c];
+    ve[k] = cve[c];
+    if (p.needs_adjoint[k]) {
+      as[k] = cas[c];
+      ae[k] = cae[c];
+    }
+  }
+}
+
+// Offsets in the workspace (values, adjoints, scratch: packed by live interval) and in the gradient block (one
+// slot per leaf occurrence that wants a gradient; tied leaves share at run time), after live_intervals.
+template <std::size_t N>
+constexpr void lay_out_memory(Plan<N>& p) {
+  const std::size_t K = p.kernel_count;
+  interval_set<3 * N> s{};
+  std::size_t val_slot[N]{}, adj_slot[N]{}, scratch_slot[N]{};
+  const auto add = [&](std::size_t start, std::size_t end, std::size_t bytes) {
+    s.start[s.n] = start;
+    s.end[s.n] = end;
+    s.bytes[s.n] = bytes;
+    p.naive_bytes += bytes;
+    return s.n++;
+  };
+  for (std::size_t k = 0; k < N; ++k) {
+    if (p.kernel_pos[k] == no_node) continue;
+    const std::size_t b = round_up(p.elements[k] * p.elem_bytes[k]);
+    val_slot[k] = add(p.val_start[k], p.val_end[k], b);
+    if (p.needs_adjoint[k]) {
+      adj_slot[k] = add(p.adj_start[k], p.adj_end[k], b);
+      p.adj_zero_time[k] = p.adj_start[k];
+      ++p.adjoint_count;
+    }
+    if (p.scratch_bytes[k]) {  // from its forward kernel to its backward one
+      const std::size_t from = p.kernel_pos[k], to = p.needs_adjoint[k] ? 2 * K - 1 - from : from;
+      scratch_slot[k] = add(from, to, round_up(p.scratch_bytes[k]));
+    }
+  }
+  p.workspace_bytes = pack(s);
+  for (std::size_t k = 0; k < N; ++k) {
+    if (p.kernel_pos[k] == no_node) continue;
+    p.val_offset[k] = s.offset[val_slot[k]];
+    if (p.needs_adjoint[k]) p.adj_offset[k] = s.offset[adj_slot[k]];
+    if (p.scratch_bytes[k]) p.scratch_offset[k] = s.offset[scratch_slot[k]];
+  }
+  for (std::size_t k = 0; k < N; ++k) {
+    if (p.kind[k] == node_kind::external && p.needs_adjoint[k] && p.ref_target[k] == no_node) {
+      p.grad_offset[k] = p.grad_bytes;
+      p.grad_bytes += round_up(p.elements[k] * p.elem_bytes[k]);
+      ++p.adjoint_count;
+      ++p.grad_leaf_count;
+    }
+  }
+}
+
+}  // namespace detail
+}  // namespace tg
