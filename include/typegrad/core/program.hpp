@@ -1,16 +1,16 @@
 #pragma once
 // A compiled program: the plan's schedule run over one preallocated workspace.
-// Construction (once) resolves node identity and allocates; a step allocates nothing.
-#include <algorithm>
-#include <cstring>
+// Construction (once) resolves node identity, allocates and binds buffers (core/binding.hpp); a step
+// allocates nothing.
+#include <array>
 #include <functional>
-#include <map>
-#include <span>
 #include <stdexcept>
-#include <string>
-#include <vector>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 
 #include "typegrad/core/arguments.hpp"
+#include "typegrad/core/binding.hpp"
 #include "typegrad/core/context.hpp"
 #include "typegrad/core/fused_loops.hpp"
 
@@ -247,55 +247,9 @@ class BasicProgram {
     return found;
   }
 
-  // Hash-consing at construction: two occurrences are one node when they have the same type, the same
-  // run-time payload (parameter address, input index, constant value) and the same canonical children.
-  [[gnu::cold]] void resolve_identity() {
-    std::map<std::vector<std::uint64_t>, std::size_t> seen;
-    detail::for_each_occurrence<root_id>(root_, [&]<std::size_t K>(const auto& n) {
-      using N = std::remove_cvref_t<decltype(n)>;
-      canon_[K] = K;
-      if constexpr (N::mergeable) {
-        std::vector<std::uint64_t> key;
-        key.push_back(detail::type_key_bits(plan.type_key[K]));
-        n.key_payload(key);
-        if constexpr (N::kind == node_kind::external) key.push_back(plan.needs_adjoint[K]);
-        for (std::size_t c = 0; c < plan.child_count[K]; ++c)
-          key.push_back(canon_[plan.children[plan.child_begin[K] + c]]);
-        auto [it, inserted] = seen.emplace(std::move(key), K);
-        if (!inserted) canon_[K] = it->second;
-      }
-    });
-    // merging that the plan did not foresee would break the schedule: only candidates may merge
-    for (std::size_t k = 0; k < node_count; ++k)
-      if (canon_[k] != k && plan.kind[k] != node_kind::external && plan.kind[k] != node_kind::inline_scalar &&
-          !plan.merge_candidate[k])
-        throw std::logic_error("typegrad: internal error: unexpected merge");
-  }
-
+  [[gnu::cold]] void resolve_identity() { detail::merge_identical<context_type, root_id>(root_, canon_); }
   [[gnu::cold]] void bind_buffers(decltype(std::declval<typename Backend::buffer&>().get()) ws) {
-    auto* gb = grads_.get();
-    detail::for_each_occurrence<root_id>(root_, [&]<std::size_t K>(const auto& n) {
-      using N = std::remove_cvref_t<decltype(n)>;
-      if constexpr (N::kind == node_kind::external) {
-        if constexpr (requires { n.data; }) ctx_.val[K] = const_cast<void*>(static_cast<const void*>(n.data));
-        if constexpr (plan.needs_adjoint[K] && plan.ref_target[K] == no_node) ctx_.adj[K] = gb + plan.grad_offset[canon_[K]];
-      } else if constexpr (plan.kernel_pos[K] != no_node) {
-        ctx_.val[K] = ws + plan.val_offset[K];
-        if constexpr (plan.needs_adjoint[K]) ctx_.adj[K] = ws + plan.adj_offset[K];
-        if constexpr (plan.scratch_bytes[K] > 0) ctx_.scratch[K] = ws + plan.scratch_offset[K];
-      }
-    });
-    for (std::size_t k = 0; k < node_count; ++k) {
-      if (canon_[k] == k || plan.kind[k] == node_kind::external) continue;
-      ctx_.val[k] = ctx_.val[canon_[k]];
-      ctx_.adj[k] = ctx_.adj[canon_[k]];
-    }
-    // a let reference is an alias of the bound value's buffers (its target comes first in post-order)
-    for (std::size_t k = 0; k < node_count; ++k) {
-      if (plan.ref_target[k] == no_node) continue;
-      ctx_.val[k] = ctx_.val[plan.ref_target[k]];
-      ctx_.adj[k] = ctx_.adj[plan.ref_target[k]];
-    }
+    detail::bind_buffers<context_type, root_id>(root_, canon_, ctx_, ws, grads_.get());
   }
 
   void bind_pointer(std::size_t input, const void* p) {
