@@ -14,6 +14,7 @@
 #include "typegrad/core/backend.hpp"
 #include "typegrad/core/blas.hpp"
 #include "typegrad/core/kernel.hpp"
+#include "typegrad/primitives/conv2d_columns.hpp"
 #include "typegrad/primitives/conv2d_direct.hpp"
 #include "typegrad/primitives/conv2d_winograd.hpp"
 
@@ -114,51 +115,7 @@ struct Conv2dNode : kernel_node<typename X::value_type,
   static constexpr std::size_t scratch_bytes = (groups * group_elements + weight_elements) * sizeof(T);
   static constexpr std::size_t forward_scratch_bytes = (groups * forward_group + weight_elements) * sizeof(T);
   static constexpr std::size_t first_image(std::size_t k) { return G::N * k / groups; }
-
-  // The outputs j in [lo, hi) of n whose input index j S + k - P lies inside [0, size): the rest read padding.
-  static constexpr std::pair<std::size_t, std::size_t> inside(std::size_t k, std::size_t size, std::size_t n) {
-    const std::ptrdiff_t off = std::ptrdiff_t(k) - std::ptrdiff_t(P), s = std::ptrdiff_t(S);
-    const std::ptrdiff_t last = std::ptrdiff_t(size) - 1 - off;  // j S <= last
-    const std::ptrdiff_t hi = last < 0 ? 0 : std::min(std::ptrdiff_t(n), last / s + 1);
-    const std::ptrdiff_t lo = std::min(off >= 0 ? 0 : (-off + s - 1) / s, hi);
-    return {std::size_t(lo), std::size_t(hi)};
-  }
-
-  // cols[(c, ki, kj), (i, j)] = x[c, i S + ki - P, j S + kj - P] (0 outside): per row of outputs, the inside
-  // run is a plain (strided when S > 1) copy and the padding on either side zeros
-  static void im2col(const T* x, T* out) {
-    for (std::size_t c = 0; c < G::C; ++c)
-      for (std::size_t ki = 0; ki < G::KH; ++ki) {
-        const auto [ilo, ihi] = inside(ki, G::H, G::Ho);
-        for (std::size_t kj = 0; kj < G::KW; ++kj, out += cols_n) {
-          const auto [jlo, jhi] = inside(kj, G::Wd, G::Wo);
-          std::fill(out, out + ilo * G::Wo, T(0));
-          for (std::size_t i = ilo; i < ihi; ++i) {
-            const T* src = x + (c * G::H + i * S + ki - P) * G::Wd;  // the input row under output row i
-            T* dst = out + i * G::Wo;
-            for (std::size_t j = 0; j < jlo; ++j) dst[j] = T(0);
-            for (std::size_t j = jlo; j < jhi; ++j) dst[j] = src[j * S + kj - P];
-            for (std::size_t j = jhi; j < G::Wo; ++j) dst[j] = T(0);
-          }
-          std::fill(out + ihi * G::Wo, out + cols_n, T(0));
-        }
-      }
-  }
-  // dx[c, i S + ki - P, j S + kj - P] += cols[(c, ki, kj), (i, j)] inside the image
-  static void col2im_add(const T* in, T* dx) {
-    for (std::size_t c = 0; c < G::C; ++c)
-      for (std::size_t ki = 0; ki < G::KH; ++ki) {
-        const auto [ilo, ihi] = inside(ki, G::H, G::Ho);
-        for (std::size_t kj = 0; kj < G::KW; ++kj, in += cols_n) {
-          const auto [jlo, jhi] = inside(kj, G::Wd, G::Wo);
-          for (std::size_t i = ilo; i < ihi; ++i) {
-            T* dst = dx + (c * G::H + i * S + ki - P) * G::Wd;
-            const T* src = in + i * G::Wo;
-            for (std::size_t j = jlo; j < jhi; ++j) dst[j * S + kj - P] += src[j];
-          }
-        }
-      }
-  }
+  using Columns = detail::conv_columns<T, G, S, P>;  // im2col and col2im (conv2d_columns.hpp)
 
   // Device backends run the whole batch at once: im2col of every image (one pass), one batched GEMM;
   // backward: dW += dy' cols'^T as one GEMM over all images (dy' = dy as [O, N Ho Wo]), dcols by one
@@ -258,7 +215,7 @@ struct Conv2dNode : kernel_node<typename X::value_type,
           if constexpr (grad_x) {
             GradCols::run(w, gn, dcols, nullptr);
             if constexpr (Conv2dNode::template assigns_grad<Id, 0, Ctx>()) std::fill_n(dx + n * image, image, T(0));
-            col2im_add(dcols, dx + n * image);
+            Columns::col2im_add(dcols, dx + n * image);
           }
         }
       }
@@ -304,7 +261,7 @@ struct Conv2dNode : kernel_node<typename X::value_type,
               } else if constexpr (direct) {
                 Direct::forward(padded(x + n * image, col + k * stride), w, y + n * G::O * cols_n);
               } else {
-                im2col(x + n * image, col + k * stride);
+                Columns::im2col(x + n * image, col + k * stride);
                 Forward::run(w, col + k * stride, y + n * G::O * cols_n, nullptr);
               }
             }
@@ -384,14 +341,14 @@ struct Conv2dNode : kernel_node<typename X::value_type,
           for (std::size_t n = first_image(k); n < first_image(k + 1); ++n) {
             const T* gn = g + n * G::O * cols_n;
             if constexpr (grad_w) {
-              im2col(x + n * image, cols);
+              Columns::im2col(x + n * image, cols);
               blas::detail::transpose<O, P2>(gn, P2, gt, Op);
               GradWT::run(cols, gt, dwt, nullptr);
             }
             if constexpr (grad_x) {
               GradCols::run(w, gn, cols, nullptr);
               if constexpr (Conv2dNode::template assigns_grad<Id, 0, Ctx>()) std::fill_n(dx + n * image, image, T(0));
-              col2im_add(cols, dx + n * image);
+              Columns::col2im_add(cols, dx + n * image);
             }
           }
         }
