@@ -1,5 +1,5 @@
 #pragma once
-// The plan's memory (the last pass of make_plan, core/plan.hpp): live intervals of every materialised buffer on
+// The plan's memory (make_plan's last two passes, core/plan.hpp): live intervals of every materialised buffer on
 // the step's timeline, then one workspace block where buffers that are never live at the same time share bytes,
 // and the gradient block.
 #include <algorithm>
