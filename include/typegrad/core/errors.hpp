@@ -180,6 +180,19 @@ struct model_members_not_declared {
                     "or loaded: declare them with BOOST_HANA_DEFINE_STRUCT(Model, (tg::Linear<784, 256>, fc1), "
                     "(tg::Linear<256, 10>, fc2)); inside the struct (or use tg::Sequential / std::array)");
 };
+// An element-wise op given to tg::map (docs/extending.md) without its declarations, or with another number of
+// operands than it declares.
+template <class Op, bool Ok>
+struct elementwise_op_undeclared {
+  static_assert(Ok,
+                "typegrad: an element-wise op for tg::map declares static constexpr std::size_t arity (its number "
+                "of operands) and static constexpr std::uint32_t nondifferentiable_args (bit k: no gradient to "
+                "operand k); see docs/extending.md");
+};
+template <class Op, std::size_t Arity, std::size_t Operands, bool Ok>
+struct elementwise_op_arity_differs {
+  static_assert(Ok, "typegrad: tg::map was given a number of operands other than the element-wise op's arity");
+};
 }  // namespace tg::error
 
 namespace tg::detail {

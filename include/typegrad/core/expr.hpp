@@ -9,6 +9,7 @@
 // kernel nodes add      forward<Id>(ctx), backward<Id>(ctx)   (whole-buffer operations)
 // Id is the node's occurrence index (post-order position in the tree), known at compile time.
 #include <bit>
+#include <concepts>
 #include <cstdint>
 #include <cstring>
 #include <tuple>
@@ -17,9 +18,9 @@
 #include <vector>
 
 #include "typegrad/core/accumulate.hpp"
+#include "typegrad/core/errors.hpp"
 #include "typegrad/core/leaves.hpp"
 #include "typegrad/core/node.hpp"
-#include "typegrad/core/errors.hpp"
 #include "typegrad/core/shape.hpp"
 #include "typegrad/core/tensor.hpp"
 
@@ -303,10 +304,23 @@ auto map_checked(Op op, X&&... xs) {
 }
 }  // namespace detail
 
-// Builds an element-wise node after checking that the operands' shapes broadcast and types agree.
+// Builds an element-wise node after checking the op's declarations, then that the operands' shapes broadcast and
+// their types agree.
 template <class Op, class... X>
 auto map(Op op, X&&... xs) {
-  if constexpr (any_invalid_v<X...>)
+  constexpr bool declared = requires {
+    { Op::arity } -> std::convertible_to<std::size_t>;
+    { Op::nondifferentiable_args } -> std::convertible_to<std::uint32_t>;
+  };
+  static_assert(detail::require<error::elementwise_op_undeclared<Op, declared>>);
+  constexpr std::size_t arity = [] {
+    if constexpr (declared)
+      return std::size_t(Op::arity);
+    else
+      return sizeof...(X);
+  }();
+  static_assert(detail::require<error::elementwise_op_arity_differs<Op, arity, sizeof...(X), arity == sizeof...(X)>>);
+  if constexpr (!declared || arity != sizeof...(X) || any_invalid_v<X...>)
     return invalid_expression{};
   else
     return detail::map_checked(op, std::forward<X>(xs)...);
