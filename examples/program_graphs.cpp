@@ -35,8 +35,10 @@ struct TransformerLm {
 void write(const std::filesystem::path& dir, const std::string& name, const tg::ProgramInfo& info,
            const std::string& title) {
   const std::string dot = tg::to_dot(info, title), svg = tg::workspace_svg(info, title + ": workspace");
-  for (const auto& [file, text] : {std::pair{name + ".dot", &dot}, std::pair{name + "_workspace.svg", &svg}})
-    tg::io::atomic_write(dir / file, [&](const auto& put) { put(text->data(), text->size()); });
+  for (const auto& [file, text] : {std::pair{name + ".dot", &dot}, std::pair{name + "_workspace.svg", &svg}}) {
+    const std::string* const content = text;  // a lambda capturing a structured binding is C++20 clang 14 lacks
+    tg::io::atomic_write(dir / file, [&](const auto& put) { put(content->data(), content->size()); });
+  }
   std::printf(
       "%-18s %4zu nodes, %3zu forward / %3zu backward kernels, %4zu buffers, workspace %8zu B (%8zu B without "
       "reuse), DOT %7zu B\n",

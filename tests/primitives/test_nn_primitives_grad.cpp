@@ -148,12 +148,12 @@ TEST_CASE("conv2d", "[gradcheck]") {
   SECTION("float, Winograd: values, dW and dx against the definition (ResNet-20's 3x3 layers)") {
     // F(4x4, 3x3): its transforms scale by up to 8 and 1/24, and round 4-10x more than F(2x2)'s (errors up to
     // 3.4e-4 seen on dW entries near 2.35, 1.3e-4 on dx entries near 0.4)
-    check_float_conv_weight_grad<1, 1, 16, 28, 28, 16, 3, 1e-3>();
-    check_float_conv_input_grad<1, 1, 16, 28, 28, 16, 3, 1e-3>();
-    check_float_conv_weight_grad<1, 2, 8, 16, 16, 32, 3, 1e-3>();
-    check_float_conv_input_grad<1, 2, 8, 16, 16, 32, 3, 1e-3>();
+    check_float_conv_weight_grad<1, 1, 16, 28, 28, 16, 3>(1e-3);
+    check_float_conv_input_grad<1, 1, 16, 28, 28, 16, 3>(1e-3);
+    check_float_conv_weight_grad<1, 2, 8, 16, 16, 32, 3>(1e-3);
+    check_float_conv_input_grad<1, 2, 8, 16, 16, 32, 3>(1e-3);
     check_conv_values<1, 1, 2, 16, 7, 7, 16, 3, 3, float>();
-    check_conv_values<1, 1, 1, 16, 28, 28, 16, 3, 3, float, 1e-3>();  // F(4x4): 1.56e-4 seen on a value of 0.16
+    check_conv_values<1, 1, 1, 16, 28, 28, 16, 3, 3, float>(1e-3);  // F(4x4): 1.56e-4 seen on a value of 0.16
     check_float_conv_weight_grad<1, 3, 16, 7, 7, 8, 3>();
     check_float_conv_weight_grad<1, 1, 8, 14, 14, 16, 3>();
     check_float_conv_input_grad<1, 3, 16, 7, 7, 8, 3>();

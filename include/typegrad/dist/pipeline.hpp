@@ -241,7 +241,7 @@ class Pipeline {
   template <class F>
   void on_my_stage(F&& f) {
     [&]<std::size_t... S>(std::index_sequence<S...>) {
-      ((std::size_t(world_.rank()) == S ? (f.template operator()<S>(), true) : false) || ...);
+      (void)((std::size_t(world_.rank()) == S ? (f.template operator()<S>(), true) : false) || ...);
     }
     (std::index_sequence_for<Stages...>{});
   }

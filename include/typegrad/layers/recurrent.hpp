@@ -80,9 +80,8 @@ struct RNN {
     static_assert(detail::require<error::layer_does_not_accept_input<RNN, typename expr_t<X>::shape_type,
                                                                      accepts<typename expr_t<X>::shape_type>>>);
     if constexpr (accepts<typename expr_t<X>::shape_type>)
-      return detail::run_over_time<H>([this](auto h, auto gx) { return step(h, gx); },
-                                      [this](auto x) { return cell.input_part_with_both_biases(x); },
-                                      std::forward<X>(xs));
+      return detail::run_over_time<H>([&](auto h, auto gx) { return step(h, gx); },
+                                      [&](auto x) { return cell.input_part_with_both_biases(x); }, std::forward<X>(xs));
     else
       return invalid_expression{};
   }
@@ -106,9 +105,9 @@ struct LSTM {
     static_assert(detail::require<error::layer_does_not_accept_input<LSTM, typename expr_t<X>::shape_type,
                                                                      accepts<typename expr_t<X>::shape_type>>>);
     if constexpr (accepts<typename expr_t<X>::shape_type>)
-      return slice<2, 0, H>(detail::run_over_time<2 * H>(
-          [this](auto c, auto gx) { return step(c, gx); },
-          [this](auto x) { return cell.input_part_with_both_biases(x); }, std::forward<X>(xs)));
+      return slice<2, 0, H>(detail::run_over_time<2 * H>([&](auto c, auto gx) { return step(c, gx); },
+                                                         [&](auto x) { return cell.input_part_with_both_biases(x); },
+                                                         std::forward<X>(xs)));
     else
       return invalid_expression{};
   }
@@ -127,8 +126,8 @@ struct GRU {
     static_assert(detail::require<error::layer_does_not_accept_input<GRU, typename expr_t<X>::shape_type,
                                                                      accepts<typename expr_t<X>::shape_type>>>);
     if constexpr (accepts<typename expr_t<X>::shape_type>)
-      return detail::run_over_time<H>([this](auto h, auto gx) { return step(h, gx); },
-                                      [this](auto x) { return cell.input_part(x); }, std::forward<X>(xs));
+      return detail::run_over_time<H>([&](auto h, auto gx) { return step(h, gx); },
+                                      [&](auto x) { return cell.input_part(x); }, std::forward<X>(xs));
     else
       return invalid_expression{};
   }

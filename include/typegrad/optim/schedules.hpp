@@ -42,6 +42,8 @@ struct Warmup {
     return t <= steps ? after(t) * double(t) / double(steps) : after(t);
   }
 };
+template <class Schedule>  // tg::sched::Warmup{steps, Cosine{...}} (aggregate deduction: clang before 17 needs it)
+Warmup(std::size_t, Schedule)->Warmup<Schedule>;
 template <class Schedule>
 Warmup<Schedule> warmup(std::size_t steps, Schedule s) {
   return {steps, s};
