@@ -94,6 +94,12 @@ void check_transpose() {
   }
 }
 
+#ifdef TYPEGRAD_REGISTER_TRANSPOSE
+// The block's rows are loaded at any float address: its load type is aligned as a float under every compiler
+// (static.clang_compiles_test_blas checks clang, which kept 32 for the using-declaration blas.hpp had)
+static_assert(alignof(tg::blas::detail::float8_unaligned) == alignof(float));
+#endif
+
 TEST_CASE("transpose: 8 x 8 register blocks and their ragged edges", "[integration]") {
   check_transpose<8, 8>();
   check_transpose<16, 24>();

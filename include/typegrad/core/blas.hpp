@@ -70,7 +70,14 @@ inline void transpose_tiles(const T* __restrict in, int ldi, T* __restrict out, 
 // <immintrin.h>, whose declarations cost ~70 MB of compiler memory in every translation unit. The
 // element-wise loop above runs at ~2 floats/ns (strided stores); LeNet's dy transposes took 6% of its step.
 using float8 = float __attribute__((vector_size(32)));
-using float8_unaligned = float __attribute__((vector_size(32), aligned(4), may_alias));  // as immintrin's __m256_u
+// as immintrin's __m256_u, aligned as a float: rows start at any float address. Spelled per compiler: clang ignores
+// `aligned` on a using-declaration's type (it kept 32: misaligned loads, UBSan reports and crashes at -O3 in a clang
+// build), and g++ 12 lost the typedef's alignment inside this template (UBSan: "requires 16 byte alignment").
+#ifdef __clang__
+typedef float float8_unaligned __attribute__((vector_size(32), aligned(4), may_alias));
+#else
+using float8_unaligned = float __attribute__((vector_size(32), aligned(4), may_alias));
+#endif
 template <bool Add = false>
 inline void transpose8x8(const float* in, int ldi, float* out, int ldo) {
   float8 r[8], t[8];
