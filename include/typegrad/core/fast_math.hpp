@@ -49,7 +49,7 @@ TG_HD inline float tanh(float x) {
 // normal range) it returns 0, above 88.72 infinity; NaN stays NaN. Max error: 0.95 ulps (test_fast_math).
 TG_HD inline float exp(float x) {
   constexpr float hi = 88.72283935546875f, lo = -87.33654022216796875f;
-  const float xc = select(x > hi, hi, select(x < lo, lo, x));
+  const float xc = select(!(x <= hi), hi, select(x < lo, lo, x));  // NaN -> hi: no NaN reaches the int conversion
   const float n = std::nearbyint(xc * 1.44269504088896341f);  // GCC 12 vectorises this, not floor(t + 0.5)
   const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
