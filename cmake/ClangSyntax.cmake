@@ -1,0 +1,40 @@
+# Compiles one of the build's translation units with clang++ -fsyntax-only under the flags g++ gets for it
+# (compile_commands.json), so that the headers stay free of clang's -Wall -Wextra warnings (-Werror is in those
+# flags) and of g++-only C++20 (clang 14 lacks aggregate deduction and lambda captures of structured bindings).
+# -D CLANG=<clang++> -D BUILD=<build dir> -D TARGET=<CMake target whose first source is checked>
+file(READ "${BUILD}/compile_commands.json" database)
+string(JSON count LENGTH "${database}")
+math(EXPR last "${count} - 1")
+set(command)
+foreach(i RANGE ${last})
+  string(JSON entry GET "${database}" ${i} command)
+  if(entry MATCHES " -o CMakeFiles/${TARGET}\\.dir/")
+    set(command "${entry}")
+    string(JSON directory GET "${database}" ${i} directory)
+    break()
+  endif()
+endforeach()
+if(NOT command)
+  message(FATAL_ERROR "no compile command for target ${TARGET} in ${BUILD}/compile_commands.json")
+endif()
+separate_arguments(arguments UNIX_COMMAND "${command}")
+list(POP_FRONT arguments)  # g++
+set(flags)
+set(skip_next FALSE)
+foreach(argument IN LISTS arguments)
+  if(skip_next)
+    set(skip_next FALSE)
+  elseif(argument STREQUAL "-o" OR argument STREQUAL "-c")  # the object, the source (added below)
+    set(skip_next TRUE)
+  elseif(argument MATCHES "^--param=")  # g++'s own
+  else()
+    list(APPEND flags "${argument}")
+  endif()
+endforeach()
+list(GET arguments -1 source)
+execute_process(COMMAND "${CLANG}" ${flags} -fsyntax-only "${source}" WORKING_DIRECTORY "${directory}"
+                RESULT_VARIABLE result ERROR_VARIABLE diagnostics)
+if(NOT result EQUAL 0)
+  message(FATAL_ERROR "${CLANG} -fsyntax-only ${source} (the flags of target ${TARGET}):\n${diagnostics}")
+endif()
+message(STATUS "${source} compiles under ${CLANG} with target ${TARGET}'s flags")
