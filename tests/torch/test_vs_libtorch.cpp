@@ -68,7 +68,7 @@ void compare(const Layer& layer, const X& x, TorchForward torch_forward,
   for (auto& [name, p] : params) {
     INFO("parameter " << name);
     const double* g = nullptr;
-    const double* const value = p.first;  // a structured binding captured by a lambda is C++20 that clang 14 lacks
+    const void* const value = p.first;  // a structured binding captured by a lambda is C++20 that clang 14 lacks
     r.program->for_each_gradient([&](const double* data, const double* grad, std::size_t) {
       if (data == value) g = grad;
     });
