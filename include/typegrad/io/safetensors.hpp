@@ -18,7 +18,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "typegrad/core/module.hpp"
@@ -38,33 +40,66 @@ struct SaveOptions {
   std::function<void(const std::filesystem::path& partial)> after_first_write = {};
 };
 
-// Saves every parameter and buffer (BatchNorm's running statistics) of the model under its dotted name,
-// replacing `path` atomically (io/atomic_file.hpp).
+namespace detail {
+// One tensor of a model's state as save and load see it. The walk over the model is compiled per tensor type, so
+// it only lists the tensors and the checks, JSON and copies are compiled once (compiled per tensor type they were
+// 14% of the GPT fine-tuning example's machine code and 8 of its 78 s of compile time, g++ 12 -O3).
+struct StateTensor {
+  std::string name;
+  const char* dtype;                   // "F32", "F64", "I32", "I64"
+  std::span<const std::size_t> shape;  // the tensor's compile-time dims
+  void* data;
+  std::size_t size;  // elements
+};
 template <class Model>
-void save(const std::filesystem::path& path, const Model& model, const SaveOptions& options = {}) {
+std::vector<StateTensor> state_tensors(Model& model) {
+  std::vector<StateTensor> list;
+  for_each_state_tensor(model, [&](const std::string& name, auto& p) {
+    using P = std::remove_cvref_t<decltype(p)>;
+    using T = typename P::value_type;
+    list.push_back({name, dtype_name<T>(), P::shape_type::dims, p.data(), P::size()});
+  });
+  return list;
+}
+inline bool is_floating_dtype(const std::string& dtype) { return dtype == "F32" || dtype == "F64"; }
+// element i of a float or double tensor, as a double
+inline double element(const StateTensor& t, std::size_t i) {
+  return std::string_view(t.dtype) == "F32" ? double(static_cast<const float*>(t.data)[i])
+                                            : static_cast<const double*>(t.data)[i];
+}
+// the index of a float or double tensor's first NaN or infinity (its size if none)
+template <class T>
+std::size_t first_non_finite(const T* x, std::size_t n) {
+  std::size_t i = 0;
+  while (i < n && std::isfinite(x[i])) ++i;
+  return i;
+}
+inline std::size_t first_non_finite(const StateTensor& t) {
+  return std::string_view(t.dtype) == "F32" ? first_non_finite(static_cast<const float*>(t.data), t.size)
+                                            : first_non_finite(static_cast<const double*>(t.data), t.size);
+}
+inline void save_tensors(const std::filesystem::path& path, const std::vector<StateTensor>& tensors,
+                         const SaveOptions& options) {
   nlohmann::json header = nlohmann::json::object();
   if (!options.metadata.empty()) header["__metadata__"] = options.metadata;
   std::vector<std::pair<const void*, std::size_t>> blobs;
   std::uint64_t at = 0;
-  for_each_state_tensor(model, [&](const std::string& name, const auto& p) {
-    using P = std::remove_cvref_t<decltype(p)>;
-    using T = typename P::value_type;
-    if (options.select && !options.select(name)) return;
+  for (const StateTensor& t : tensors) {
+    const std::string& name = t.name;
+    if (options.select && !options.select(name)) continue;
     if (header.contains(name)) throw CheckpointError("save: two parameters are both named '" + name + "'");
-    if constexpr (std::is_floating_point_v<T>)
-      if (!options.allow_non_finite)
-        for (std::size_t i = 0; i < P::size(); ++i)
-          if (!std::isfinite(p.data()[i]))
-            throw CheckpointError(path.string() + ": not saved: tensor '" + name + "' holds " +
-                                  std::to_string(p.data()[i]) + " at element " + std::to_string(i) +
-                                  " (SaveOptions::allow_non_finite saves it anyway)");
-    const std::size_t bytes = P::size() * sizeof(T);
-    header[name] = {{"dtype", dtype_name<T>()},
-                    {"shape", std::vector<std::uint64_t>(P::shape_type::dims.begin(), P::shape_type::dims.end())},
+    if (is_floating_dtype(t.dtype) && !options.allow_non_finite)
+      if (const std::size_t i = first_non_finite(t); i < t.size)
+        throw CheckpointError(path.string() + ": not saved: tensor '" + name + "' holds " +
+                              std::to_string(element(t, i)) + " at element " + std::to_string(i) +
+                              " (SaveOptions::allow_non_finite saves it anyway)");
+    const std::size_t bytes = t.size * dtype_size(t.dtype);
+    header[name] = {{"dtype", t.dtype},
+                    {"shape", std::vector<std::uint64_t>(t.shape.begin(), t.shape.end())},
                     {"data_offsets", {at, at + bytes}}};
-    blobs.emplace_back(p.data(), bytes);
+    blobs.emplace_back(t.data, bytes);
     at += bytes;
-  });
+  }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data 8-byte aligned, as the reference writer
   try {
@@ -82,6 +117,15 @@ void save(const std::filesystem::path& path, const Model& model, const SaveOptio
   } catch (const FileError& e) {
     throw CheckpointError(e.what());
   }
+}
+}  // namespace detail
+
+// Saves every parameter and buffer (BatchNorm's running statistics) of the model under its dotted name,
+// replacing `path` atomically (io/atomic_file.hpp).
+template <class Model>
+void save(const std::filesystem::path& path, const Model& model, const SaveOptions& options = {}) {
+  // the same list as load's (one walk compiled for both); save only reads through it
+  detail::save_tensors(path, detail::state_tensors(const_cast<Model&>(model)), options);
 }
 
 struct LoadOptions {
@@ -146,11 +190,9 @@ void convert_elements(const std::string& dtype, const unsigned char* bytes, std:
     }
   }
 }
-}  // namespace detail
 
-// Loads parameters and buffers by name, checking dtype and shape against the model before changing anything.
-template <class Model>
-LoadReport load(const std::filesystem::path& path, Model& model, const LoadOptions& options = {}) {
+inline LoadReport load_tensors(const std::filesystem::path& path, const std::vector<StateTensor>& tensors,
+                               const LoadOptions& options) {
   const SafetensorsFile file(path);
   auto selected = [&](const std::string& name) {
     if (options.only.empty()) return true;
@@ -169,52 +211,59 @@ LoadReport load(const std::filesystem::path& path, Model& model, const LoadOptio
   LoadReport report;
   std::set<std::string> used;  // the model's names
   // first pass: validate everything, so a bad file changes nothing
-  for_each_state_tensor(model, [&](const std::string& name, auto& p) {
-    using P = std::remove_cvref_t<decltype(p)>;
-    using T = typename P::value_type;
-    if (!selected(name)) return;
+  for (const StateTensor& t : tensors) {
+    const std::string& name = t.name;
+    if (!selected(name)) continue;
     const auto it = file_name_of.find(name);
     if (it == file_name_of.end()) {
       if (!options.allow_missing) throw CheckpointError(path.string() + ": tensor '" + name + "' is missing");
       report.missing.push_back(name);
-      return;
+      continue;
     }
     const std::string where =
         path.string() + ": tensor '" + it->second + "'" + (it->second == name ? "" : " ('" + name + "')");
     const auto& e = file.entries().at(it->second);
-    const bool converts = e.dtype != dtype_name<T>();
-    if (converts && !(options.convert_dtypes && std::is_floating_point_v<T> && detail::convertible_dtype(e.dtype)))
-      throw CheckpointError(where + " has dtype " + e.dtype + ", the model's is " + dtype_name<T>() +
-                            (std::is_floating_point_v<T> && detail::convertible_dtype(e.dtype)
-                                 ? " (LoadOptions::convert_dtypes converts it)"
-                                 : ""));
-    if (!std::equal(e.shape.begin(), e.shape.end(), P::shape_type::dims.begin(), P::shape_type::dims.end())) {
+    const bool converts = e.dtype != t.dtype, floating = is_floating_dtype(t.dtype);
+    if (converts && !(options.convert_dtypes && floating && convertible_dtype(e.dtype)))
+      throw CheckpointError(
+          where + " has dtype " + e.dtype + ", the model's is " + t.dtype +
+          (floating && convertible_dtype(e.dtype) ? " (LoadOptions::convert_dtypes converts it)" : ""));
+    if (!std::equal(e.shape.begin(), e.shape.end(), t.shape.begin(), t.shape.end())) {
       std::string got, want;
       for (auto d : e.shape) got += (got.empty() ? "" : ", ") + std::to_string(d);
-      for (auto d : P::shape_type::dims) want += (want.empty() ? "" : ", ") + std::to_string(d);
+      for (auto d : t.shape) want += (want.empty() ? "" : ", ") + std::to_string(d);
       throw CheckpointError(where + " has shape [" + got + "], the model's is [" + want + "]");
     }
-    if (converts) report.converted.push_back(name + ": " + e.dtype + " -> " + dtype_name<T>());
+    if (converts) report.converted.push_back(name + ": " + e.dtype + " -> " + t.dtype);
     used.insert(name);
-  });
-  for_each_state_tensor(model, [&](const std::string& name, auto& p) {
-    using P = std::remove_cvref_t<decltype(p)>;
-    using T = typename P::value_type;
-    if (!used.count(name)) return;
+  }
+  for (const StateTensor& t : tensors) {
+    const std::string& name = t.name;
+    if (!used.count(name)) continue;
     const std::string& key = file_name_of.at(name);
     const auto& e = file.entries().at(key);
-    if (e.dtype == dtype_name<T>()) {
-      file.read(key, p.data());
-    } else if constexpr (std::is_floating_point_v<T>) {
+    if (e.dtype == t.dtype) {
+      file.read(key, t.data);
+    } else {  // a float or double tensor (checked above)
       std::vector<unsigned char> bytes(e.end - e.begin);
       file.read(key, bytes.data());
-      detail::convert_elements(e.dtype, bytes.data(), P::size(), p.data());
+      if (std::string_view(t.dtype) == "F32")
+        convert_elements(e.dtype, bytes.data(), t.size, static_cast<float*>(t.data));
+      else
+        convert_elements(e.dtype, bytes.data(), t.size, static_cast<double*>(t.data));
     }
     report.loaded.push_back(name);
-  });
+  }
   for (const auto& [name, key] : file_name_of)
     if (!used.count(name)) report.unused.push_back(key);
   return report;
+}
+}  // namespace detail
+
+// Loads parameters and buffers by name, checking dtype and shape against the model before changing anything.
+template <class Model>
+LoadReport load(const std::filesystem::path& path, Model& model, const LoadOptions& options = {}) {
+  return detail::load_tensors(path, detail::state_tensors(model), options);
 }
 
 }  // namespace tg::io
