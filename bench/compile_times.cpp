@@ -2,7 +2,7 @@
 // /usr/bin/time -v on the exact commands CMake uses (compile_commands.json). Medians over repetitions.
 //   compile_times --build <dir> [--repeat N] [--only NAME]
 // Units: the examples, bench/transformer_block_model and the depth probes of bench/depth/ (one unit per CMake
-// target; they need not be built first).
+// target; they need not be built first). The build's own object files are left alone.
 #include <nlohmann/json.hpp>
 
 #include <CLI/CLI.hpp>
@@ -36,9 +36,20 @@ double parse_elapsed(const std::string& s) {
   }
 }
 
+// The unit's command with its object written to a temporary file: writing the build's own object (without the
+// dependency file CMake's command also writes) left make unaware of the object's headers, so it was not rebuilt
+// when they changed.
+std::string to_temporary_object(const std::string& command) {
+  static const std::regex output(R"( -o +\S+)");
+  const std::string object = (std::filesystem::temp_directory_path() / "typegrad_compile_time.o").string();
+  if (!std::regex_search(command, output)) throw std::runtime_error("no -o in the command: " + command);
+  return std::regex_replace(command, output, " -o '" + object + "'", std::regex_constants::format_first_only);
+}
+
 Measure run_once(const std::string& directory, const std::string& command) {
   const std::string log = (std::filesystem::temp_directory_path() / "typegrad_compile_time.log").string();
-  const std::string shell = "cd '" + directory + "' && /usr/bin/time -v -o '" + log + "' " + command + " > /dev/null 2>&1";
+  const std::string shell =
+      "cd '" + directory + "' && /usr/bin/time -v -o '" + log + "' " + to_temporary_object(command) + " > /dev/null 2>&1";
   if (std::system(shell.c_str()) != 0) throw std::runtime_error("compile failed: " + command);
   std::ifstream in(log);
   std::string line;
