@@ -11,11 +11,15 @@
 
 namespace tg::detail {
 
+// "[2, 3]" (one function for every shape: it is on error paths only)
+[[gnu::noinline]] inline std::string shape_string(const std::size_t* dims, std::size_t rank) {
+  std::string s = "[";
+  for (std::size_t k = 0; k < rank; ++k) s += (k ? ", " : "") + std::to_string(dims[k]);
+  return s + "]";
+}
 template <class S>
 std::string shape_string() {
-  std::string s = "[";
-  for (std::size_t k = 0; k < S::rank; ++k) s += (k ? ", " : "") + std::to_string(S::dims[k]);
-  return s + "]";
+  return shape_string(S::dims.data(), S::rank);
 }
 
 template <class Arg>

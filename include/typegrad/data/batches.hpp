@@ -5,6 +5,7 @@
 // Images ([C, H, W] items) can be augmented as next() fills them (set_augment; data/augment.hpp), from a random
 // stream of their own, so the order of the images does not depend on it.
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <numeric>
 #include <random>
@@ -18,21 +19,25 @@ namespace tg::data {
 
 enum class PartialBatch { carry_over, drop };
 
-template <std::size_t B, std::size_t... ItemDims>
-class ImageBatches {
+namespace detail {
+// Everything of ImageBatches that does not depend on the batch's compile-time shape, compiled once (a class
+// template held all of it: an example that builds batches of seven sizes compiled it seven times). Rows of
+// `item` values, `batch` of them per batch.
+class ImageOrder {
  public:
-  static constexpr std::size_t item = (std::size_t{1} * ... * ItemDims);
-  using images_type = Tensor<float, B, ItemDims...>;
-  using labels_type = Tensor<std::int32_t, B>;
-
   // pixel / 255, then (x - mean) / stddev
-  ImageBatches(const LabelledImages& set, float mean, float stddev, std::uint64_t seed,
-               PartialBatch policy = PartialBatch::carry_over)
-      : count_(set.size()), policy_(policy), rng_(seed), augment_rng_(seed ^ 0x9e3779b97f4a7c15ull) {
+  [[gnu::noinline]] ImageOrder(const LabelledImages& set, std::size_t item, std::size_t batch, float mean, float stddev,
+                               std::uint64_t seed, PartialBatch policy)
+      : item_(item),
+        batch_(batch),
+        count_(set.size()),
+        policy_(policy),
+        rng_(seed),
+        augment_rng_(seed ^ 0x9e3779b97f4a7c15ull) {
     if (set.images.item_size() != item)
       throw IdxError("image batches: images hold " + std::to_string(set.images.item_size()) +
                      " values each, the batch shape needs " + std::to_string(item));
-    if (count_ < B) throw IdxError("image batches: fewer images (" + std::to_string(count_) + ") than one batch");
+    if (count_ < batch) throw IdxError("image batches: fewer images (" + std::to_string(count_) + ") than one batch");
     pixels_.resize(count_ * item);
     for (std::size_t i = 0; i < pixels_.size(); ++i) pixels_[i] = (set.images.values[i] / 255.0f - mean) / stddev;
     labels_.assign(set.labels.values.begin(), set.labels.values.end());
@@ -42,53 +47,46 @@ class ImageBatches {
   }
 
   std::size_t size() const { return count_; }
-  std::size_t batches_per_epoch() const { return count_ / B; }
-  std::size_t leftover() const { return count_ % B; }
+  std::size_t batches_per_epoch() const { return count_ / batch_; }
+  std::size_t leftover() const { return count_ % batch_; }
   PartialBatch policy() const { return policy_; }
 
-  // Random crop with padding and horizontal flip of every image next() returns (never of batch_in_order's).
-  void set_augment(const Augment& a) requires(sizeof...(ItemDims) == 3) {
-    constexpr std::size_t dims[] = {ItemDims...};
-    check_augment(a, dims[1], dims[2]);
+  // images of C x H x W
+  void set_augment(const Augment& a, std::size_t H, std::size_t W) {
+    check_augment(a, H, W);
     augment_ = a;
-    scratch_.resize(item);
+    scratch_.resize(item_);
   }
   const Augment& augment() const { return augment_; }
 
-  // Fills the next batch; returns false (and starts a new epoch) when this epoch's full batches are done.
-  bool next(images_type& x, labels_type& y) {
-    if (cursor_ + B > order_.size()) {
+  // dims: the images' C, H, W (nullptr: not images, never augmented)
+  [[gnu::noinline]] bool next(float* x, std::int32_t* y, const std::size_t* dims) {
+    if (cursor_ + batch_ > order_.size()) {
       new_epoch();
       return false;
     }
-    for (std::size_t b = 0; b < B; ++b) {
+    for (std::size_t b = 0; b < batch_; ++b) {
       const std::size_t i = order_[cursor_ + b];
-      std::copy_n(pixels_.data() + i * item, item, x.data() + b * item);
+      std::copy_n(pixels_.data() + i * item_, item_, x + b * item_);
       y[b] = labels_[i];
     }
-    cursor_ += B;
-    if constexpr (sizeof...(ItemDims) == 3)
-      if (augment_.active()) {
-        constexpr std::size_t dims[] = {ItemDims...};
-        augment_batch(augment_, B, dims[0], dims[1], dims[2], x.data(), scratch_, augment_rng_);
-      }
+    cursor_ += batch_;
+    if (dims && augment_.active())
+      augment_batch(augment_, batch_, dims[0], dims[1], dims[2], x, scratch_, augment_rng_);
     return true;
   }
 
-  // In order, without shuffling: batch k of the whole set (for evaluation); k < batches_per_epoch().
-  void batch_in_order(std::size_t k, images_type& x, labels_type& y) const {
-    std::copy_n(pixels_.data() + k * B * item, B * item, x.data());
-    std::copy_n(labels_.data() + k * B, B, y.data());
+  void batch_in_order(std::size_t k, float* x, std::int32_t* y) const {
+    std::copy_n(pixels_.data() + k * batch_ * item_, batch_ * item_, x);
+    std::copy_n(labels_.data() + k * batch_, batch_, y);
   }
 
-  // In order: the last leftover() items in the first rows, the rest of the batch padded with copies of the
-  // first item (real data, so the program sees nothing unusual); returns how many rows are real.
-  std::size_t partial_batch_in_order(images_type& x, labels_type& y) const {
-    const std::size_t n = leftover(), first = batches_per_epoch() * B;
-    std::copy_n(pixels_.data() + first * item, n * item, x.data());
-    std::copy_n(labels_.data() + first, n, y.data());
-    for (std::size_t b = n; b < B; ++b) {
-      std::copy_n(pixels_.data(), item, x.data() + b * item);
+  [[gnu::noinline]] std::size_t partial_batch_in_order(float* x, std::int32_t* y) const {
+    const std::size_t n = leftover(), first = batches_per_epoch() * batch_;
+    std::copy_n(pixels_.data() + first * item_, n * item_, x);
+    std::copy_n(labels_.data() + first, n, y);
+    for (std::size_t b = n; b < batch_; ++b) {
+      std::copy_n(pixels_.data(), item_, x + b * item_);
       y[b] = labels_[0];
     }
     return n;
@@ -96,7 +94,7 @@ class ImageBatches {
 
  private:
   void shuffle() { std::shuffle(order_.begin(), order_.end(), rng_); }
-  void new_epoch() {
+  [[gnu::noinline]] void new_epoch() {
     std::vector<std::size_t> rest(order_.begin() + std::ptrdiff_t(cursor_), order_.end());
     order_.resize(count_);
     std::iota(order_.begin(), order_.end(), 0);
@@ -113,7 +111,7 @@ class ImageBatches {
     cursor_ = 0;
   }
 
-  std::size_t count_;
+  std::size_t item_, batch_, count_;
   PartialBatch policy_;
   std::mt19937_64 rng_;
   std::mt19937_64 augment_rng_;
@@ -123,6 +121,49 @@ class ImageBatches {
   std::vector<std::int32_t> labels_;
   std::vector<std::size_t> order_;
   std::size_t cursor_ = 0;
+};
+}  // namespace detail
+
+template <std::size_t B, std::size_t... ItemDims>
+class ImageBatches {
+ public:
+  static constexpr std::size_t item = (std::size_t{1} * ... * ItemDims);
+  using images_type = Tensor<float, B, ItemDims...>;
+  using labels_type = Tensor<std::int32_t, B>;
+
+  // pixel / 255, then (x - mean) / stddev
+  ImageBatches(const LabelledImages& set, float mean, float stddev, std::uint64_t seed,
+               PartialBatch policy = PartialBatch::carry_over)
+      : order_(set, item, B, mean, stddev, seed, policy) {}
+
+  std::size_t size() const { return order_.size(); }
+  std::size_t batches_per_epoch() const { return order_.batches_per_epoch(); }
+  std::size_t leftover() const { return order_.leftover(); }
+  PartialBatch policy() const { return order_.policy(); }
+
+  // Random crop with padding and horizontal flip of every image next() returns (never of batch_in_order's).
+  void set_augment(const Augment& a) requires(sizeof...(ItemDims) == 3) { order_.set_augment(a, dims[1], dims[2]); }
+  const Augment& augment() const { return order_.augment(); }
+
+  // Fills the next batch; returns false (and starts a new epoch) when this epoch's full batches are done.
+  bool next(images_type& x, labels_type& y) {
+    return order_.next(x.data(), y.data(), sizeof...(ItemDims) == 3 ? dims.data() : nullptr);
+  }
+
+  // In order, without shuffling: batch k of the whole set (for evaluation); k < batches_per_epoch().
+  void batch_in_order(std::size_t k, images_type& x, labels_type& y) const {
+    order_.batch_in_order(k, x.data(), y.data());
+  }
+
+  // In order: the last leftover() items in the first rows, the rest of the batch padded with copies of the
+  // first item (real data, so the program sees nothing unusual); returns how many rows are real.
+  std::size_t partial_batch_in_order(images_type& x, labels_type& y) const {
+    return order_.partial_batch_in_order(x.data(), y.data());
+  }
+
+ private:
+  static constexpr std::array<std::size_t, sizeof...(ItemDims)> dims{ItemDims...};
+  detail::ImageOrder order_;
 };
 
 }  // namespace tg::data

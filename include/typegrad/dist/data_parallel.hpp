@@ -113,12 +113,17 @@ void average_gradients(const World& world, Program& step) {
   }
 }
 
+namespace detail {
+[[noreturn, gnu::noinline]] inline void throw_shard_mismatch(std::size_t global, int ranks, std::size_t local) {
+  throw DistError("typegrad::dist: a global batch of " + std::to_string(global) + " rows does not split into " +
+                  std::to_string(ranks) + " shards of " + std::to_string(local));
+}
+}  // namespace detail
+
 // This rank's rows of a global batch: rank r of R takes rows [r Local, (r + 1) Local), Local = Global / R.
 template <class T, std::size_t Global, std::size_t Local, std::size_t... D>
 void shard(const World& world, const Tensor<T, Global, D...>& global, Tensor<T, Local, D...>& local) {
-  if (std::size_t(world.size()) * Local != Global)
-    throw DistError("typegrad::dist: a global batch of " + std::to_string(Global) + " rows does not split into " +
-                    std::to_string(world.size()) + " shards of " + std::to_string(Local));
+  if (std::size_t(world.size()) * Local != Global) detail::throw_shard_mismatch(Global, world.size(), Local);
   constexpr std::size_t row = (std::size_t{1} * ... * D);
   std::memcpy(local.data(), global.data() + std::size_t(world.rank()) * Local * row, Local * row * sizeof(T));
 }
