@@ -47,12 +47,14 @@ constexpr auto& node_at(N& n) {
   }
 }
 
+// f.template operator()<id>(node) for every occurrence below and at n, in post-order (children first).
 template <std::size_t Id, class N, class F>
 void for_each_occurrence(N& n, F&& f) {
   using D = std::remove_const_t<N>;
-  [&]<std::size_t... K>(std::index_sequence<K...>) {
-    (for_each_occurrence<child_id<Id, D, K>()>(std::get<K>(n.kids), f), ...);
-  }
+  if constexpr (child_count_v < D >> 0)  // leaves: no empty fold to instantiate (a function each at -O0)
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+      (for_each_occurrence<child_id<Id, D, K>()>(std::get<K>(n.kids), f), ...);
+    }
   (std::make_index_sequence<child_count_v<D>>{});
   f.template operator()<Id>(n);
 }

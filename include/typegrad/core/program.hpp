@@ -48,7 +48,6 @@ class BasicProgram {
   // Construction runs once: [[gnu::cold]] has GCC optimise it for size (~9% of an example's compile time).
   [[gnu::cold]] explicit BasicProgram(Root root) : root_(std::move(root)) {
     if constexpr (Backend::is_device) check_device_support(root_);
-    prepare_nodes();
     workspace_ = Backend::allocate(plan.workspace_bytes);
     grads_ = Backend::allocate(plan.grad_bytes);
     if constexpr (Train && Backend::is_device) {  // the loss seed lives on the device: a step never waits on an upload
@@ -56,7 +55,7 @@ class BasicProgram {
       seed_one_ = Backend::allocate(sizeof one);
       Backend::upload(seed_one_.get(), &one, sizeof one);
     }
-    resolve_identity();
+    visit_nodes();
     bind_buffers(workspace_.get());
   }
   BasicProgram(const BasicProgram& o) : BasicProgram(o.root_) {}
@@ -247,24 +246,29 @@ class BasicProgram {
     return found;
   }
 
-  [[gnu::cold]] void resolve_identity() { detail::merge_identical<context_type, root_id>(root_, canon_); }
+  // The one walk over the occurrences at construction (core/binding.hpp): kernels with run-time state that
+  // depends on the backend set it up (a scan: one body program per step when training), leaves point ctx_ at
+  // their data, and identity is resolved (canon_).
+  [[gnu::cold]] void visit_nodes() {
+    for (std::size_t k = 0; k < node_count; ++k) canon_[k] = k;
+    detail::NodeMerger merger;
+    detail::for_each_occurrence<root_id>(root_, [&]<std::size_t K>(auto& n) {
+      if constexpr (requires { n.template prepare<node_backend, Train>(); })
+        n.template prepare<node_backend, Train>();
+      else if constexpr (requires { n.template prepare<node_backend>(); })
+        n.template prepare<node_backend>();
+      if constexpr (std::remove_cvref_t<decltype(n)>::kind == node_kind::external && requires { n.data; })
+        ctx_.val[K] = const_cast<void*>(static_cast<const void*>(n.data));
+      detail::merge_occurrence<context_type, K>(n, merger, canon_.data());
+    });
+  }
   [[gnu::cold]] void bind_buffers(decltype(std::declval<typename Backend::buffer&>().get()) ws) {
-    detail::bind_buffers<context_type, root_id>(root_, canon_, ctx_, ws, grads_.get());
+    detail::bind_buffers(detail::buffer_tables(canon_, ctx_), ws, grads_.get());
   }
 
   void bind_pointer(std::size_t input, const void* p) {
     for (std::size_t k = 0; k < node_count; ++k)
       if (plan.kind[k] == node_kind::external && plan.input_index[k] == input) ctx_.val[k] = const_cast<void*>(p);
-  }
-
-  // Kernels with run-time state that depends on the backend (a scan's body program) set it up here.
-  [[gnu::cold]] void prepare_nodes() {
-    detail::for_each_occurrence<root_id>(root_, [&]<std::size_t K>(auto& n) {
-      if constexpr (requires { n.template prepare<node_backend, Train>(); })
-        n.template prepare<node_backend, Train>();  // a scan: one body program per step when training
-      else if constexpr (requires { n.template prepare<node_backend>(); })
-        n.template prepare<node_backend>();
-    });
   }
 
   template <std::size_t I, class Arg>
