@@ -43,7 +43,7 @@ constexpr auto& node_at(N& n) {
       }
       (std::make_index_sequence<child_count_v<D>>{});
     }();
-    return node_at<Target, child_id<Id, D, k>()>(std::get<k>(n.kids));
+    return node_at<Target, child_id<Id, D, k>()>(child<k>(n.kids));
   }
 }
 
@@ -53,7 +53,7 @@ void for_each_occurrence(N& n, F&& f) {
   using D = std::remove_const_t<N>;
   if constexpr (child_count_v < D >> 0)  // leaves: no empty fold to instantiate (a function each at -O0)
     [&]<std::size_t... K>(std::index_sequence<K...>) {
-      (for_each_occurrence<child_id<Id, D, K>()>(std::get<K>(n.kids), f), ...);
+      (for_each_occurrence<child_id<Id, D, K>()>(child<K>(n.kids), f), ...);
     }
   (std::make_index_sequence<child_count_v<D>>{});
   f.template operator()<Id>(n);

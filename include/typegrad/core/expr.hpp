@@ -4,7 +4,7 @@
 //
 // Every node type N has
 //   value_type, shape_type, kind (external | inline_scalar | pointwise | kernel),
-//   std::tuple<Children...> kids,
+//   children<Children...> kids,
 // pointwise nodes add   compute<Id>(ctx, i), eval_tree<Id>(ctx, i), push_children<Id>(ctx, i, tree, g)
 // kernel nodes add      forward<Id>(ctx), backward<Id>(ctx)   (whole-buffer operations)
 // Id is the node's occurrence index (post-order position in the tree), known at compile time.
@@ -80,11 +80,15 @@ TG_HD TG_INLINE void accumulate(const N& n, const Ctx& c, std::size_t i, typenam
   }
 }
 
-template <class T, class... Trees>
+template <class T, class Children>
 struct node_tree {
   T y;
-  std::tuple<Trees...> c;
+  Children c;  // children<trees of the node's children...>
 };
+template <class... Trees>
+TG_HD TG_INLINE children<Trees...> make_children(const Trees&... t) {
+  return {t...};
+}
 
 }  // namespace detail
 
@@ -106,7 +110,7 @@ struct Map : node_tag {
   }();
   using op_type = Op;
   Op op;
-  std::tuple<C...> kids;
+  children<C...> kids;
   template <class... C2>
   using rebind = Map<Op, C2...>;
   template <class R>
@@ -126,7 +130,7 @@ struct Map : node_tag {
   template <std::size_t Id, class Ctx, class I>
   TG_HD TG_INLINE value_type compute(const Ctx& c, I i) const {
     return [&]<std::size_t... K>(std::index_sequence<K...>) {
-      return op(detail::value<child_id<Id, Map, K>()>(std::get<K>(kids), c,
+      return op(detail::value<child_id<Id, Map, K>()>(child<K>(kids), c,
                                                       broadcast_index<typename C::shape_type, shape_type>(i))...);
     }
     (std::index_sequence_for<C...>{});
@@ -135,10 +139,10 @@ struct Map : node_tag {
   template <std::size_t Id, class Ctx, class I>
   TG_HD TG_INLINE auto eval_tree(const Ctx& c, I i) const {
     return [&]<std::size_t... K>(std::index_sequence<K...>) {
-      auto trees = std::make_tuple(detail::eval<child_id<Id, Map, K>()>(
-          std::get<K>(kids), c, broadcast_index<typename C::shape_type, shape_type>(i))...);
-      value_type y = op(std::get<K>(trees).y...);
-      return detail::node_tree<value_type, std::remove_cvref_t<decltype(std::get<K>(trees))>...>{y, trees};
+      auto trees = detail::make_children(detail::eval<child_id<Id, Map, K>()>(
+          child<K>(kids), c, broadcast_index<typename C::shape_type, shape_type>(i))...);
+      value_type y = op(child<K>(trees).y...);
+      return detail::node_tree<value_type, decltype(trees)>{y, trees};
     }
     (std::index_sequence_for<C...>{});
   }
@@ -147,12 +151,12 @@ struct Map : node_tag {
   TG_HD TG_INLINE void push_children(const Ctx& c, I i, const Tree& t, value_type g) const {
     [&]<std::size_t... K>(std::index_sequence<K...>) {
       (
-          [&] {
+          [&]() {
             constexpr std::size_t cid = child_id<Id, Map, K>();
             if constexpr (!((Op::nondifferentiable_args >> K) & 1u) && Ctx::needs_adjoint(cid)) {
-              const value_type dk = op.template d<K>(t.y, std::get<K>(t.c).y...);
-              detail::push<cid>(std::get<K>(kids), c, broadcast_index<typename C::shape_type, shape_type>(i),
-                                std::get<K>(t.c), g * dk);
+              const value_type dk = op.template d<K>(t.y, child<K>(t.c).y...);
+              detail::push<cid>(child<K>(kids), c, broadcast_index<typename C::shape_type, shape_type>(i),
+                                child<K>(t.c), g * dk);
             }
           }(),
           ...);
@@ -178,7 +182,7 @@ struct IndexMap : node_tag {
     else
       return 0u;
   }();
-  std::tuple<C> kids;
+  children<C> kids;
   template <class... C2>
   using rebind = IndexMap<Mapping, C2...>;
 
@@ -193,16 +197,16 @@ struct IndexMap : node_tag {
 
   template <std::size_t Id, class Ctx, class I>
   TG_HD TG_INLINE value_type compute(const Ctx& c, I i) const {
-    return detail::value<Id - 1>(std::get<0>(kids), c, source(i));
+    return detail::value<Id - 1>(child<0>(kids), c, source(i));
   }
   template <std::size_t Id, class Ctx, class I>
   TG_HD TG_INLINE auto eval_tree(const Ctx& c, I i) const {
-    auto t = detail::eval<Id - 1>(std::get<0>(kids), c, source(i));
-    return detail::node_tree<value_type, decltype(t)>{t.y, std::make_tuple(t)};
+    auto t = detail::eval<Id - 1>(child<0>(kids), c, source(i));
+    return detail::node_tree<value_type, children<decltype(t)>>{t.y, {t}};
   }
   template <std::size_t Id, class Ctx, class I, class Tree>
   TG_HD TG_INLINE void push_children(const Ctx& c, I i, const Tree& t, value_type g) const {
-    detail::push<Id - 1>(std::get<0>(kids), c, source(i), std::get<0>(t.c), g);
+    detail::push<Id - 1>(child<0>(kids), c, source(i), child<0>(t.c), g);
   }
 };
 
@@ -213,7 +217,7 @@ struct invalid_expression : node_tag {
   using shape_type = shape<>;
   static constexpr node_kind kind = node_kind::inline_scalar;
   float v = 0;
-  std::tuple<> kids;
+  children<> kids;
   template <class... A>
   float operator()(A&&...) const {
     return 0;

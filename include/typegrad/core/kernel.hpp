@@ -12,7 +12,7 @@ struct kernel_node : node_tag {
   using value_type = T;
   using shape_type = S;
   static constexpr node_kind kind = node_kind::kernel;
-  std::tuple<C...> kids;
+  children<C...> kids;
 
   template <std::size_t K>
   using child_type = std::tuple_element_t<K, std::tuple<C...>>;
@@ -22,7 +22,7 @@ struct kernel_node : node_tag {
   // value of element i of child K
   template <std::size_t Id, std::size_t K, class Ctx>
   TG_HD TG_INLINE auto in(const Ctx& c, std::size_t i) const {
-    return detail::value<cid<Id, K>>(std::get<K>(kids), c, i);
+    return detail::value<cid<Id, K>>(child<K>(kids), c, i);
   }
   // whole buffer of child K (needs_child_buffers = true, or a child known to be materialised)
   template <std::size_t Id, std::size_t K, class Ctx>
@@ -38,7 +38,7 @@ struct kernel_node : node_tag {
   // adds g to the adjoint of element i of child K
   template <std::size_t Id, std::size_t K, class Ctx>
   TG_HD TG_INLINE void add_grad(const Ctx& c, std::size_t i, typename child_type<K>::value_type g) const {
-    detail::accumulate<cid<Id, K>>(std::get<K>(kids), c, i, g);
+    detail::accumulate<cid<Id, K>>(child<K>(kids), c, i, g);
   }
   // is child K's adjoint assigned by this kernel (=, the buffer is not cleared; plan.hpp) rather than added to?
   // Only for children named in the kernel's `assigns_child_adjoints`: its backward then writes each element once

@@ -24,7 +24,7 @@ struct InputLeaf : node_tag {
   static constexpr node_kind kind = node_kind::external;
   static constexpr bool wants_grad = Grad;
   static constexpr std::size_t input_index = Index;
-  std::tuple<> kids;
+  children<> kids;
   void key_payload(std::vector<std::uint64_t>& k) const { k.push_back(Index); }
 };
 
@@ -37,7 +37,7 @@ struct ParamLeaf : node_tag {
   static constexpr bool wants_grad = Trainable;
   static constexpr std::size_t input_index = std::size_t(-1);
   T* data;
-  std::tuple<> kids;
+  children<> kids;
   void key_payload(std::vector<std::uint64_t>& k) const { k.push_back(reinterpret_cast<std::uintptr_t>(data)); }
 };
 
@@ -50,7 +50,7 @@ struct ConstLeaf : node_tag {
   static constexpr bool wants_grad = false;
   static constexpr std::size_t input_index = std::size_t(-1);
   const T* data;
-  std::tuple<> kids;
+  children<> kids;
   void key_payload(std::vector<std::uint64_t>& k) const { k.push_back(reinterpret_cast<std::uintptr_t>(data)); }
 };
 
@@ -61,7 +61,7 @@ struct Scalar : node_tag {
   using shape_type = shape<>;
   static constexpr node_kind kind = node_kind::inline_scalar;
   constant<T> v;
-  std::tuple<> kids;
+  children<> kids;
   void key_payload(std::vector<std::uint64_t>& k) const {
     double d = static_cast<double>(T(v));
     k.push_back(std::bit_cast<std::uint64_t>(d));
@@ -86,7 +86,7 @@ struct StackedParamLeaf : node_tag {
   static constexpr std::size_t input_index = std::size_t(-1);
   static constexpr std::size_t stack = Stack;
   std::array<T*, Stack> blocks{};  // block t's parameter
-  std::tuple<> kids;
+  children<> kids;
   void key_payload(std::vector<std::uint64_t>& k) const {
     for (T* b : blocks) k.push_back(reinterpret_cast<std::uintptr_t>(b));
   }

@@ -37,7 +37,7 @@ struct Ref : node_tag {
   static constexpr std::size_t input_index = std::size_t(-1);
   static constexpr std::size_t ref_level = L;
   static constexpr bool mergeable = false;  // two references are the same node only through their Let
-  std::tuple<> kids;
+  children<> kids;
 };
 
 template <std::size_t L, class X, class Body>
@@ -58,23 +58,23 @@ struct Let : node_tag {
   static constexpr std::size_t binds_level = L;
   static constexpr std::uint32_t nondifferentiable_children = 1u;  // X gets its adjoint through the Refs
   static constexpr std::uint32_t assigns_child_adjoints = 2u;      // the body, element by element
-  std::tuple<X, Body> kids;
+  children<X, Body> kids;
   template <class... C2>
   using rebind = typename detail::let_of<L, C2...>::type;
 
   // y[i] = body[i]; the body is child 1, right before this node in post-order
   template <std::size_t Id, class Ctx, class I>
   TG_HD TG_INLINE value_type compute(const Ctx& c, I i) const {
-    return detail::value<Id - 1>(std::get<1>(kids), c, i);
+    return detail::value<Id - 1>(child<1>(kids), c, i);
   }
   template <std::size_t Id, class Ctx, class I>
   TG_HD TG_INLINE auto eval_tree(const Ctx& c, I i) const {
-    return detail::eval<Id - 1>(std::get<1>(kids), c, i);
+    return detail::eval<Id - 1>(child<1>(kids), c, i);
   }
   // dL/dbody = dL/dy
   template <std::size_t Id, class Ctx, class I, class Tree>
   TG_HD TG_INLINE void push_children(const Ctx& c, I i, const Tree& t, value_type g) const {
-    detail::push<Id - 1>(std::get<1>(kids), c, i, t, g);
+    detail::push<Id - 1>(child<1>(kids), c, i, t, g);
   }
 };
 
@@ -85,8 +85,8 @@ template <class N>
 inline constexpr std::size_t let_depth_v = let_depth<node_t<N>>::value;
 template <class N>
 struct let_depth {
-  template <class... C>
-  static constexpr std::size_t of(std::tuple<C...>*) {
+  template <class Seq, class... C>
+  static constexpr std::size_t of(detail::children_of<Seq, C...>*) {
     return std::max({std::size_t{0}, let_depth_v<C>...});
   }
   static constexpr std::size_t value = of(static_cast<decltype(N::kids)*>(nullptr));

@@ -45,6 +45,50 @@ struct node_tag {
 };
 
 // ---------------------------------------------------------------------------------------------
+// A node's children (its member `kids`): one member per child, an aggregate. Not std::tuple: a tuple's
+// constructors are never trivial, so every node type's copies and moves were functions of their own at -O0
+// (~1 MB of a gradient test's code), and its recursive layout is more to instantiate per node type.
+namespace detail {
+template <std::size_t K, class C>
+struct child_slot {
+  C value;
+};
+template <class Seq, class... C>
+struct children_of;
+template <std::size_t... K, class... C>
+struct children_of<std::index_sequence<K...>, C...> : child_slot<K, C>... {
+  static constexpr std::size_t count = sizeof...(C);
+  children_of() = default;
+  // children<A, B>{a, b}; copies and moves stay the implicit (trivial where the children are) ones
+  template <class... A>
+  requires(sizeof...(A) == sizeof...(C) && sizeof...(C) > 0 && (std::is_constructible_v<C, A&&> && ...)) TG_HD TG_INLINE
+      constexpr children_of(A&&... a)
+      : child_slot<K, C>{static_cast<A&&>(a)}... {}
+};
+}  // namespace detail
+template <class... C>
+using children = detail::children_of<std::index_sequence_for<C...>, C...>;
+
+// child K of a node's children: child<K>(n.kids)
+template <std::size_t K, class C>
+TG_HD TG_INLINE constexpr C& child(detail::child_slot<K, C>& s) {
+  return s.value;
+}
+template <std::size_t K, class C>
+TG_HD TG_INLINE constexpr const C& child(const detail::child_slot<K, C>& s) {
+  return s.value;
+}
+template <std::size_t K, class C>
+TG_HD TG_INLINE constexpr C&& child(detail::child_slot<K, C>&& s) {
+  return static_cast<C&&>(s.value);
+}
+// f(child 0, child 1, ...)
+template <class F, std::size_t... K, class... C>
+constexpr decltype(auto) apply_children(F&& f, const detail::children_of<std::index_sequence<K...>, C...>& kids) {
+  return f(child<K>(kids)...);
+}
+
+// ---------------------------------------------------------------------------------------------
 // tree arithmetic: sizes and occurrence ids (post-order; the root has the largest id)
 template <class N>
 struct tree_size;
@@ -52,18 +96,18 @@ template <class N>
 inline constexpr std::size_t tree_size_v = tree_size<node_t<N>>::value;
 template <class N>
 struct tree_size {
-  template <class... C>
-  static constexpr std::size_t sum(std::tuple<C...>*) {
+  template <class Seq, class... C>
+  static constexpr std::size_t sum(detail::children_of<Seq, C...>*) {
     return (std::size_t{1} + ... + tree_size_v<C>);
   }
   static constexpr std::size_t value = sum(static_cast<decltype(N::kids)*>(nullptr));
 };
 
 template <class N>
-inline constexpr std::size_t child_count_v = std::tuple_size_v<decltype(N::kids)>;
+inline constexpr std::size_t child_count_v = decltype(N::kids)::count;
 
 template <class N, std::size_t K>
-using child_t = std::tuple_element_t<K, decltype(N::kids)>;
+using child_t = std::remove_cvref_t<decltype(child<K>(std::declval<decltype(N::kids)&>()))>;
 
 // id of child K of the node with id Id
 template <std::size_t Id, class N, std::size_t K>

@@ -27,11 +27,11 @@ auto rebuild(const N& n, F&& f) {
     return n.rebuild_with(f);
   else
     return [&]<std::size_t... K>(std::index_sequence<K...>) {
-    using R = typename N::template rebind<decltype(f(std::get<K>(n.kids)))...>;
-    R r{};
-    n.copy_payload_to(r);
-    r.kids = {f(std::get<K>(n.kids))...};
-    return r;
+      using R = typename N::template rebind<decltype(f(child<K>(n.kids)))...>;
+      R r{};
+      n.copy_payload_to(r);
+      r.kids = {f(child<K>(n.kids))...};
+      return r;
   }
   (std::make_index_sequence<child_count_v<N>>{});
 }
@@ -51,7 +51,7 @@ auto freeze_params(const N& n) {
 template <class N>
 auto remove_fences(const N& n) {
   if constexpr (is_fence_v<N>)
-    return remove_fences(std::get<0>(n.kids));
+    return remove_fences(child<0>(n.kids));
   else if constexpr (child_count_v<N> == 0)
     return n;
   else

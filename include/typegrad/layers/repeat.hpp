@@ -83,8 +83,8 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
     using B2 = decltype(f(bodies[0]));
     const auto& kids = this->kids;
     return [&]<std::size_t... K>(std::index_sequence<K...>) {
-      RepeatNode<Blocks, B2, decltype(f(std::get<K>(kids)))...> r;
-      r.kids = {f(std::get<K>(kids))...};
+      RepeatNode<Blocks, B2, decltype(f(child<K>(kids)))...> r;
+      r.kids = {f(child<K>(kids))...};
       r.checkpoint = checkpoint;
       for (std::size_t t = 0; t < Blocks; ++t) r.bodies[t] = f(bodies[t]);
       return r;

@@ -56,7 +56,7 @@ requires(From::rank == 3) struct transposed_operand<IndexMap<permute_mapping<Fro
 template <class X>
 decltype(auto) strip_transpose(X&& x) {
   if constexpr (transposed_operand<std::remove_cvref_t<X>>::value)
-    return std::get<0>(std::forward<X>(x).kids);
+    return child<0>(std::forward<X>(x).kids);
   else
     return std::forward<X>(x);
 }

@@ -67,10 +67,9 @@ auto matmul_sum_of(First&& first, Second&& second) {
   using S = std::remove_cvref_t<Second>;
   return []<class A1, class B1, bool TA1, bool TB1, class A2, class B2, bool TA2, bool TB2>(
              MatMul<A1, B1, TA1, TB1>&& f, MatMul<A2, B2, TA2, TB2>&& s) {
-    return MatMulSum<A1, B1, A2, B2, TA1, TB1, TA2, TB2>{
-        {{},
-         {std::get<0>(std::move(f).kids), std::get<1>(std::move(f).kids), std::get<0>(std::move(s).kids),
-          std::get<1>(std::move(s).kids)}}};
+    return MatMulSum<A1, B1, A2, B2, TA1, TB1, TA2, TB2>{{{},
+                                                          {child<0>(std::move(f).kids), child<1>(std::move(f).kids),
+                                                           child<0>(std::move(s).kids), child<1>(std::move(s).kids)}}};
   }(F(std::forward<First>(first)), S(std::forward<Second>(second)));
 }
 }  // namespace detail

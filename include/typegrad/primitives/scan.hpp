@@ -42,7 +42,7 @@ auto parameter_leaves(const N& n) {
   if constexpr (is_param_leaf_v<N>) {
     return std::tuple<N>{n};
   } else {
-    return std::apply([](const auto&... k) { return std::tuple_cat(parameter_leaves(k)...); }, n.kids);
+    return apply_children([](const auto&... k) { return std::tuple_cat(parameter_leaves(k)...); }, n.kids);
   }
 }
 
@@ -138,8 +138,8 @@ struct Scan : kernel_node<typename H0::value_type,
     auto b = f(body);
     const auto& kids = this->kids;
     return [&]<std::size_t... K>(std::index_sequence<K...>) {
-      Scan<decltype(b), decltype(f(std::get<K>(kids)))...> r;
-      r.kids = {f(std::get<K>(kids))...};
+      Scan<decltype(b), decltype(f(child<K>(kids)))...> r;
+      r.kids = {f(child<K>(kids))...};
       r.body = b;
       return r;
     }(std::make_index_sequence<2 + sizeof...(Ps)>{});
