@@ -120,9 +120,34 @@ struct Lm {
 };
 }  // namespace
 
+// The smallest |input| of the blocks' ReLUs at x. Central differences across ReLU's kink are wrong (a 1e-5 step
+// that crosses it changes the slope), so the check draws until every input is clear of it: without this, about
+// 3% of draws failed (2 of 61 seeds, and seed 1944469688 in CI).
+double closest_to_relu_kink(const Lm& lm, const tg::Tensor<double, 2, 3, 8>& x) {
+  using In = tg::InputSpec<double, tg::shape<2, 3, 8>, false>;
+  double closest = INFINITY;
+  tg::Tensor<double, 2, 3, 8> h = x;
+  for (std::size_t t = 0; t < 3; ++t) {
+    const auto& b = lm.blocks[t];
+    auto relu_input =
+        tg::compile_inference<In>([&](auto v) { return b.linear1(b.norm2(v + b.self_attn(b.norm1(v)))); });
+    const auto pre = relu_input(h);
+    for (std::size_t i = 0; i < pre.size(); ++i) closest = std::min(closest, std::abs(pre.data()[i]));
+    auto block = tg::compile_inference<In>([&](auto v) { return b(v); });
+    const auto y = block(h);
+    for (std::size_t i = 0; i < h.size(); ++i) h.data()[i] = y.data()[i];
+  }
+  return closest;
+}
+
 TEST_CASE("Repeat: a 3-block causal Transformer end to end", "[gradcheck]") {
-  Lm lm{std::uint64_t(rng()() % 1000)};
-  auto x = random<double, 2, 3, 8>(-1, 1);
+  std::uint64_t seed = 0;
+  tg::Tensor<double, 2, 3, 8> x;
+  do {
+    seed = rng()() % 1000;
+    x = random<double, 2, 3, 8>(-1, 1);
+  } while (closest_to_relu_kink(Lm{seed}, x) < 1e-3);
+  Lm lm{seed};
   TG_CHECK_GRADIENTS(
       tgtest::check_gradients([&](auto v) { return tg::sum(tg::tanh(lm.head(lm.blocks(v)))); }, x), 1e-6);
 }

@@ -59,10 +59,12 @@ template <std::size_t... K, class... C>
 struct children_of<std::index_sequence<K...>, C...> : child_slot<K, C>... {
   static constexpr std::size_t count = sizeof...(C);
   children_of() = default;
-  // children<A, B>{a, b}; copies and moves stay the implicit (trivial where the children are) ones
+  // children<A, B>{a, b}; copies and moves stay the implicit (trivial where the children are) ones. constexpr,
+  // not TG_HD: nvcc (--expt-relaxed-constexpr) lets device code call it for value trees, and host-only children
+  // (a scan's body program) are never constructed from a __host__ __device__ function.
   template <class... A>
-  requires(sizeof...(A) == sizeof...(C) && sizeof...(C) > 0 && (std::is_constructible_v<C, A&&> && ...)) TG_HD TG_INLINE
-      constexpr children_of(A&&... a)
+  requires(sizeof...(A) == sizeof...(C) && sizeof...(C) > 0 &&
+           (std::is_constructible_v<C, A&&> && ...)) constexpr children_of(A&&... a)
       : child_slot<K, C>{static_cast<A&&>(a)}... {}
 };
 }  // namespace detail
