@@ -45,9 +45,9 @@ struct node_tag {
 };
 
 // ---------------------------------------------------------------------------------------------
-// A node's children (its member `kids`): one member per child, an aggregate. Not std::tuple: a tuple's
-// constructors are never trivial, so every node type's copies and moves were functions of their own at -O0
-// (~1 MB of a gradient test's code), and its recursive layout is more to instantiate per node type.
+// A node's children (its member `kids`): one flat base per child, whose copies and moves are the implicit ones.
+// Not std::tuple: a tuple's copy and move constructors are never trivial, so every node type's were functions of
+// their own at -O0 (~1 MB of a gradient test's code), and its recursive layout is more to instantiate per node.
 namespace detail {
 template <std::size_t K, class C>
 struct child_slot {
