@@ -127,6 +127,16 @@ TEST_CASE("set_num_threads: a split GEMM gives the one-thread result bit for bit
   // (LIBXSMM_TARGET=hsw runs the OpenBLAS path on an AVX-512 machine)
   check_split_gemm<false, false, 1040, 256, 256, 0>();
   check_split_gemm<false, true, 1040, 256, 256, 1>();
+  // C = A B^T through C^T = B A^T, each part writing its columns of C (a dense layer's forward): the MLP's shape,
+  // and ragged ones (20 rows of C: A^T's register blocks end early; 300 columns: a short last block of C^T)
+#ifdef TYPEGRAD_HAVE_LIBXSMM
+  STATIC_REQUIRE(tg::blas::gemm_kernel<float, false, true, 64, 256, 784, 784, 784, 256, 0>::transpose_ac);
+  STATIC_REQUIRE(tg::blas::gemm_kernel<float, false, true, 20, 300, 100, 100, 100, 300, 1>::transpose_ac);
+#endif
+  check_split_gemm<false, true, 64, 256, 784, 0>();
+  check_split_gemm<false, true, 64, 256, 784, 1>();
+  check_split_gemm<false, true, 20, 300, 100, 1>();
+  check_split_gemm<true, true, 20, 300, 100, 0>();
 }
 
 TEST_CASE("set_num_threads: training gives the same losses and weights on 1, 2 and 3 threads", "[threads]") {

@@ -17,7 +17,6 @@
 // 1024 x 1024 x 256, 1.4-1.8x on the cubes), so AVX2 machines keep OpenBLAS past 64M.
 #include <cblas.h>
 
-#include <atomic>
 #include <cstddef>
 #include <type_traits>
 
@@ -102,19 +101,24 @@ inline void transpose8x8(const float* in, int ldi, float* out, int ldo) {
 }
 #endif
 
-// out[j, i] = in[i, j] (+= when Add) for an R x C block of `in`
-template <int R, int C, bool Add = false, class T>
-inline void transpose(const T* __restrict in, int ldi, T* __restrict out, int ldo) {
-  int r8 = 0, c8 = 0;
+// out[j, i] = in[i, j] (+= when Add) for rows [i0, i1) and the first C columns of `in`
+template <int C, bool Add = false, class T>
+inline void transpose_rows(const T* __restrict in, int ldi, T* __restrict out, int ldo, int i0, int i1) {
+  int r8 = i0, c8 = 0;
 #ifdef TYPEGRAD_REGISTER_TRANSPOSE
   if constexpr (std::is_same_v<T, float>) {
-    r8 = R / 8 * 8, c8 = C / 8 * 8;
-    for (int i = 0; i < r8; i += 8)
+    r8 = i0 + (i1 - i0) / 8 * 8, c8 = C / 8 * 8;
+    for (int i = i0; i < r8; i += 8)
       for (int j = 0; j < c8; j += 8) transpose8x8<Add>(in + i * ldi + j, ldi, out + j * ldo + i, ldo);
   }
 #endif
-  transpose_tiles<Add>(in, ldi, out, ldo, 0, r8, c8, C);  // the columns right of the blocks
-  transpose_tiles<Add>(in, ldi, out, ldo, r8, R, 0, C);   // the rows below them
+  transpose_tiles<Add>(in, ldi, out, ldo, i0, r8, c8, C);  // the columns right of the blocks
+  transpose_tiles<Add>(in, ldi, out, ldo, r8, i1, 0, C);   // the rows below them
+}
+// out[j, i] = in[i, j] (+= when Add) for an R x C block of `in`
+template <int R, int C, bool Add = false, class T>
+inline void transpose(const T* __restrict in, int ldi, T* __restrict out, int ldo) {
+  transpose_rows<C, Add>(in, ldi, out, ldo, 0, R);
 }
 }  // namespace detail
 
@@ -275,8 +279,7 @@ struct gemm_kernel {
           at = scratch;
         }
         kernel(b, at, ct);
-        for (int i = 0; i < M; ++i)
-          for (int j = 0; j < N; ++j) c[i * LDC + j] = (Beta ? c[i * LDC + j] : T(0)) + ct[j * M + i];
+        detail::transpose<N, M, Beta == 1>(ct, M, c, LDC);  // C (+)= C^T^T
         return;
       }
     }
@@ -314,27 +317,22 @@ struct gemm_kernel {
       detail::transpose<N, K>(b, LDB, scratch, N);  // B^T [K,N], then rows as for an untransposed B
       return parallel_blocks(M, [&](int r0, int r1) { rows(a, b, scratch, c, r0, r1); });
     } else if constexpr (transpose_ac) {
-      // C^T[N,M] = B[N,K] op(A)^T by rows of C^T, then C = C^T^T by rows of C
+      // C^T[N,M] = B[N,K] op(A)^T by blocks of rows of C^T; the part that computed rows [n0, n1) of C^T writes
+      // columns [n0, n1) of C from them while they are in its cache (one parallel section, not two)
       constexpr int lda_t = TA ? LDA : M;
+      // libxsmm declines by shape, and every part's kernels have the shapes of the whole's: all run or none
+      static const bool accepted = bool(blocked(N, rows_per_call(N), M, K, false, LDB, lda_t, M, 0));
+      if (!accepted) return run_serial(a, b, c, scratch);
       T* ct = scratch + a_t;
       const T* at = a;
       if constexpr (!TA) {
+        // one thread: split, it was slower on Intel (2 threads: MLP step 406-429 -> 422-438 us, alternated)
         detail::transpose<M, K>(a, LDA, scratch, M);
         at = scratch;
       }
-      std::atomic<bool> done{true};  // a part whose kernel libxsmm declined (parts write it concurrently)
-      parallel_blocks(N, [&](int n0, int n1) {
-        const blocked kernel(n1 - n0, rows_per_call(N), M, K, false, LDB, lda_t, M, 0);
-        if (kernel)
-          kernel(b + n0 * LDB, at, ct + n0 * M);
-        else
-          done.store(false, std::memory_order_relaxed);
-      });
-      if (!done) return run_serial(a, b, c, scratch);
-      return tg::detail::parallel_for(M, rows_grain, [&](std::size_t i0, std::size_t i1) {
-        for (std::size_t i = i0; i < i1; ++i)
-          for (std::size_t j = 0; j < std::size_t(N); ++j)
-            c[i * LDC + j] = (Beta ? c[i * LDC + j] : T(0)) + ct[j * M + i];
+      return parallel_blocks(N, [&](int n0, int n1) {
+        blocked(n1 - n0, rows_per_call(N), M, K, false, LDB, lda_t, M, 0)(b + n0 * LDB, at, ct + n0 * M);
+        detail::transpose_rows<M, Beta == 1>(ct, M, c, LDC, n0, n1);  // C[:, n0:n1] (+)= C^T[n0:n1, :]^T
       });
     }
 #endif
