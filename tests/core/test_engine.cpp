@@ -303,3 +303,57 @@ TEST_CASE("an adjoint with one writer that covers every element is assigned, not
     }
   }
 }
+
+namespace {
+// gradient slots of a program (leaves whose gradient is kept: parameters, inputs that want one) and how many of
+// them the plan assigns
+template <class Program>
+constexpr std::pair<std::size_t, std::size_t> assigned_gradient_slots() {
+  constexpr auto& p = Program::plan;
+  std::size_t slots = 0, assigned = 0;
+  for (std::size_t k = 0; k < Program::node_count; ++k)
+    if (tg::detail::has_gradient_slot(p, k)) ++slots, assigned += p.adj_assigned[k];
+  return {slots, assigned};
+}
+
+// A second step's gradients are that step's alone: the same as a fresh program's after one step, bit for bit
+template <class Program, class X, class... Layers>
+void check_second_step(Program& step, Program& fresh, const X& x, const Layers&... layers) {
+  step(x);
+  step(x);
+  fresh(x);
+  const auto same = [&](const auto& g, const auto& g_fresh) {
+    for (std::size_t i = 0; i < g.size(); ++i) CHECK(g[i] == g_fresh[i]);
+  };
+  same(step.template grad_input<0>(), fresh.template grad_input<0>());
+  (same(step.grad(layers.weight), fresh.grad(layers.weight)), ...);
+  (same(step.grad(layers.bias), fresh.grad(layers.bias)), ...);
+}
+}  // namespace
+
+TEST_CASE("a gradient slot that one writer covers is assigned, not cleared and added to", "[static]") {
+  SECTION("dense layers: x and each weight by a product with beta 0; the biases (broadcast) are added to") {
+    tg::Linear<5, 4, double> fc1{std::uint64_t(rng()())};
+    tg::Linear<4, 3, double> fc2{std::uint64_t(rng()())};
+    auto f = [&](auto x) { return tg::sum(tg::tanh(fc2(tg::relu(fc1(x))))); };
+    auto step = tg::compile<tg::Variable<double, 6, 5>>(f);
+    auto fresh = tg::compile<tg::Variable<double, 6, 5>>(f);
+    static_assert(assigned_gradient_slots<decltype(step)>() == std::pair<std::size_t, std::size_t>{5, 3});
+    // cleared before each backward pass: the two biases' slots (fc2's weight lies between them)
+    static_assert(tg::detail::added_gradient_slots(decltype(step)::plan).count == 2);
+    const auto x = random<double, 6, 5>(-1, 1);
+    check_second_step(step, fresh, x, fc1, fc2);
+    TG_CHECK_GRADIENTS(tgtest::check_gradients(f, x), 1e-6);
+  }
+  SECTION("a layer applied twice: its weight is one leaf with two writers, so its slot is cleared and added to") {
+    tg::Linear<4, 4, double> fc{std::uint64_t(rng()())};
+    auto f = [&](auto x) { return tg::sum(tg::tanh(fc(tg::relu(fc(x))))); };
+    auto step = tg::compile<tg::Variable<double, 6, 4>>(f);
+    auto fresh = tg::compile<tg::Variable<double, 6, 4>>(f);
+    // x only: both occurrences of the weight (and of the bias) may be one leaf
+    static_assert(assigned_gradient_slots<decltype(step)>() == std::pair<std::size_t, std::size_t>{5, 1});
+    const auto x = random<double, 6, 4>(-1, 1);
+    check_second_step(step, fresh, x, fc);
+    TG_CHECK_GRADIENTS(tgtest::check_gradients(f, x), 1e-6);
+  }
+}

@@ -70,6 +70,7 @@ struct Plan {
   bool needs_adjoint[N]{};
   bool materialised[N]{};       // external leaves count as materialised (their memory is the user's)
   bool merge_candidate[N]{};    // another occurrence has the same type: may be the same node
+  bool leaf_repeated[N]{};      // an external leaf whose type occurs again: may be the same leaf (used twice)
   std::size_t kernel_pos[N]{};  // position in the forward schedule (no_node if not a kernel)
   std::size_t kernels[N]{};
   std::size_t kernel_count = 0;
@@ -90,6 +91,7 @@ struct Plan {
   std::size_t adjoint_count = 0;  // materialised adjoint buffers + gradient slots
   std::size_t grad_leaf_count = 0;
   bool has_stacked_parameters = false;  // a StackedParamLeaf (tg::Repeat) occurs
+  bool nested_body = false;  // traced on a ScanLeaf: a scan's or Repeat's body, whose parameter gradients accumulate
   bool train = false;
 };
 
@@ -140,6 +142,7 @@ constexpr void describe(Plan<N>& p, std::size_t id, std::size_t parent, std::siz
   }
   p.is_param[id] = is_param_leaf_v<Node> || is_stacked_param_leaf_v<Node>;
   if constexpr (is_stacked_param_leaf_v<Node>) p.has_stacked_parameters = true;
+  if constexpr (requires { Node::body_input; }) p.nested_body = true;
   p.elements[id] = Node::shape_type::size;
   p.elem_bytes[id] = sizeof(typename Node::value_type);
   p.parent[id] = parent;
@@ -256,6 +259,14 @@ constexpr void merge_classes(Plan<N>& p, std::size_t* type_class) {
     if (table[at] == no_node) table[at] = k;
     type_class[k] = table[at];
   }
+  // external leaves are merged at construction by their data (binding.hpp), whatever their count: a leaf whose
+  // type occurs again may be one leaf used twice
+  for (std::size_t k = 0; k < N; ++k)
+    if (p.kind[k] == node_kind::external) ++class_size[type_class[k]];
+  for (std::size_t k = 0; k < N; ++k)
+    if (p.kind[k] == node_kind::external) p.leaf_repeated[k] = class_size[type_class[k]] > 1;
+  for (std::size_t k = 0; k < N; ++k)
+    if (p.kind[k] == node_kind::external) class_size[type_class[k]] = 0;
   for (std::size_t k = 0; k < N; ++k) {
     if (p.kind[k] == node_kind::external || p.kind[k] == node_kind::inline_scalar || !p.mergeable[k] || reads_ref[k])
       type_class[k] = k;  // not a candidate: its own class
@@ -304,11 +315,17 @@ constexpr void fuse_and_schedule(Plan<N>& p) {
 // through parents that each write every element of the child once (element-wise maps of the same size, a
 // let's body, one-to-one index maps, kernels that declare it: `assigns_child_adjoints`), is assigned by that
 // writer rather than cleared and then added to: one pass less over the buffer (the clears were 4-6% of a
-// ResNet-20 step). One walk up per buffer, through its fused region only.
+// ResNet-20 step). A leaf's gradient slot likewise (a dense layer's dW by its GEMM with beta 0: clearing the
+// gradient block was 8% of the MLP step). A leaf whose type occurs twice may be one parameter used twice (merged
+// at construction: leaf_repeated), so it is never assigned; nor is a parameter of a nested body, whose gradient
+// is redirected to the enclosing program's slot and accumulates over the steps. One walk up per buffer, through its
+// fused region only.
 template <std::size_t N>
 constexpr void assigned_adjoints(Plan<N>& p) {
   for (std::size_t k = 0; k < N; ++k) {
-    if (p.kernel_pos[k] == no_node || !p.needs_adjoint[k] || p.merge_candidate[k]) continue;
+    if ((p.kernel_pos[k] == no_node && !has_gradient_slot(p, k)) || !p.needs_adjoint[k] || p.merge_candidate[k] ||
+        p.leaf_repeated[k] || (p.is_param[k] && p.nested_body))
+      continue;
     for (std::size_t q = k;;) {
       const std::size_t par = p.parent[q], slot = p.index_in_parent[q];
       if (par == no_node || slot >= 32 || !((p.assigns_mask[par] >> slot) & 1u) || (p.binds[par] && slot == 0)) break;

@@ -16,6 +16,13 @@ struct Plan;  // core/plan.hpp
 
 namespace detail {
 
+// Does occurrence k get a slot in the gradient block: an external leaf (a trainable parameter, or an input whose
+// gradient is wanted) that is not a let's reference?
+template <std::size_t N>
+constexpr bool has_gradient_slot(const Plan<N>& p, std::size_t k) {
+  return p.kind[k] == node_kind::external && p.needs_adjoint[k] && p.ref_target[k] == no_node;
+}
+
 constexpr std::size_t round_up(std::size_t b) {
   return (b + workspace_alignment - 1) / workspace_alignment * workspace_alignment;
 }
@@ -164,13 +171,35 @@ constexpr void lay_out_memory(Plan<N>& p) {
     if (p.scratch_bytes[k]) p.scratch_offset[k] = s.offset[scratch_slot[k]];
   }
   for (std::size_t k = 0; k < N; ++k) {
-    if (p.kind[k] == node_kind::external && p.needs_adjoint[k] && p.ref_target[k] == no_node) {
+    if (has_gradient_slot(p, k)) {
       p.grad_offset[k] = p.grad_bytes;
       p.grad_bytes += round_up(p.elements[k] * p.elem_bytes[k]);
       ++p.adjoint_count;
       ++p.grad_leaf_count;
     }
   }
+}
+
+// The gradient block's slots that are added to (+=) rather than assigned whole by their one writer
+// (assigned_adjoints, core/plan.hpp), as byte ranges with adjacent slots joined: the ranges a backward pass clears
+// first. Slots lie in occurrence order.
+template <std::size_t N>
+struct byte_ranges {
+  std::size_t begin[N]{}, end[N]{};
+  std::size_t count = 0;
+};
+template <std::size_t N>
+constexpr byte_ranges<N> added_gradient_slots(const Plan<N>& p) {
+  byte_ranges<N> r;
+  for (std::size_t k = 0; k < N; ++k) {
+    if (!has_gradient_slot(p, k) || p.adj_assigned[k]) continue;
+    const std::size_t b = p.grad_offset[k], e = b + round_up(p.elements[k] * p.elem_bytes[k]);
+    if (r.count > 0 && r.end[r.count - 1] == b)
+      r.end[r.count - 1] = e;
+    else
+      r.begin[r.count] = b, r.end[r.count++] = e;
+  }
+  return r;
 }
 
 }  // namespace detail

@@ -50,6 +50,7 @@ class BasicProgram {
     if constexpr (Backend::is_device) check_device_support(root_);
     workspace_ = Backend::allocate(plan.workspace_bytes);
     grads_ = Backend::allocate(plan.grad_bytes);
+    Backend::zero(grads_.get(), plan.grad_bytes);  // slots that are assigned, and the padding, are never cleared
     if constexpr (Train && Backend::is_device) {  // the loss seed lives on the device: a step never waits on an upload
       const value_type one(1);
       seed_one_ = Backend::allocate(sizeof one);
@@ -331,6 +332,18 @@ class BasicProgram {
     }
   }
 
+  // The gradient block's byte ranges cleared before each backward pass: the slots that are added to (plan_memory.hpp)
+  static constexpr auto cleared_gradients = [] {
+    constexpr auto ranges = detail::added_gradient_slots(plan);
+    std::array<std::array<std::size_t, 2>, ranges.count> r{};
+    for (std::size_t q = 0; q < ranges.count; ++q) r[q] = {ranges.begin[q], ranges.end[q]};
+    return r;
+  }();
+  void clear_gradients() {
+    auto* block = static_cast<std::byte*>(static_cast<void*>(grads_.get()));
+    for (const auto& [begin, end] : cleared_gradients) Backend::zero(block + begin, end - begin);
+  }
+
   // Clears the adjoints that start living at backward time T (their first writer runs now). The list and
   // the sizes are compile-time constants: small clears become a few stores instead of memset calls.
   template <std::size_t T>
@@ -364,7 +377,7 @@ class BasicProgram {
   // seed: the output's adjoint, in host memory (seed_on_host) or in the backend's
   void backward(const value_type* seed, bool seed_on_host) {
     if constexpr (plan.needs_adjoint[root_id]) {
-      if (plan.grad_bytes) Backend::zero(grads_.get(), plan.grad_bytes);
+      clear_gradients();
       if (seed_on_host)
         Backend::upload(ctx_.adj[root_id], seed, output_shape::size * sizeof(value_type));
       else

@@ -32,9 +32,13 @@ inline std::atomic<std::size_t>& scan_keep_limit() {
 inline void set_scan_keep_bytes(std::size_t bytes) { detail::scan_keep_limit() = bytes; }
 inline std::size_t scan_keep_bytes() { return detail::scan_keep_limit(); }
 
-// The body's own leaves: its carry (argument 0) and the input slice x_t (argument 1).
+// The body's own leaves: its carry (argument 0) and the input slice x_t (argument 1). A program traced on them
+// (a scan's or a Repeat's body) is nested: its parameters' gradients accumulate into the enclosing program's
+// slots over the steps (redirect_parameter_gradient), so the plan never assigns them (plan.hpp).
 template <std::size_t I, class T, class S>
-struct ScanLeaf : InputLeaf<I, T, S, true> {};
+struct ScanLeaf : InputLeaf<I, T, S, true> {
+  static constexpr bool body_input = true;
+};
 
 namespace detail {
 template <class N>
