@@ -151,3 +151,19 @@ TEST_CASE("set_num_threads: training gives the same losses and weights on 1, 2 a
   REQUIRE(std::memcmp(w1.data(), w2.data(), w1.size() * sizeof(float)) == 0);
   REQUIRE(std::memcmp(w1.data(), w3.data(), w1.size() * sizeof(float)) == 0);
 }
+
+TEST_CASE("set_num_threads: a large clear splits over the threads and clears exactly its bytes", "[threads]") {
+  restore_one_thread restore;
+  // past two parts' worth of bytes (host_backend::parallel_zero_bytes), an odd length, inside a larger buffer
+  const std::size_t bytes = 5 * tg::host_backend::parallel_zero_bytes + 13;
+  std::vector<unsigned char> buffer(bytes + 64);
+  for (std::size_t threads : {1, 2, 3}) {
+    tg::set_num_threads(threads);
+    std::fill(buffer.begin(), buffer.end(), 0xab);
+    tg::host_backend::zero(buffer.data() + 32, bytes);
+    INFO(threads << " threads");
+    CHECK(std::all_of(buffer.begin() + 32, buffer.begin() + 32 + std::ptrdiff_t(bytes), [](auto b) { return b == 0; }));
+    CHECK(std::all_of(buffer.begin(), buffer.begin() + 32, [](auto b) { return b == 0xab; }));
+    CHECK(std::all_of(buffer.end() - 32, buffer.end(), [](auto b) { return b == 0xab; }));
+  }
+}

@@ -124,14 +124,15 @@ struct Conv2dNode : kernel_node<typename X::value_type,
   static constexpr std::size_t image = G::C * G::H * G::Wd;
   static constexpr std::size_t device_scratch_bytes = (batch_cols + G::O * G::N * cols_n + G::O) * sizeof(T);
 
-  // y[n, o, :] += b[o]
+  // y[n, o, :] += b[o]; the host splits it by images, as the convolution before it (each part's images are
+  // still in its cache)
   template <std::size_t Id, class Ctx>
   void add_bias(const Ctx& c, T* y) const {
     if constexpr (has_bias) {
       const T* b = this->template in_data<Id, 2>(c);
-      Ctx::backend::template for_each_grid<1, G::N * G::O, cols_n>(
+      Ctx::backend::template for_each_grid<G::N, G::O, cols_n, true>(
           launch::elementwise,
-          TG_BODY_OF_VALUES(std::size_t e, std::size_t, std::size_t no, std::size_t) { y[e] += b[no % G::O]; });
+          TG_BODY_OF_VALUES(std::size_t e, std::size_t, std::size_t o, std::size_t) { y[e] += b[o]; });
     }
   }
   // db[o] += sum over n and pixels of dy[n, o] (on devices the per-channel sums go to the scratch's last O
