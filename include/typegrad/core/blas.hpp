@@ -326,7 +326,8 @@ struct gemm_kernel {
       T* ct = scratch + a_t;
       const T* at = a;
       if constexpr (!TA) {
-        // one thread: split, it was slower on Intel (2 threads: MLP step 406-429 -> 422-438 us, alternated)
+        // A^T on the calling thread: split over the pool, the 2-thread MLP step was slower (Intel: 406-429 ->
+        // 422-438 us, alternated)
         detail::transpose<M, K>(a, LDA, scratch, M);
         at = scratch;
       }
