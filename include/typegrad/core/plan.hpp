@@ -261,12 +261,9 @@ constexpr void merge_classes(Plan<N>& p, std::size_t* type_class) {
   }
   // external leaves are merged at construction by their data (binding.hpp), whatever their count: a leaf whose
   // type occurs again may be one leaf used twice
-  for (std::size_t k = 0; k < N; ++k)
-    if (p.kind[k] == node_kind::external) ++class_size[type_class[k]];
-  for (std::size_t k = 0; k < N; ++k)
-    if (p.kind[k] == node_kind::external) p.leaf_repeated[k] = class_size[type_class[k]] > 1;
-  for (std::size_t k = 0; k < N; ++k)
-    if (p.kind[k] == node_kind::external) class_size[type_class[k]] = 0;
+  std::size_t leaves_of_class[N]{};
+  for (std::size_t k = 0; k < N; ++k) leaves_of_class[type_class[k]] += p.kind[k] == node_kind::external;
+  for (std::size_t k = 0; k < N; ++k) p.leaf_repeated[k] = leaves_of_class[type_class[k]] > 1;
   for (std::size_t k = 0; k < N; ++k) {
     if (p.kind[k] == node_kind::external || p.kind[k] == node_kind::inline_scalar || !p.mergeable[k] || reads_ref[k])
       type_class[k] = k;  // not a candidate: its own class
