@@ -98,6 +98,30 @@ TEST_CASE("check_gradients catches a wrong derivative", "[integration]") {
   CHECK(r.where == "argument 0");
   CHECK(r.analytic == Approx(2 * x[r.element] * x[r.element]));
   CHECK(r.numeric == near(3 * x[r.element] * x[r.element], 1e-6));
+  // in float, whose check allows more rounding (floor 0.1, no recheck below 3.5e-4)
+  const auto rf = tgtest::check_gradients_in<float>([](auto v) { return tg::sum(tg::map(wrong_cube{}, v)); }, x);
+  INFO(rf);
+  CHECK_FALSE(rf.passes(1e-3));
+  CHECK(rf.analytic == Approx(2 * x[rf.element] * x[rf.element]).epsilon(1e-5));
+}
+
+// The two ways one step h fails a right gradient; check_gradients measures such elements again at other steps
+TEST_CASE("check_gradients passes a right gradient where x +- h straddles a kink", "[integration]") {
+  // relu' is 1 at 3e-6 and 0 at -4e-6; at h = 1e-5 central differences give 0.65 and 0.3
+  const tg::Tensor<double, 4> x{3e-6, -4e-6, 0.5, -0.5};
+  const auto r = tgtest::check_gradients([](auto v) { return tg::sum(tg::relu(v)); }, x);
+  INFO(r);
+  CHECK(r.passes(1e-6));
+}
+
+TEST_CASE("check_gradients passes a right gradient of a loss whose rounding h cannot resolve", "[integration]") {
+  // loss = 3e5 + sum(w x): an ulp of the loss (5.8e-11) over 2h = 2e-5 is up to 2.9e-6 of a gradient w ~ 1
+  const tg::Tensor<double, 8> w{0.71, -0.93, 1.17, 0.38, -0.52, 0.86, -1.24, 0.65};
+  tg::Tensor<double, 8> x;
+  for (std::size_t i = 0; i < 8; ++i) x[i] = 0.1 * double(i) - 0.35;
+  const auto r = tgtest::check_gradients([&](auto v) { return tg::sum(v * w) + 3e5; }, x);
+  INFO(r);
+  CHECK(r.passes(1e-6));
 }
 
 TEST_CASE("one model serves programs compiled for several batch sizes", "[integration]") {

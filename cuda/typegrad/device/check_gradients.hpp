@@ -33,8 +33,7 @@ void check_arguments(GradientCheck& r, const Train& train, std::tuple<Args...>& 
               return evaluate();
             };
             for (std::size_t i = 0; i < x.size(); ++i)
-              tg::detail::record(r, double(g[i]), tg::detail::central_difference(x.data(), i, o.step, eval), o,
-                                 "argument " + std::to_string(I), i);
+              tg::detail::compare(r, double(g[i]), x.data(), i, eval, o, "argument " + std::to_string(I));
             std::get<I>(dxs).copy_from(x);
           }
         }(),
@@ -66,8 +65,7 @@ GradientCheck check_gradients(F&& f, const Args&... args) {
       return evaluate();
     };
     for (std::size_t i = 0; i < n; ++i)
-      tg::detail::record(r, double(grad[i]), tg::detail::central_difference(host, i, o.step, eval_param), o,
-                         "parameter " + std::to_string(p), i);
+      tg::detail::compare(r, double(grad[i]), host, i, eval_param, o, "parameter " + std::to_string(p));
     store.upload(host);
     ++p;
   });
@@ -77,7 +75,7 @@ GradientCheck check_gradients(F&& f, const Args&... args) {
 // Analytic gradient in T (e.g. float) on the device against central differences in double (on the device).
 template <class T, class F, class... Args>
 GradientCheck check_gradients_in(F&& f, const Args&... args) {
-  const GradientCheckOptions o{};
+  const auto o = gradient_check_options_for<T>();
   Parameters store;
   auto converted = std::make_tuple(tg::detail::as_type<T>(args)...);
   auto train = std::apply(
