@@ -167,3 +167,25 @@ TEST_CASE("set_num_threads: a large clear splits over the threads and clears exa
     CHECK(std::all_of(buffer.end() - 32, buffer.end(), [](auto b) { return b == 0xab; }));
   }
 }
+
+TEST_CASE("set_num_threads: a convolution's dW from im2row (LeNet's second layer) is the same on 1, 2 and 3 threads",
+          "[threads]") {
+  restore_one_thread restore;
+  tg::Conv2d<10, 20, 5> conv(5);  // 20 output channels: dW = dy_n cols_n^T (conv2d.hpp, dw_from_rows)
+  tg::Tensor<float, 11, 10, 12, 12> x;
+  fill_uniform(x.data(), x.size(), 6);
+  auto step = tg::compile<tg::Input<float, 11, 10, 12, 12>>([&](auto a) { return tg::sum(tg::tanh(conv(a))); });
+  static_assert(decltype(tg::conv2d(std::declval<tg::Tensor<float, 11, 10, 12, 12>&>(), conv.weight))::dw_from_rows);
+  std::vector<float> dw1;
+  for (std::size_t threads : {1, 2, 3}) {
+    tg::set_num_threads(threads);
+    step(x);
+    const auto dw = step.grad(conv.weight);
+    if (threads == 1) {
+      dw1.assign(dw.begin(), dw.end());
+      continue;
+    }
+    INFO(threads << " threads");
+    REQUIRE(std::memcmp(dw1.data(), dw.data(), dw1.size() * sizeof(float)) == 0);
+  }
+}

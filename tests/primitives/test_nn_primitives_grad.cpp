@@ -13,6 +13,14 @@ static_assert(runs_direct<64, 1, 28, 10, 5, 1>);    // LeNet's first layer: 25 t
 static_assert(runs_direct<64, 3, 32, 16, 3, 1>);    // 27
 static_assert(!runs_direct<64, 10, 12, 20, 5, 1>);  // LeNet's second: 250 taps
 static_assert(!runs_direct<64, 1, 28, 10, 5, 2>);   // stride 2
+// on the GEMM path, dW = dy_n cols_n^T from im2row where dy_n^T would be padded to whole 32-byte vectors
+template <class T, std::size_t C, std::size_t H, std::size_t O, std::size_t K, std::size_t S, std::size_t P>
+constexpr bool dw_from_rows = tg::Conv2dNode<tg::InputLeaf<0, T, tg::shape<2, C, H, H>, false>,
+                                             tg::ParamLeaf<T, tg::shape<O, C, K, K>, true>, S, P>::dw_from_rows;
+static_assert(dw_from_rows<float, 10, 12, 20, 5, 1, 0>);   // LeNet's second: 20 channels, padded to 24
+static_assert(!dw_from_rows<float, 16, 28, 32, 3, 2, 1>);  // ResNet-20's strided ones: whole vectors
+static_assert(dw_from_rows<double, 2, 7, 3, 3, 2, 1>);     // the stride 2, padding 1 gradient check
+static_assert(dw_from_rows<float, 10, 9, 20, 5, 1, 2>);    // the dW checks below
 // ... over flat positions with AVX-512, and with AVX2 where a row of outputs is not a whole number of vectors (not
 // LeNet's 24)
 template <std::size_t N, std::size_t C, std::size_t H, std::size_t O, std::size_t K>
@@ -113,6 +121,13 @@ TEST_CASE("conv2d", "[gradcheck]") {
     check_float_conv_weight_grad<0, 11, 1, 28, 28, 10, 5>();  // 1 or 2 images per group: dW summed over both
     check_float_conv_weight_grad<1, 2, 3, 9, 30, 5, 3>();
     check_float_conv_weight_grad<0, 2, 2, 8, 24, 6, 5>();
+  }
+  SECTION(
+      "float, dW from im2row (20 output channels): LeNet's second layer, and with padding 2 (windows that run "
+      "off the image take the element-by-element copy)") {
+    check_float_conv_weight_grad<0, 3, 10, 12, 12, 20, 5>();
+    check_float_conv_weight_grad<2, 2, 10, 9, 9, 20, 5>();
+    check_float_conv_input_grad<0, 3, 10, 12, 12, 20, 5>();
   }
   SECTION("many taps at stride 1 (Winograd or shifted products): padding 0-2, a 2x3 kernel, 11 images") {
     // few outputs (a few hundred): the loss's rounding, divided by the step, stays below the tolerance (the OMP

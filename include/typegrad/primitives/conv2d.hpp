@@ -69,19 +69,28 @@ struct Conv2dNode : kernel_node<typename X::value_type,
   template <class... K2>
   using rebind = typename detail::conv_rebind<S, P, K2...>::type;
   static constexpr int O = int(G::O), R = int(rows), P2 = int(cols_n);
-  // dy_n^T and dW^T keep Op >= O columns, a whole number of 32-byte vectors: the GEMM's vectorised dimension is
-  // O there, and libxsmm runs a ragged one far slower (LeNet's O 10: 14 GFLOP/s, padded to 16: 36 real)
+  // dW^T += cols_n dy_n^T vectorises over O, fast where O is whole 32-byte vectors (Op == O). Elsewhere dy_n^T
+  // would be padded to Op columns (libxsmm runs a ragged dimension far slower: LeNet's O 10 at 14 GFLOP/s, padded
+  // to 16 at 36 real), computed for nothing: LeNet's 20 channels in 24 columns ran dW^T at 64% of peak with
+  // AVX-512. There dW += dy_n cols_n^T instead (dw_from_rows), from cols_n^T built directly (im2row), vectorised
+  // over C kh kw. Intel 0xA7, 64 images: im2col, transposes and dW^T 499 us -> im2row and dW 399 us; LeNet's
+  // second convolution backward 945 -> 842-889 us
   static constexpr int Op = int((G::O * sizeof(T) + 31) / 32 * 32 / sizeof(T));
+  static constexpr bool dw_from_rows = Op > O;
   using Forward = blas::gemm_kernel<T, false, false, O, P2, R, R, P2, P2, 0>;   // y_n = W cols_n
   using GradWT = blas::gemm_kernel<T, false, false, R, Op, P2, P2, Op, Op, 1>;  // dW^T += cols_n dy_n^T
+  using GradW = blas::gemm_kernel<T, false, false, O, R, P2, P2, R, R, 1>;      // dW += dy_n cols_n^T
   using GradCols = blas::gemm_kernel<T, true, false, R, P2, O, R, P2, P2, 0>;   // dcols_n = W^T dy_n
-  static_assert(Forward::scratch_elements + GradWT::scratch_elements + GradCols::scratch_elements == 0);
+  static_assert(Forward::scratch_elements + GradWT::scratch_elements + GradCols::scratch_elements +
+                    GradW::scratch_elements ==
+                0);
+  using Columns = detail::conv_columns<T, G, S, P>;  // im2col, im2row and col2im (conv2d_columns.hpp)
   static constexpr std::size_t batch_cols = G::N * rows * cols_n;
   // The host runs the images in a fixed number of groups (a thread takes whole groups). dW is summed per group
   // (its images in order), then over the groups in order: results do not depend on the thread count.
   static constexpr std::size_t groups = G::N < 8 ? G::N : 8;
-  // host scratch per group: one image's cols [rows][pixels], dy_n^T [pixels][Op], dW^T [rows][Op]; without a
-  // backward pass, the cols alone
+  // host scratch per group: one image's cols [rows][pixels], dy_n^T [pixels][Op], dW^T [rows][Op] (dw_from_rows:
+  // cols or cols^T with im2row's slack, dW [O][rows]); without a backward pass, the cols alone
   // Few taps (C kh kw <= 32) at stride 1 run direct (conv2d_direct.hpp) on the host: per group, the image zero-padded
   // (when P > 0), dcols (when dx is wanted) and dW [O][rows]
   static constexpr bool direct = detail::has_vector_extensions && S == 1 && rows <= 32;
@@ -105,9 +114,10 @@ struct Conv2dNode : kernel_node<typename X::value_type,
   static constexpr bool shifted = detail::has_batch_reduce_gemm && S == 1 && !direct && G::C * sizeof(T) % 32 == 0 &&
                                   G::O * sizeof(T) % 32 == 0 && 2 * Shifted::Lq <= 3 * cols_n;
   static constexpr std::size_t dw_lanes = flat ? Flat::dw_lanes : 1;  // dW partial sums per weight, per group
-  static constexpr std::size_t group_elements = direct    ? padded_image + rows * cols_n + G::O * rows * dw_lanes
-                                                : shifted ? Shifted::group_elements
-                                                          : rows * cols_n + cols_n * Op + rows * Op;
+  static constexpr std::size_t group_elements = direct         ? padded_image + rows * cols_n + G::O * rows * dw_lanes
+                                                : shifted      ? Shifted::group_elements
+                                                : dw_from_rows ? rows * cols_n + Columns::row_slack + G::O * rows
+                                                               : rows * cols_n + cols_n * Op + rows * Op;
   static constexpr std::size_t forward_group = direct    ? padded_image
                                                : shifted ? Shifted::forward_elements
                                                          : rows * cols_n;
@@ -115,7 +125,6 @@ struct Conv2dNode : kernel_node<typename X::value_type,
   static constexpr std::size_t scratch_bytes = (groups * group_elements + weight_elements) * sizeof(T);
   static constexpr std::size_t forward_scratch_bytes = (groups * forward_group + weight_elements) * sizeof(T);
   static constexpr std::size_t first_image(std::size_t k) { return G::N * k / groups; }
-  using Columns = detail::conv_columns<T, G, S, P>;  // im2col and col2im (conv2d_columns.hpp)
 
   // Device backends run the whole batch at once: im2col of every image (one pass), one batched GEMM;
   // backward: dW += dy' cols'^T as one GEMM over all images (dy' = dy as [O, N Ho Wo]), dcols by one
@@ -331,17 +340,22 @@ struct Conv2dNode : kernel_node<typename X::value_type,
       if constexpr (grad_x) dx = this->template grad_data<Id, 0>(c);
       detail::parallel_for(groups, 1, [&](std::size_t k0, std::size_t k1) {
         for (std::size_t k = k0; k < k1; ++k) {
-          T* cols = col + k * group_elements;  // one image's cols, then its dcols
-          T* gt = cols + rows * cols_n;        // dy_n^T [pixels][Op]
-          T* dwt = gt + cols_n * Op;           // the group's dW^T [rows][Op]
-          if constexpr (grad_w) {
-            Bk::zero(dwt, rows * Op * sizeof(T));
-            if constexpr (Op > O)  // padding columns: zeros, so the padding of dW^T stays finite
-              for (std::size_t p = 0; p < cols_n; ++p) std::fill(gt + p * Op + O, gt + (p + 1) * Op, T(0));
+          T* cols = col + k * group_elements;             // one image's cols (or cols^T), then its dcols
+          [[maybe_unused]] T* gt = cols + rows * cols_n;  // dy_n^T [pixels][Op]
+          [[maybe_unused]] T* dwt = gt + cols_n * Op;     // the group's dW^T [rows][Op]
+          [[maybe_unused]] T* dwk =
+              cols + rows * cols_n + Columns::row_slack;  // dw_from_rows: the group's dW [O][rows]
+          if constexpr (grad_w && dw_from_rows) {
+            Bk::zero(dwk, G::O * rows * sizeof(T));
+          } else if constexpr (grad_w) {
+            Bk::zero(dwt, rows * Op * sizeof(T));  // Op == O here: no padding columns
           }
           for (std::size_t n = first_image(k); n < first_image(k + 1); ++n) {
             const T* gn = g + n * G::O * cols_n;
-            if constexpr (grad_w) {
+            if constexpr (grad_w && dw_from_rows) {
+              Columns::im2row(x + n * image, cols);
+              GradW::run(gn, cols, dwk, nullptr);
+            } else if constexpr (grad_w) {
               Columns::im2col(x + n * image, cols);
               blas::detail::transpose<O, P2>(gn, P2, gt, Op);
               GradWT::run(cols, gt, dwt, nullptr);
@@ -354,7 +368,15 @@ struct Conv2dNode : kernel_node<typename X::value_type,
           }
         }
       });
-      if constexpr (grad_w) {
+      if constexpr (grad_w && dw_from_rows) {
+        T* dw = this->template grad_data<Id, 1>(c);
+        const T* dw0 = col + rows * cols_n + Columns::row_slack;  // group 0's dW; group k's k group_elements on
+        for (std::size_t e = 0; e < G::O * rows; ++e) {
+          T sum = dw0[e];
+          for (std::size_t k = 1; k < groups; ++k) sum += dw0[k * group_elements + e];
+          dw[e] += sum;
+        }
+      } else if constexpr (grad_w) {
         T* dw = this->template grad_data<Id, 1>(c);
         const T* dwt = col + rows * cols_n + cols_n * Op;  // group 0's dW^T; group k's k group_elements on
         for (std::size_t o = 0; o < G::O; ++o)
