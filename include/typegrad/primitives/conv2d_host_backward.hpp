@@ -11,6 +11,19 @@
 
 namespace tg {
 
+// dw[e] += the sum over the groups k (in order) and the lanes l of dw0[k group_elements + e Lanes + l]: each
+// group's partial dW [O][rows], Lanes partial sums per weight, group 0's at dw0
+template <class X, class W, std::size_t S, std::size_t P, class... Bias>
+template <std::size_t Lanes>
+void Conv2dNode<X, W, S, P, Bias...>::add_group_sums(const T* dw0, T* dw) {
+  for (std::size_t e = 0; e < G::O * rows; ++e) {
+    T sum = 0;
+    for (std::size_t k = 0; k < groups; ++k)
+      for (std::size_t l = 0; l < Lanes; ++l) sum += dw0[k * group_elements + e * Lanes + l];
+    dw[e] += sum;
+  }
+}
+
 template <class X, class W, std::size_t S, std::size_t P, class... Bias>
 template <std::size_t Id, class Ctx>
 void Conv2dNode<X, W, S, P, Bias...>::backward_direct(Ctx& c, const T* x, const T* w, const T* g) const {
@@ -39,16 +52,8 @@ void Conv2dNode<X, W, S, P, Bias...>::backward_direct(Ctx& c, const T* x, const 
       }
     }
   });
-  if constexpr (grad_w) {
-    T* dw = this->template grad_data<Id, 1>(c);
-    const T* dw0 = base + padded_image + rows * cols_n;  // group 0's dW; group k's k group_elements on
-    for (std::size_t e = 0; e < G::O * rows; ++e) {
-      T sum = 0;
-      for (std::size_t k = 0; k < groups; ++k)
-        for (std::size_t l = 0; l < dw_lanes; ++l) sum += dw0[k * group_elements + e * dw_lanes + l];
-      dw[e] += sum;
-    }
-  }
+  if constexpr (grad_w)
+    add_group_sums<dw_lanes>(base + padded_image + rows * cols_n, this->template grad_data<Id, 1>(c));
 }
 
 template <class X, class W, std::size_t S, std::size_t P, class... Bias>
@@ -90,13 +95,7 @@ void Conv2dNode<X, W, S, P, Bias...>::backward_columns(Ctx& c, const T* x, const
     }
   });
   if constexpr (grad_w && dw_from_rows) {
-    T* dw = this->template grad_data<Id, 1>(c);
-    const T* dw0 = col + rows * cols_n + Columns::row_slack;  // group 0's dW; group k's k group_elements on
-    for (std::size_t e = 0; e < G::O * rows; ++e) {
-      T sum = dw0[e];
-      for (std::size_t k = 1; k < groups; ++k) sum += dw0[k * group_elements + e];
-      dw[e] += sum;
-    }
+    add_group_sums<1>(col + rows * cols_n + Columns::row_slack, this->template grad_data<Id, 1>(c));
   } else if constexpr (grad_w) {
     T* dw = this->template grad_data<Id, 1>(c);
     const T* dwt = col + rows * cols_n + cols_n * Op;  // group 0's dW^T; group k's k group_elements on
