@@ -144,6 +144,90 @@ TEST_CASE("BatchNorm over runs of values per channel: statistics, gradient, fuse
   TG_CHECK_GRADIENTS(tgtest::check_gradients([&](auto v) { return tg::sum(tg::tanh(fresh(v))); }, x), 1e-6);
 }
 
+// relu(bn(x)), bn(x) + r and relu(bn(x) + r) are one kernel each (a ResNet block's two BatchNorms)
+namespace fused_batch_norm {
+using X = tg::Ref<0, double, tg::shape<2, 3, 5, 5>>;
+using P = tg::Ref<1, double, tg::shape<3>>;
+using R = tg::Ref<2, double, tg::shape<2, 3, 5, 5>>;
+const tg::BatchNormNode<X, P, P, 3> bn{};
+template <class N>
+constexpr bool is_map = false;
+template <class Op, class... C>
+constexpr bool is_map<tg::Map<Op, C...>> = true;
+template <class N, bool Relu, bool Residual>
+constexpr bool is_fused = requires {
+  requires std::is_same_v<typename N::op_type, tg::op::batch_norm_relu>
+  == (Relu && !Residual);
+  requires std::is_same_v<typename N::op_type, tg::op::batch_norm_add>
+  == (!Relu && Residual);
+  requires std::is_same_v<typename N::op_type, tg::op::batch_norm_add_relu>
+  == (Relu && Residual);
+  requires N::residual == Residual;
+};
+static_assert(is_fused<decltype(tg::relu(bn)), true, false>);
+static_assert(is_fused<decltype(bn + R{}), false, true>);
+static_assert(is_fused<decltype(R{} + bn), false, true>);  // either side
+static_assert(is_fused<decltype(tg::relu(bn + R{})), true, true>);
+static_assert(is_fused<decltype(tg::relu(bn + bn)), true, true>);  // a projection shortcut: another BatchNorm
+// not fused: a number, a broadcast operand, a second residual, an add after the relu (relu(bn) + r is not
+// relu(bn + r))
+static_assert(is_map<decltype(bn + 1.0)>);
+static_assert(is_map<decltype(bn + tg::Ref<3, double, tg::shape<5>>{})>);
+static_assert(is_map<decltype((bn + R{}) + R{})>);
+static_assert(is_map<decltype(tg::relu(bn) + R{})>);
+}  // namespace fused_batch_norm
+
+// The fused kernels against the same formulas through element-wise maps (tg::map skips the fusion), in training
+// and eval mode; 25 values per image and channel (the host's passes by channel) and 4 (its segmented reductions)
+template <std::size_t Inner>
+void check_fused_batch_norm() {
+  using S = tg::shape<2, 3, Inner, 1>;
+  tg::BatchNorm2d<3, double> bn, twin;
+  tg::init::Generator g{std::uint64_t(rng()())};
+  tg::init::normal(bn.weight, 1.0, 0.3, g);
+  tg::init::normal(bn.bias, 0.0, 0.3, g);
+  twin.weight = bn.weight;
+  twin.bias = bn.bias;
+  const auto x = random_of<double, S>(-1, 3);
+  const auto r = random_of<double, S>(-1, 1);
+  const auto w = random_of<double, S>();
+  // bn(x * x): the kernel reads an element-wise input; r * 1: the residual one
+  auto fused = [&](auto v, auto u) {
+    return tg::sum(tg::relu(bn(v * v) + u * 1.0) * w) + tg::sum(tg::relu(bn(v)) * w);
+  };
+  auto mapped = [&](auto v, auto u) {
+    const auto relu = [](auto e) { return tg::map(tg::op::relu{}, e); };
+    return tg::sum(relu(tg::map(tg::op::add{}, twin(v * v), u * 1.0)) * w) + tg::sum(relu(twin(v)) * w);
+  };
+  for (bool training : {true, false}) {
+    tg::set_training(bn, training);
+    tg::set_training(twin, training);
+    twin.running_mean = bn.running_mean;  // the gradient check below ran bn alone
+    twin.running_var = bn.running_var;
+    const auto a = tg::value_and_grad(fused, x, r);
+    const auto b = tg::value_and_grad(mapped, x, r);
+    CHECK(a.value == near(b.value, 1e-12));
+    for (std::size_t i = 0; i < S::size; ++i) {
+      CHECK(a.template grad<0>()[i] == near(b.template grad<0>()[i], 1e-12));
+      CHECK(a.template grad<1>()[i] == near(b.template grad<1>()[i], 1e-12));
+    }
+    for (std::size_t c = 0; c < 3; ++c) {
+      CHECK(a.grad(bn.weight)[c] == near(b.grad(twin.weight)[c], 1e-12));
+      CHECK(a.grad(bn.bias)[c] == near(b.grad(twin.bias)[c], 1e-12));
+    }
+    for (std::size_t c = 0; c < 3; ++c) {  // the fused node updates the running statistics once per pass, as bn
+      CHECK(bn.running_mean[c] == near(twin.running_mean[c], 1e-12));
+      CHECK(bn.running_var[c] == near(twin.running_var[c], 1e-12));
+    }
+    TG_CHECK_GRADIENTS(tgtest::check_gradients(fused, x, r), 1e-6);
+  }
+}
+
+TEST_CASE("BatchNorm fused with relu and a residual: values, running statistics, gradient", "[gradcheck]") {
+  check_fused_batch_norm<25>();
+  check_fused_batch_norm<4>();
+}
+
 TEST_CASE("Dropout: seeded masks in training mode, identity in eval mode", "[integration]") {
   tg::Dropout drop(0.25, 42);
   auto x = random<double, 8, 16>(0.5, 2);

@@ -5,6 +5,10 @@
 //   eval:     xhat = (x - running_mean) / sqrt(running_var + eps)
 // VJP (training), n values per channel:  dx = invstd / n (n g gamma - sum(g gamma) - xhat sum(g gamma xhat)),
 //   dgamma = sum(g xhat), dbeta = sum(g);   (eval) dx = g gamma invstd_running.
+// Fused: bn(x) + r (r of the output's shape; tg::add makes it) and relu of either (tg::relu) are one kernel:
+//   y = act(gamma xhat + beta [+ r]),  act = max(., 0) or none;  g' = g [y > 0] (relu) or g,  dr = g'
+// and the VJP above reads g' where it reads g. The values between are never stored: a ResNet's relu(bn1(conv1(h)))
+// and relu(bn2(conv2(.)) + shortcut(h)) save their intermediate activations' writes and reads, forward and backward.
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -44,6 +48,9 @@ using BatchNorm2d = BatchNorm<C, T>;
 
 namespace op {
 struct batch_norm {};
+struct batch_norm_relu {};      // relu(batch_norm(x)) in one kernel
+struct batch_norm_add {};       // batch_norm(x) + r
+struct batch_norm_add_relu {};  // relu(batch_norm(x) + r)
 }  // namespace op
 
 namespace detail {
@@ -108,10 +115,23 @@ struct batch_norm_channels {
     return {a, -a * invstd * sgx / T(n), -a * sg / T(n)};
   }
 
-  // y = gamma (x - mean) invstd + beta; in training mean and invstd from the batch (and the running statistics
-  // updated), else from the running statistics
-  static void forward(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* invstd, T* rm, T* rv, T eps, T m,
-                      bool train) {
+  // the output of a normalised value v, and the adjoint that reaches v from the output's adjoint g (Relu: relu fused)
+  template <bool Relu>
+  static TG_HD TG_INLINE T activate(T v) {
+    if constexpr (Relu) return v > T(0) ? v : T(0);  // as op::relu
+    return v;
+  }
+  template <bool Relu>
+  static TG_HD TG_INLINE T through_activation(T g, T y) {
+    if constexpr (Relu) return y > T(0) ? g : T(0);  // y > 0 exactly where v > 0
+    return g;
+  }
+
+  // y = act(gamma (x - mean) invstd + beta [+ r]); in training mean and invstd from the batch (and the running
+  // statistics updated), else from the running statistics
+  template <bool Relu, bool Residual>
+  static void forward(const T* x, const T* r, const T* gamma, const T* beta, T* y, T* mean, T* invstd, T* rm, T* rv,
+                      T eps, T m, bool train) {
     detail::parallel_for(C, size >= host_backend::parallel_elements ? 1 : C, [&](std::size_t c0, std::size_t c1) {
       for (std::size_t ch = c0; ch < c1; ++ch) {
         if (train) {
@@ -129,43 +149,67 @@ struct batch_norm_channels {
           invstd[ch] = T(1) / std::sqrt(rv[ch] + eps);
         }
         const T a = gamma[ch] * invstd[ch], b = beta[ch] - mean[ch] * a;  // y = a x + b
-        for_channel(ch, [&](std::size_t i) { y[i] = a * x[i] + b; });
+        if constexpr (Residual)
+          for_channel(ch, [&](std::size_t i) { y[i] = activate<Relu>(a * x[i] + b + r[i]); });
+        else
+          for_channel(ch, [&](std::size_t i) { y[i] = activate<Relu>(a * x[i] + b); });
       }
     });
   }
-  // sg = sum(g) and sgx = sum(g xhat) per channel; dx (when not null) assigned or added to
-  static void backward(const T* x, const T* g, const T* gamma, const T* mean, const T* invstd, T* sg, T* sgx, T* dx,
-                       bool assign_dx, bool train) {
+  // sg = sum(g) and sgx = sum(g xhat) per channel, g the adjoint of the normalised value (y: the output, read
+  // when Relu); dx and the residual's dr = g (when not null) assigned or added to
+  template <bool Relu>
+  static void backward(const T* x, const T* dy, const T* y, const T* gamma, const T* mean, const T* invstd, T* sg,
+                       T* sgx, T* dx, bool assign_dx, T* dr, bool assign_dr, bool train) {
     detail::parallel_for(C, size >= host_backend::parallel_elements ? 1 : C, [&](std::size_t c0, std::size_t c1) {
       for (std::size_t ch = c0; ch < c1; ++ch) {
         const T mu = mean[ch], is = invstd[ch];
+        const auto g = [&](std::size_t i) { return through_activation<Relu>(dy[i], Relu ? y[i] : T(0)); };
         const auto [sum_g, sum_gx] = channel_sums(
-            ch, [&](std::size_t i) { return g[i]; }, [&](std::size_t i) { return g[i] * (x[i] - mu); });
+            ch, [&](std::size_t i) { return g(i); }, [&](std::size_t i) { return g(i) * (x[i] - mu); });
         sg[ch] = sum_g;
         sgx[ch] = sum_gx * is;
+        if (dr) {  // the channel's dy and y are still in cache
+          if (assign_dr)
+            for_channel(ch, [&](std::size_t i) { dr[i] = g(i); });
+          else
+            for_channel(ch, [&](std::size_t i) { dr[i] += g(i); });
+        }
         if (!dx) continue;
         const dx_terms k = dx_coefficients(gamma[ch], is, sg[ch], sgx[ch], train);
         if (assign_dx)
-          for_channel(ch, [&](std::size_t i) { dx[i] = k.a * g[i] + k.b * (x[i] - mu) + k.d; });
+          for_channel(ch, [&](std::size_t i) { dx[i] = k.a * g(i) + k.b * (x[i] - mu) + k.d; });
         else
-          for_channel(ch, [&](std::size_t i) { dx[i] += k.a * g[i] + k.b * (x[i] - mu) + k.d; });
+          for_channel(ch, [&](std::size_t i) { dx[i] += k.a * g(i) + k.b * (x[i] - mu) + k.d; });
       }
     });
   }
 };
 }  // namespace detail
 
-template <class X, class G, class B, std::size_t C>
-struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_type, X, G, B> {
-  using op_type = op::batch_norm;  // its name in tools (inspect.hpp)
+template <class X, class G, class B, std::size_t C, bool Relu = false, class... Res>
+struct BatchNormNode;
+namespace detail {
+template <std::size_t C, bool Relu, class X, class G, class B, class... Res>
+struct batch_norm_rebind {
+  using type = BatchNormNode<X, G, B, C, Relu, Res...>;
+};
+}  // namespace detail
+
+// Relu: relu applied to the output; Res: the residual r added before it (none, or an operand of the output's shape)
+template <class X, class G, class B, std::size_t C, bool Relu, class... Res>
+struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_type, X, G, B, Res...> {
+  static constexpr bool residual = sizeof...(Res) == 1;
+  using op_type = std::conditional_t<residual, std::conditional_t<Relu, op::batch_norm_add_relu, op::batch_norm_add>,
+                                     std::conditional_t<Relu, op::batch_norm_relu, op::batch_norm>>;  // inspect.hpp
   using T = typename X::value_type;
   using S = typename X::shape_type;
   static constexpr std::size_t images = S::dims[0], inner = S::size / (images * C), n = S::size / C;
   static constexpr bool mergeable = false;  // updates running statistics
   static constexpr bool runs_on_device = true;
-  static constexpr std::uint32_t assigns_child_adjoints = 1u;  // dx: one add_grad per element
+  static constexpr std::uint32_t assigns_child_adjoints = residual ? 1u | 8u : 1u;  // dx, dr: one write per element
   template <class... K2>
-  using rebind = BatchNormNode<K2..., C>;
+  using rebind = typename detail::batch_norm_rebind<C, Relu, K2...>::type;
   // per channel: mean and 1/std (forward to backward), then sum(g) and sum(g xhat) (backward)
   static constexpr std::size_t scratch_bytes = 4 * C * sizeof(T);
   BatchNorm<C, T>* layer = nullptr;  // read on the host only: training flag, eps, momentum
@@ -176,6 +220,22 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
     r.layer = layer;
     r.running_mean = running_mean;
     r.running_var = running_var;
+  }
+  // relu(this): the same node computing max(y, 0) (tg::relu calls it)
+  auto with_relu() const requires(!Relu) {
+    BatchNormNode<X, G, B, C, true, Res...> node;
+    node.kids = this->kids;
+    copy_payload_to(node);
+    return node;
+  }
+  // this + r for an expression r of the output's shape and type (tg::add calls it)
+  template <class E>
+  auto with_residual(E&& r) const requires(!Relu && !residual && std::is_same_v<typename expr_t<E>::shape_type, S> &&
+                                           std::is_same_v<typename expr_t<E>::value_type, T>) {
+    BatchNormNode<X, G, B, C, false, expr_t<E>> node{
+        {{}, {child<0>(this->kids), child<1>(this->kids), child<2>(this->kids), as_expr(std::forward<E>(r))}}};
+    copy_payload_to(node);
+    return node;
   }
   // Moves the running statistics to other memory: relocate(pointer, count) -> pointer (device programs).
   template <class F>
@@ -262,27 +322,34 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
     // by (image, channel, position): on the host the innermost run is contiguous, with no index division
     Bk::template for_each_grid<images, C, inner, true>(
         launch::elementwise, TG_BODY(std::size_t i, std::size_t, std::size_t ch, std::size_t) {
-          y[i] = this->template in<Id, 1>(c, ch) * (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch] +
-                 this->template in<Id, 2>(c, ch);
+          T v = this->template in<Id, 1>(c, ch) * (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch] +
+                this->template in<Id, 2>(c, ch);
+          if constexpr (residual) v += this->template in<Id, 3>(c, i);
+          y[i] = channels::template activate<Relu>(v);
         });
   }
 
   template <std::size_t Id, class Ctx>
   void backward_by_reductions(Ctx& c) const {
     using Bk = typename Ctx::backend;
-    const T* g = this->template out_grad<Id>(c);
+    const T* dy = this->template out_grad<Id>(c);
+    const T* y = this->template out<Id>(c);
     T* mean = this->template scratch<T, Id>(c);
     T* invstd = mean + C;
     T* sg = mean + 2 * C;
     T* sgx = mean + 3 * C;
+    // the adjoint of the normalised value (through the fused relu)
+    const auto g = TG_BODY_OF_VALUES(std::size_t i) {
+      return channels::template through_activation<Relu>(dy[i], y[i]);
+    };
     Bk::segmented_reduce(
-        launch::reduction, C, n, TG_BODY_OF_VALUES(std::size_t ch, std::size_t r) { return g[at(ch, r)]; },
+        launch::reduction, C, n, TG_BODY_OF_VALUES(std::size_t ch, std::size_t r) { return g(at(ch, r)); },
         detail::plus_op{}, T(0), sg);
     Bk::segmented_reduce(
         launch::reduction, C, n,
         TG_BODY(std::size_t ch, std::size_t r) {
           const std::size_t i = at(ch, r);
-          return g[i] * (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch];
+          return g(i) * (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch];
         },
         detail::plus_op{}, T(0), sgx);
     if constexpr (BatchNormNode::template wants_grad<Id, 1, Ctx>())
@@ -297,31 +364,49 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
       Bk::template for_each_grid<images, C, inner, split>(
           launch::elementwise, TG_BODY(std::size_t i, std::size_t, std::size_t ch, std::size_t) {
             const dx_terms k = dx_coefficients(this->template in<Id, 1>(c, ch), invstd[ch], sg[ch], sgx[ch], train);
-            this->template add_grad<Id, 0>(c, i, k.a * g[i] + k.b * (this->template in<Id, 0>(c, i) - mean[ch]) + k.d);
+            this->template add_grad<Id, 0>(c, i, k.a * g(i) + k.b * (this->template in<Id, 0>(c, i) - mean[ch]) + k.d);
+          });
+    }
+    if constexpr (residual && BatchNormNode::template wants_grad<Id, 3, Ctx>()) {
+      constexpr bool split = Ctx::materialised(BatchNormNode::template cid<Id, 3>);
+      Bk::template for_each_grid<images, C, inner, split>(
+          launch::elementwise, TG_BODY(std::size_t i, std::size_t, std::size_t, std::size_t) {
+            this->template add_grad<Id, 3>(c, i, g(i));
           });
     }
   }
 };
 
-template <class X, class G, class B, std::size_t C>
+template <class X, class G, class B, std::size_t C, bool Relu, class... Res>
 template <std::size_t Id, class Ctx>
-void BatchNormNode<X, G, B, C>::forward_by_channel(Ctx& c) const {
+void BatchNormNode<X, G, B, C, Relu, Res...>::forward_by_channel(Ctx& c) const {
   T* mean = this->template scratch<T, Id>(c);
-  channels::forward(this->template in_data<Id, 0>(c), this->template in_data<Id, 1>(c),
-                    this->template in_data<Id, 2>(c), this->template out<Id>(c), mean, mean + C, running_mean,
-                    running_var, T(layer->eps), T(layer->momentum), layer->training);
+  const T* r = nullptr;
+  if constexpr (residual) r = this->template in_data<Id, 3>(c);
+  channels::template forward<Relu, residual>(this->template in_data<Id, 0>(c), r, this->template in_data<Id, 1>(c),
+                                             this->template in_data<Id, 2>(c), this->template out<Id>(c), mean,
+                                             mean + C, running_mean, running_var, T(layer->eps), T(layer->momentum),
+                                             layer->training);
 }
 
-template <class X, class G, class B, std::size_t C>
+template <class X, class G, class B, std::size_t C, bool Relu, class... Res>
 template <std::size_t Id, class Ctx>
-void BatchNormNode<X, G, B, C>::backward_by_channel(Ctx& c) const {
+void BatchNormNode<X, G, B, C, Relu, Res...>::backward_by_channel(Ctx& c) const {
   const T* mean = this->template scratch<T, Id>(c);
   T* sg = this->template scratch<T, Id>(c) + 2 * C;
   T* sgx = sg + C;
   T* dx = nullptr;
   if constexpr (BatchNormNode::template wants_grad<Id, 0, Ctx>()) dx = this->template grad_data<Id, 0>(c);
-  channels::backward(this->template in_data<Id, 0>(c), this->template out_grad<Id>(c), this->template in_data<Id, 1>(c),
-                     mean, mean + C, sg, sgx, dx, BatchNormNode::template assigns_grad<Id, 0, Ctx>(), layer->training);
+  T* dr = nullptr;
+  bool assign_dr = false;
+  if constexpr (residual && BatchNormNode::template wants_grad<Id, 3, Ctx>()) {
+    dr = this->template grad_data<Id, 3>(c);
+    assign_dr = BatchNormNode::template assigns_grad<Id, 3, Ctx>();
+  }
+  channels::template backward<Relu>(this->template in_data<Id, 0>(c), this->template out_grad<Id>(c),
+                                    this->template out<Id>(c), this->template in_data<Id, 1>(c), mean, mean + C, sg,
+                                    sgx, dx, BatchNormNode::template assigns_grad<Id, 0, Ctx>(), dr, assign_dr,
+                                    layer->training);
   for (std::size_t ch = 0; ch < C; ++ch) {
     if constexpr (BatchNormNode::template wants_grad<Id, 1, Ctx>()) this->template add_grad<Id, 1>(c, ch, sgx[ch]);
     if constexpr (BatchNormNode::template wants_grad<Id, 2, Ctx>()) this->template add_grad<Id, 2>(c, ch, sg[ch]);

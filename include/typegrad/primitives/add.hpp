@@ -1,5 +1,6 @@
 #pragma once
 // y = a + b;  dy/da = 1, dy/db = 1
+// a + b where a kernel fuses it (BatchNorm + residual, layers/batch_norm.hpp) is that kernel.
 #include <cmath>
 
 #include "typegrad/core/expr.hpp"
@@ -23,8 +24,15 @@ struct add {
 }  // namespace tg::op
 
 namespace tg {
+// A kernel that can add an operand of its output's shape itself (BatchNorm: with_residual) does so: one pass
+// instead of two
 template <operand A, operand B>
 requires(tensor_operand<A> || tensor_operand<B>) auto add(A&& a, B&& b) {
-  return map(op::add{}, std::forward<A>(a), std::forward<B>(b));
+  if constexpr (requires { a.with_residual(std::forward<B>(b)); })
+    return a.with_residual(std::forward<B>(b));
+  else if constexpr (requires { b.with_residual(std::forward<A>(a)); })
+    return b.with_residual(std::forward<A>(a));
+  else
+    return map(op::add{}, std::forward<A>(a), std::forward<B>(b));
 }
 }  // namespace tg

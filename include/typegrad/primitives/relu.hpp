@@ -1,5 +1,6 @@
 #pragma once
 // y = max(x, 0);  dy/dx = [x > 0]
+// relu of a kernel that fuses it (BatchNorm, layers/batch_norm.hpp) is that kernel with relu applied to its output.
 #include <cmath>
 
 #include "typegrad/core/expr.hpp"
@@ -21,8 +22,12 @@ struct relu {
 }  // namespace tg::op
 
 namespace tg {
+// A kernel that can apply relu to its own output (BatchNorm: with_relu) does so: one pass instead of two
 template <tensor_operand X>
 auto relu(X&& x) {
-  return map(op::relu{}, std::forward<X>(x));
+  if constexpr (requires { x.with_relu(); })
+    return x.with_relu();
+  else
+    return map(op::relu{}, std::forward<X>(x));
 }
 }  // namespace tg
