@@ -133,6 +133,17 @@ constexpr void live_intervals(Plan<N>& p, const std::size_t* type_class) {
       ae[k] = cae[c];
     }
   }
+  // a let that is its body's buffers (let_aliases, plan.hpp): they live while either does
+  for (std::size_t k = 0; k < N; ++k) {
+    const std::size_t b = p.alias_of[k];
+    if (b == no_node) continue;
+    vs[b] = std::min(vs[b], vs[k]);
+    ve[b] = std::max(ve[b], ve[k]);
+    if (p.needs_adjoint[k]) {
+      as[b] = std::min(as[b], as[k]);
+      ae[b] = std::max(ae[b], ae[k]);
+    }
+  }
 }
 
 // Offsets in the workspace (values, adjoints, scratch: packed by live interval) and in the gradient block (one
@@ -151,11 +162,12 @@ constexpr void lay_out_memory(Plan<N>& p) {
   };
   for (std::size_t k = 0; k < N; ++k) {
     if (p.kernel_pos[k] == no_node) continue;
+    if (p.needs_adjoint[k]) p.adj_zero_time[k] = p.adj_start[k];
+    if (p.alias_of[k] != no_node) continue;  // the body's buffers
     const std::size_t b = round_up(p.elements[k] * p.elem_bytes[k]);
     val_slot[k] = add(p.val_start[k], p.val_end[k], b);
     if (p.needs_adjoint[k]) {
       adj_slot[k] = add(p.adj_start[k], p.adj_end[k], b);
-      p.adj_zero_time[k] = p.adj_start[k];
       ++p.adjoint_count;
     }
     if (p.scratch_bytes[k]) {  // from its forward kernel to its backward one
@@ -165,10 +177,15 @@ constexpr void lay_out_memory(Plan<N>& p) {
   }
   p.workspace_bytes = pack(s);
   for (std::size_t k = 0; k < N; ++k) {
-    if (p.kernel_pos[k] == no_node) continue;
+    if (p.kernel_pos[k] == no_node || p.alias_of[k] != no_node) continue;
     p.val_offset[k] = s.offset[val_slot[k]];
     if (p.needs_adjoint[k]) p.adj_offset[k] = s.offset[adj_slot[k]];
     if (p.scratch_bytes[k]) p.scratch_offset[k] = s.offset[scratch_slot[k]];
+  }
+  for (std::size_t k = 0; k < N; ++k) {
+    if (p.alias_of[k] == no_node) continue;
+    p.val_offset[k] = p.val_offset[p.alias_of[k]];
+    p.adj_offset[k] = p.adj_offset[p.alias_of[k]];
   }
   for (std::size_t k = 0; k < N; ++k) {
     if (has_gradient_slot(p, k)) {

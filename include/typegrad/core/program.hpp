@@ -300,7 +300,9 @@ class BasicProgram {
       if (canon_[Id] != Id) return;
     const auto& n = detail::node_at<Id, root_id>(root_);
     using N = std::remove_cvref_t<decltype(n)>;
-    if constexpr (N::kind == node_kind::pointwise && Backend::is_device) {
+    if constexpr (plan.alias_of[Id] != no_node) {
+      // a let in its body's buffers: nothing to compute (plan.hpp: let_aliases)
+    } else if constexpr (N::kind == node_kind::pointwise && Backend::is_device) {
       Backend::for_each(launch::elementwise, N::shape_type::size,
                         detail::region_forward<Id, N, context_type>{n, ctx_, static_cast<typename N::value_type*>(ctx_.val[Id])});
     } else if constexpr (N::kind == node_kind::pointwise) {
@@ -320,7 +322,9 @@ class BasicProgram {
         if (canon_[Id] != Id) return;
       const auto& n = detail::node_at<Id, root_id>(root_);
       using N = std::remove_cvref_t<decltype(n)>;
-      if constexpr (N::kind == node_kind::pointwise && Backend::is_device) {
+      if constexpr (plan.alias_of[Id] != no_node) {
+        // its readers wrote the body's adjoint
+      } else if constexpr (N::kind == node_kind::pointwise && Backend::is_device) {
         Backend::for_each(launch::elementwise, N::shape_type::size, detail::region_backward<Id, N, context_type>{n, ctx_});
       } else if constexpr (N::kind == node_kind::pointwise) {
         detail::fused_backward<Id>(n, ctx_, static_cast<const typename N::value_type*>(ctx_.adj[Id]));
