@@ -177,25 +177,26 @@ TEST_CASE("let: losses evaluate their prediction once, even a kernel that is nev
   TG_CHECK_GRADIENTS(tgtest::check_gradients([&](auto v) { return tg::huber(unmerged_double(v), t); }, x), 1e-6);
 }
 
-TEST_CASE("let: a let whose body is a kernel runs in the kernel's buffers, forward and backward", "[gradcheck]") {
-  // ResNet blocks h -> relu(bn(h) + h), one kernel each: the second block's let binds the first (its adjoint has
-  // two writers, so it is cleared and added to), a third BatchNorm reads the second (materialised)
-  tg::BatchNorm2d<3, double> bn1, bn2, bn3;
+TEST_CASE("let: a let whose body is a kernel runs in its buffers; the first writer of a bound value assigns",
+          "[gradcheck]") {
+  // ResNet blocks, one kernel at the top of each: h -> relu(bn1(h) + h) (one kernel reads h twice: it adds into
+  // h's adjoint, which is cleared first), then h -> relu(bn2(relu(bn2a(h))) + h), whose let binds the first block
+  // (the last kernel to read h assigns its adjoint, bn2a's dx adds); a third BatchNorm reads the second block
+  tg::BatchNorm2d<3, double> bn1, bn2a, bn2, bn3;
   tg::init::Generator g{std::uint64_t(rng()())};
-  for (auto* bn : {&bn1, &bn2, &bn3}) {
+  for (auto* bn : {&bn1, &bn2a, &bn2, &bn3}) {
     tg::init::normal(bn->weight, 1.0, 0.3, g);
     tg::init::normal(bn->bias, 0.0, 0.3, g);
   }
   const auto x = random<double, 2, 3, 4, 5>(-1, 2);
   const auto w = random<double, 2, 3, 4, 5>();
-  const auto block = [](const auto& bn) { return [&](auto h) { return tg::relu(bn(h) + h); }; };
-  const auto mapped_block = [](const auto& bn) {
-    return [&](auto h) { return tg::map(tg::op::relu{}, tg::map(tg::op::add{}, bn(h), h)); };
-  };
-  auto f = [&](auto v) { return tg::sum(bn3(tg::let(tg::let(v * 1.5, block(bn1)), block(bn2))) * w); };
-  auto mapped = [&](auto v) {
-    return tg::sum(bn3(tg::let(tg::let(v * 1.5, mapped_block(bn1)), mapped_block(bn2))) * w);
-  };
+  const auto block1 = [&](auto h) { return tg::relu(bn1(h) + h); };
+  const auto block2 = [&](auto h) { return tg::relu(bn2(tg::relu(bn2a(h))) + h); };
+  const auto relu = [](auto e) { return tg::map(tg::op::relu{}, e); };
+  const auto mapped1 = [&](auto h) { return relu(tg::map(tg::op::add{}, bn1(h), h)); };
+  const auto mapped2 = [&](auto h) { return relu(tg::map(tg::op::add{}, bn2(relu(bn2a(h))), h)); };
+  auto f = [&](auto v) { return tg::sum(bn3(tg::let(tg::let(v * 1.5, block1), block2)) * w); };
+  auto mapped = [&](auto v) { return tg::sum(bn3(tg::let(tg::let(v * 1.5, mapped1), mapped2)) * w); };
   auto step = tg::compile<tg::Variable<double, 2, 3, 4, 5>>(f);
   auto fresh = tg::compile<tg::Variable<double, 2, 3, 4, 5>>(f);
   auto reference = tg::compile<tg::Variable<double, 2, 3, 4, 5>>(mapped);
@@ -206,6 +207,14 @@ TEST_CASE("let: a let whose body is a kernel runs in the kernel's buffers, forwa
   };
   static_assert(aliases(decltype(step)::plan) == 2);       // both lets
   static_assert(aliases(decltype(reference)::plan) == 0);  // their bodies are element-wise regions
+  // bound values whose adjoint is assigned by its first writer: the first block (in block2), not v * 1.5 (in block1)
+  constexpr auto assigned_bound_values = [](const auto& p) {
+    std::size_t n = 0;
+    for (std::size_t k = 0; k < std::size(p.parent); ++k)
+      n += p.parent[k] != tg::no_node && p.binds[p.parent[k]] && p.index_in_parent[k] == 0 && p.adj_assigned[k];
+    return n;
+  };
+  static_assert(assigned_bound_values(decltype(step)::plan) == 1);
   // in a workspace full of NaN: every value and adjoint the step reads was written in this step
   auto poisoned = tg::host_backend::allocate(decltype(step)::workspace_bytes);
   std::fill_n(reinterpret_cast<double*>(poisoned.get()), decltype(step)::workspace_bytes / sizeof(double),
@@ -221,9 +230,9 @@ TEST_CASE("let: a let whose body is a kernel runs in the kernel's buffers, forwa
     CHECK(dx[i] == near(dx_reference[i], 1e-12));
   }
   auto infer = tg::compile_inference<tg::Input<double, 2, 3, 4, 5>>(
-      [&](auto v) { return bn3(tg::let(tg::let(v * 1.5, block(bn1)), block(bn2))); });
+      [&](auto v) { return bn3(tg::let(tg::let(v * 1.5, block1), block2)); });
   auto infer_reference = tg::compile_inference<tg::Input<double, 2, 3, 4, 5>>(
-      [&](auto v) { return bn3(tg::let(tg::let(v * 1.5, mapped_block(bn1)), mapped_block(bn2))); });
+      [&](auto v) { return bn3(tg::let(tg::let(v * 1.5, mapped1), mapped2)); });
   static_assert(aliases(decltype(infer)::plan) == 2);  // no backward pass: the values' lifetimes alone
   const auto y = infer(x), y_reference = infer_reference(x);
   for (std::size_t i = 0; i < y.size(); ++i) CHECK(y[i] == near(y_reference[i], 1e-12));

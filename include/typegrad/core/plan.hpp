@@ -326,6 +326,54 @@ constexpr void let_aliases(Plan<N>& p) {
   }
 }
 
+// A let's bound value is written through its references, by one kernel each (the reference's nearest materialised
+// ancestor). The first of them in the backward pass -- the latest in the forward schedule, alone at its time --
+// assigns when each element reaches it once (the same walk as below); the others add after it, and the buffer is
+// never cleared (a ResNet block's input: relu(bn2(.) + h) assigns, conv1's dx adds). Not for parameters, whose
+// gradients may accumulate across a nested body's steps, nor merged or repeated buffers.
+template <std::size_t N>
+constexpr void first_writer_assigns(Plan<N>& p) {
+  std::size_t writer[N]{}, first[N]{};
+  bool covers[N]{}, alone[N]{}, blocked[N]{};
+  for (std::size_t k = 0; k < N; ++k) first[k] = no_node;
+  for (std::size_t r = 0; r < N; ++r) {
+    if (p.ref_target[r] == no_node || !p.needs_adjoint[r]) continue;
+    std::size_t x = p.ref_target[r];
+    while (p.ref_target[x] != no_node) x = p.ref_target[x];  // let(h, ...) of a reference h
+    bool all = true;
+    writer[r] = no_node;
+    for (std::size_t q = r; p.parent[q] != no_node;) {
+      const std::size_t par = p.parent[q], slot = p.index_in_parent[q];
+      all = all && slot < 32 && ((p.assigns_mask[par] >> slot) & 1u) && !(p.binds[par] && slot == 0);
+      if (p.materialised[par]) {
+        writer[r] = par;
+        break;
+      }
+      q = par;
+    }
+    if (writer[r] == no_node || p.kernel_pos[writer[r]] == no_node) {
+      blocked[x] = true;  // no kernel to order it by
+      continue;
+    }
+    covers[r] = all && !p.merge_candidate[writer[r]];
+    const std::size_t f = first[x];
+    if (f == no_node || p.kernel_pos[writer[r]] > p.kernel_pos[writer[f]]) {
+      first[x] = r;
+      alone[x] = true;
+    } else if (p.kernel_pos[writer[r]] == p.kernel_pos[writer[f]]) {
+      alone[x] = false;  // two references under one writer
+    }
+  }
+  for (std::size_t x = 0; x < N; ++x) {
+    const std::size_t r = first[x];
+    if (r == no_node || blocked[x] || !alone[x] || !covers[r] || p.merge_candidate[x] || p.leaf_repeated[x] ||
+        p.is_param[x] || !p.needs_adjoint[x] || (p.kernel_pos[x] == no_node && !has_gradient_slot(p, x)))
+      continue;
+    p.adj_assigned[r] = true;
+    p.adj_assigned[x] = true;
+  }
+}
+
 // Assigned adjoints. A buffer whose adjoint has one writer -- no let reference, no merged copy -- reached
 // through parents that each write every element of the child once (element-wise maps of the same size, a
 // let's body, one-to-one index maps, kernels that declare it: `assigns_child_adjoints`), is assigned by that
@@ -351,6 +399,7 @@ constexpr void assigned_adjoints(Plan<N>& p) {
       q = par;
     }
   }
+  first_writer_assigns(p);
 }
 
 }  // namespace detail
