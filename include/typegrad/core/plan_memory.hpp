@@ -133,7 +133,7 @@ constexpr void live_intervals(Plan<N>& p, const std::size_t* type_class) {
       ae[k] = cae[c];
     }
   }
-  // a let that is its body's buffers (let_aliases, plan.hpp): they live while either does
+  // a let that is its body's buffers (let_aliases, core/plan_adjoints.hpp): they live while either does
   for (std::size_t k = 0; k < N; ++k) {
     const std::size_t b = p.alias_of[k];
     if (b == no_node) continue;
@@ -198,8 +198,8 @@ constexpr void lay_out_memory(Plan<N>& p) {
 }
 
 // The gradient block's slots that are added to (+=) rather than assigned whole by their one writer
-// (assigned_adjoints, core/plan.hpp), as byte ranges with adjacent slots joined: the ranges a backward pass clears
-// first. Slots lie in occurrence order.
+// (assigned_adjoints, core/plan_adjoints.hpp), as byte ranges with adjacent slots joined: the ranges a backward pass
+// clears first. Slots lie in occurrence order.
 template <std::size_t N>
 struct byte_ranges {
   std::size_t begin[N]{}, end[N]{};

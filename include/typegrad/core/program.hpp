@@ -301,7 +301,7 @@ class BasicProgram {
     const auto& n = detail::node_at<Id, root_id>(root_);
     using N = std::remove_cvref_t<decltype(n)>;
     if constexpr (plan.alias_of[Id] != no_node) {
-      // a let in its body's buffers: nothing to compute (plan.hpp: let_aliases)
+      // a let in its body's buffers: nothing to compute (core/plan_adjoints.hpp: let_aliases)
     } else if constexpr (N::kind == node_kind::pointwise && Backend::is_device) {
       Backend::for_each(launch::elementwise, N::shape_type::size,
                         detail::region_forward<Id, N, context_type>{n, ctx_, static_cast<typename N::value_type*>(ctx_.val[Id])});
