@@ -113,6 +113,56 @@ TEST_CASE("Repeat: the expression does not grow with the number of blocks", "[st
 }
 
 namespace {
+// h -> h + tanh(h W^T + b) with h read twice (no let): the block program adds to its input's gradient slot
+struct AddingBlock {
+  BOOST_HANA_DEFINE_STRUCT(AddingBlock, (tg::Linear<4, 4, double>, fc));
+  explicit AddingBlock(std::uint64_t seed = 0) : fc(seed) {}
+  template <class X>
+  auto operator()(const X& x) const {
+    return x + tg::tanh(fc(x));
+  }
+};
+
+// Block 0 writes the Repeat's input gradient in place when it writes its own slot as the node must write dx (both
+// assign, or both add); otherwise the node copies it or adds it. Once: the Repeat alone reads x (the node assigns
+// dx); twice: the head's sum reads it too (added to).
+template <class B, bool Twice, bool BlockAssigns>
+void check_input_gradient(std::uint64_t seed) {
+  tg::Repeat<2, B> blocks(seed);
+  tg::Linear<4, 2, double> head(seed + 1);
+  const auto x = random<double, 5, 4>(-1, 1);
+  const auto loss = [&](auto v, auto run) {
+    if constexpr (Twice)
+      return tg::sum(tg::tanh(head(run(v) + v)));
+    else
+      return tg::sum(tg::tanh(head(run(v))));
+  };
+  const auto repeated = [&](auto v) { return loss(v, [&](auto u) { return blocks(u); }); };
+  auto step = tg::compile<tg::Variable<double, 5, 4>>(repeated);
+  auto unrolled = tg::compile<tg::Variable<double, 5, 4>>(
+      [&](auto v) { return loss(v, [&](auto u) { return blocks[1](blocks[0](u)); }); });
+  using Node = decltype(blocks(tg::InputLeaf<0, double, tg::shape<5, 4>, true>{}));
+  static_assert(Node::template block_program<tg::host_backend>::template input_gradient_assigned<0> == BlockAssigns);
+  static_assert(decltype(step)::template input_gradient_assigned<0> == !Twice);
+  for (int round = 0; round < 2; ++round) {  // the second step must not see the first one's dx
+    CHECK(step(x) == near(unrolled(x), 1e-13));
+    const auto a = step.template grad_input<0>(), b = unrolled.template grad_input<0>();
+    for (std::size_t i = 0; i < 20; ++i) CHECK(a[i] == near(b[i], 1e-12));
+    for (std::size_t t = 0; t < 2; ++t)
+      CHECK(step.grad(blocks[t].fc.weight)[5] == near(unrolled.grad(blocks[t].fc.weight)[5], 1e-12));
+  }
+  TG_CHECK_GRADIENTS(tgtest::check_gradients(repeated, x), 1e-6);
+}
+}  // namespace
+
+TEST_CASE("Repeat: the input's gradient, whether block 0 and the node each assign it or add to it", "[gradcheck]") {
+  check_input_gradient<Block, false, true>(3);         // both assign: block 0 writes dx in place
+  check_input_gradient<Block, true, true>(4);          // the node adds what block 0 assigned
+  check_input_gradient<AddingBlock, false, false>(5);  // the node assigns what block 0 added up
+  check_input_gradient<AddingBlock, true, false>(6);   // both add: block 0 adds into dx in place
+}
+
+namespace {
 struct Lm {
   BOOST_HANA_DEFINE_STRUCT(Lm, (tg::Repeat<3, tg::TransformerEncoderBlock<8, 2, 16, true, double>>, blocks),
                            (tg::Linear<8, 3, double>, head));

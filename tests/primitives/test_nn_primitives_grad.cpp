@@ -103,6 +103,18 @@ TEST_CASE("conv2d", "[gradcheck]") {
     check_primitive([](auto x, auto w) { return tg::conv2d<3, 1>(x, w); }, random<double, 1, 2, 7, 8>(),
                     random<double, 2, 2, 2, 2>());
   }
+  SECTION("strided (through the image's phases on the host): values against the definition, then gradients") {
+    check_conv_values<2, 1, 2, 16, 28, 28, 32, 3, 3>();  // ResNet's first strided layers
+    check_conv_values<2, 0, 2, 16, 28, 28, 32, 1, 1>();  // ... and their shortcuts
+    check_conv_values<2, 1, 3, 2, 7, 6, 3, 3, 2>();      // odd and even sizes, a non-square kernel
+    check_conv_values<3, 1, 1, 2, 7, 8, 2, 2, 2>();      // stride 3: windows that skip inputs
+    check_conv_values<2, 2, 2, 2, 5, 4, 2, 1, 1>();      // padding wider than the kernel
+    check_conv_values<2, 3, 1, 2, 6, 5, 2, 3, 3>();      // padding wider than the stride
+    check_primitive([](auto x, auto w) { return tg::conv2d<2, 3>(x, w); }, random<double, 1, 2, 6, 5>(),
+                    random<double, 2, 2, 3, 3>());
+    check_primitive([](auto x, auto w) { return tg::conv2d<2, 1>(tg::tanh(x), w); }, random<double, 3, 2, 7, 6>(),
+                    random<double, 3, 2, 3, 2>());
+  }
   SECTION("a batch of 11: the host's 8 image groups hold 1 or 2 images (dW summed per group, then over groups)") {
     check_primitive([](auto x, auto w, auto b) { return tg::conv2d<1, 1>(x, w, b); }, random<double, 11, 2, 4, 3>(),
                     random<double, 3, 2, 3, 3>(), random<double, 3>());
@@ -180,6 +192,9 @@ TEST_CASE("conv2d", "[gradcheck]") {
     check_conv_values<1, 1, 2, 64, 7, 7, 64, 3, 3, float>();  // the third stage's 64 channels
     check_float_conv_weight_grad<1, 2, 64, 7, 7, 64, 3>();
     check_float_conv_input_grad<1, 2, 64, 7, 7, 64, 3>();
+    // 11 images: groups of 1 and 2, whose first image assigns the group's dU and the others add to it
+    check_float_conv_weight_grad<1, 11, 8, 16, 16, 8, 3>(1e-3);  // F(4x4)
+    check_float_conv_weight_grad<1, 11, 8, 7, 7, 8, 3>();        // F(2x2)
   }
   SECTION("float, shifted products (3x3, no padding): values, dW and dx against the definition") {
     check_conv_values<1, 0, 2, 16, 9, 9, 16, 3, 3, float>();  // channels-first
@@ -188,6 +203,9 @@ TEST_CASE("conv2d", "[gradcheck]") {
     check_conv_values<1, 0, 2, 16, 9, 9, 32, 3, 3, float>();  // channels-last
     check_float_conv_weight_grad<0, 2, 8, 9, 9, 32, 3>();
     check_float_conv_input_grad<0, 2, 8, 9, 9, 32, 3>();
+    // 11 images: groups of 1 and 2, whose first image assigns the group's dW and the others add to it
+    check_float_conv_weight_grad<0, 11, 16, 9, 9, 16, 3>();  // channels-first
+    check_float_conv_weight_grad<0, 11, 8, 9, 9, 32, 3>();   // channels-last
   }
   SECTION("values match a direct loop (strides 1-3, padding 0-2, square and non-square kernels)") {
     check_conv_values<1, 1, 1, 2, 4, 4, 3, 3, 3>();

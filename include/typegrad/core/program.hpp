@@ -41,6 +41,19 @@ class BasicProgram {
   static constexpr std::size_t naive_workspace_bytes = plan.naive_bytes;
   static constexpr std::size_t adjoint_count = plan.adjoint_count;
   static constexpr std::size_t gradient_leaf_count = plan.grad_leaf_count;
+  // the occurrences whose value and adjoint are the output's: the root, and the body whose buffers a let at the
+  // root is (core/plan_adjoints.hpp: let_aliases), and so on down
+  static constexpr auto root_buffers = [] {
+    constexpr std::size_t count = [] {
+      std::size_t n = 1;
+      for (std::size_t k = root_id; plan.alias_of[k] != no_node; k = plan.alias_of[k]) ++n;
+      return n;
+    }();
+    std::array<std::size_t, count> ids{};
+    std::size_t k = root_id;
+    for (std::size_t q = 0; q < count; ++q, k = plan.alias_of[k]) ids[q] = k;
+    return ids;
+  }();
 
   static_assert(Root::kind != node_kind::external && Root::kind != node_kind::inline_scalar,
                 "typegrad: the program's result must be computed (not a bare input, parameter or number)");
@@ -179,6 +192,43 @@ class BasicProgram {
   }
   // Backward pass from a given adjoint of the output, in the backend's memory (after evaluate_at()).
   void backward_from(const value_type* seed) { backward(seed, false); }
+  // ... read where it lies instead of copied into the workspace: the seed must not change during the pass.
+  void backward_reading(const value_type* seed) {
+    std::array<void*, root_buffers.size()> own;
+    for (std::size_t q = 0; q < root_buffers.size(); ++q) {
+      own[q] = ctx_.adj[root_buffers[q]];
+      ctx_.adj[root_buffers[q]] = const_cast<value_type*>(seed);
+    }
+    backward(nullptr, false);
+    for (std::size_t q = 0; q < root_buffers.size(); ++q) ctx_.adj[root_buffers[q]] = own[q];
+  }
+  // The output written to (and read back from, by the backward pass) external memory in the backend's: a tg::Repeat's
+  // last block writes the enclosing program's buffer rather than being copied there.
+  void redirect_output(value_type* value) {
+    for (std::size_t k : root_buffers) ctx_.val[k] = value;
+  }
+  // Points input I's gradient (a tg::Variable) at external memory in the backend's, where the backward pass then
+  // writes it: assigned if input_gradient_assigned holds for I, else added to (the target then holds what it adds to).
+  template <std::size_t I>
+  void redirect_input_gradient(void* target) {
+    for (std::size_t k = 0; k < node_count; ++k) {
+      if (plan.kind[k] == node_kind::external && plan.input_index[k] == I && plan.needs_adjoint[k])
+        ctx_.adj[k] = target;
+      if (plan.ref_target[k] != no_node) ctx_.adj[k] = ctx_.adj[plan.ref_target[k]];  // let references follow
+    }
+  }
+  // Does the backward pass assign input I's gradient (=, its slot never cleared) rather than add to it?
+  template <std::size_t I>
+  static constexpr bool input_gradient_assigned = [] {
+    bool assigned = true, found = false;
+    for (std::size_t k = 0; k < node_count; ++k)
+      if (plan.kind[k] == node_kind::external && plan.input_index[k] == I && plan.needs_adjoint[k] &&
+          plan.ref_target[k] == no_node) {
+        assigned = assigned && plan.adj_assigned[k];
+        found = true;
+      }
+    return found && assigned;
+  }();
   // Points the gradient of the n-th parameter occurrence (post-order) at external memory, which the
   // backward pass then accumulates into (and never clears).
   void redirect_parameter_gradient(std::size_t n, void* target) {
@@ -384,7 +434,7 @@ class BasicProgram {
       clear_gradients();
       if (seed_on_host)
         Backend::upload(ctx_.adj[root_id], seed, output_shape::size * sizeof(value_type));
-      else
+      else if (seed)  // else the root's adjoint already points at it (backward_reading)
         Backend::copy(ctx_.adj[root_id], seed, output_shape::size * sizeof(value_type));
       [&]<std::size_t... P>(std::index_sequence<P...>) {
         (run_backward<plan.kernels[plan.kernel_count - 1 - P]>(), ...);

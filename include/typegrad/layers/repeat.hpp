@@ -38,6 +38,7 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
   static constexpr bool needs_child_buffers = true;
   static constexpr bool mergeable = false;      // owns run-time state
   static constexpr bool runs_on_device = true;  // when the block's kernels do (checked by its program)
+  static constexpr std::uint32_t assigns_child_adjoints = 1u;  // dx: block 0's input gradient, or one copy of it
   template <class Backend>
   using block_program = BasicProgram<Body, true, Backend, InputSpec<T, S, true>>;
 
@@ -103,6 +104,7 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
   void forward(Ctx& c) const {
     auto& progs = programs<Ctx>().blocks;
     const T* h = this->template in_data<Id, 0>(c);
+    progs[Blocks - 1].redirect_output(this->template out<Id>(c));  // the last block writes this node's output
     for (std::size_t t = 0; t < Blocks; ++t) {
       h = progs[t].evaluate_at(h);         // block t reads block t-1's output where it lies
       if (checkpoint && t + 1 < Blocks) {  // the shared workspace is block t + 1's too: keep its input apart
@@ -111,7 +113,6 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
         h = kept;
       }
     }
-    Ctx::backend::copy(this->template out<Id>(c), h, S::size * sizeof(T));
   }
 
   template <std::size_t Id, class Ctx>
@@ -132,16 +133,25 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
           ...);
     }
     (std::index_sequence_for<Ps...>{});
-    const T* g = this->template out_grad<Id>(c);
+    // Block 0 writes dx itself when it writes its input's gradient as this node's must be written: both assign,
+    // or both add (block_program's slot is then never cleared)
+    constexpr bool wants_dx = RepeatNode::template wants_grad<Id, 0, Ctx>();
+    constexpr bool assigns_dx = wants_dx && RepeatNode::template assigns_grad<Id, 0, Ctx>();
+    constexpr bool block_writes_dx = wants_dx && assigns_dx == block_program<B>::template input_gradient_assigned<0>;
+    if constexpr (block_writes_dx) progs[0].template redirect_input_gradient<0>(this->template grad_data<Id, 0>(c));
+    const T* g = this->template out_grad<Id>(c);  // each block reads its output's adjoint where it lies
     for (std::size_t t = Blocks; t-- > 0;) {
       if (checkpoint && t + 1 < Blocks) progs[t].evaluate_at(block_input<Id>(c, t));  // recompute its activations
-      progs[t].backward_from(g);
+      progs[t].backward_reading(g);
       g = progs[t].template grad_input<0>().data();
     }
-    if constexpr (RepeatNode::template wants_grad<Id, 0, Ctx>()) {
+    if constexpr (wants_dx && !block_writes_dx) {
       T* dx = this->template grad_data<Id, 0>(c);
-      B::for_each(
-          launch::elementwise, S::size, TG_BODY_OF_VALUES(std::size_t i) { dx[i] += g[i]; });
+      if constexpr (assigns_dx)
+        B::copy(dx, g, S::size * sizeof(T));
+      else
+        B::for_each(
+            launch::elementwise, S::size, TG_BODY_OF_VALUES(std::size_t i) { dx[i] += g[i]; });
     }
   }
 };
