@@ -5,7 +5,9 @@
 // generated forward and backward code: the compile time does not grow with N (JAX's scan over layers).
 // At run time each block is a program instance of that one type, with its own workspace (its activations
 // stay there for the backward pass, nothing is recomputed); the output of block t is read in place by block
-// t + 1, and each block's parameter gradients accumulate straight into the enclosing program's slots.
+// t + 1, and each block's parameter gradients accumulate straight into the enclosing program's slots. Nothing is
+// copied at the ends: the last block writes this node's output, each block's backward pass reads its output's
+// adjoint where it lies, and block 0 writes dx when it writes its input's slot as this node must (both =, or +=).
 // Parameters walk as a PyTorch ModuleList: blocks.0.fc.weight, blocks.1.fc.weight, ...
 //   tg::freeze_first<K>(repeat)(x): blocks 0..K-1 frozen; their program has no parameter-gradient code.
 //   tg::freeze_blocks<B, E>(repeat)(x): blocks B..E-1 frozen.
