@@ -43,6 +43,13 @@ class BasicProgram {
   static constexpr std::size_t gradient_leaf_count = plan.grad_leaf_count;
   // the occurrences whose value and adjoint are the output's: the root, and the body whose buffers a let at the
   // root is (core/plan_adjoints.hpp: let_aliases), and so on down
+  // the first occurrence of input I that receives a gradient (a tg::Variable), else no_node
+  template <std::size_t I>
+  static constexpr std::size_t input_leaf = [] {
+    for (std::size_t k = 0; k < node_count; ++k)
+      if (plan.kind[k] == node_kind::external && plan.input_index[k] == I && plan.needs_adjoint[k]) return k;
+    return no_node;
+  }();
   static constexpr auto root_buffers = [] {
     constexpr std::size_t count = [] {
       std::size_t n = 1;
@@ -141,11 +148,7 @@ class BasicProgram {
   // Gradient w.r.t. the I-th input (declared as tg::Variable).
   template <std::size_t I>
   auto grad_input() const {
-    constexpr std::size_t k = [] {
-      for (std::size_t j = 0; j < node_count; ++j)
-        if (plan.kind[j] == node_kind::external && plan.input_index[j] == I && plan.needs_adjoint[j]) return j;
-      return no_node;
-    }();
+    constexpr std::size_t k = input_leaf<I>;
     static_assert(k != no_node, "typegrad: grad_input<I>: input I is not a tg::Variable used by the program");
     using N = std::remove_cvref_t<decltype(detail::node_at<k, root_id>(root_))>;
     return TensorView<const typename N::value_type, typename N::shape_type>(
@@ -217,18 +220,10 @@ class BasicProgram {
       if (plan.ref_target[k] != no_node) ctx_.adj[k] = ctx_.adj[plan.ref_target[k]];  // let references follow
     }
   }
-  // Does the backward pass assign input I's gradient (=, its slot never cleared) rather than add to it?
+  // Does the backward pass assign input I's gradient (=, its slot never cleared) rather than add to it? (An input
+  // used twice is never assigned: plan_adjoints.hpp, leaf_repeated.)
   template <std::size_t I>
-  static constexpr bool input_gradient_assigned = [] {
-    bool assigned = true, found = false;
-    for (std::size_t k = 0; k < node_count; ++k)
-      if (plan.kind[k] == node_kind::external && plan.input_index[k] == I && plan.needs_adjoint[k] &&
-          plan.ref_target[k] == no_node) {
-        assigned = assigned && plan.adj_assigned[k];
-        found = true;
-      }
-    return found && assigned;
-  }();
+  static constexpr bool input_gradient_assigned = input_leaf<I> != no_node&& plan.adj_assigned[input_leaf<I>];
   // Points the gradient of the n-th parameter occurrence (post-order) at external memory, which the
   // backward pass then accumulates into (and never clears).
   void redirect_parameter_gradient(std::size_t n, void* target) {
