@@ -270,10 +270,10 @@ void BatchNormNode<X, G, B, C, Relu, Res...>::backward_by_channel(Ctx& c) const 
     dr = this->template grad_data<Id, 3>(c);
     assign_dr = BatchNormNode::template assigns_grad<Id, 3, Ctx>();
   }
-  channels::template backward<Relu>(this->template in_data<Id, 0>(c), this->template out_grad<Id>(c),
-                                    this->template out<Id>(c), this->template in_data<Id, 1>(c), mean, mean + C, sg,
-                                    sgx, dx, BatchNormNode::template assigns_grad<Id, 0, Ctx>(), dr, assign_dr,
-                                    layer->training);
+  channels::template backward<Relu, residual>(
+      this->template in_data<Id, 0>(c), this->template out_grad<Id>(c), this->template out<Id>(c),
+      this->template in_data<Id, 1>(c), this->template in_data<Id, 2>(c), mean, mean + C, sg, sgx, dx,
+      BatchNormNode::template assigns_grad<Id, 0, Ctx>(), dr, assign_dr, layer->training);
   for (std::size_t ch = 0; ch < C; ++ch) {
     if constexpr (BatchNormNode::template wants_grad<Id, 1, Ctx>()) this->template add_grad<Id, 1>(c, ch, sgx[ch]);
     if constexpr (BatchNormNode::template wants_grad<Id, 2, Ctx>()) this->template add_grad<Id, 2>(c, ch, sg[ch]);
