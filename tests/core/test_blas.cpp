@@ -98,6 +98,9 @@ void check_transpose() {
 // The block's rows are loaded at any float address: its load type is aligned as a float under every compiler
 // (static.clang_compiles_test_blas checks clang, which kept 32 for the using-declaration blas.hpp had)
 static_assert(alignof(tg::blas::detail::float8_unaligned) == alignof(float));
+#ifdef __AVX512F__
+static_assert(alignof(tg::blas::detail::float16_unaligned) == alignof(float));
+#endif
 #endif
 
 TEST_CASE("transpose: 8 x 8 register blocks and their ragged edges", "[integration]") {
@@ -108,6 +111,11 @@ TEST_CASE("transpose: 8 x 8 register blocks and their ragged edges", "[integrati
   check_transpose<9, 17>();
   check_transpose<16, 24, true>();  // the shifted convolution adds its dx^T into dx
   check_transpose<10, 20, true>();
+  // with AVX-512, 16 x 16 blocks first, then 8 x 8 ones right of them and below, then the ragged edges
+  check_transpose<16, 16>();
+  check_transpose<49, 64>();  // a 64-channel Winograd image's output: 3 rows of 16-blocks, one row past them
+  check_transpose<40, 40>();  // 8 x 8 blocks right of and below the 16 x 16 ones, then 0 rows and columns past them
+  check_transpose<37, 45, true>();
 }
 
 TEST_CASE("gemm scratch follows the cheaper transposition", "[integration]") {
