@@ -49,28 +49,36 @@ void apply_lanes_padded(const Rule& rule, T* w, const T* g, T* state, std::size_
     std::copy(sb + k * L, sb + k * L + (end - begin), state + k * stride + begin);
 }
 
-// The generic algorithm: rule applied element-wise over (w, g, state slots), g scaled by `scale`. Elements are
-// independent: with tg::set_num_threads(n > 1) a large parameter is updated in ranges on several threads.
-// A lane_wise rule runs on lanes, a range's last partial block through zero-padded copies: every element gets the
-// same arithmetic, so the results do not depend on how the range is split.
+// The generic algorithm: rule applied element-wise over (w, g, state slots), g scaled by `scale`, on elements
+// [begin, end) of a parameter of n (its state slots n apart); `rule` is the rule at step t (rule_at_step).
+// Elements are independent: a lane_wise rule runs on lanes, a range's last partial block through zero-padded
+// copies, so every element gets the same arithmetic however a parameter is cut into ranges.
+template <class Rule, class T>
+void apply_range(const Rule& rule, T* w, const T* g, T* state, std::size_t n, std::size_t begin, std::size_t end, T lr,
+                 std::size_t t, T scale) {
+  constexpr std::size_t slots = Rule::slots > 0 ? Rule::slots : 1;
+  if constexpr (lane_wise_rule<Rule, T>) {
+    const lanes<T> lr_lanes(lr), scale_lanes(scale);
+    const std::size_t whole = begin + (end - begin) / lanes<T>::size * lanes<T>::size;
+    apply_lanes(rule, w, g, state, n, begin, whole, lr_lanes, scale_lanes, t);
+    if (whole < end) apply_lanes_padded(rule, w, g, state, n, whole, end, lr_lanes, scale_lanes, t);
+  } else {
+    for (std::size_t i = begin; i < end; ++i) {
+      T s[slots];
+      for (std::size_t k = 0; k < Rule::slots; ++k) s[k] = state[k * n + i];
+      rule(w[i], g[i] * scale, s, lr, t);
+      for (std::size_t k = 0; k < Rule::slots; ++k) state[k * n + i] = s[k];
+    }
+  }
+}
+// ... over a whole parameter: with tg::set_num_threads(n > 1) one of at least 2 split_grain elements in ranges on
+// several threads
+inline constexpr std::size_t split_grain = 16 * 1024;
 template <class Rule, class T>
 void apply(const Rule& rule_, T* w, const T* g, T* state, std::size_t n, T lr, std::size_t t, T scale = T(1)) {
   const Rule rule = rule_at_step(rule_, t);
-  constexpr std::size_t slots = Rule::slots > 0 ? Rule::slots : 1;
-  tg::detail::parallel_for(n, 16 * 1024, [&](std::size_t begin, std::size_t end) {
-    if constexpr (lane_wise_rule<Rule, T>) {
-      const lanes<T> lr_lanes(lr), scale_lanes(scale);
-      const std::size_t whole = begin + (end - begin) / lanes<T>::size * lanes<T>::size;
-      apply_lanes(rule, w, g, state, n, begin, whole, lr_lanes, scale_lanes, t);
-      if (whole < end) apply_lanes_padded(rule, w, g, state, n, whole, end, lr_lanes, scale_lanes, t);
-    } else {
-      for (std::size_t i = begin; i < end; ++i) {
-        T s[slots];
-        for (std::size_t k = 0; k < Rule::slots; ++k) s[k] = state[k * n + i];
-        rule(w[i], g[i] * scale, s, lr, t);
-        for (std::size_t k = 0; k < Rule::slots; ++k) state[k * n + i] = s[k];
-      }
-    }
+  tg::detail::parallel_for(n, split_grain, [&](std::size_t begin, std::size_t end) {
+    apply_range(rule, w, g, state, n, begin, end, lr, t, scale);
   });
 }
 
@@ -141,14 +149,43 @@ class Optimizer {
       if (last_norm_ > options_.clip_norm) scale *= value_type(options_.clip_norm / (last_norm_ + 1e-6));
     }
     const value_type lr = value_type(schedule_(t_));
+    const auto grad = [&](auto k, const value_type* g, std::size_t first) {
+      return from_sum ? sum_.data() + offsets[k] + first : g;
+    };
+    // Parameters that apply splits over threads on their own (>= 2 parts of split_grain): each split alone, its
+    // parts where the GEMM that wrote its gradient split that gradient's rows (on 2 threads, the MLP's first
+    // weight exactly). In one section with the rest they were not: the other core's lines, and the MLP's update
+    // 15-16 -> 20 us on 2 threads.
     program.for_each_trainable([&](auto k, value_type* w, const value_type* g, std::size_t n, std::size_t first) {
-      update_one(w, from_sum ? sum_.data() + offsets[k] + first : g, offsets[k] + first, n, lr, scale);
+      if (n >= 2 * split_grain) update_one(w, grad(k, g, first), offsets[k] + first, n, lr, scale);
+    });
+    // The smaller ones in one parallel section over their elements, in order: a thread takes a run of them, parts
+    // of those at its ends. One at a time, LeNet's (21,840 elements in all) ran on the calling thread: 30-32 ->
+    // 17 us on 2 threads.
+    std::size_t small = 0;
+    program.for_each_trainable([&](auto, value_type*, const value_type*, std::size_t n, std::size_t) {
+      if (n < 2 * split_grain) small += n;
+    });
+    tg::detail::parallel_for(small, small_grain, [&](std::size_t b, std::size_t e) {
+      std::size_t at = 0;  // the parameter's first element among the small ones
+      program.for_each_trainable([&](auto k, value_type* w, const value_type* g, std::size_t n, std::size_t first) {
+        if (n >= 2 * split_grain) return;
+        const std::size_t lo = std::max(at, b), hi = std::min(at + n, e);
+        if (lo < hi) update_part(w, grad(k, g, first), offsets[k] + first, n, lo - at, hi - at, lr, scale);
+        at += n;
+      });
     });
   }
-  // One parameter of n elements whose optimizer state starts at element `offset` (times the rule's slots)
+  static constexpr std::size_t small_grain = 4 * 1024;  // elements a part of the small parameters' section holds
+  // One parameter of n elements whose optimizer state starts at element `offset` (times the rule's slots): whole
+  // (split over threads by apply), or its elements [begin, end) (within a part of a parallel section)
   [[gnu::noinline]] void update_one(value_type* w, const value_type* g, std::size_t offset, std::size_t n,
                                     value_type lr, value_type scale) {
     apply(rule_, w, g, state_.data() + offset * Rule::slots, n, lr, t_, scale);
+  }
+  [[gnu::noinline]] void update_part(value_type* w, const value_type* g, std::size_t offset, std::size_t n,
+                                     std::size_t begin, std::size_t end, value_type lr, value_type scale) {
+    apply_range(rule_at_step(rule_, t_), w, g, state_.data() + offset * Rule::slots, n, begin, end, lr, t_, scale);
   }
   [[gnu::noinline]] static void add_into(value_type* acc, const value_type* g, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) acc[i] += g[i];
