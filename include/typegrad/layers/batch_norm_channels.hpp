@@ -73,17 +73,16 @@ struct batch_norm_channels {
 
   // The normalised value before a residual and relu: v = a x + b with a = gamma invstd, b = beta - mean a. One
   // definition for the forward pass and for the backward pass's relu mask (a x + b > 0 exactly where y > 0, so a
-  // BatchNorm + ReLU with no residual reads x for it, not y): an explicit fma where the target has one, so that
-  // both passes round alike whatever the compiler contracts.
+  // BatchNorm + ReLU with no residual reads x for it, not y): explicit fmas (b's too) where the target has them,
+  // so that both passes round alike whatever the compiler contracts.
   static TG_INLINE T affine_a(T gamma, T invstd) { return gamma * invstd; }
-  static TG_INLINE T affine_b(T beta, T mean, T a) { return beta - mean * a; }
-  static TG_INLINE T affine(T a, T x, T b) {
 #if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
-    return std::fma(a, x, b);
+  static TG_INLINE T affine_b(T beta, T mean, T a) { return std::fma(-mean, a, beta); }
+  static TG_INLINE T affine(T a, T x, T b) { return std::fma(a, x, b); }
 #else
-    return a * x + b;
+  static TG_INLINE T affine_b(T beta, T mean, T a) { return beta - mean * a; }
+  static TG_INLINE T affine(T a, T x, T b) { return a * x + b; }
 #endif
-  }
 
   // the output of a normalised value v, and the adjoint that reaches v from the output's adjoint g (Relu: relu fused)
   template <bool Relu>
