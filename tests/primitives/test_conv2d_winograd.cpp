@@ -18,6 +18,9 @@ static_assert(tg::detail::channel_vectors<float, 64>::lanes == float_lanes);
 static_assert(tg::detail::channel_vectors<float, 24>::lanes == 1);  // not whole vectors: one at a time
 static_assert(tg::detail::channel_vectors<double, 8>::lanes == double_lanes);
 static_assert(tg::detail::channel_vectors<double, 4>::lanes == 1);
+// the vectors are loaded at any element's address: their load type is aligned as one element (as blas.hpp's)
+static_assert(alignof(tg::detail::lane_vector<float, 16>::unaligned) == alignof(float));
+static_assert(alignof(tg::detail::lane_vector<double, 8>::unaligned) == alignof(double));
 
 // the shapes below take the Winograd path
 template <class T, std::size_t C, std::size_t H, std::size_t O, std::size_t M>

@@ -157,19 +157,19 @@ class Optimizer {
     // weight exactly). In one section with the rest they were not: the other core's lines, and the MLP's update
     // 15-16 -> 20 us on 2 threads.
     program.for_each_trainable([&](auto k, value_type* w, const value_type* g, std::size_t n, std::size_t first) {
-      if (n >= 2 * split_grain) update_one(w, grad(k, g, first), offsets[k] + first, n, lr, scale);
+      if (splits_alone(n)) update_one(w, grad(k, g, first), offsets[k] + first, n, lr, scale);
     });
     // The smaller ones in one parallel section over their elements, in order: a thread takes a run of them, parts
     // of those at its ends. One at a time, LeNet's (21,840 elements in all) ran on the calling thread: 30-32 ->
     // 17 us on 2 threads.
     std::size_t small = 0;
     program.for_each_trainable([&](auto, value_type*, const value_type*, std::size_t n, std::size_t) {
-      if (n < 2 * split_grain) small += n;
+      if (!splits_alone(n)) small += n;
     });
     tg::detail::parallel_for(small, small_grain, [&](std::size_t b, std::size_t e) {
       std::size_t at = 0;  // the parameter's first element among the small ones
       program.for_each_trainable([&](auto k, value_type* w, const value_type* g, std::size_t n, std::size_t first) {
-        if (n >= 2 * split_grain) return;
+        if (splits_alone(n)) return;
         const std::size_t lo = std::max(at, b), hi = std::min(at + n, e);
         if (lo < hi) update_part(w, grad(k, g, first), offsets[k] + first, n, lo - at, hi - at, lr, scale);
         at += n;
@@ -177,6 +177,8 @@ class Optimizer {
     });
   }
   static constexpr std::size_t small_grain = 4 * 1024;  // elements a part of the small parameters' section holds
+  // whether apply splits a parameter of n elements over 2 threads on its own
+  static constexpr bool splits_alone(std::size_t n) { return n >= 2 * split_grain; }
   // One parameter of n elements whose optimizer state starts at element `offset` (times the rule's slots): whole
   // (split over threads by apply), or its elements [begin, end) (within a part of a parallel section)
   [[gnu::noinline]] void update_one(value_type* w, const value_type* g, std::size_t offset, std::size_t n,
