@@ -30,6 +30,14 @@ constexpr bool winograd =
 static_assert(winograd<float, 16, 28, 16, 4> && winograd<float, 32, 14, 32, 2> && winograd<float, 64, 7, 64, 2>);
 static_assert(winograd<float, 16, 8, 48, 2> && winograd<float, 48, 8, 16, 2>);
 static_assert(winograd<double, 8, 16, 16, 4> && winograd<double, 8, 6, 16, 2>);
+// Bands of tile rows (conv2d_winograd.hpp): the 28 x 28 and 14 x 14 shapes below take whole bands and a shorter last
+// one (double 8 -> 8 on 28 x 28 too), 7 x 7 x 64 none (its planes of U are too large to read once per band)
+template <class T, std::size_t C, std::size_t H, std::size_t O, std::size_t M>
+using conv = tg::detail::winograd_conv<T, tg::detail::shifted_grid<C, H, H, 1, O, 3, 3>, M>;
+static_assert(conv<float, 16, 28, 16, 4>::band_rows == 2 && conv<float, 16, 28, 16, 4>::last_rows == 1);
+static_assert(conv<float, 32, 14, 32, 2>::band_rows == 2 && conv<float, 32, 14, 32, 2>::last_rows == 1);
+static_assert(conv<float, 64, 7, 64, 2>::band_rows == conv<float, 64, 7, 64, 2>::th);
+static_assert(conv<double, 8, 28, 8, 4>::band_rows == 2 && winograd<double, 8, 28, 8, 4>);
 
 TEST_CASE("Winograd F(4x4) and F(2x2) against the definition, float and double", "[gradcheck]") {
   SECTION("float: ResNet-20's three 3x3 shapes (F(4x4) on 28 x 28, F(2x2) on 14 x 14 and 7 x 7)") {
@@ -52,5 +60,6 @@ TEST_CASE("Winograd F(4x4) and F(2x2) against the definition, float and double",
   SECTION("double, 8 channels (one 64-byte vector) -> 16, F(4x4) and F(2x2)") {
     check_conv_values<1, 1, 2, 8, 16, 16, 16, 3, 3>();
     check_conv_values<1, 1, 2, 8, 6, 6, 16, 3, 3>();
+    check_conv_values<1, 1, 1, 8, 28, 28, 8, 3, 3>();  // bands of two tile rows and a last of one
   }
 }

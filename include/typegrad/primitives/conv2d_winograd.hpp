@@ -5,8 +5,8 @@
 // F(2x2), 36 for 144 with F(4x4)):
 //   U = G g G^T (a x a per [c][o], from the 3 x 3 kernel g),   V = B^T d B (per [tile][c]),
 //   M[xi] = V[xi] U[xi]    (one product per xi of the a^2 entries: tiles x C times C x O),   y_tile = A^T M A
-// with winograd_matrices' B^T, G, A^T below. Every stage is linear, so the backward pass is each stage's
-// transpose, in reverse:
+// with winograd_matrices' B^T, G, A^T (winograd_matrices.hpp). Every stage is linear, so the backward pass is each
+// stage's transpose, in reverse:
 //   dM = A dy_tile A^T,   dV[xi] = dM[xi] U[xi]^T,   dd = B dV B^T (added over the overlapping patches),
 //   dU[xi] += V[xi]^T dM[xi] (summed over tiles and images),   dg = G^T dU G.
 // The same sums as the shifted products of conv2d_shifted.hpp with 2.25x (F(2x2)) or 4x (F(4x4)) fewer
@@ -24,6 +24,7 @@
 
 #include "typegrad/core/config.hpp"
 #include "typegrad/primitives/conv2d_shifted.hpp"
+#include "typegrad/primitives/winograd_matrices.hpp"
 
 // TYPEGRAD_WINOGRAD: the largest Winograd tile conv2d may use. 4 (the default): F(4x4) where it pays (below),
 // F(2x2) elsewhere; 2: F(2x2) only (about 5x less rounding than F(4x4), slower on large images); 0: none, every
@@ -38,114 +39,27 @@ static_assert(TYPEGRAD_WINOGRAD == 0 || TYPEGRAD_WINOGRAD == 2 || TYPEGRAD_WINOG
 
 namespace tg::detail {
 
-// Winograd's F(m x m, 3 x 3) by its matrices over a = m + 2 points: B^T (a x a), G (a x 3), A^T (m x a)
-template <std::size_t M>
-struct winograd_matrices;
-template <>
-struct winograd_matrices<2> {  // points 0, 1, -1, infinity
-  static constexpr std::size_t m = 2, a = 4;
-  static constexpr double BT[a][a] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
-  static constexpr double G[a][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-  static constexpr double AT[m][a] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
-};
-template <>
-struct winograd_matrices<4> {  // points 0, 1, -1, 2, -2, infinity
-  static constexpr std::size_t m = 4, a = 6;
-  static constexpr double BT[a][a] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
-                                      {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
-  static constexpr double G[a][3] = {{1.0 / 4, 0, 0},
-                                     {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                     {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                     {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                     {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                     {0, 0, 1}};
-  static constexpr double AT[m][a] = {
-      {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
-};
-
-// The nonzero entries of a row or column of one of those matrices, so that a transform's sums are unrolled at
-// compile time without the multiplications by 0 (which the compiler may not drop: 0 x NaN is NaN)
-template <std::size_t N>
-struct nonzero_terms {  // C arrays, not std::array: the tests run at -O0, where each operator[] is a call
-  std::size_t count = 0;
-  std::size_t at[N] = {};
-  double coef[N] = {};
-};
-template <std::size_t Lines, std::size_t N>
-struct nonzero_lines {
-  nonzero_terms<N> line[Lines] = {};
-};
-template <std::size_t Lines, std::size_t N, class Entry>
-constexpr nonzero_lines<Lines, N> nonzeros_of(Entry entry) {
-  nonzero_lines<Lines, N> out{};
-  for (std::size_t l = 0; l < Lines; ++l)
-    for (std::size_t i = 0; i < N; ++i)
-      if (entry(l, i) != 0) {
-        out.line[l].at[out.line[l].count] = i;
-        out.line[l].coef[out.line[l].count++] = entry(l, i);
-      }
-  return out;
-}
-template <std::size_t M>
-struct winograd_terms {
-  using W = winograd_matrices<M>;
-  static constexpr std::size_t m = M, a = W::a;
-  static constexpr auto bt_rows = nonzeros_of<a, a>([](std::size_t r, std::size_t i) { return W::BT[r][i]; });
-  static constexpr auto bt_cols = nonzeros_of<a, a>([](std::size_t j, std::size_t s) { return W::BT[s][j]; });
-  static constexpr auto at_rows = nonzeros_of<m, a>([](std::size_t i, std::size_t s) { return W::AT[i][s]; });
-  static constexpr auto at_cols = nonzeros_of<a, m>([](std::size_t r, std::size_t i) { return W::AT[i][r]; });
-};
-// sum over the nonzero terms k of Lines[L]: coef_k value(at_k), coefficients of type T (values: T or vectors of T)
-template <class T, const auto& Lines, std::size_t L, class F>
-TG_INLINE auto combine(F&& value) {
-  return [&]<std::size_t... k>(std::index_sequence<k...>) {
-    return (... + (T(Lines.line[L].coef[k]) * value(Lines.line[L].at[k])));
-  }
-  (std::make_index_sequence<Lines.line[L].count>{});
-}
-// f(integral_constant i) for i < N
-template <std::size_t N, class F>
-TG_INLINE void unrolled(F&& f) {
-  [&]<std::size_t... i>(std::index_sequence<i...>) { (f(std::integral_constant<std::size_t, i>{}), ...); }
-  (std::make_index_sequence<N>{});
+// The tile rows of a band (see winograd_conv's bands): the most whose padded input rows, V and M planes, output rows
+// and one pass's planes of U (a C O) take at most 52 KB, at least one; all of them (no bands) where U's planes alone
+// take over 32 KB, as each band reads them again. 52 KB: the best of the band sizes measured on Intel 0xA7 (48 KB
+// L1), one image, forward / backward us against no bands: F(4x4) on 28 x 28 x 16 2 tile rows (50 KB) 16.3-18.9 /
+// 33.1-33.9 against 19.5-23.7 / 38.5-38.9, 3 rows 16.6-16.7 / 34.8-35.5; F(2x2) on 14 x 14 x 32 2 rows (51 KB)
+// 12.2-14.2 / 29.5-30.1 against 13.3-17.3 / 31.8-32.2, 3 rows 12.9-15.9 / 30.9-31.2; F(2x2) on 7 x 7 x 64 (U's
+// planes 64 KB) 2 rows 14.0-16.0 / 35.8-36.2 against 13.1-14.2 / 32.1-32.4.
+template <class T, std::size_t C, std::size_t O, std::size_t m, std::size_t th, std::size_t tw>
+constexpr std::size_t winograd_band_rows() {
+  constexpr std::size_t a = m + 2, Wq = m * tw + 2, u_planes = a * C * O * sizeof(T);
+  if (u_planes > 32 * 1024) return th;
+  std::size_t rows = 1;
+  for (std::size_t b = 2; b <= th; ++b)
+    if (((m * b + 2) * Wq * C + a * b * tw * (C + O) + m * b * m * tw * O) * sizeof(T) + u_planes <= 52 * 1024)
+      rows = b;
+  return rows;
 }
 
-// Lanes values of T as one GCC vector (T itself for one lane). Its own template rather than a std::conditional_t
-// over a vector typedef: GCC drops a typedef's vector attribute when it is a template argument.
-template <class T, std::size_t Lanes>
-struct lane_vector {
-  typedef T type __attribute__((vector_size(Lanes * sizeof(T))));
-  typedef T unaligned __attribute__((vector_size(Lanes * sizeof(T)), aligned(sizeof(T)), may_alias));
-};
-template <class T>
-struct lane_vector<T, 1> {
-  using type = T;
-  using unaligned = T;
-};
-// A pixel's N channels (contiguous) in chunks of `lanes`: 64-byte vectors where the target has AVX-512 and N is whole
-// vectors, else one value at a time (the compiler vectorises the loop as it chooses). Why explicit: GCC prefers
-// 256-bit vectors with -march=native on AVX-512 machines, so the transforms ran on half-width registers. Intel 0xA7,
-// one image (us): F(4x4) on 16 channels forward 24.0 -> 23.0, backward 42.3 -> 38.6; F(2x2) on 64 channels backward
-// 28.5 -> 26.7; the whole ResNet-20 step 85.1-85.9 -> 82.1-82.5 ms (four alternated pairs).
-template <class T, std::size_t N>
-struct channel_vectors {
-#if defined(__AVX512F__) && defined(__GNUC__) && !defined(__CUDACC__)
-  static constexpr std::size_t bytes = 64;
-#else
-  static constexpr std::size_t bytes = sizeof(T);
-#endif
-  static constexpr std::size_t lanes = N * sizeof(T) % bytes == 0 ? bytes / sizeof(T) : 1;
-  using type = typename lane_vector<T, lanes>::type;
-  static TG_INLINE type load(const T* p) {
-    return *reinterpret_cast<const typename lane_vector<T, lanes>::unaligned*>(p);
-  }
-  static TG_INLINE void store(T* p, const type& v) {
-    *reinterpret_cast<typename lane_vector<T, lanes>::unaligned*>(p) = v;
-  }
-};
-
-template <class T, class G, std::size_t M = 2>
-struct winograd_conv : shifted_batches<winograd_conv<T, G, M>, T, G> {
+template <class T, class G, std::size_t M = 2,
+          std::size_t BandRows = winograd_band_rows<T, G::C, G::O, M, (G::Ho + M - 1) / M, (G::Wo + M - 1) / M>()>
+struct winograd_conv : shifted_batches<winograd_conv<T, G, M, BandRows>, T, G> {
   static_assert(G::P == 1 && G::taps == 9 && G::Ho == G::H && G::Wo == G::W, "winograd_conv: 3x3, stride 1, pad 1");
   using G::C, G::H, G::W, G::O, G::Ho, G::Wo;
   using Mat = winograd_matrices<M>;
@@ -160,16 +74,23 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M>, T, G> {
   static constexpr std::size_t Hq = m * th + 2, Wq = m * tw + 2, grid = Hq * Wq, yw = m * tw, out_grid = m * th * yw;
   static constexpr std::size_t compact = std::max(H * W * C, Ho* Wo* O);  // one image transposed, unpadded
   static constexpr std::size_t weight_elements = points * C * O;          // U (forward) or U^T (backward)
+  // Bands: an image's tiles are taken band_rows tile rows at a time, through every stage, so that a band's rows of
+  // xp and yt and its V and M planes stay in L1 while the a passes below revisit them (the whole image's do not:
+  // 28 x 28 x 16 is ~190 KB). Intel 0xA7, one image, F(4x4) on 16 channels: the input transforms cost 31 ns a tile
+  // while their data fit in L1 (images up to 20 x 20), 127 ns on 28 x 28.
+  static constexpr std::size_t band_rows = BandRows, band_tiles = band_rows * tw, last_rows = th % band_rows;
+  static_assert(band_rows >= 1 && band_rows <= th);
   // The entries xi = a r + s are computed a at a time, by the row r of B^T (forward: y is a sum over r of A^T's
-  // column r times (M A)'s row r; backward: dx the same over B's), so an image needs a planes of each, not a^2.
-  // forward group: xp [grid][C], V_r [a][tiles][C], M_r [a][tiles][O], yt [out_grid][O], compact
-  static constexpr std::size_t fv_at = grid * C, fm_at = fv_at + a * tiles * C, yt_at = fm_at + a * tiles * O;
+  // column r times (M A)'s row r; backward: dx the same over B's), so a band needs a planes of each, not a^2.
+  // forward group: xp [grid][C], V_r [a][band_tiles][C], M_r [a][band_tiles][O], yt [out_grid][O], compact
+  static constexpr std::size_t fv_at = grid * C, fm_at = fv_at + a * band_tiles * C, yt_at = fm_at + a * band_tiles * O;
   static constexpr std::size_t forward_elements = yt_at + out_grid * O + compact;
   static constexpr std::size_t cleared_forward = grid * C;  // the image's padding
-  // backward group: dU [points][C][O], xp, dyq [out_grid][O] (dy, 0 past Ho, Wo), V_r (then dV_r) [a][tiles][C],
-  // dM_r [a][tiles][O], dxp [grid][C], compact, then the group's dW [9][O][C] (shifted_batches sums the groups')
+  // backward group: dU [points][C][O], xp, dyq [out_grid][O] (dy, 0 past Ho, Wo), V_r (then dV_r)
+  // [a][band_tiles][C], dM_r [a][band_tiles][O], dxp [grid][C], compact, then the group's dW [9][O][C]
+  // (shifted_batches sums the groups')
   static constexpr std::size_t xp_at = points * C * O, dyq_at = xp_at + grid * C, v_at = dyq_at + out_grid * O;
-  static constexpr std::size_t dm_at = v_at + a * tiles * C, dxp_at = dm_at + a * tiles * O;
+  static constexpr std::size_t dm_at = v_at + a * band_tiles * C, dxp_at = dm_at + a * band_tiles * O;
   static constexpr std::size_t tmp_at = dxp_at + grid * C, dwg_at = tmp_at + compact;
   static constexpr std::size_t group_elements = dwg_at + 9 * O * C;
   static constexpr std::size_t cleared_backward = dyq_at + out_grid * O;  // dU, the image's and dy's padding
@@ -197,12 +118,13 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M>, T, G> {
       }
   }
 
-  // V_r [a][tiles][C] = row r of B^T d B for every tile's a x a patch d of xp
-  template <std::size_t R>
-  static void input_transform(const T* __restrict xp, T* __restrict v) {
-    for (std::size_t ta = 0; ta < th; ++ta)
+  // V_r [a][Rows tw][C] = row r of B^T d B for the a x a patch d of xp under each tile of the Rows tile rows from t0
+  template <std::size_t R, std::size_t Rows = th>
+  static void input_transform(const T* __restrict xp, T* __restrict v, std::size_t t0 = 0) {
+    constexpr std::size_t plane = Rows * tw * C;
+    for (std::size_t ta = 0; ta < Rows; ++ta)
       for (std::size_t tb = 0; tb < tw; ++tb) {
-        const T* p = xp + (m * ta * Wq + m * tb) * C;
+        const T* p = xp + (m * (t0 + ta) * Wq + m * tb) * C;
         T* out = v + (ta * tw + tb) * C;
         for (std::size_t c = 0; c < C; c += Cv::lanes) {
           typename Cv::type t[a];  // B^T's row R down the patch's columns j, then B^T along them
@@ -210,7 +132,7 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M>, T, G> {
             t[j] = combine<T, Terms::bt_rows, R>([&](std::size_t i) { return Cv::load(p + (i * Wq + j) * C + c); });
           });
           unrolled<a>([&](auto s) {
-            Cv::store(out + s * tiles * C + c, combine<T, Terms::bt_rows, s>([&](std::size_t j) { return t[j]; }));
+            Cv::store(out + s * plane + c, combine<T, Terms::bt_rows, s>([&](std::size_t j) { return t[j]; }));
           });
         }
       }
@@ -219,25 +141,39 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M>, T, G> {
   // one image: y [O][Ho][Wo] from x [C][H][W]; wt = U; scratch: a cleared forward group
   static void forward(const T* x, const T* wt, T* scratch, T* y) {
     T* xp = scratch;
-    T* v = scratch + fv_at;
-    T* mr = scratch + fm_at;
     T* yt = scratch + yt_at;
     T* tmp = yt + out_grid * O;
     load_image(x, xp, tmp);
+    for (std::size_t t0 = 0; t0 + band_rows <= th; t0 += band_rows) forward_band<band_rows>(xp, wt, scratch, t0);
+    if constexpr (last_rows != 0) forward_band<last_rows>(xp, wt, scratch, th - last_rows);
+    const T* from = yt;  // y [O][Ho Wo] = yt's rows < Ho, columns < Wo, transposed
+    if constexpr (Ho != m * th || Wo != yw) {
+      for (std::size_t i = 0; i < Ho; ++i) std::copy(yt + i * yw * O, yt + (i * yw + Wo) * O, tmp + i * Wo * O);
+      from = tmp;
+    }
+    blas::detail::transpose<int(Ho * Wo), int(O)>(from, int(O), y, int(Ho * Wo));
+  }
+  // yt's rows of the Rows tile rows from t0
+  template <std::size_t Rows>
+  static void forward_band(const T* xp, const T* wt, T* scratch, std::size_t t0) {
+    constexpr std::size_t n = Rows * tw;  // the band's tiles
+    T* v = scratch + fv_at;
+    T* mr = scratch + fm_at;
+    T* yt = scratch + yt_at;
     const auto pass = [&](auto R) {
-      input_transform<R>(xp, v);
-      for (std::size_t s = 0; s < a; ++s)  // M[a R + s] [tiles][O] = V[a R + s] [tiles][C] U[a R + s] [C][O]
-        blas::gemm_kernel<T, false, false, int(tiles), int(O), int(C), int(C), int(O), int(O), 0>::run_serial(
-            v + s * tiles * C, wt + (a * R + s) * C * O, mr + s * tiles * O, nullptr);
+      input_transform<R, Rows>(xp, v, t0);
+      for (std::size_t s = 0; s < a; ++s)  // M[a R + s] [n][O] = V[a R + s] [n][C] U[a R + s] [C][O]
+        blas::gemm_kernel<T, false, false, int(n), int(O), int(C), int(C), int(O), int(O), 0>::run_serial(
+            v + s * n * C, wt + (a * R + s) * C * O, mr + s * n * O, nullptr);
       // y_tile += A^T[:, R] (M A)[R, :]: (M A)[R, j] = sum over s of M[s] A^T[j][s]
-      for (std::size_t ta = 0; ta < th; ++ta)
+      for (std::size_t ta = 0; ta < Rows; ++ta)
         for (std::size_t tb = 0; tb < tw; ++tb) {
           const T* __restrict mt = mr + (ta * tw + tb) * O;
-          T* __restrict out = yt + (m * ta * yw + m * tb) * O;
+          T* __restrict out = yt + (m * (t0 + ta) * yw + m * tb) * O;
           for (std::size_t o = 0; o < O; o += Ov::lanes) {
             typename Ov::type q[m];
             unrolled<m>([&](auto j) {
-              q[j] = combine<T, Terms::at_rows, j>([&](std::size_t s) { return Ov::load(mt + s * tiles * O + o); });
+              q[j] = combine<T, Terms::at_rows, j>([&](std::size_t s) { return Ov::load(mt + s * n * O + o); });
             });
             constexpr auto& rows = Terms::at_cols.line[R];
             unrolled<rows.count>([&](auto k) {
@@ -258,12 +194,6 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M>, T, G> {
     unrolled<a>([&](auto R) {
       if constexpr (R != first_r) pass(R);
     });
-    const T* from = yt;  // y [O][Ho Wo] = yt's rows < Ho, columns < Wo, transposed
-    if constexpr (Ho != m * th || Wo != yw) {
-      for (std::size_t i = 0; i < Ho; ++i) std::copy(yt + i * yw * O, yt + (i * yw + Wo) * O, tmp + i * Wo * O);
-      from = tmp;
-    }
-    blas::detail::transpose<int(Ho * Wo), int(O)>(from, int(O), y, int(Ho * Wo));
   }
 
   // one image's dU (+=, the group's, summed into dW by finish_group) and dx (+=, or = with AssignDx; when dx is
@@ -280,11 +210,8 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M>, T, G> {
   }
   // backward's stages up to dxp (with_dx) and dU (grad_w): one instantiation for both AssignDx
   static void transposed_stages(const T* x, const T* dy, const T* wt, T* scratch, bool with_dx, bool grad_w) {
-    T* du = scratch;
     T* xp = scratch + xp_at;
     T* dyq = scratch + dyq_at;
-    T* v = scratch + v_at;  // V_r, then dV_r
-    T* dm = scratch + dm_at;
     T* dxp = scratch + dxp_at;
     T* tmp = scratch + tmp_at;
     if constexpr (Ho != m * th || Wo != yw) {  // dyq's rows < Ho, columns < Wo = dy transposed; the rest stays 0
@@ -295,12 +222,26 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M>, T, G> {
     }
     if (grad_w) load_image(x, xp, tmp);  // V is recomputed from x (keeping the batch's V would be a^2/m^2 x)
     if (with_dx) std::fill(dxp, dxp + grid * C, T(0));
+    for (std::size_t t0 = 0; t0 + band_rows <= th; t0 += band_rows)
+      transposed_band<band_rows>(wt, scratch, t0, with_dx, grad_w);
+    if constexpr (last_rows != 0) transposed_band<last_rows>(wt, scratch, th - last_rows, with_dx, grad_w);
+  }
+  // dU's sums over the Rows tile rows from t0 and their patches' part of dxp
+  template <std::size_t Rows>
+  static void transposed_band(const T* wt, T* scratch, std::size_t t0, bool with_dx, bool grad_w) {
+    constexpr std::size_t n = Rows * tw;  // the band's tiles
+    T* du = scratch;
+    const T* xp = scratch + xp_at;
+    const T* dyq = scratch + dyq_at;
+    T* v = scratch + v_at;  // V_r, then dV_r
+    T* dm = scratch + dm_at;
+    T* dxp = scratch + dxp_at;
     unrolled<a>([&](auto R) {
       // dM_R = row R of A dy_tile A^T: e_j = sum over i of A^T[i][R] dy[i][j], then dM_R[s] = sum over j of
       // A^T[j][s] e_j
-      for (std::size_t ta = 0; ta < th; ++ta)
+      for (std::size_t ta = 0; ta < Rows; ++ta)
         for (std::size_t tb = 0; tb < tw; ++tb) {
-          const T* __restrict g = dyq + (m * ta * yw + m * tb) * O;
+          const T* __restrict g = dyq + (m * (t0 + ta) * yw + m * tb) * O;
           T* __restrict out = dm + (ta * tw + tb) * O;
           for (std::size_t o = 0; o < O; o += Ov::lanes) {
             typename Ov::type e[m];
@@ -308,30 +249,30 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M>, T, G> {
               e[j] = combine<T, Terms::at_cols, R>([&](std::size_t i) { return Ov::load(g + (i * yw + j) * O + o); });
             });
             unrolled<a>([&](auto s) {
-              Ov::store(out + s * tiles * O + o, combine<T, Terms::at_cols, s>([&](std::size_t j) { return e[j]; }));
+              Ov::store(out + s * n * O + o, combine<T, Terms::at_cols, s>([&](std::size_t j) { return e[j]; }));
             });
           }
         }
       if (grad_w) {
-        input_transform<R>(xp, v);
-        for (std::size_t s = 0; s < a; ++s)  // dU[a R + s] [C][O] += V [tiles][C]^T dM [tiles][O]
-          blas::gemm_kernel<T, true, false, int(C), int(O), int(tiles), int(C), int(O), int(O), 1>::run_serial(
-              v + s * tiles * C, dm + s * tiles * O, du + (a * R + s) * C * O, nullptr);
+        input_transform<R, Rows>(xp, v, t0);
+        for (std::size_t s = 0; s < a; ++s)  // dU[a R + s] [C][O] += V [n][C]^T dM [n][O]
+          blas::gemm_kernel<T, true, false, int(C), int(O), int(n), int(C), int(O), int(O), 1>::run_serial(
+              v + s * n * C, dm + s * n * O, du + (a * R + s) * C * O, nullptr);
       }
       if (!with_dx) return;
-      for (std::size_t s = 0; s < a; ++s)  // dV[a R + s] [tiles][C] = dM [tiles][O] U^T [O][C]
-        blas::gemm_kernel<T, false, false, int(tiles), int(C), int(O), int(O), int(C), int(C), 0>::run_serial(
-            dm + s * tiles * O, wt + (a * R + s) * O * C, v + s * tiles * C, nullptr);
+      for (std::size_t s = 0; s < a; ++s)  // dV[a R + s] [n][C] = dM [n][O] U^T [O][C]
+        blas::gemm_kernel<T, false, false, int(n), int(C), int(O), int(O), int(C), int(C), 0>::run_serial(
+            dm + s * n * O, wt + (a * R + s) * O * C, v + s * n * C, nullptr);
       // dxp += B[:, R] (dV B^T)[R, :] over the overlapping patches: (dV B^T)[R, j] = sum over s of dV[s] B^T[s][j],
       // and B's column R is B^T's row R down the patch's rows
-      for (std::size_t ta = 0; ta < th; ++ta)
+      for (std::size_t ta = 0; ta < Rows; ++ta)
         for (std::size_t tb = 0; tb < tw; ++tb) {
           const T* __restrict vt = v + (ta * tw + tb) * C;
-          T* __restrict out = dxp + (m * ta * Wq + m * tb) * C;
+          T* __restrict out = dxp + (m * (t0 + ta) * Wq + m * tb) * C;
           for (std::size_t c = 0; c < C; c += Cv::lanes) {
             typename Cv::type e[a];
             unrolled<a>([&](auto j) {
-              e[j] = combine<T, Terms::bt_cols, j>([&](std::size_t s) { return Cv::load(vt + s * tiles * C + c); });
+              e[j] = combine<T, Terms::bt_cols, j>([&](std::size_t s) { return Cv::load(vt + s * n * C + c); });
             });
             constexpr auto& rows = Terms::bt_rows.line[R];
             unrolled<rows.count>([&](auto k) {
