@@ -52,6 +52,9 @@ TEST_CASE("Winograd F(4x4) and F(2x2) against the definition, float and double",
     check_float_conv_weight_grad<1, 2, 64, 7, 7, 64, 3>(1e-3);
     check_float_conv_input_grad<1, 2, 64, 7, 7, 64, 3>(1e-3);
   }
+  SECTION("dW of 9 images in 8 groups: the groups' dU summed, then transformed once") {
+    check_float_conv_weight_grad<1, 9, 64, 7, 7, 64, 3>(1e-3);
+  }
   SECTION("input and output channels in vectors of different counts (16 -> 48, 48 -> 16)") {
     check_conv_values<1, 1, 2, 16, 8, 8, 48, 3, 3, float>();
     check_float_conv_weight_grad<1, 2, 16, 8, 8, 48, 3>(1e-3);

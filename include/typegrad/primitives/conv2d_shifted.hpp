@@ -118,25 +118,28 @@ struct shifted_batches : G {
     });
   }
   // dw [O][C][KH KW] += (when given) the batch's dW, summed per group (its images in order), then over the groups
-  // in order: the same sums whatever the thread count; dx += (= with AssignDx; when given) the batch's dx
+  // in order: the same sums whatever the thread count; dx += (= with AssignDx; when given) the batch's dx. A layout
+  // whose groups sum dW in another form (Winograd's dU) adds it to dw itself (Impl::add_weight_grad).
   template <std::size_t N, std::size_t Groups, bool AssignDx = false>
   static void backward_batch(const T* x, const T* dy, const T* w, T* scratch, T* dx, T* dw) {
     constexpr std::size_t group = Impl::group_elements, taps = G::taps, dwt_at = group - taps * C * O;
+    constexpr bool own_sums = requires { Impl::add_weight_grad(scratch, group, Groups, dw); };
     T* wt = scratch + Groups * group;
     if (dx) Impl::template weights_by_tap<true>(w, wt);
     parallel_for(Groups, 1, [&](std::size_t k0, std::size_t k1) {
       for (std::size_t k = k0; k < k1; ++k) {
         T* s = scratch + k * group;
         std::fill(s, s + Impl::cleared_backward, T(0));
-        if (dw) std::fill(s + dwt_at, s + group, T(0));
+        if (dw && !own_sums) std::fill(s + dwt_at, s + group, T(0));
         for (std::size_t n = N * k / Groups; n < N * (k + 1) / Groups; ++n)
           Impl::template backward<AssignDx>(x + n * C * H * W, dy + n * O * Ho * Wo, wt, s,
                                             dx ? dx + n * C * H * W : nullptr, dw != nullptr);
-        if constexpr (requires { Impl::finish_group(s); })  // a layout that sums dW in another form (Winograd's)
-          if (dw) Impl::finish_group(s);
       }
     });
-    if (dw)
+    if (!dw) return;
+    if constexpr (own_sums) {
+      Impl::add_weight_grad(scratch, group, Groups, dw);
+    } else {
       for (std::size_t o = 0; o < O; ++o)
         for (std::size_t c = 0; c < C; ++c)
           for (std::size_t k = 0; k < taps; ++k) {
@@ -144,6 +147,7 @@ struct shifted_batches : G {
             for (std::size_t g = 0; g < Groups; ++g) sum += scratch[g * group + dwt_at + Impl::dw_at(k, o, c)];
             dw[(o * C + c) * taps + k] += sum;
           }
+    }
   }
 };
 

@@ -73,7 +73,7 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M, BandRows>, T, G> {
   // a tile is an offset (no shuffles); V [tiles][C] and M [tiles][O] are the products' row-major operands.
   static constexpr std::size_t Hq = m * th + 2, Wq = m * tw + 2, grid = Hq * Wq, yw = m * tw, out_grid = m * th * yw;
   static constexpr std::size_t compact = std::max(H * W * C, Ho* Wo* O);  // one image transposed, unpadded
-  static constexpr std::size_t weight_elements = points * C * O;          // U (forward) or U^T (backward)
+  static constexpr std::size_t weight_elements = (points + 9) * C * O;    // U (or U^T), then w by tap
   // Bands: an image's tiles are taken band_rows tile rows at a time, through every stage, so that a band's rows of
   // xp and yt and its V and M planes stay in L1 while the a passes below revisit them (the whole image's do not:
   // 28 x 28 x 16 is ~190 KB). Intel 0xA7, one image, F(4x4) on 16 channels: the input transforms cost 31 ns a tile
@@ -86,35 +86,76 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M, BandRows>, T, G> {
   static constexpr std::size_t fv_at = grid * C, fm_at = fv_at + a * band_tiles * C, yt_at = fm_at + a * band_tiles * O;
   static constexpr std::size_t forward_elements = yt_at + out_grid * O + compact;
   static constexpr std::size_t cleared_forward = grid * C;  // the image's padding
-  // backward group: dU [points][C][O], xp, dyq [out_grid][O] (dy, 0 past Ho, Wo), V_r (then dV_r)
-  // [a][band_tiles][C], dM_r [a][band_tiles][O], dxp [grid][C], compact, then the group's dW [9][O][C]
-  // (shifted_batches sums the groups')
+  // backward group: the group's dU [points][C][O] (add_weight_grad sums the groups'), xp, dyq [out_grid][O] (dy, 0
+  // past Ho, Wo), V_r (then dV_r) [a][band_tiles][C], dM_r [a][band_tiles][O], dxp [grid][C], compact
   static constexpr std::size_t xp_at = points * C * O, dyq_at = xp_at + grid * C, v_at = dyq_at + out_grid * O;
   static constexpr std::size_t dm_at = v_at + a * band_tiles * C, dxp_at = dm_at + a * band_tiles * O;
-  static constexpr std::size_t tmp_at = dxp_at + grid * C, dwg_at = tmp_at + compact;
-  static constexpr std::size_t group_elements = dwg_at + 9 * O * C;
+  static constexpr std::size_t tmp_at = dxp_at + grid * C, group_elements = tmp_at + compact;
   static constexpr std::size_t cleared_backward = dyq_at + out_grid * O;  // dU, the image's and dy's padding
-  static constexpr std::size_t dw_at(std::size_t k, std::size_t o, std::size_t c) { return (k * O + o) * C + c; }
   // the first output pass assigns yt: A^T's column first_r reaches every output row of a tile
   static constexpr std::size_t first_r = 1;
   static_assert(Terms::at_cols.line[first_r].count == m);
 
-  // wt = U[xi][c][o] (forward) or U^T[xi][o][c] (backward), U = G g G^T for g = w[o][c] (3 x 3)
+  // wt = U[xi][c][o] (forward) or U^T[xi][o][c] (backward), U = G g G^T for g = w[o][c] (3 x 3), through w by tap
+  // after U: [9][O C] (backward: w's [O C][9] transposed) or [C][9][O] (forward: w's [O][C 9] transposed), so that
+  // the transform runs along contiguous lines of kernels
   template <bool Backward>
   static void weights_by_tap(const T* w, T* wt) {
-    for (std::size_t o = 0; o < O; ++o)
-      for (std::size_t c = 0; c < C; ++c) {
-        const T* g = w + (o * C + c) * 9;
-        T gg[a][3] = {};  // G g
-        for (std::size_t r = 0; r < a; ++r)
-          for (std::size_t k = 0; k < 3; ++k)
-            for (std::size_t j = 0; j < 3; ++j) gg[r][j] += T(Mat::G[r][k]) * g[k * 3 + j];
-        for (std::size_t r = 0; r < a; ++r)
-          for (std::size_t s = 0; s < a; ++s) {
-            T u = 0;
-            for (std::size_t j = 0; j < 3; ++j) u += gg[r][j] * T(Mat::G[s][j]);
-            wt[Backward ? ((r * a + s) * O + o) * C + c : ((r * a + s) * C + c) * O + o] = u;
-          }
+    T* by_tap = wt + points * C * O;
+    if constexpr (Backward) {
+      blas::detail::transpose<int(O * C), 9>(w, 9, by_tap, int(O * C));
+      kernel_transform<O * C>(by_tap, O * C, wt, O * C);
+    } else {
+      blas::detail::transpose<int(O), int(C * 9)>(w, int(C * 9), by_tap, int(O));
+      for (std::size_t c = 0; c < C; ++c) kernel_transform<O>(by_tap + c * 9 * O, O, wt + c * O, C * O);
+    }
+  }
+  // U = G g G^T for a line of N kernels: tap k of kernel i at g[k g_stride + i], U's entry xi at u[xi u_stride + i]
+  template <std::size_t N>
+  static void kernel_transform(const T* g, std::size_t g_stride, T* u, std::size_t u_stride) {
+    using V = channel_vectors<T, N>;
+    for (std::size_t i = 0; i < N; i += V::lanes) {
+      typename V::type gg[a][3];  // G g
+      unrolled<a>([&](auto r) {
+        unrolled<3>([&](auto j) {
+          gg[r][j] =
+              combine<T, Terms::g_rows, r>([&](std::size_t k) { return V::load(g + (3 * k + j) * g_stride + i); });
+        });
+      });
+      unrolled<a>([&](auto r) {
+        unrolled<a>([&](auto s) {
+          V::store(u + (r * a + s) * u_stride + i,
+                   combine<T, Terms::g_rows, s>([&](std::size_t j) { return gg[r][j]; }));
+        });
+      });
+    }
+  }
+  // dw [O][C][9] += G^T dU G for the groups' dU [points][C][O] summed in order (into group 0's): dW is linear in dU,
+  // so one transform serves the batch (one per group cost 54 us on 64 x 64 channels, Intel 0xA7)
+  static void add_weight_grad(T* scratch, std::size_t group, std::size_t groups, T* dw) {
+    T* du = scratch;
+    for (std::size_t k = 1; k < groups; ++k) {
+      const T* __restrict other = scratch + k * group;
+      for (std::size_t e = 0; e < points * C * O; ++e) du[e] += other[e];
+    }
+    using V = channel_vectors<T, O>;
+    for (std::size_t c = 0; c < C; ++c)
+      for (std::size_t o = 0; o < O; o += V::lanes) {
+        const T* d = du + c * O + o;  // dU[xi] at d + xi C O
+        typename V::type q[a][3];     // dU G
+        unrolled<a>([&](auto r) {
+          unrolled<3>([&](auto j) {
+            q[r][j] = combine<T, Terms::g_cols, j>([&](std::size_t s) { return V::load(d + (r * a + s) * C * O); });
+          });
+        });
+        T taps[9][V::lanes];  // G^T (dU G), then added to dw's [o][c][9] one weight at a time
+        unrolled<3>([&](auto i) {
+          unrolled<3>([&](auto j) {
+            V::store(taps[3 * i + j], combine<T, Terms::g_cols, i>([&](std::size_t r) { return q[r][j]; }));
+          });
+        });
+        for (std::size_t l = 0; l < V::lanes; ++l)
+          for (std::size_t k = 0; k < 9; ++k) dw[((o + l) * C + c) * 9 + k] += taps[k][l];
       }
   }
 
@@ -196,7 +237,7 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M, BandRows>, T, G> {
     });
   }
 
-  // one image's dU (+=, the group's, summed into dW by finish_group) and dx (+=, or = with AssignDx; when dx is
+  // one image's dU (+=, the group's, summed into dW by add_weight_grad) and dx (+=, or = with AssignDx; when dx is
   // given) from x [C][H][W] and dy [O][Ho][Wo]; wt = U^T; scratch: a backward group, cleared
   template <bool AssignDx>
   static void backward(const T* x, const T* dy, const T* wt, T* scratch, T* dx, bool grad_w) {
@@ -283,25 +324,6 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M, BandRows>, T, G> {
           }
         }
     });
-  }
-
-  // after a group's images: its dW [9][O][C] = G^T dU G
-  static void finish_group(T* scratch) {
-    const T* du = scratch;
-    T* dw = scratch + dwg_at;
-    for (std::size_t c = 0; c < C; ++c)
-      for (std::size_t o = 0; o < O; ++o) {
-        T q[a][3] = {};  // dU G
-        for (std::size_t r = 0; r < a; ++r)
-          for (std::size_t s = 0; s < a; ++s)
-            for (std::size_t j = 0; j < 3; ++j) q[r][j] += du[((r * a + s) * C + c) * O + o] * T(Mat::G[s][j]);
-        for (std::size_t i = 0; i < 3; ++i)
-          for (std::size_t j = 0; j < 3; ++j) {
-            T sum = 0;
-            for (std::size_t r = 0; r < a; ++r) sum += T(Mat::G[r][i]) * q[r][j];
-            dw[dw_at(i * 3 + j, o, c)] = sum;
-          }
-      }
   }
 
  private:

@@ -65,6 +65,8 @@ struct winograd_terms {
   static constexpr auto bt_cols = nonzeros_of<a, a>([](std::size_t j, std::size_t s) { return W::BT[s][j]; });
   static constexpr auto at_rows = nonzeros_of<m, a>([](std::size_t i, std::size_t s) { return W::AT[i][s]; });
   static constexpr auto at_cols = nonzeros_of<a, m>([](std::size_t r, std::size_t i) { return W::AT[i][r]; });
+  static constexpr auto g_rows = nonzeros_of<a, 3>([](std::size_t r, std::size_t k) { return W::G[r][k]; });
+  static constexpr auto g_cols = nonzeros_of<3, a>([](std::size_t k, std::size_t r) { return W::G[r][k]; });
 };
 // sum over the nonzero terms k of Lines[L]: coef_k value(at_k), coefficients of type T (values: T or vectors of T)
 template <class T, const auto& Lines, std::size_t L, class F>
