@@ -81,6 +81,14 @@ TEST_CASE("TYPEGRAD_WINOGRAD=0: values and gradients against the definition", "[
   check_conv_values<1, 1, 2, 16, 28, 28, 16, 3, 3, float>();
   check_float_conv_weight_grad<1, 2, 8, 16, 16, 32, 3>();
   check_float_conv_input_grad<1, 2, 8, 16, 16, 32, 3>();
+  // 9 images in the 8 groups of conv2d.hpp: one group has two, the second adding to the dW its first assigned
+  // (channels-last products for 32 outputs, channels-first for 16)
+  static_assert(std::is_same_v<tg::detail::many_tap_conv<float, 8, 8, 8, 1, 32, 3, 3>,
+                               tg::detail::shifted_conv_cl<float, tg::detail::shifted_grid<8, 8, 8, 1, 32, 3, 3>>>);
+  static_assert(std::is_same_v<tg::detail::many_tap_conv<float, 8, 8, 8, 1, 16, 3, 3>,
+                               tg::detail::shifted_conv_cf<float, tg::detail::shifted_grid<8, 8, 8, 1, 16, 3, 3>>>);
+  check_float_conv_weight_grad<1, 9, 8, 8, 8, 32, 3>();
+  check_float_conv_weight_grad<1, 9, 8, 8, 8, 16, 3>();
   check_primitive([](auto x, auto w, auto b) { return tg::conv2d<1, 1>(tg::tanh(x), w, b); },
                   random<double, 2, 2, 16, 20>(-1, 1), random<double, 3, 2, 3, 3>(-1, 1), random<double, 3>());
 }

@@ -99,6 +99,16 @@ void tap_sum(const T* a, const T* b, T* c) {
         b_at(k), a_at(k), c, nullptr);
 }
 
+// Kernel0 (C = A B) where `assign`, else Kernel1 (C += A B): a group's partial dW is assigned by its first image, so
+// that the group's scratch needs no clearing of it
+template <class Kernel0, class Kernel1, class T>
+TG_INLINE void assign_or_add(bool assign, const T* a, const T* b, T* c) {
+  if (assign)
+    Kernel0::run_serial(a, b, c, nullptr);
+  else
+    Kernel1::run_serial(a, b, c, nullptr);
+}
+
 // The batch's N images in `groups` fixed groups (a thread takes whole groups; image n of group k for n in
 // [N k / groups, N (k + 1) / groups)), for a layout Impl (its forward, backward, scratch sizes and dW layout).
 template <class Impl, class T, class G>
@@ -130,10 +140,9 @@ struct shifted_batches : G {
       for (std::size_t k = k0; k < k1; ++k) {
         T* s = scratch + k * group;
         std::fill(s, s + Impl::cleared_backward, T(0));
-        if (dw && !own_sums) std::fill(s + dwt_at, s + group, T(0));
-        for (std::size_t n = N * k / Groups; n < N * (k + 1) / Groups; ++n)
+        for (std::size_t n = N * k / Groups; n < N * (k + 1) / Groups; ++n)  // the first assigns the group's dW
           Impl::template backward<AssignDx>(x + n * C * H * W, dy + n * O * Ho * Wo, wt, s,
-                                            dx ? dx + n * C * H * W : nullptr, dw != nullptr);
+                                            dx ? dx + n * C * H * W : nullptr, dw != nullptr, n == N * k / Groups);
       }
     });
     if (!dw) return;
@@ -191,10 +200,10 @@ struct shifted_conv_cl : shifted_batches<shifted_conv_cl<T, G>, T, G> {
     blas::detail::transpose<int(Ho * Wo), int(O)>(tmp, int(O), y, int(Ho * Wo));
   }
 
-  // one image's dW^T (+=, the group's [taps][C][O] after the scratch's other parts) and dx (+=, or = with
-  // AssignDx; when dx is given) from x [C][H][W] and dy [O][Ho][Wo]; wt from weights_by_tap<true>
+  // one image's dW^T (= for the group's first image, else +=; the group's [taps][C][O] after the scratch's other parts)
+  // and dx (+=, or = with AssignDx; when dx is given) from x [C][H][W] and dy [O][Ho][Wo]; wt from weights_by_tap<true>
   template <bool AssignDx>
-  static void backward(const T* x, const T* dy, const T* wt, T* scratch, T* dx, bool grad_w) {
+  static void backward(const T* x, const T* dy, const T* wt, T* scratch, T* dx, bool grad_w, bool first) {
     T* xp = scratch;
     T* dyz = xp + grid * C;
     T* dxt = dyz + dy_rows * O;
@@ -205,9 +214,10 @@ struct shifted_conv_cl : shifted_batches<shifted_conv_cl<T, G>, T, G> {
       std::copy(tmp + i * Wo * O, tmp + (i + 1) * Wo * O, dyz + (last_tap + i * Wp) * O);
     if (grad_w) {
       load_image(x, xp, tmp);
-      for (std::size_t k = 0; k < taps; ++k)  // dW_k^T [C][O] += xp[q + t_k][C]^T dyz[q][O] over q < Lq
-        blas::gemm_kernel<T, true, false, int(C), int(O), int(Lq), int(C), int(O), int(O), 1>::run_serial(
-            xp + tap(k) * C, dyz + last_tap * O, dwt + k * C * O, nullptr);
+      for (std::size_t k = 0; k < taps; ++k)  // dW_k^T [C][O] (+)= xp[q + t_k][C]^T dyz[q][O] over q < Lq
+        assign_or_add<blas::gemm_kernel<T, true, false, int(C), int(O), int(Lq), int(C), int(O), int(O), 0>,
+                      blas::gemm_kernel<T, true, false, int(C), int(O), int(Lq), int(C), int(O), int(O), 1>>(
+            first, xp + tap(k) * C, dyz + last_tap * O, dwt + k * C * O);
     }
     if (dx) {
       // column-major dx^T (C x Lx) = sum_k wt_k (C x O) dyz_k (O x Lx)
@@ -251,7 +261,7 @@ struct shifted_conv_cf : shifted_batches<shifted_conv_cf<T, G>, T, G> {
   }
 
   template <bool AssignDx>
-  static void backward(const T* x, const T* dy, const T* wt, T* scratch, T* dx, bool grad_w) {
+  static void backward(const T* x, const T* dy, const T* wt, T* scratch, T* dx, bool grad_w, bool first) {
     T* dyz = scratch;
     T* dxt = dyz + dy_rows * O;
     T* xl = dxt + Lx * C;
@@ -262,9 +272,10 @@ struct shifted_conv_cf : shifted_batches<shifted_conv_cf<T, G>, T, G> {
         std::copy(dy + (o * Ho + i) * Wo, dy + (o * Ho + i + 1) * Wo, dyz + o * dy_rows + last_tap + i * Wp);
     if (grad_w) {
       Cl::load_image(x, xl, tmp);
-      for (std::size_t k = 0; k < taps; ++k)  // dW_k [O][C] += dyz[o][q] xl[q + t_k][c] over q < Lq
-        blas::gemm_kernel<T, false, false, int(O), int(C), int(Lq), int(dy_rows), int(C), int(C), 1>::run_serial(
-            dyz + last_tap, xl + tap(k) * C, dwt + k * O * C, nullptr);
+      for (std::size_t k = 0; k < taps; ++k)  // dW_k [O][C] (+)= dyz[o][q] xl[q + t_k][c] over q < Lq
+        assign_or_add<blas::gemm_kernel<T, false, false, int(O), int(C), int(Lq), int(dy_rows), int(C), int(C), 0>,
+                      blas::gemm_kernel<T, false, false, int(O), int(C), int(Lq), int(dy_rows), int(C), int(C), 1>>(
+            first, dyz + last_tap, xl + tap(k) * C, dwt + k * O * C);
     }
     if (dx) {
       // column-major dx^T (Lx x C) = sum_k dyz_k (Lx x O, columns dy_rows apart) wt_k (O x C)

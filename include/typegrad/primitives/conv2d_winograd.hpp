@@ -86,12 +86,15 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M, BandRows>, T, G> {
   static constexpr std::size_t fv_at = grid * C, fm_at = fv_at + a * band_tiles * C, yt_at = fm_at + a * band_tiles * O;
   static constexpr std::size_t forward_elements = yt_at + out_grid * O + compact;
   static constexpr std::size_t cleared_forward = grid * C;  // the image's padding
-  // backward group: the group's dU [points][C][O] (add_weight_grad sums the groups'), xp, dyq [out_grid][O] (dy, 0
-  // past Ho, Wo), V_r (then dV_r) [a][band_tiles][C], dM_r [a][band_tiles][O], dxp [grid][C], compact
-  static constexpr std::size_t xp_at = points * C * O, dyq_at = xp_at + grid * C, v_at = dyq_at + out_grid * O;
-  static constexpr std::size_t dm_at = v_at + a * band_tiles * C, dxp_at = dm_at + a * band_tiles * O;
-  static constexpr std::size_t tmp_at = dxp_at + grid * C, group_elements = tmp_at + compact;
-  static constexpr std::size_t cleared_backward = dyq_at + out_grid * O;  // dU, the image's and dy's padding
+  // backward group: xp, dyq [out_grid][O] (dy, 0 past Ho, Wo), the group's dU [points][C][O] (assigned by its
+  // first image, summed over the groups by add_weight_grad), V_r (then dV_r) [a][band_tiles][C], dM_r
+  // [a][band_tiles][O], dxp [grid][C], compact
+  static constexpr std::size_t xp_at = 0, dyq_at = grid * C, du_at = dyq_at + out_grid * O;
+  static constexpr std::size_t v_at = du_at + points * C * O, dm_at = v_at + a * band_tiles * C;
+  static constexpr std::size_t dxp_at = dm_at + a * band_tiles * O, tmp_at = dxp_at + grid * C;
+  static constexpr std::size_t group_elements = tmp_at + compact;
+  static constexpr bool dy_padded = Ho != m * th || Wo != yw;
+  static constexpr std::size_t cleared_backward = dy_padded ? du_at : dyq_at;  // the image's and dy's padding
   // the first output pass assigns yt: A^T's column first_r reaches every output row of a tile
   static constexpr std::size_t first_r = 1;
   static_assert(Terms::at_cols.line[first_r].count == m);
@@ -133,9 +136,9 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M, BandRows>, T, G> {
   // dw [O][C][9] += G^T dU G for the groups' dU [points][C][O] summed in order (into group 0's): dW is linear in dU,
   // so one transform serves the batch (one per group cost 54 us on 64 x 64 channels, Intel 0xA7)
   static void add_weight_grad(T* scratch, std::size_t group, std::size_t groups, T* dw) {
-    T* du = scratch;
+    T* du = scratch + du_at;
     for (std::size_t k = 1; k < groups; ++k) {
-      const T* __restrict other = scratch + k * group;
+      const T* __restrict other = scratch + k * group + du_at;
       for (std::size_t e = 0; e < points * C * O; ++e) du[e] += other[e];
     }
     using V = channel_vectors<T, O>;
@@ -237,11 +240,12 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M, BandRows>, T, G> {
     });
   }
 
-  // one image's dU (+=, the group's, summed into dW by add_weight_grad) and dx (+=, or = with AssignDx; when dx is
-  // given) from x [C][H][W] and dy [O][Ho][Wo]; wt = U^T; scratch: a backward group, cleared
+  // one image's dU (the group's: = for its first image, else +=; summed into dW by add_weight_grad) and dx (+=, or
+  // = with AssignDx; when dx is given) from x [C][H][W] and dy [O][Ho][Wo]; wt = U^T; scratch: a backward group,
+  // cleared
   template <bool AssignDx>
-  static void backward(const T* x, const T* dy, const T* wt, T* scratch, T* dx, bool grad_w) {
-    transposed_stages(x, dy, wt, scratch, dx != nullptr, grad_w);
+  static void backward(const T* x, const T* dy, const T* wt, T* scratch, T* dx, bool grad_w, bool first) {
+    transposed_stages(x, dy, wt, scratch, dx != nullptr, grad_w, first);
     if (!dx) return;
     T* dxp = scratch + dxp_at;
     T* tmp = scratch + tmp_at;
@@ -250,12 +254,13 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M, BandRows>, T, G> {
     blas::detail::transpose<int(H * W), int(C), !AssignDx>(tmp, int(C), dx, int(H * W));
   }
   // backward's stages up to dxp (with_dx) and dU (grad_w): one instantiation for both AssignDx
-  static void transposed_stages(const T* x, const T* dy, const T* wt, T* scratch, bool with_dx, bool grad_w) {
+  static void transposed_stages(const T* x, const T* dy, const T* wt, T* scratch, bool with_dx, bool grad_w,
+                                bool first) {
     T* xp = scratch + xp_at;
     T* dyq = scratch + dyq_at;
     T* dxp = scratch + dxp_at;
     T* tmp = scratch + tmp_at;
-    if constexpr (Ho != m * th || Wo != yw) {  // dyq's rows < Ho, columns < Wo = dy transposed; the rest stays 0
+    if constexpr (dy_padded) {  // dyq's rows < Ho, columns < Wo = dy transposed; the rest stays 0
       blas::detail::transpose<int(O), int(Ho * Wo)>(dy, int(Ho * Wo), tmp, int(O));
       for (std::size_t i = 0; i < Ho; ++i) std::copy(tmp + i * Wo * O, tmp + (i + 1) * Wo * O, dyq + i * yw * O);
     } else {
@@ -264,14 +269,15 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M, BandRows>, T, G> {
     if (grad_w) load_image(x, xp, tmp);  // V is recomputed from x (keeping the batch's V would be a^2/m^2 x)
     if (with_dx) std::fill(dxp, dxp + grid * C, T(0));
     for (std::size_t t0 = 0; t0 + band_rows <= th; t0 += band_rows)
-      transposed_band<band_rows>(wt, scratch, t0, with_dx, grad_w);
-    if constexpr (last_rows != 0) transposed_band<last_rows>(wt, scratch, th - last_rows, with_dx, grad_w);
+      transposed_band<band_rows>(wt, scratch, t0, with_dx, grad_w, first && t0 == 0);
+    if constexpr (last_rows != 0)
+      transposed_band<last_rows>(wt, scratch, th - last_rows, with_dx, grad_w, first && th == last_rows);
   }
-  // dU's sums over the Rows tile rows from t0 and their patches' part of dxp
+  // dU's sums over the Rows tile rows from t0 (assigned when assign_du) and their patches' part of dxp
   template <std::size_t Rows>
-  static void transposed_band(const T* wt, T* scratch, std::size_t t0, bool with_dx, bool grad_w) {
+  static void transposed_band(const T* wt, T* scratch, std::size_t t0, bool with_dx, bool grad_w, bool assign_du) {
     constexpr std::size_t n = Rows * tw;  // the band's tiles
-    T* du = scratch;
+    T* du = scratch + du_at;
     const T* xp = scratch + xp_at;
     const T* dyq = scratch + dyq_at;
     T* v = scratch + v_at;  // V_r, then dV_r
@@ -296,9 +302,10 @@ struct winograd_conv : shifted_batches<winograd_conv<T, G, M, BandRows>, T, G> {
         }
       if (grad_w) {
         input_transform<R, Rows>(xp, v, t0);
-        for (std::size_t s = 0; s < a; ++s)  // dU[a R + s] [C][O] += V [n][C]^T dM [n][O]
-          blas::gemm_kernel<T, true, false, int(C), int(O), int(n), int(C), int(O), int(O), 1>::run_serial(
-              v + s * n * C, dm + s * n * O, du + (a * R + s) * C * O, nullptr);
+        for (std::size_t s = 0; s < a; ++s)  // dU[a R + s] [C][O] (+)= V [n][C]^T dM [n][O]
+          assign_or_add<blas::gemm_kernel<T, true, false, int(C), int(O), int(n), int(C), int(O), int(O), 0>,
+                        blas::gemm_kernel<T, true, false, int(C), int(O), int(n), int(C), int(O), int(O), 1>>(
+              assign_du, v + s * n * C, dm + s * n * O, du + (a * R + s) * C * O);
       }
       if (!with_dx) return;
       for (std::size_t s = 0; s < a; ++s)  // dV[a R + s] [n][C] = dM [n][O] U^T [O][C]
