@@ -114,6 +114,9 @@ TEST_CASE("conv2d", "[gradcheck]") {
                     random<double, 2, 2, 3, 3>());
     check_primitive([](auto x, auto w) { return tg::conv2d<2, 1>(tg::tanh(x), w); }, random<double, 3, 2, 7, 6>(),
                     random<double, 3, 2, 3, 2>());
+    // no padding: dx's first column takes only the first kernel column's terms (col2im's pairs of columns)
+    check_primitive([](auto x, auto w) { return tg::conv2d<2, 0>(x, w); }, random<double, 2, 2, 9, 8>(),
+                    random<double, 2, 2, 3, 3>());
   }
   SECTION("a batch of 11: the host's 8 image groups hold 1 or 2 images (dW summed per group, then over groups)") {
     check_primitive([](auto x, auto w, auto b) { return tg::conv2d<1, 1>(x, w, b); }, random<double, 11, 2, 4, 3>(),
