@@ -85,14 +85,14 @@ struct conv_columns {
           for (std::size_t i = ilo; i < ihi; ++i)
             add_row_stride2(in + i * G::Wo, dx + (c * G::H + i * S + ki - P) * G::Wd);
           in += G::KW * cols_n;
-          continue;
-        }
-        for (std::size_t kj = 0; kj < G::KW; ++kj, in += cols_n) {
-          const auto [jlo, jhi] = inside(kj, G::Wd, G::Wo);
-          for (std::size_t i = ilo; i < ihi; ++i) {
-            T* dst = dx + (c * G::H + i * S + ki - P) * G::Wd;
-            const T* src = in + i * G::Wo;
-            for (std::size_t j = jlo; j < jhi; ++j) dst[j * S + kj - P] += src[j];
+        } else {
+          for (std::size_t kj = 0; kj < G::KW; ++kj, in += cols_n) {
+            const auto [jlo, jhi] = inside(kj, G::Wd, G::Wo);
+            for (std::size_t i = ilo; i < ihi; ++i) {
+              T* dst = dx + (c * G::H + i * S + ki - P) * G::Wd;
+              const T* src = in + i * G::Wo;
+              for (std::size_t j = jlo; j < jhi; ++j) dst[j * S + kj - P] += src[j];
+            }
           }
         }
       }
@@ -141,7 +141,7 @@ struct conv_columns {
       T pair[2] = {T(0), T(0)};
       unroll<G::KW>([&](auto kj) {
         unroll<2>([&](auto e) {
-          if constexpr (in_pair(kj, e)) pair[e] += src[kj * cols_n + t - source_shift(kj, e)];
+          if constexpr (in_pair(kj, e)) pair[e] += src[std::ptrdiff_t(kj * cols_n + t) - source_shift(kj, e)];
         });
       });
       dst[2 * t] += pair[0];
