@@ -19,6 +19,7 @@
 #include <bit>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 
 namespace tg {
 // A constant kept inside an expression node (a scalar operand, an activation's slope). It is stored as
@@ -35,4 +36,14 @@ struct constant {
 
 using index_t = std::size_t;
 inline constexpr std::size_t workspace_alignment = 64;  // one cache line / one AVX-512 vector
+
+namespace detail {
+// f(integral_constant i) for i < N, unrolled at compile time (kernels' short fixed loops: Winograd's transforms,
+// col2im's kernel columns)
+template <std::size_t N, class F>
+TG_INLINE void unrolled(F&& f) {
+  [&]<std::size_t... i>(std::index_sequence<i...>) { (f(std::integral_constant<std::size_t, i>{}), ...); }
+  (std::make_index_sequence<N>{});
+}
+}  // namespace detail
 }  // namespace tg

@@ -139,8 +139,8 @@ struct conv_columns {
     for (std::size_t q = 0; q < 2 * whole.first; ++q) column(q);
     for (std::size_t t = whole.first; t < whole.second; ++t) {
       T pair[2] = {T(0), T(0)};
-      unroll<G::KW>([&](auto kj) {
-        unroll<2>([&](auto e) {
+      unrolled<G::KW>([&](auto kj) {
+        unrolled<2>([&](auto e) {
           if constexpr (in_pair(kj, e)) pair[e] += src[std::ptrdiff_t(kj * cols_n + t) - source_shift(kj, e)];
         });
       });
@@ -148,11 +148,6 @@ struct conv_columns {
       dst[2 * t + 1] += pair[1];
     }
     for (std::size_t q = 2 * whole.second; q < G::Wd; ++q) column(q);
-  }
-  template <std::size_t N, class F>
-  static TG_INLINE void unroll(F&& f) {  // f(integral_constant k) for k < N
-    [&]<std::size_t... k>(std::index_sequence<k...>) { (f(std::integral_constant<std::size_t, k>{}), ...); }
-    (std::make_index_sequence<N>{});
   }
 };
 

@@ -76,12 +76,6 @@ TG_INLINE auto combine(F&& value) {
   }
   (std::make_index_sequence<Lines.line[L].count>{});
 }
-// f(integral_constant i) for i < N
-template <std::size_t N, class F>
-TG_INLINE void unrolled(F&& f) {
-  [&]<std::size_t... i>(std::index_sequence<i...>) { (f(std::integral_constant<std::size_t, i>{}), ...); }
-  (std::make_index_sequence<N>{});
-}
 
 // Lanes values of T as one GCC vector (T itself for one lane). Its own template rather than a std::conditional_t
 // over a vector typedef: GCC drops a typedef's vector attribute when it is a template argument.
