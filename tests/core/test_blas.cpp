@@ -52,6 +52,10 @@ void check_all() {
   check_gemm<T, false, false, 20, 300, 100, 0>();
   check_gemm<T, true, false, 20, 300, 100, 1>();
   check_gemm<T, false, true, 5, 300, 100, 1>();
+  // C = A B^T with A^T built a k chunk at a time: 20 rows of C (A's rows end inside a register block), k 900 in
+  // 4 chunks of 184 and a last one of 164
+  check_gemm<T, false, true, 20, 64, 900, 0>();
+  check_gemm<T, false, true, 20, 64, 900, 1>();
   // k below the smallest chunk with a wide n (LeNet's first dcols): one kernel over all of k
   check_gemm<T, true, false, 25, 576, 10, 0>();
   check_gemm<T, false, false, 3, 2000, 9, 1>();
@@ -123,7 +127,13 @@ TEST_CASE("gemm scratch follows the cheaper transposition", "[integration]") {
   // B^T would copy 17*33 = 561 elements, A^T and C^T 9*33 + 9*17 = 450: A and C are transposed
   STATIC_REQUIRE(tg::blas::gemm_kernel<float, false, true, 9, 17, 33, 33, 33, 17, 0>::transpose_ac);
   STATIC_REQUIRE(tg::blas::gemm_scratch<float, false, true, 64, 10, 128, 128, 128, 10, 0> == 10 * 128);
-  STATIC_REQUIRE(tg::blas::gemm_scratch<float, false, true, 64, 256, 784, 784, 784, 256, 0> == 64 * 784 + 64 * 256);
+  // A^T in k chunks on the stack (64 x 64 floats): only C^T in scratch
+  STATIC_REQUIRE(tg::blas::gemm_kernel<float, false, true, 64, 256, 784, 784, 784, 256, 0>::a_by_chunks);
+  STATIC_REQUIRE(tg::blas::gemm_scratch<float, false, true, 64, 256, 784, 784, 784, 256, 0> == 64 * 256);
+  // a chunk of A^T past 32 KB (300 rows: chunks of 32 x 300 floats): the whole A^T in scratch, then C^T
+  STATIC_REQUIRE(!tg::blas::gemm_kernel<float, false, true, 300, 1024, 1024, 1024, 1024, 1024, 0>::a_by_chunks);
+  STATIC_REQUIRE(tg::blas::gemm_scratch<float, false, true, 300, 1024, 1024, 1024, 1024, 1024, 0> ==
+                 300 * 1024 + 300 * 1024);
   STATIC_REQUIRE(tg::blas::gemm_scratch<float, false, false, 64, 256, 784, 784, 256, 256, 0> == 0);
 #else
   STATIC_REQUIRE(tg::blas::gemm_scratch<float, false, true, 64, 256, 784, 784, 784, 256, 0> == 0);
@@ -143,5 +153,8 @@ TEST_CASE("long products run in k chunks that fit half of L1, never longer than 
   STATIC_REQUIRE(F::k_chunk(576, 10) == 10);  // never past k
   STATIC_REQUIRE(F::k_chunk(64, 49) == 49);   // fits: one chunk
   STATIC_REQUIRE(F::k_chunk(8, 300) == 300);
+  STATIC_REQUIRE(F::k_chunk(20, 900) == 184);  // 4 x 184 + 164
+  STATIC_REQUIRE(tg::blas::gemm_kernel<float, false, true, 20, 64, 900, 903, 902, 65, 0>::a_by_chunks);
+  STATIC_REQUIRE(tg::blas::gemm_kernel<double, false, true, 20, 64, 900, 903, 902, 65, 0>::a_by_chunks);
 }
 #endif

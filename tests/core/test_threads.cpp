@@ -136,6 +136,12 @@ TEST_CASE("set_num_threads: a split GEMM gives the one-thread result bit for bit
   check_split_gemm<false, true, 64, 256, 784, 0>();
   check_split_gemm<false, true, 64, 256, 784, 1>();
   check_split_gemm<false, true, 20, 300, 100, 1>();
+  // A^T by k chunks in each part: the MLP's shape above, and k 900 in 4 chunks of 184 and one of 164
+#ifdef TYPEGRAD_HAVE_LIBXSMM
+  STATIC_REQUIRE(tg::blas::gemm_kernel<float, false, true, 64, 256, 784, 784, 784, 256, 0>::a_by_chunks);
+  STATIC_REQUIRE(tg::blas::gemm_kernel<float, false, true, 20, 64, 900, 900, 900, 64, 1>::a_by_chunks);
+#endif
+  check_split_gemm<false, true, 20, 64, 900, 1>();
   check_split_gemm<true, true, 20, 300, 100, 0>();
 }
 

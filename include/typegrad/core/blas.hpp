@@ -208,6 +208,10 @@ struct xsmm_kernels {
       if ((k / kc > 1 && !rest) || (k % kc && !tail)) first = nullptr;
     }
     explicit operator bool() const { return first != nullptr; }
+    // chunk [k0, k0 + kc) alone, its rows of B at b_rows: every chunk in order from k0 = 0 gives operator()'s C
+    void chunk(int k0, const T* a, const T* b_rows, T* c) const {
+      (k0 == 0 ? first : k0 + kc <= k ? rest : tail)(b_rows, a + (ta ? std::size_t(k0) * lda : k0), c);
+    }
     // chunk [k0, k0 + kc): columns k0.. of A [m][k] (rows k0.. of A stored [k][m] when ta), rows k0.. of B
     void operator()(const T* a, const T* b, T* c) const {
       first(b, a, c);
@@ -237,6 +241,12 @@ struct xsmm_kernels {
         body(a + (ta ? std::size_t(r0) : std::size_t(r0) * lda), b, c + std::size_t(r0) * ldc);
       if (r0 < m) last(a + (ta ? std::size_t(r0) : std::size_t(r0) * lda), b, c + std::size_t(r0) * ldc);
     }
+    // chunk k0 of C's rows [r0, r1) (r0 a block's start), B's rows of the chunk at b_rows
+    void chunk(int k0, const T* a, const T* b_rows, T* c, int r0, int r1) const {
+      for (int r = r0; r < r1; r += block)
+        (r + block <= m ? body : last)
+            .chunk(k0, a + (ta ? std::size_t(r) : std::size_t(r) * lda), b_rows, c + std::size_t(r) * ldc);
+    }
   };
 };
 }  // namespace detail
@@ -260,15 +270,23 @@ struct gemm_kernel {
   static constexpr std::size_t a_t = TA ? 0 : std::size_t(M) * K;  // A^T, needed for C^T = B A^T
   static constexpr bool transpose_b = use_xsmm && TB && std::size_t(N) * K <= a_t + std::size_t(M) * N;
   static constexpr bool transpose_ac = use_xsmm && TB && !transpose_b;
-  static constexpr std::size_t scratch_elements = transpose_b    ? std::size_t(N) * K
-                                                  : transpose_ac ? a_t + std::size_t(M) * N
-                                                                 : 0;
 
   // the kernels depend on T only (shapes are run-time arguments): one instantiation for all of a program's GEMMs
   using xsmm = detail::xsmm_kernels<T>;
   using chunked = typename xsmm::chunked;
   using blocked = typename xsmm::blocked;
   static constexpr int k_chunk(int n, int k) { return xsmm::k_chunk(n, k); }
+
+  // C^T = B A^T with A^T built one k chunk at a time ([kc, M] on the stack, in L1) by each part for its own rows
+  // of C^T (ct_rows_by_chunks), where a chunk fits 32 KB: nothing transposed on the calling thread before a
+  // split and then read by the other threads. MLP's 64 x 256 x 784 (Intel 0xA7): 84 -> 66 us on 2 threads, 130
+  // -> 123 us on one.
+  static constexpr int a_chunk = k_chunk(M, K);
+  static constexpr bool a_by_chunks = transpose_ac && !TA && std::size_t(a_chunk) * M * sizeof(T) <= 32 * 1024;
+  static constexpr std::size_t ct_offset = a_by_chunks ? 0 : a_t;  // C^T's place in scratch, after A^T if whole
+  static constexpr std::size_t scratch_elements = transpose_b    ? std::size_t(N) * K
+                                                  : transpose_ac ? ct_offset + std::size_t(M) * N
+                                                                 : 0;
 #else
   static constexpr std::size_t scratch_elements = 0;
 #endif
@@ -302,6 +320,26 @@ struct gemm_kernel {
     });
   }
 
+#ifdef TYPEGRAD_HAVE_LIBXSMM
+  static const blocked& ct_kernel() {
+    static const blocked kernel(N, rows_per_call(N), M, K, false, LDB, M, M, 0);
+    return kernel;
+  }
+  // C^T's rows [n0, n1) (whole blocks of rows_per_call(N)), then C's columns [n0, n1) from them. Per element of
+  // C^T, the same kernels add the same k chunks in the same order as over a whole A^T: the same bits.
+  static void ct_rows_by_chunks(const T* a, const T* b, T* c, T* ct, int n0, int n1) {
+    alignas(64) T at[std::size_t(a_chunk) * M];
+    for (int k0 = 0; k0 < K; k0 += a_chunk) {
+      if (k0 + a_chunk <= K)
+        detail::transpose_rows<a_chunk>(a + k0, LDA, at, M, 0, M);
+      else if constexpr (K % a_chunk != 0)
+        detail::transpose_rows<K % a_chunk>(a + k0, LDA, at, M, 0, M);
+      ct_kernel().chunk(k0, b, at, ct, n0, n1);
+    }
+    detail::transpose_rows<M, Beta == 1>(ct, M, c, LDC, n0, n1);  // C[:, n0:n1] (+)= C^T[n0:n1, :]^T
+  }
+#endif
+
   static void run_serial(const T* a, const T* b, T* c, [[maybe_unused]] T* scratch) {
 #ifdef TYPEGRAD_HAVE_LIBXSMM
     if (!xsmm_chosen()) {
@@ -316,6 +354,9 @@ struct gemm_kernel {
       }
     } else if constexpr (transpose_ac) {
       // C^T[N,M] = B[N,K] op(A)^T, op(A)^T = A stored [K,M] when TA, else a transposed copy
+      if constexpr (a_by_chunks) {
+        if (ct_kernel()) return ct_rows_by_chunks(a, b, c, scratch, 0, N);
+      }
       constexpr int lda_t = TA ? LDA : M;
       static const blocked kernel(N, rows_per_call(N), M, K, false, LDB, lda_t, M, 0);
       if (kernel) {
@@ -370,10 +411,13 @@ struct gemm_kernel {
       // libxsmm declines by shape, and every part's kernels have the shapes of the whole's: all run or none
       static const bool accepted = bool(blocked(N, rows_per_call(N), M, K, false, LDB, lda_t, M, 0));
       if (!accepted) return run_serial(a, b, c, scratch);
+      if constexpr (a_by_chunks)
+        return parallel_blocks(N, [&](int n0, int n1) { ct_rows_by_chunks(a, b, c, scratch, n0, n1); });
       T* ct = scratch + a_t;
       const T* at = a;
       if constexpr (!TA) {
-        // A^T on the calling thread: split over the pool, the 2-thread MLP step was slower (Intel: 406-429 ->
+        // A^T on the calling thread (A^T by chunks for shapes that allow it, above): split over the pool, the
+        // 2-thread MLP step was slower (Intel: 406-429 ->
         // 422-438 us, alternated)
         detail::transpose<M, K>(a, LDA, scratch, M);
         at = scratch;
