@@ -72,6 +72,10 @@ inline double& peak_gflops() {
 // with more than one thread: a library's idle workers keep spinning after its calls (OpenBLAS's for up to 2^28
 // cycles, libgomp's under its default wait policy), and on a 2-core machine they would take a core from the next
 // variant's timed calls; the pause lets them go to sleep, so each variant is timed on an otherwise idle machine.
+// One untimed call follows the pause: the first call after it paid for cores woken from idle (their caches
+// refilled, a pool's workers asleep): LeNet's 2-thread step, Intel 0xA7, 1610-1627 us against 1000 for the
+// 20th, and the round's median 1065 against 1014 without pauses (a 5% handicap the 1-thread rows, which have
+// no pause, did not carry).
 inline std::vector<std::vector<double>> compare(const std::string& name, std::vector<Variant> variants,
                                                 std::size_t rounds, std::size_t iterations, double flop = 0,
                                                 std::chrono::milliseconds settle = {}) {
@@ -86,7 +90,11 @@ inline std::vector<std::vector<double>> compare(const std::string& name, std::ve
   std::vector<std::vector<double>> us(variants.size());
   for (std::size_t r = 0; r < rounds; ++r)
     for (std::size_t k = 0; k < variants.size(); ++k) {
-      if (settle.count() > 0) std::this_thread::sleep_for(settle);
+      if (settle.count() > 0) {
+        std::this_thread::sleep_for(settle);
+        variants[k].run();  // untimed: the pause's cost, not the variant's (above)
+        if (variants[k].finish) variants[k].finish();
+      }
       const auto t0 = Clock::now();
       for (std::size_t i = 0; i < iterations; ++i) variants[k].run();
       if (variants[k].finish) variants[k].finish();
