@@ -3,6 +3,9 @@
 // those of the output the forward pass gave: db[c] = sum of g over y > 0 and dx by the BatchNorm formula with that
 // mask, both computed here in double from y alone. Built twice: at the tests' -O0 and at -O3 -march=native
 // (test_batch_norm_channels_native), where the passes are vectorised and use an fma.
+#include <cstring>
+#include <vector>
+
 #include "support.hpp"
 
 using namespace tgtest;
@@ -78,4 +81,55 @@ void check_masks(double tolerance) {
 TEST_CASE("relu(BatchNorm) backward: relu's mask from x is the forward output's", "[gradcheck]") {
   check_masks<double>(1e-12);
   check_masks<float>(2e-5);
+}
+
+// Channels in blocks (several channels' runs image by image) give every value, statistic and gradient of one channel
+// at a time, bit for bit: a channel's sums keep their order. 6 channels in blocks of 4: a whole block and a short one.
+TEST_CASE("BatchNorm's passes by blocks of channels match one channel at a time bit for bit", "[integration]") {
+  STATIC_REQUIRE(tg::detail::batch_norm_block<float, 64, 16, 784>() == 1);  // ResNet-20's: 200 KB a channel
+  STATIC_REQUIRE(tg::detail::batch_norm_block<float, 64, 32, 196>() == 3);  // 50 KB
+  STATIC_REQUIRE(tg::detail::batch_norm_block<float, 64, 64, 49>() == 15);  // 12.5 KB
+  STATIC_REQUIRE(tg::detail::batch_norm_block<float, 1, 512, 16>() == 64);  // at most 64
+  constexpr std::size_t I = 3, Ch = 6, In = 21, size = I * Ch * In;
+  using one = tg::detail::batch_norm_channels<double, I, Ch, In, 1>;
+  using blocks = tg::detail::batch_norm_channels<double, I, Ch, In, 4>;
+  const auto x = random_of<double, tg::shape<size>>(-1, 3), r = random_of<double, tg::shape<size>>(-1, 1),
+             dy = random_of<double, tg::shape<size>>(-1, 1);
+  std::vector<double> gamma(Ch), beta(Ch);
+  for (std::size_t c = 0; c < Ch; ++c) gamma[c] = 0.5 + 0.2 * double(c), beta[c] = 0.3 - 0.1 * double(c);
+  struct outputs {
+    std::vector<double> y = std::vector<double>(size), dx = std::vector<double>(size, 0.25),
+                        dr = std::vector<double>(size, -0.5), mean = std::vector<double>(Ch),
+                        invstd = std::vector<double>(Ch), rm = std::vector<double>(Ch, 0.1),
+                        rv = std::vector<double>(Ch, 0.9), sg = std::vector<double>(Ch), sgx = std::vector<double>(Ch);
+  };
+  const auto run = [&](auto passes, bool assign, outputs& o) {
+    using P = decltype(passes);
+    P::template forward<true, true>(x.data(), r.data(), gamma.data(), beta.data(), o.y.data(), o.mean.data(),
+                                    o.invstd.data(), o.rm.data(), o.rv.data(), 1e-5, 0.1, true);
+    P::template backward<true, true>(x.data(), dy.data(), o.y.data(), gamma.data(), beta.data(), o.mean.data(),
+                                     o.invstd.data(), o.sg.data(), o.sgx.data(), o.dx.data(), assign, o.dr.data(),
+                                     assign, true);
+    P::template backward<true, false>(x.data(), dy.data(), o.y.data(), gamma.data(), beta.data(), o.mean.data(),
+                                      o.invstd.data(), o.sg.data(), o.sgx.data(), o.dx.data(), false, nullptr, false,
+                                      true);
+  };
+  for (const bool assign : {true, false}) {
+    outputs a, b;
+    run(one{}, assign, a);
+    run(blocks{}, assign, b);
+    const auto same = [](const std::vector<double>& u, const std::vector<double>& v) {
+      return std::memcmp(u.data(), v.data(), u.size() * sizeof(double)) == 0;
+    };
+    INFO("assign " << assign);
+    CHECK(same(a.y, b.y));
+    CHECK(same(a.mean, b.mean));
+    CHECK(same(a.invstd, b.invstd));
+    CHECK(same(a.rm, b.rm));
+    CHECK(same(a.rv, b.rv));
+    CHECK(same(a.sg, b.sg));
+    CHECK(same(a.sgx, b.sgx));
+    CHECK(same(a.dx, b.dx));
+    CHECK(same(a.dr, b.dr));
+  }
 }
