@@ -130,6 +130,9 @@ TEST_CASE("gemm scratch follows the cheaper transposition", "[integration]") {
   // A^T in k chunks on the stack (64 x 64 floats): only C^T in scratch
   STATIC_REQUIRE(tg::blas::gemm_kernel<float, false, true, 64, 256, 784, 784, 784, 256, 0>::a_by_chunks);
   STATIC_REQUIRE(tg::blas::gemm_scratch<float, false, true, 64, 256, 784, 784, 784, 256, 0> == 64 * 256);
+  // C^T past 256 KB (its 64 x 2048 floats swept once per chunk): the whole A^T in scratch, then C^T
+  STATIC_REQUIRE(!tg::blas::gemm_kernel<float, false, true, 64, 2048, 4096, 4096, 4096, 2048, 0>::transpose_b);
+  STATIC_REQUIRE(!tg::blas::gemm_kernel<float, false, true, 64, 2048, 4096, 4096, 4096, 2048, 0>::a_by_chunks);
   // a chunk of A^T past 32 KB (300 rows: chunks of 32 x 300 floats): the whole A^T in scratch, then C^T
   STATIC_REQUIRE(!tg::blas::gemm_kernel<float, false, true, 300, 1024, 1024, 1024, 1024, 1024, 0>::a_by_chunks);
   STATIC_REQUIRE(tg::blas::gemm_scratch<float, false, true, 300, 1024, 1024, 1024, 1024, 1024, 0> ==

@@ -278,11 +278,12 @@ struct gemm_kernel {
   static constexpr int k_chunk(int n, int k) { return xsmm::k_chunk(n, k); }
 
   // C^T = B A^T with A^T built one k chunk at a time ([kc, M] on the stack, in L1) by each part for its own rows
-  // of C^T (ct_rows_by_chunks), where a chunk fits 32 KB: nothing transposed on the calling thread before a
-  // split and then read by the other threads. MLP's 64 x 256 x 784 (Intel 0xA7): 84 -> 66 us on 2 threads, 130
-  // -> 123 us on one.
+  // of C^T (ct_rows_by_chunks), where a chunk fits 32 KB and C^T, swept once per chunk, 256 KB (L2): nothing
+  // transposed on the calling thread before a split and then read by the other threads. MLP's 64 x 256 x 784
+  // (Intel 0xA7): 84 -> 66 us on 2 threads, 130 -> 123 us on one.
   static constexpr int a_chunk = k_chunk(M, K);
-  static constexpr bool a_by_chunks = transpose_ac && !TA && std::size_t(a_chunk) * M * sizeof(T) <= 32 * 1024;
+  static constexpr bool a_by_chunks = transpose_ac && !TA && std::size_t(a_chunk) * M * sizeof(T) <= 32 * 1024 &&
+                                      std::size_t(N) * M * sizeof(T) <= 256 * 1024;
   static constexpr std::size_t ct_offset = a_by_chunks ? 0 : a_t;  // C^T's place in scratch, after A^T if whole
   static constexpr std::size_t scratch_elements = transpose_b    ? std::size_t(N) * K
                                                   : transpose_ac ? ct_offset + std::size_t(M) * N
@@ -416,9 +417,8 @@ struct gemm_kernel {
       T* ct = scratch + a_t;
       const T* at = a;
       if constexpr (!TA) {
-        // A^T on the calling thread (A^T by chunks for shapes that allow it, above): split over the pool, the
-        // 2-thread MLP step was slower (Intel: 406-429 ->
-        // 422-438 us, alternated)
+        // A^T on the calling thread (by chunks in the parts where the shape allows, above): split over the pool,
+        // the 2-thread MLP step was slower (Intel: 406-429 -> 422-438 us, alternated)
         detail::transpose<M, K>(a, LDA, scratch, M);
         at = scratch;
       }

@@ -131,7 +131,7 @@ inline std::size_t parts_for(std::size_t n, std::size_t grain) {
   return std::min(threads, n / grain);
 }
 
-// f(begin, end) over a fixed partition of [0, n) into parts_for(n, grain) parts, run in parallel.
+// parallel_for's job: f over part p of the partition of [0, n) into `parts`
 template <class F>
 struct parallel_job {
   F* f;
@@ -142,6 +142,7 @@ struct parallel_job {
     (*j.f)(j.n * p / j.parts, j.n * (p + 1) / j.parts);
   }
 };
+// f(begin, end) over a fixed partition of [0, n) into parts_for(n, grain) parts, run in parallel.
 template <class F>
 inline void parallel_for(std::size_t n, std::size_t grain, F&& f) {
   const parallel_job<std::remove_reference_t<F>> j{&f, n, parts_for(n, grain)};

@@ -20,7 +20,7 @@ namespace detail {
 template <class T, std::size_t Images, std::size_t C, std::size_t Inner>
 constexpr std::size_t batch_norm_block() {
   constexpr std::size_t channel_bytes = Images * Inner * sizeof(T), fit = 192 * 1024 / channel_bytes;
-  constexpr std::size_t most = C < 64 ? C : 64;  // the block's partial sums live on the stack: 8 KB at most
+  constexpr std::size_t most = C < 64 ? C : 64;  // the block's partial sums live on the stack: 8 KB of floats at most
   return fit < 1 ? 1 : fit < most ? fit : most;
 }
 
