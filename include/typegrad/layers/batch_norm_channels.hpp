@@ -228,9 +228,11 @@ struct batch_norm_channels {
             return [gc = g(ch), dr, assign_dr](std::size_t i) { dr[i] = assign_dr ? gc(i) : dr[i] + gc(i); };
           });
         if (!dx) return;
+        dx_terms terms[block];  // once per channel, not per run
+        for (std::size_t ch = c0; ch < c1; ++ch)
+          terms[ch - c0] = dx_coefficients(gamma[ch], invstd[ch], sg[ch], sgx[ch], train);
         for_runs(c0, c1, [&](std::size_t ch) {
-          const dx_terms k = dx_coefficients(gamma[ch], invstd[ch], sg[ch], sgx[ch], train);
-          return [gc = g(ch), k, x, dx, mu = mean[ch], assign_dx](std::size_t i) {
+          return [gc = g(ch), k = terms[ch - c0], x, dx, mu = mean[ch], assign_dx](std::size_t i) {
             const T d = k.a * gc(i) + k.b * (x[i] - mu) + k.d;
             dx[i] = assign_dx ? d : dx[i] + d;
           };
