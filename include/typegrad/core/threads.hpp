@@ -136,8 +136,9 @@ template <class F>
 struct parallel_job {
   F* f;
   std::size_t n, parts;
-  // part p of the job, out of line on every thread count (below)
-  [[gnu::noinline]] static void part(const void* c, std::size_t p) {
+  // part p of the job, out of line on every thread count (below), and hot: compiled for speed even where GCC
+  // takes the step that calls it for code run once (core/backend.hpp, out_of_line)
+  [[gnu::noinline, gnu::hot]] static void part(const void* c, std::size_t p) {
     const parallel_job& j = *static_cast<const parallel_job*>(c);
     (*j.f)(j.n * p / j.parts, j.n * (p + 1) / j.parts);
   }
