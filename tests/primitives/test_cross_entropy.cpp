@@ -101,3 +101,37 @@ TEST_CASE("int64 indices select embedding rows", "[value]") {
   CHECK(g(0, 1) == 1.0);
   CHECK(g(2, 0) == 0.0);
 }
+
+TEST_CASE("cross_entropy over rows longer than one block of partial sums matches a long-double reference", "[value]") {
+  // rows of 37 classes: two blocks of the 16 partial results (core/row_sums.hpp) and a tail of 5. Row 0: its
+  // maximum three times (positions 1, 17 and 34), label 17; row 1: confident (36 at 12), label 12; row 2: label
+  // 30, not its maximum
+  constexpr std::size_t R = 3, N = 37;
+  tg::Tensor<double, R, N> x;
+  for (std::size_t k = 0; k < N; ++k) {
+    x(0, k) = k == 1 || k == 17 || k == 34 ? 2.5 : -0.25 * double(k % 5);
+    x(1, k) = k == 12 ? 36.0 : 1.0 - 0.0625 * double(k);
+    x(2, k) = std::sin(double(k));
+  }
+  tg::ClassLabels<R, N> y;
+  y[0] = 17, y[1] = 12, y[2] = 30;
+  const auto r = tg::value_and_grad([](auto v, auto t) { return tg::cross_entropy(v, t); }, x, y);
+  long double loss = 0;
+  for (std::size_t b = 0; b < R; ++b) {
+    long double m = x(b, 0);
+    for (std::size_t k = 0; k < N; ++k) m = std::max<long double>(m, x(b, k));
+    long double s = 0;
+    for (std::size_t k = 0; k < N; ++k) s += std::exp(static_cast<long double>(x(b, k)) - m);
+    const auto p = [&](std::size_t k) { return std::exp(static_cast<long double>(x(b, k)) - m) / s; };
+    long double others = 0;  // 1 - p of the label, without cancellation
+    for (std::size_t k = 0; k < N; ++k)
+      if (k != std::size_t(y[b])) others += p(k);
+    loss += others > 0.5L ? -std::log(p(std::size_t(y[b]))) : -std::log1p(-others);
+    for (std::size_t k = 0; k < N; ++k) {
+      const long double want = (k == std::size_t(y[b]) ? -others : p(k)) / R;
+      INFO("row " << b << " class " << k);
+      CHECK(relative_error(r.grad<0>()(b, k), want) < 1e-12);
+    }
+  }
+  CHECK(relative_error(r.value, loss / R) < 1e-12);
+}

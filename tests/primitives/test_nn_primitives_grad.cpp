@@ -313,6 +313,36 @@ TEST_CASE("layer_norm", "[gradcheck]") {
                   random<double, 3>(0.5, 1.5), random<double, 3>());
 }
 
+TEST_CASE("layer_norm over rows longer than one block of partial sums", "[gradcheck]") {
+  // rows of 37: two blocks of the 16 partial sums (core/row_sums.hpp) and a tail of 5; the input an element-wise
+  // region, the backward pass reading the statistics the forward pass kept
+  check_primitive([](auto a, auto b, auto g, auto beta) { return tg::layer_norm(a + b * 0.5, g, beta); },
+                  random<double, 3, 37>(), random<double, 3, 37>(), random<double, 37>(0.5, 1.5), random<double, 37>());
+}
+
+TEST_CASE("layer_norm matches the definition", "[value]") {
+  // float rows of 300 with a large common offset (the variance from the centred values, not E[x^2] - mean^2)
+  constexpr std::size_t R = 4, N = 300;
+  auto x = random<float, R, N>(-1, 1);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] += 100.0f;
+  const auto g = random<float, N>(0.5, 1.5), b = random<float, N>();
+  auto program = tg::compile_inference<tg::Input<float, R, N>, tg::Input<float, N>, tg::Input<float, N>>(
+      [](auto v, auto gamma, auto beta) { return tg::layer_norm(v, gamma, beta); });
+  const auto y = program(x, g, b);
+  for (std::size_t r = 0; r < R; ++r) {
+    long double mean = 0, var = 0;
+    for (std::size_t k = 0; k < N; ++k) mean += x(r, k);
+    mean /= N;
+    for (std::size_t k = 0; k < N; ++k) var += (x(r, k) - mean) * (x(r, k) - mean);
+    var /= N;
+    for (std::size_t k = 0; k < N; ++k) {
+      const long double want = (x(r, k) - mean) / std::sqrt(var + 1e-5L) * g[k] + b[k];
+      INFO("row " << r << " element " << k);
+      CHECK(std::abs(y(r, k) - double(want)) < 2e-4);
+    }
+  }
+}
+
 TEST_CASE("lstm_cell", "[gradcheck]") {
   SECTION("gates and cell state") {
     check_primitive([](auto g, auto c) { return tg::lstm_cell(g, c); }, random<double, 3, 8>(-3, 3),

@@ -119,8 +119,8 @@ TEST_CASE("softmax and log_softmax", "[gradcheck]") {
 }
 
 TEST_CASE("softmax and log_softmax over rows longer than one block of partial results", "[gradcheck]") {
-  // 19 along the axis: two blocks of the 8 partial sums and a tail of 3
-  auto x = random<double, 2, 19, 19>(-3, 3);
+  // 37 along the axis: two blocks of the 16 partial sums (core/row_sums.hpp) and a tail of 5
+  auto x = random<double, 2, 37, 37>(-3, 3);
   SECTION("softmax, last axis") {
     check_primitive([](auto a) { return tg::softmax<2>(a); }, x);
   }
@@ -160,14 +160,14 @@ void check_softmax_rows(const tg::Tensor<T, R, N>& x, double tolerance) {
 }  // namespace
 
 TEST_CASE("softmax and log_softmax match the definition with ties at the maximum", "[value]") {
-  // row 0: the maximum three times (positions 1, 9 and 17: both blocks and the tail); row 1: confident (36 against
-  // at most 1, so log p of the maximum is ~ -1e-15, which only log1p of the others' sum keeps); row 2: random;
-  // row 3: all equal (p = 1/19)
-  constexpr std::size_t N = 19;
+  // row 0: the maximum three times (positions 1, 17 and 34: both blocks of 16 and the tail); row 1: confident (36
+  // against at most 1, so log p of the maximum is ~ -1e-15, which only log1p of the others' sum keeps); row 2:
+  // random; row 3: all equal (p = 1/37)
+  constexpr std::size_t N = 37;
   auto fill = [](auto& x) {
     for (std::size_t k = 0; k < N; ++k) {
-      x(0, k) = k == 1 || k == 9 || k == 17 ? 2.5 : -0.25 * double(k % 5);
-      x(1, k) = k == 12 ? 36.0 : 1.0 - 0.125 * double(k);
+      x(0, k) = k == 1 || k == 17 || k == 34 ? 2.5 : -0.25 * double(k % 5);
+      x(1, k) = k == 12 ? 36.0 : 1.0 - 0.0625 * double(k);
       x(3, k) = 0.75;
     }
   };
@@ -178,6 +178,31 @@ TEST_CASE("softmax and log_softmax match the definition with ties at the maximum
   for (std::size_t i = 0; i < xd.size(); ++i) xf[i] = float(xd[i]);
   fill(xf);
   check_softmax_rows(xf, 2e-6);
+}
+
+TEST_CASE("softmax of scores plus a mask broadcast over the batch matches the definition", "[value]") {
+  // attention's pattern: [B, T, T] scores + a causal [T, T] mask; rows of 20 (>= 16) read the mask by columns
+  // (kernel_node::in_row), the other rows by flat index
+  constexpr std::size_t B = 3, T = 20;
+  const auto x = random<double, B, T, T>(-3, 3);
+  tg::Tensor<double, T, T> mask;
+  for (std::size_t i = 0; i < T; ++i)
+    for (std::size_t j = 0; j < T; ++j)
+      mask(i, j) = j > i ? -std::numeric_limits<double>::infinity() : 0.25 * double(j % 3);
+  auto program =
+      tg::compile_inference<tg::Input<double, B, T, T>>([&](auto v) { return tg::softmax<2>(v * 0.5 + mask); });
+  const auto p = program(x);
+  for (std::size_t b = 0; b < B; ++b)
+    for (std::size_t i = 0; i < T; ++i) {
+      long double m = -std::numeric_limits<long double>::infinity(), s = 0;
+      for (std::size_t j = 0; j <= i; ++j) m = std::max<long double>(m, 0.5L * x(b, i, j) + mask(i, j));
+      for (std::size_t j = 0; j <= i; ++j) s += std::exp(0.5L * x(b, i, j) + mask(i, j) - m);
+      for (std::size_t j = 0; j < T; ++j) {
+        const long double want = j > i ? 0.0L : std::exp(0.5L * x(b, i, j) + mask(i, j) - m) / s;
+        INFO("image " << b << " row " << i << " column " << j);
+        CHECK(std::abs(p(b, i, j) - double(want)) < 1e-15);
+      }
+    }
 }
 
 TEST_CASE("softmax is stable for large logits", "[gradcheck]") {

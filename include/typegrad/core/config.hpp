@@ -16,6 +16,24 @@
 #define TG_RESTRICT
 #endif
 
+// A loop over the lanes of partial sums (one vector) stays a loop for GCC's loop vectoriser: fully unrolled first
+// where its body is small, GCC 12's SLP pass made shuffle-heavy code of it (BatchNorm's backward pass without
+// relu, 7 x 7 x 64: 245 -> 68 us; with relu 76)
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
+#define TG_LANES_LOOP _Pragma("GCC unroll 1")
+#else
+#define TG_LANES_LOOP
+#endif
+
+// A loop whose iterations write no memory another iteration reads (a kernel's adjoint buffers are distinct
+// from its inputs and from each other): GCC otherwise keeps a loop scalar that writes a parameter's adjoint and
+// reads the node's (LayerNorm's backward pass, dgamma[k] += g[k] xhat[k])
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
+#define TG_IVDEP _Pragma("GCC ivdep")
+#else
+#define TG_IVDEP
+#endif
+
 #include <bit>
 #include <cstdint>
 #include <type_traits>

@@ -4,6 +4,7 @@
 // is computed on the fly, fused into the kernel -- or, when it declares needs_child_buffers, through
 // in_data<>(). It sends adjoints with add_grad<>() (element) or grad_data<>() (buffer).
 #include "typegrad/core/expr.hpp"
+#include "typegrad/core/fused_loops.hpp"
 
 namespace tg {
 
@@ -23,6 +24,16 @@ struct kernel_node : node_tag {
   template <std::size_t Id, std::size_t K, class Ctx>
   TG_HD TG_INLINE auto in(const Ctx& c, std::size_t i) const {
     return detail::value<cid<Id, K>>(child<K>(kids), c, i);
+  }
+  // element k of row r of child K, rows of L elements (its last axis): an operand broadcast along the leading
+  // axes (attention's mask, a bias) is then read at column k, where a flat index's i % L keeps a host loop over
+  // k scalar (row_index, shape.hpp)
+  template <std::size_t Id, std::size_t K, std::size_t L, class Ctx>
+  TG_HD TG_INLINE auto in_row(const Ctx& c, std::size_t r, std::size_t k) const {
+    if constexpr (!Ctx::backend::is_device && !Ctx::materialised(cid<Id, K>) && detail::row_length<child_type<K>> == L)
+      return detail::value<cid<Id, K>>(child<K>(kids), c, row_index<L>{r, k});
+    else
+      return in<Id, K>(c, r * L + k);
   }
   // whole buffer of child K (needs_child_buffers = true, or a child known to be materialised)
   template <std::size_t Id, std::size_t K, class Ctx>

@@ -9,15 +9,6 @@
 #include "typegrad/core/backend.hpp"
 #include "typegrad/core/threads.hpp"
 
-// The lanes loop of the two sums stays a loop for GCC's loop vectoriser: fully unrolled first where its body is
-// small (the backward pass without relu: dy and dy (x - mu)), GCC 12's SLP pass made shuffle-heavy code of it,
-// 2-4x slower than the same pass with relu (7 x 7 x 64: 245 -> 68 us; with relu 76)
-#if defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
-#define TG_LANES_LOOP _Pragma("GCC unroll 1")
-#else
-#define TG_LANES_LOOP
-#endif
-
 namespace tg {
 namespace detail {
 // Channels of a BatchNorm pass together through every pass, in blocks of at most 192 KB: one channel at a time

@@ -7,6 +7,7 @@
 
 #include "typegrad/core/backend.hpp"
 #include "typegrad/core/kernel.hpp"
+#include "typegrad/core/row_sums.hpp"
 
 namespace tg {
 namespace op {
@@ -31,51 +32,69 @@ struct LayerNormNode : kernel_node<typename X::value_type, typename X::shape_typ
 
   static constexpr bool runs_on_device = true;
 
+  // the forward pass keeps each row's mean and 1 / sqrt(var + eps) for the backward pass
+  static constexpr std::size_t scratch_bytes = 2 * rows * sizeof(T);
   template <std::size_t Id, class Ctx>
-  TG_HD void statistics(const Ctx& c, std::size_t r, T& mean, T& invstd) const {
-    T s = 0, ss = 0;
-    for (std::size_t k = 0; k < n; ++k) s += this->template in<Id, 0>(c, r * n + k);
-    mean = s / T(n);
-    for (std::size_t k = 0; k < n; ++k) {
-      const T d = this->template in<Id, 0>(c, r * n + k) - mean;
-      ss += d * d;
-    }
-    invstd = T(1) / std::sqrt(ss / T(n) + T(eps));
+  static T* saved_statistics(const Ctx& c) {
+    return LayerNormNode::template scratch<T, Id>(c);
   }
 
+  // y = x first (the input region computed once), then mean and variance from y (two passes: no cancellation in
+  // E[x^2] - mean^2), then y in place; row sums in 16 partial sums (core/row_sums.hpp)
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
     T* y = this->template out<Id>(c);
-    Ctx::backend::for_each(launch::elementwise, rows, TG_BODY(std::size_t r) {  // one body per row
-      T mean, invstd;
-      statistics<Id>(c, r, mean, invstd);
-      for (std::size_t k = 0; k < n; ++k)
-        y[r * n + k] = (this->template in<Id, 0>(c, r * n + k) - mean) * invstd * this->template in<Id, 1>(c, k) +
-                       this->template in<Id, 2>(c, k);
-    });
+    T* stats = saved_statistics<Id>(c);
+    Ctx::backend::for_each(
+        launch::elementwise, rows, TG_BODY(std::size_t r) {  // one body per row
+          T* yr = y + r * n;
+          const T mean = detail::row_sum<T, n>([&](std::size_t k) {
+                           const T v = this->template in<Id, 0>(c, r * n + k);
+                           yr[k] = v;
+                           return v;
+                         }) /
+                         T(n);
+          const T var = detail::row_sum<T, n>([&](std::size_t k) { return (yr[k] - mean) * (yr[k] - mean); }) / T(n);
+          const T invstd = T(1) / std::sqrt(var + T(eps));
+          stats[2 * r] = mean, stats[2 * r + 1] = invstd;
+          for (std::size_t k = 0; k < n; ++k)
+            yr[k] = (yr[k] - mean) * invstd * this->template in<Id, 1>(c, k) + this->template in<Id, 2>(c, k);
+        });
   }
 
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
     const T* g = this->template out_grad<Id>(c);
-    Ctx::backend::for_each(launch::elementwise, rows, TG_BODY(std::size_t r) {  // gamma, beta: atomic on devices
-      T mean, invstd, sg = 0, sgx = 0;
-      statistics<Id>(c, r, mean, invstd);
+    const T* stats = saved_statistics<Id>(c);
+    Ctx::backend::for_each(
+        launch::elementwise, rows, TG_BODY(std::size_t r) {                          // gamma, beta: atomic on devices
+          constexpr bool dx = LayerNormNode::template wants_grad<Id, 0, Ctx>();      // here: nvcc's lambdas capture no
+          constexpr bool dgamma = LayerNormNode::template wants_grad<Id, 1, Ctx>();  // variable in an if constexpr
+          constexpr bool dbeta = LayerNormNode::template wants_grad<Id, 2, Ctx>();
+          const T mean = stats[2 * r], invstd = stats[2 * r + 1];
+          const T* gr = g + r * n;
+          const auto xhat = [&](std::size_t k) { return (this->template in<Id, 0>(c, r * n + k) - mean) * invstd; };
+          T sg = 0, sgx = 0;  // sum(g gamma), sum(g gamma xhat)
+          if constexpr (dx)
+            detail::row_sums<T, n>(
+                [&](std::size_t k) {
+                  const T gg = gr[k] * this->template in<Id, 1>(c, k);
+                  return detail::two_values<T>{gg, gg * xhat(k)};
+                },
+                sg, sgx);
+          // clang-format off
+      TG_IVDEP
       for (std::size_t k = 0; k < n; ++k) {
-        const T xhat = (this->template in<Id, 0>(c, r * n + k) - mean) * invstd;
-        const T gg = g[r * n + k] * this->template in<Id, 1>(c, k);
-        sg += gg;
-        sgx += gg * xhat;
-        if constexpr (LayerNormNode::template wants_grad<Id, 1, Ctx>()) this->template add_grad<Id, 1>(c, k, g[r * n + k] * xhat);
-        if constexpr (LayerNormNode::template wants_grad<Id, 2, Ctx>()) this->template add_grad<Id, 2>(c, k, g[r * n + k]);
-      }
-      if constexpr (LayerNormNode::template wants_grad<Id, 0, Ctx>())
-        for (std::size_t k = 0; k < n; ++k) {
-          const T xhat = (this->template in<Id, 0>(c, r * n + k) - mean) * invstd;
-          const T gg = g[r * n + k] * this->template in<Id, 1>(c, k);
-          this->template add_grad<Id, 0>(c, r * n + k, invstd / T(n) * (T(n) * gg - sg - xhat * sgx));
+        const T xh = xhat(k);
+        if constexpr (dgamma) this->template add_grad<Id, 1>(c, k, gr[k] * xh);
+        if constexpr (dbeta) this->template add_grad<Id, 2>(c, k, gr[k]);
+        if constexpr (dx) {
+          const T gg = gr[k] * this->template in<Id, 1>(c, k);
+          this->template add_grad<Id, 0>(c, r * n + k, invstd / T(n) * (T(n) * gg - sg - xh * sgx));
         }
-    });
+      }
+          // clang-format on
+        });
   }
 };
 
