@@ -1,12 +1,10 @@
 #pragma once
 // Sums and maxima along one row of N values f(0) .. f(N - 1) inside a kernel's loop body (LayerNorm, softmax,
-// cross-entropy):
-// element k of the row's whole blocks of `lanes` goes to partial sum k % lanes, the tail after them to the first,
-// and the partial sums are then added in order. Sixteen independent chains, one 64-byte vector of floats, where one
-// chain of dependent adds waits an add's latency per element (a LayerNorm row of 256: 4 chains x 256 x 4 cycles).
-// The order is fixed by N alone: the same bits on every run, thread count and backend.
+// cross-entropy): element k of the row's whole blocks of `lanes` goes to partial result k % lanes, the tail after
+// them to the first, and the partial results are then combined in order. Sixteen independent chains, one 64-byte
+// vector of floats, where one chain of dependent adds waits an add's latency per element (a LayerNorm row of 256:
+// 4 chains x 256 x 4 cycles). The order is fixed by N alone: the same bits on every run, thread count and backend.
 #include <cstddef>
-
 #include <limits>
 
 #include "typegrad/core/config.hpp"

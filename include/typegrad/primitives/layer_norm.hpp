@@ -67,9 +67,10 @@ struct LayerNormNode : kernel_node<typename X::value_type, typename X::shape_typ
     const T* g = this->template out_grad<Id>(c);
     const T* stats = saved_statistics<Id>(c);
     Ctx::backend::for_each(
-        launch::elementwise, rows, TG_BODY(std::size_t r) {                          // gamma, beta: atomic on devices
-          constexpr bool dx = LayerNormNode::template wants_grad<Id, 0, Ctx>();      // here: nvcc's lambdas capture no
-          constexpr bool dgamma = LayerNormNode::template wants_grad<Id, 1, Ctx>();  // variable in an if constexpr
+        launch::elementwise, rows, TG_BODY(std::size_t r) {  // gamma, beta: atomic on devices
+          // declared in the body: nvcc's extended lambdas may not first capture a variable inside an if constexpr
+          constexpr bool dx = LayerNormNode::template wants_grad<Id, 0, Ctx>();
+          constexpr bool dgamma = LayerNormNode::template wants_grad<Id, 1, Ctx>();
           constexpr bool dbeta = LayerNormNode::template wants_grad<Id, 2, Ctx>();
           const T mean = stats[2 * r], invstd = stats[2 * r + 1];
           const T* gr = g + r * n;
