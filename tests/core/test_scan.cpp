@@ -69,6 +69,9 @@ TEST_CASE("scan: the node's type does not grow with the number of steps", "[stat
   static_assert(std::is_same_v<typename S8::template body_program<tg::host_backend>,
                                typename S256::template body_program<tg::host_backend>>);
   static_assert(std::is_same_v<S256::shape_type, tg::shape<256, 2, 4>>);
+  // its body programs are the enclosing program's (a plain pointer in the node): a device loop that reads the
+  // scan's output carries a copy of the node, made in device code, where only a trivial copy can run
+  static_assert(std::is_trivially_copy_constructible_v<S8> && std::is_trivially_destructible_v<S8>);
 }
 
 TEST_CASE("scan: a parameter used inside and outside the body gets the summed gradient", "[gradcheck]") {

@@ -109,6 +109,8 @@ TEST_CASE("Repeat: the expression does not grow with the number of blocks", "[st
                                typename E12::template block_program<tg::host_backend>>,
                 "one block program type for any number of blocks");
   static_assert(tg::tree_size_v<E12> == tg::tree_size_v<E2>, "one stacked leaf per parameter, for any block count");
+  // the block programs are the enclosing program's: a device loop carries copies of the node (core/program.hpp)
+  static_assert(std::is_trivially_copy_constructible_v<E12> && std::is_trivially_destructible_v<E12>);
   SUCCEED();
 }
 

@@ -4,10 +4,12 @@
 // allocates nothing.
 #include <array>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "typegrad/core/arguments.hpp"
 #include "typegrad/core/binding.hpp"
@@ -64,6 +66,12 @@ class BasicProgram {
 
   static_assert(Root::kind != node_kind::external && Root::kind != node_kind::inline_scalar,
                 "typegrad: the program's result must be computed (not a bare input, parameter or number)");
+  // A device loop carries a copy of its node, children included, and copies it again in device code, where a copy
+  // constructor that is not trivial (a std::shared_ptr's) cannot run: nvcc then compiled the loop to nothing, silently.
+  static_assert(!Backend::is_device ||
+                    (std::is_trivially_copy_constructible_v<Root> && std::is_trivially_destructible_v<Root>),
+                "typegrad: every node of a device program must be trivially copyable: keep a node's run-time state "
+                "behind a plain pointer, owned by the program (what prepare() returns; tg::scan, tg::Repeat)");
 
   // Construction runs once: [[gnu::cold]] has GCC optimise it for size (~9% of an example's compile time).
   [[gnu::cold]] explicit BasicProgram(Root root) : root_(std::move(root)) {
@@ -300,9 +308,9 @@ class BasicProgram {
     detail::NodeMerger merger;
     detail::for_each_occurrence<root_id>(root_, [&]<std::size_t K>(auto& n) {
       if constexpr (requires { n.template prepare<node_backend, Train>(); })
-        n.template prepare<node_backend, Train>();
+        nested_.push_back(n.template prepare<node_backend, Train>());
       else if constexpr (requires { n.template prepare<node_backend>(); })
-        n.template prepare<node_backend>();
+        nested_.push_back(n.template prepare<node_backend>());
       if constexpr (std::remove_cvref_t<decltype(n)>::kind == node_kind::external && requires { n.data; })
         ctx_.val[K] = const_cast<void*>(static_cast<const void*>(n.data));
       detail::merge_occurrence<context_type, K>(n, merger, canon_.data());
@@ -439,6 +447,9 @@ class BasicProgram {
   }
 
   Root root_;
+  // The run-time state of the nodes that run nested programs (tg::scan, tg::Repeat), which point at it: nodes stay
+  // trivially copyable (the static_assert at the top).
+  std::vector<std::shared_ptr<void>> nested_;
   typename Backend::buffer workspace_;
   bool owns_workspace_ = true;
   typename Backend::buffer grads_;

@@ -45,7 +45,7 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
   using block_program = BasicProgram<Body, true, Backend, InputSpec<T, S, true>>;
 
   std::array<Body, Blocks> bodies;  // block t's expression (its parameters' addresses)
-  std::shared_ptr<void> state;      // Programs<Backend> of the program that runs this node
+  void* state = nullptr;            // Programs<Backend>, owned by the program that runs this node (see prepare)
   bool checkpoint = false;          // tg::checkpoint: one shared workspace, forwards recomputed in the backward pass
 
   template <class Backend>
@@ -55,8 +55,9 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
     typename Backend::buffer inputs;  // checkpointing: the inputs of blocks 1..N-1
   };
 
+  // Called by the enclosing program's constructor, which keeps what it returns.
   template <class Backend>
-  void prepare() {
+  std::shared_ptr<void> prepare() {
     auto programs = std::make_shared<Programs<Backend>>();
     programs->blocks.reserve(Blocks);
     for (const auto& b : bodies) programs->blocks.emplace_back(b);
@@ -65,16 +66,17 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
       programs->inputs = Backend::allocate((Blocks - 1) * S::size * sizeof(T));
       for (auto& p : programs->blocks) p.share_workspace(programs->shared);
     }
-    state = std::move(programs);
+    state = programs.get();
+    return programs;
   }
   template <class Ctx>
   auto& programs() const {
-    return *static_cast<Programs<typename Ctx::backend>*>(state.get());
+    return *static_cast<Programs<typename Ctx::backend>*>(state);
   }
 
   template <class Backend>
   std::size_t nested_workspace_bytes() const {
-    const auto& programs = *static_cast<Programs<Backend>*>(state.get());
+    const auto& programs = *static_cast<const Programs<Backend>*>(state);
     std::size_t bytes = checkpoint ? block_program<Backend>::workspace_bytes + (Blocks - 1) * S::size * sizeof(T) : 0;
     for (const auto& p : programs.blocks) bytes += p.total_workspace_bytes();
     return bytes;

@@ -117,23 +117,25 @@ struct Scan : kernel_node<typename H0::value_type,
   using state_type = detail::scan_state<body_program<Backend>>;
 
   Body body;
-  std::shared_ptr<void> state;  // state_type<Backend> of the program that runs this node (see prepare)
+  void* state = nullptr;  // state_type<Backend>, owned by the program that runs this node (see prepare)
 
-  // Called by the enclosing program's constructor: the body becomes a program (or one per step, when the
-  // enclosing program trains: detail::scan_state) on the same backend.
+  // Called by the enclosing program's constructor, which keeps what it returns: the body becomes a program (or one
+  // per step, when the enclosing program trains: detail::scan_state) on the same backend.
   template <class Backend, bool Train>
-  void prepare() {
-    state = std::make_shared<state_type<Backend>>(body, H, steps, Train);
+  std::shared_ptr<void> prepare() {
+    auto owned = std::make_shared<state_type<Backend>>(body, H, steps, Train);
+    state = owned.get();
+    return owned;
   }
   // the body programs' working memory and the carry buffers (counted by the enclosing program's
   // total_workspace_bytes)
   template <class Backend>
   std::size_t nested_workspace_bytes() const {
-    return static_cast<const state_type<Backend>*>(state.get())->bytes();
+    return static_cast<const state_type<Backend>*>(state)->bytes();
   }
   template <class Ctx>
   auto& state_for() const {
-    return *static_cast<state_type<typename Ctx::backend>*>(state.get());
+    return *static_cast<state_type<typename Ctx::backend>*>(state);
   }
 
   // Rebuilt with its children mapped (device copies, frozen parameters): the body's leaves are mapped alike.
