@@ -17,9 +17,9 @@
 
 #include <array>
 #include <cstdint>
-#include <map>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "typegrad/core/backend.hpp"
 
@@ -68,31 +68,39 @@ inline void check(cublasStatus_t e, const char* call) {
 }
 #define TG_CUDA(call) ::tg::device::check((call), #call)
 
-// Thrust's temporary storage (reduce_by_key) from a cache: after the first step nothing is allocated.
+// Thrust's temporary storage (reduce_by_key, find_if) from a cache: after the first step nothing is allocated, on the
+// device or on the host (a handful of blocks in a vector reserved once; a std::map cache allocated its nodes with
+// operator new on every temporary).
 struct cached_allocator {
   using value_type = char;
-  std::multimap<std::ptrdiff_t, char*> free_blocks;
-  std::map<char*, std::ptrdiff_t> used_blocks;
+  struct block {
+    char* p;
+    std::ptrdiff_t bytes;
+    bool used;
+  };
+  std::vector<block> blocks;
+  cached_allocator() { blocks.reserve(64); }
+  cached_allocator(const cached_allocator&) = delete;
+  cached_allocator& operator=(const cached_allocator&) = delete;
   char* allocate(std::ptrdiff_t n) {
-    if (auto it = free_blocks.lower_bound(n); it != free_blocks.end()) {
-      char* p = it->second;
-      used_blocks.emplace(p, it->first);
-      free_blocks.erase(it);
-      return p;
+    block* best = nullptr;  // the smallest free block that fits
+    for (auto& b : blocks)
+      if (!b.used && b.bytes >= n && (!best || b.bytes < best->bytes)) best = &b;
+    if (best) {
+      best->used = true;
+      return best->p;
     }
     void* p = nullptr;
     TG_CUDA(cudaMalloc(&p, std::size_t(n)));
-    used_blocks.emplace(static_cast<char*>(p), n);
+    blocks.push_back({static_cast<char*>(p), n, true});
     return static_cast<char*>(p);
   }
   void deallocate(char* p, std::size_t) {
-    auto it = used_blocks.find(p);
-    free_blocks.emplace(it->second, p);
-    used_blocks.erase(it);
+    for (auto& b : blocks)
+      if (b.p == p) b.used = false;
   }
   ~cached_allocator() {
-    for (auto& [n, p] : free_blocks) cudaFree(p);
-    for (auto& [p, n] : used_blocks) cudaFree(p);
+    for (auto& b : blocks) cudaFree(b.p);
   }
 };
 
