@@ -20,6 +20,13 @@ double max_relative_error(const A& a, const B& b, std::size_t n) {
   return diff / std::max(scale, 1e-30);
 }
 
+template <class A, class B>
+double max_abs_difference(const A& a, const B& b, std::size_t n) {
+  double diff = 0;
+  for (std::size_t i = 0; i < n; ++i) diff = std::max(diff, std::abs(double(a[i]) - double(b[i])));
+  return diff;
+}
+
 template <std::size_t B, std::size_t C>
 tg::Tensor<std::int32_t, B> random_labels() {
   tg::Tensor<std::int32_t, B> y;
@@ -242,8 +249,13 @@ TEST_CASE("the optimizer updates every parameter in one fused pass, as the host 
     CHECK(std::abs(dev_opt.last_gradient_norm() - host_opt.last_gradient_norm()) < 1e-4 * host_opt.last_gradient_norm());
   }
   params.download();  // device weights -> model's host parameters
-  CHECK(max_relative_error(model.fc1.weight.value, twin.fc1.weight.value, model.fc1.weight.size()) < 1e-4);
-  CHECK(max_relative_error(model.fc3.bias.value, twin.fc3.bias.value, model.fc3.bias.size()) < 1e-4);
+  // Adam moves a weight by up to ~lr a step whatever the size of its gradient, so a gradient that is 0 but for
+  // rounding (summed in another order by cuBLAS than by the host's GEMM) moves it by another fraction of lr: on an
+  // H200, fc1's weights differed by 1.2e-4 of their largest value (4.4e-6) after 3 steps. The weights must agree to
+  // 1% of the most that 3 steps can move them (a wrong update is off by a good part of lr).
+  const double most = 3 * 1e-3;
+  CHECK(max_abs_difference(model.fc1.weight.value, twin.fc1.weight.value, model.fc1.weight.size()) < 0.01 * most);
+  CHECK(max_abs_difference(model.fc3.bias.value, twin.fc3.bias.value, model.fc3.bias.size()) < 0.01 * most);
 }
 
 TEST_CASE("dropout on the device: seeded counter-based masks, gradient through the same mask", "[device]") {
