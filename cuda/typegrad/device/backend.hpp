@@ -24,7 +24,8 @@
 #include "typegrad/core/backend.hpp"
 
 #if defined(__CUDACC__) && !defined(__CUDACC_EXTENDED_LAMBDA__)
-#error "typegrad's device backend needs nvcc --extended-lambda --expt-relaxed-constexpr (kernels' loop bodies are __host__ __device__ lambdas)"
+#error \
+    "typegrad's device backend needs nvcc --extended-lambda --expt-relaxed-constexpr (kernels' loop bodies are __device__ lambdas)"
 #endif
 
 #if THRUST_DEVICE_SYSTEM == THRUST_DEVICE_SYSTEM_CUDA
@@ -179,11 +180,11 @@ class buffer {
 };
 
 namespace detail {
-template <class Value>
-struct split_index {  // flat index s -> value(segment, element)
-  Value value;
+template <class T, class Value>
+struct split_index {  // flat index s -> value(segment, element); T stated: host code cannot see a __device__ lambda's
+  Value value;        // return type
   std::size_t length;
-  TG_HD auto operator()(std::size_t s) const { return value(s / length, s % length); }
+  TG_HD T operator()(std::size_t s) const { return T(value(s / length, s % length)); }
 };
 struct segment_of {
   std::size_t length;
@@ -232,12 +233,14 @@ struct thrust_backend {
   template <class F>
   static void for_each(launch kind, std::size_t n, F f) {
     count_launch(kind);
-    thrust::for_each(policy(), thrust::counting_iterator<std::size_t>(0), thrust::counting_iterator<std::size_t>(n), f);
+    thrust::for_each(policy(), thrust::counting_iterator<std::size_t>(0), thrust::counting_iterator<std::size_t>(n),
+                     tg::detail::device_body(f));
   }
 
   template <std::size_t A, std::size_t B, std::size_t C, bool SplitOuter = false, class F>
   static void for_each_grid(launch kind, F f) {  // SplitOuter: a host hint, one launch here anyway
-    for_each(kind, A * B * C, detail::grid_body<B, C, F>{f});
+    using body = std::remove_cvref_t<decltype(tg::detail::device_body(f))>;
+    for_each(kind, A * B * C, detail::grid_body<B, C, body>{tg::detail::device_body(f)});
   }
 
   template <class T, class Value, class Op>
@@ -246,7 +249,9 @@ struct thrust_backend {
     count_launch(kind);
     const thrust::counting_iterator<std::size_t> s(0);
     auto keys = thrust::make_transform_iterator(s, detail::segment_of{length});
-    auto values = thrust::make_transform_iterator(s, detail::split_index<Value>{value, length});
+    auto values = thrust::make_transform_iterator(
+        s, detail::split_index<T, std::remove_cvref_t<decltype(tg::detail::device_body(value))>>{
+               tg::detail::device_body(value), length});
     thrust::reduce_by_key(policy(), keys, keys + segments * length, values, thrust::make_discard_iterator(),
                           thrust::make_transform_output_iterator(out, detail::divided<T>{divisor}), thrust::equal_to<std::size_t>(), op);
   }

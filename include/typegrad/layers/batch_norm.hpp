@@ -162,39 +162,47 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
     T* rv = running_var;
     const T eps = T(layer->eps), m = T(layer->momentum);
     if (layer->training) {
-      Bk::segmented_reduce(
-          launch::reduction, C, n,
-          TG_BODY(std::size_t ch, std::size_t r) { return this->template in<Id, 0>(c, at(ch, r)); }, detail::plus_op{},
-          T(0), mean, T(n));
-      Bk::segmented_reduce(
-          launch::reduction, C, n,
-          TG_BODY(std::size_t ch, std::size_t r) {
-            const T d = this->template in<Id, 0>(c, at(ch, r)) - mean[ch];
-            return d * d;
-          },
-          detail::plus_op{}, T(0), invstd, T(n));  // the biased variance, until the next pass
-      Bk::for_each(
-          launch::elementwise, C, TG_BODY_OF_VALUES(std::size_t ch) {
-            const T var = invstd[ch];
-            invstd[ch] = T(1) / std::sqrt(var + eps);
-            update_running(rm[ch], rv[ch], mean[ch], var, m);
-          });
+      Bk::segmented_reduce(launch::reduction, C, n,
+                           TG_BODY((std::size_t ch, std::size_t r) { return this->template in<Id, 0>(c, at(ch, r)); }),
+                           detail::plus_op{}, T(0), mean, T(n));
+      const auto squared_deviation = TG_BODY((std::size_t ch, std::size_t r) {
+        const T d = this->template in<Id, 0>(c, at(ch, r)) - mean[ch];
+        return d * d;
+      });
+      Bk::segmented_reduce(launch::reduction, C, n, squared_deviation, detail::plus_op{}, T(0), invstd,
+                           T(n));  // the biased variance, until the next pass
+      const auto invert_variance = TG_BODY_OF_VALUES((std::size_t ch) {
+        const T var = invstd[ch];
+        invstd[ch] = T(1) / std::sqrt(var + eps);
+        update_running(rm[ch], rv[ch], mean[ch], var, m);
+      });
+      Bk::for_each(launch::elementwise, C, invert_variance);
     } else {
-      Bk::for_each(
-          launch::elementwise, C, TG_BODY_OF_VALUES(std::size_t ch) {
-            mean[ch] = rm[ch];
-            invstd[ch] = T(1) / std::sqrt(rv[ch] + eps);
-          });
+      const auto running_statistics = TG_BODY_OF_VALUES((std::size_t ch) {
+        mean[ch] = rm[ch];
+        invstd[ch] = T(1) / std::sqrt(rv[ch] + eps);
+      });
+      Bk::for_each(launch::elementwise, C, running_statistics);
     }
     // by (image, channel, position): on the host the innermost run is contiguous, with no index division
-    Bk::template for_each_grid<images, C, inner, true>(
-        launch::elementwise, TG_BODY(std::size_t i, std::size_t, std::size_t ch, std::size_t) {
-          T v = this->template in<Id, 1>(c, ch) * (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch] +
-                this->template in<Id, 2>(c, ch);
-          if constexpr (residual) v += this->template in<Id, 3>(c, i);
-          y[i] = channels::template activate<Relu>(v);
-        });
+    const auto normalise = TG_BODY((std::size_t i, std::size_t, std::size_t ch, std::size_t) {
+      T v = this->template in<Id, 1>(c, ch) * (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch] +
+            this->template in<Id, 2>(c, ch);
+      if constexpr (residual) v += this->template in<Id, 3>(c, i);
+      y[i] = channels::template activate<Relu>(v);
+    });
+    Bk::template for_each_grid<images, C, inner, true>(launch::elementwise, normalise);
   }
+
+  // the adjoint of the normalised value (through the fused relu). A class, not a lambda: nvcc's device lambdas
+  // may not capture a lambda
+  struct adjoint_of_normalised {
+    const T* dy;
+    const T* y;
+    TG_HD TG_INLINE T operator()(std::size_t i) const {
+      return channels::template through_activation<Relu>(dy[i], y[i]);
+    }
+  };
 
   template <std::size_t Id, class Ctx>
   void backward_by_reductions(Ctx& c) const {
@@ -205,41 +213,35 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
     T* invstd = mean + C;
     T* sg = mean + 2 * C;
     T* sgx = mean + 3 * C;
-    // the adjoint of the normalised value (through the fused relu)
-    const auto g = TG_BODY_OF_VALUES(std::size_t i) {
-      return channels::template through_activation<Relu>(dy[i], y[i]);
-    };
-    Bk::segmented_reduce(
-        launch::reduction, C, n, TG_BODY_OF_VALUES(std::size_t ch, std::size_t r) { return g(at(ch, r)); },
-        detail::plus_op{}, T(0), sg);
-    Bk::segmented_reduce(
-        launch::reduction, C, n,
-        TG_BODY(std::size_t ch, std::size_t r) {
-          const std::size_t i = at(ch, r);
-          return g(i) * (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch];
-        },
-        detail::plus_op{}, T(0), sgx);
+    const adjoint_of_normalised g{dy, y};
+    Bk::segmented_reduce(launch::reduction, C, n,
+                         TG_BODY_OF_VALUES((std::size_t ch, std::size_t r) { return g(at(ch, r)); }), detail::plus_op{},
+                         T(0), sg);
+    const auto g_times_xhat = TG_BODY((std::size_t ch, std::size_t r) {
+      const std::size_t i = at(ch, r);
+      return g(i) * (this->template in<Id, 0>(c, i) - mean[ch]) * invstd[ch];
+    });
+    Bk::segmented_reduce(launch::reduction, C, n, g_times_xhat, detail::plus_op{}, T(0), sgx);
     if constexpr (BatchNormNode::template wants_grad<Id, 1, Ctx>())
-      Bk::for_each(
-          launch::elementwise, C, TG_BODY(std::size_t ch) { this->template add_grad<Id, 1>(c, ch, sgx[ch]); });
+      Bk::for_each(launch::elementwise, C,
+                   TG_BODY((std::size_t ch) { this->template add_grad<Id, 1>(c, ch, sgx[ch]); }));
     if constexpr (BatchNormNode::template wants_grad<Id, 2, Ctx>())
-      Bk::for_each(
-          launch::elementwise, C, TG_BODY(std::size_t ch) { this->template add_grad<Id, 2>(c, ch, sg[ch]); });
+      Bk::for_each(launch::elementwise, C,
+                   TG_BODY((std::size_t ch) { this->template add_grad<Id, 2>(c, ch, sg[ch]); }));
     if constexpr (BatchNormNode::template wants_grad<Id, 0, Ctx>()) {
       const bool train = layer->training;
       constexpr bool split = Ctx::materialised(BatchNormNode::template cid<Id, 0>);  // dx a buffer: disjoint writes
-      Bk::template for_each_grid<images, C, inner, split>(
-          launch::elementwise, TG_BODY(std::size_t i, std::size_t, std::size_t ch, std::size_t) {
-            const dx_terms k = dx_coefficients(this->template in<Id, 1>(c, ch), invstd[ch], sg[ch], sgx[ch], train);
-            this->template add_grad<Id, 0>(c, i, k.a * g(i) + k.b * (this->template in<Id, 0>(c, i) - mean[ch]) + k.d);
-          });
+      const auto dx = TG_BODY((std::size_t i, std::size_t, std::size_t ch, std::size_t) {
+        const dx_terms k = dx_coefficients(this->template in<Id, 1>(c, ch), invstd[ch], sg[ch], sgx[ch], train);
+        this->template add_grad<Id, 0>(c, i, k.a * g(i) + k.b * (this->template in<Id, 0>(c, i) - mean[ch]) + k.d);
+      });
+      Bk::template for_each_grid<images, C, inner, split>(launch::elementwise, dx);
     }
     if constexpr (residual && BatchNormNode::template wants_grad<Id, 3, Ctx>()) {
       constexpr bool split = Ctx::materialised(BatchNormNode::template cid<Id, 3>);
-      Bk::template for_each_grid<images, C, inner, split>(
-          launch::elementwise, TG_BODY(std::size_t i, std::size_t, std::size_t, std::size_t) {
-            this->template add_grad<Id, 3>(c, i, g(i));
-          });
+      const auto dresidual = TG_BODY(
+          (std::size_t i, std::size_t, std::size_t, std::size_t) { this->template add_grad<Id, 3>(c, i, g(i)); });
+      Bk::template for_each_grid<images, C, inner, split>(launch::elementwise, dresidual);
     }
   }
 };

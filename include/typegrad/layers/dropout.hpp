@@ -62,11 +62,12 @@ struct DropoutNode : kernel_node<typename X::value_type, typename X::shape_type,
     std::uint8_t* mask = this->template scratch<std::uint8_t, Id>(c);
     if constexpr (Bk::is_device) {  // one draw from the layer's generator per step, then a hash per element
       const std::uint64_t seed = train ? layer->generator() : 0;
-      Bk::for_each(launch::elementwise, n, TG_BODY(std::size_t i) {
+      const auto mask_and_scale = TG_BODY((std::size_t i) {
         const T v = this->template in<Id, 0>(c, i);
         mask[i] = !train || hash(seed + i) >= threshold;
         y[i] = !train ? v : mask[i] ? v * scale : T(0);
       });
+      Bk::for_each(launch::elementwise, n, mask_and_scale);
     } else if (!train) {
       for (std::size_t i = 0; i < n; ++i) y[i] = this->template in<Id, 0>(c, i);
     } else {
@@ -83,9 +84,10 @@ struct DropoutNode : kernel_node<typename X::value_type, typename X::shape_type,
       const bool train = layer->training;
       const T scale = T(1) / T(1 - layer->p);
       const std::uint8_t* mask = this->template scratch<std::uint8_t, Id>(c);
-      Ctx::backend::for_each(launch::elementwise, n, TG_BODY(std::size_t i) {
+      const auto masked_grad = TG_BODY((std::size_t i) {
         if (!train || mask[i]) this->template add_grad<Id, 0>(c, i, train ? g[i] * scale : g[i]);
       });
+      Ctx::backend::for_each(launch::elementwise, n, masked_grad);
     }
   }
 };

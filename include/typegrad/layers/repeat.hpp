@@ -154,8 +154,7 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
       if constexpr (assigns_dx)
         B::copy(dx, g, S::size * sizeof(T));
       else
-        B::for_each(
-            launch::elementwise, S::size, TG_BODY_OF_VALUES(std::size_t i) { dx[i] += g[i]; });
+        B::for_each(launch::elementwise, S::size, TG_BODY_OF_VALUES((std::size_t i) { dx[i] += g[i]; }));
     }
   }
 };

@@ -51,15 +51,17 @@ struct Concat
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
     T* y = this->template out<Id>(c);
-    Ctx::backend::for_each(launch::elementwise, outer * row, TG_BODY(std::size_t e) {
+    const auto element = TG_BODY((std::size_t e) {
       const std::size_t p = e / row, j = e % row;
-      y[e] = j < row_a ? this->template in<Id, 0>(c, p * row_a + j) : this->template in<Id, 1>(c, p * row_b + j - row_a);
+      y[e] =
+          j < row_a ? this->template in<Id, 0>(c, p * row_a + j) : this->template in<Id, 1>(c, p * row_b + j - row_a);
     });
+    Ctx::backend::for_each(launch::elementwise, outer * row, element);
   }
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
     const T* g = this->template out_grad<Id>(c);
-    Ctx::backend::for_each(launch::elementwise, outer * row, TG_BODY(std::size_t e) {
+    const auto element_grad = TG_BODY((std::size_t e) {
       const std::size_t p = e / row, j = e % row;
       const auto& ctx = c;  // captured here: nvcc's lambdas cannot first capture inside if constexpr
       const T ge = g[e];
@@ -70,6 +72,7 @@ struct Concat
           this->template add_grad<Id, 1>(ctx, p * row_b + j - row_a, ge);
       }
     });
+    Ctx::backend::for_each(launch::elementwise, outer * row, element_grad);
   }
 };
 

@@ -141,7 +141,7 @@ struct Conv2dNode : kernel_node<typename X::value_type,
       const T* b = this->template in_data<Id, 2>(c);
       Ctx::backend::template for_each_grid<G::N, G::O, cols_n, true>(
           launch::elementwise,
-          TG_BODY_OF_VALUES(std::size_t e, std::size_t, std::size_t o, std::size_t) { y[e] += b[o]; });
+          TG_BODY_OF_VALUES((std::size_t e, std::size_t, std::size_t o, std::size_t) { y[e] += b[o]; }));
     }
   }
   // db[o] += sum over n and pixels of dy[n, o] (on devices the per-channel sums go to the scratch's last O
@@ -152,14 +152,10 @@ struct Conv2dNode : kernel_node<typename X::value_type,
       T* db = this->template grad_data<Id, 2>(c);
       if constexpr (Ctx::backend::is_device) {
         T* sums = this->template scratch<T, Id>(c) + batch_cols + G::O * G::N * cols_n;
-        Ctx::backend::segmented_reduce(
-            launch::reduction, G::O, G::N * cols_n,
-            TG_BODY_OF_VALUES(std::size_t o, std::size_t r) {
-              return g[(r / cols_n * G::O + o) * cols_n + r % cols_n];
-            },
-            detail::plus_op{}, T(0), sums);
-        Ctx::backend::for_each(
-            launch::elementwise, G::O, TG_BODY_OF_VALUES(std::size_t o) { db[o] += sums[o]; });
+        const auto dy_value = TG_BODY_OF_VALUES(
+            (std::size_t o, std::size_t r) { return g[(r / cols_n * G::O + o) * cols_n + r % cols_n]; });
+        Ctx::backend::segmented_reduce(launch::reduction, G::O, G::N * cols_n, dy_value, detail::plus_op{}, T(0), sums);
+        Ctx::backend::for_each(launch::elementwise, G::O, TG_BODY_OF_VALUES((std::size_t o) { db[o] += sums[o]; }));
       } else {
         // 16 partial sums per channel: one chain of float adds would run at one add per latency
         constexpr std::size_t lanes = 16, whole = cols_n / lanes * lanes;
@@ -217,10 +213,10 @@ struct Conv2dNode : kernel_node<typename X::value_type,
     T* y = this->template out<Id>(c);
     T* col = this->template scratch<T, Id>(c);
     if constexpr (Bk::is_device) {
-      Bk::for_each(
-          launch::elementwise, batch_cols, TG_BODY(std::size_t e) {  // cols [N][rows][pix]
-            col[e] = window_value(x, e / (rows * cols_n), e / cols_n % rows, e % cols_n);
-          });
+      const auto im2col = TG_BODY((std::size_t e) {  // cols [N][rows][pix]
+        col[e] = window_value(x, e / (rows * cols_n), e / cols_n % rows, e % cols_n);
+      });
+      Bk::for_each(launch::elementwise, batch_cols, im2col);
       Bk::template gemm<Forward, G::N, 0, rows * cols_n, G::O * cols_n>(w, col, y, nullptr);
     } else {
       // group k's cols (padded image when direct) at k stride: the first part of its training scratch, or the
@@ -259,37 +255,37 @@ struct Conv2dNode : kernel_node<typename X::value_type,
     if constexpr (Bk::is_device) {
       if constexpr (Conv2dNode::template wants_grad<Id, 1, Ctx>()) {
         T* gp = col + batch_cols;
-        Bk::for_each(
-            launch::elementwise, batch_cols, TG_BODY(std::size_t e) {  // cols^T [N pix][rows]
-              col[e] = window_value(x, e / (cols_n * rows), e % rows, e / rows % cols_n);
-            });
-        Bk::for_each(
-            launch::elementwise, G::O * G::N * cols_n, TG_BODY(std::size_t e) {  // dy' [O][N pix]
-              const std::size_t o = e / (G::N * cols_n), n = e / cols_n % G::N;
-              gp[e] = g[(n * G::O + o) * cols_n + e % cols_n];
-            });
+        const auto im2col_transposed = TG_BODY((std::size_t e) {  // cols^T [N pix][rows]
+          col[e] = window_value(x, e / (cols_n * rows), e % rows, e / rows % cols_n);
+        });
+        Bk::for_each(launch::elementwise, batch_cols, im2col_transposed);
+        const auto dy_transposed = TG_BODY((std::size_t e) {  // dy' [O][N pix]
+          const std::size_t o = e / (G::N * cols_n), n = e / cols_n % G::N;
+          gp[e] = g[(n * G::O + o) * cols_n + e % cols_n];
+        });
+        Bk::for_each(launch::elementwise, G::O * G::N * cols_n, dy_transposed);
         Bk::template gemm<BatchGradW>(gp, col, this->template grad_data<Id, 1>(c), nullptr);
       }
       if constexpr (Conv2dNode::template wants_grad<Id, 0, Ctx>()) {
         T* dx = this->template grad_data<Id, 0>(c);
         Bk::template gemm<GradCols, G::N, 0, G::O * cols_n, rows * cols_n>(w, g, col, nullptr);
-        Bk::for_each(
-            launch::elementwise, G::N * image, TG_BODY(std::size_t e) {
-              const std::size_t n = e / image, ch = e / (G::H * G::Wd) % G::C, h = e / G::Wd % G::H, wd = e % G::Wd;
-              T sum = 0;
-              for (std::size_t ki = 0; ki < G::KH; ++ki) {
-                const std::ptrdiff_t rs = std::ptrdiff_t(h + P) - std::ptrdiff_t(ki);
-                if (rs < 0 || rs % std::ptrdiff_t(S) != 0 || std::size_t(rs) / S >= G::Ho) continue;
-                for (std::size_t kj = 0; kj < G::KW; ++kj) {
-                  const std::ptrdiff_t qs = std::ptrdiff_t(wd + P) - std::ptrdiff_t(kj);
-                  if (qs < 0 || qs % std::ptrdiff_t(S) != 0 || std::size_t(qs) / S >= G::Wo) continue;
-                  const std::size_t row = (ch * G::KH + ki) * G::KW + kj;
-                  sum += col[(n * rows + row) * cols_n + std::size_t(rs) / S * G::Wo + std::size_t(qs) / S];
-                }
-              }
-              // a plain conditional: nvcc's extended lambdas may not first-capture dx inside an if constexpr
-              dx[e] = (Conv2dNode::template assigns_grad<Id, 0, Ctx>() ? T(0) : dx[e]) + sum;
-            });
+        const auto col2im = TG_BODY((std::size_t e) {
+          const std::size_t n = e / image, ch = e / (G::H * G::Wd) % G::C, h = e / G::Wd % G::H, wd = e % G::Wd;
+          T sum = 0;
+          for (std::size_t ki = 0; ki < G::KH; ++ki) {
+            const std::ptrdiff_t rs = std::ptrdiff_t(h + P) - std::ptrdiff_t(ki);
+            if (rs < 0 || rs % std::ptrdiff_t(S) != 0 || std::size_t(rs) / S >= G::Ho) continue;
+            for (std::size_t kj = 0; kj < G::KW; ++kj) {
+              const std::ptrdiff_t qs = std::ptrdiff_t(wd + P) - std::ptrdiff_t(kj);
+              if (qs < 0 || qs % std::ptrdiff_t(S) != 0 || std::size_t(qs) / S >= G::Wo) continue;
+              const std::size_t row = (ch * G::KH + ki) * G::KW + kj;
+              sum += col[(n * rows + row) * cols_n + std::size_t(rs) / S * G::Wo + std::size_t(qs) / S];
+            }
+          }
+          // a plain conditional: nvcc's extended lambdas may not first-capture dx inside an if constexpr
+          dx[e] = (Conv2dNode::template assigns_grad<Id, 0, Ctx>() ? T(0) : dx[e]) + sum;
+        });
+        Bk::for_each(launch::elementwise, G::N * image, col2im);
       }
     } else if constexpr (direct) {
       backward_direct<Id>(c, x, w, g);

@@ -70,14 +70,13 @@ struct CrossEntropy : kernel_node<typename X::value_type, shape<>, X, Y> {
     const auto* y = this->template in_data<Id, 1>(c);
     T* log_sums = saved_log_sums<Id>(c);
     T* exps = saved_exps<Id>(c);
-    Ctx::backend::segmented_reduce(
-        launch::reduction, 1, B,
-        TG_BODY(std::size_t, std::size_t b) {
-          const RowLse r = row_lse<Id>(c, b, exps + b * C);
-          log_sums[b] = r.log_sum;
-          return (r.max - this->template in<Id, 0>(c, b * C + std::size_t(y[b]))) + r.log_sum;
-        },
-        detail::plus_op{}, T(0), this->template out<Id>(c), T(B));
+    const auto row_loss = TG_BODY((std::size_t, std::size_t b) {
+      const RowLse r = row_lse<Id>(c, b, exps + b * C);
+      log_sums[b] = r.log_sum;
+      return (r.max - this->template in<Id, 0>(c, b * C + std::size_t(y[b]))) + r.log_sum;
+    });
+    Ctx::backend::segmented_reduce(launch::reduction, 1, B, row_loss, detail::plus_op{}, T(0),
+                                   this->template out<Id>(c), T(B));
   }
 
   template <std::size_t Id, class Ctx>
@@ -87,7 +86,7 @@ struct CrossEntropy : kernel_node<typename X::value_type, shape<>, X, Y> {
       const T* dl = this->template out_grad<Id>(c);
       const T* log_sums = saved_log_sums<Id>(c);
       const T* exps = saved_exps<Id>(c);
-      Ctx::backend::for_each(launch::elementwise, B, TG_BODY(std::size_t b) {
+      const auto row_grad = TG_BODY((std::size_t b) {
         const T g = dl[0] / T(B);
         const T inv_s = math::exp_of(-log_sums[b]);  // 1 / s
         const std::size_t target = std::size_t(y[b]);
@@ -102,6 +101,7 @@ struct CrossEntropy : kernel_node<typename X::value_type, shape<>, X, Y> {
                                          math::select_of(k == target, -g * others, g * (e[k] * inv_s)));
         // clang-format on
       });
+      Ctx::backend::for_each(launch::elementwise, B, row_grad);
     }
   }
 };

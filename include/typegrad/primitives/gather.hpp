@@ -58,7 +58,8 @@ struct Gather : kernel_node<typename Table::value_type,
     if (i < count)
       throw std::out_of_range("typegrad: gather: index " + std::to_string(v) + " at position " + std::to_string(i) +
                               " is outside the table's " + std::to_string(V) + " rows");
-    Bk::for_each(launch::elementwise, count * D, TG_BODY(std::size_t e) { y[e] = table[std::size_t(index[e / D]) * D + e % D]; });
+    Bk::for_each(launch::elementwise, count * D,
+                 TG_BODY((std::size_t e) { y[e] = table[std::size_t(index[e / D]) * D + e % D]; }));
   }
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
@@ -66,9 +67,10 @@ struct Gather : kernel_node<typename Table::value_type,
       const auto* index = this->template in_data<Id, 1>(c);
       const T* g = this->template out_grad<Id>(c);
       T* dt = this->template grad_data<Id, 0>(c);
-      Ctx::backend::for_each(launch::elementwise, count * D, TG_BODY(std::size_t e) {  // repeated rows add up
+      const auto scatter_add = TG_BODY((std::size_t e) {  // repeated rows add up
         accumulate_into<Ctx>(dt, std::size_t(index[e / D]) * D + e % D, g[e]);
       });
+      Ctx::backend::for_each(launch::elementwise, count * D, scatter_add);
     }
   }
 };

@@ -90,15 +90,16 @@ struct GruCellNode : kernel_node<typename Gx::value_type, typename H0::shape_typ
     const T* gh = this->template in_data<Id, 1>(ctx);
     const T* h = this->template in_data<Id, 2>(ctx);
     T* y = this->template out<Id>(ctx);
-    if constexpr (Ctx::backend::is_device)
-      Ctx::backend::template for_each_grid<1, batch, H>(
-          launch::elementwise, TG_BODY_OF_VALUES(std::size_t, std::size_t, std::size_t b, std::size_t j) {
-            const T* x = gx + b * 3 * H;
-            const T* g = gh + b * 3 * H;
-            y[b * H + j] = cell(x[j], x[H + j], x[2 * H + j], g[j], g[H + j], g[2 * H + j], h[b * H + j]);
-          });
-    else
+    if constexpr (Ctx::backend::is_device) {
+      const auto unit = TG_BODY_OF_VALUES((std::size_t, std::size_t, std::size_t b, std::size_t j) {
+        const T* x = gx + b * 3 * H;
+        const T* g = gh + b * 3 * H;
+        y[b * H + j] = cell(x[j], x[H + j], x[2 * H + j], g[j], g[H + j], g[2 * H + j], h[b * H + j]);
+      });
+      Ctx::backend::template for_each_grid<1, batch, H>(launch::elementwise, unit);
+    } else {
       for (std::size_t b = 0; b < batch; ++b) forward_row(gx + b * 3 * H, gh + b * 3 * H, h + b * H, y + b * H);
+    }
   }
 
   template <std::size_t Id, class Ctx>
@@ -117,20 +118,21 @@ struct GruCellNode : kernel_node<typename Gx::value_type, typename H0::shape_typ
       if constexpr (to_gx) dgx = this->template grad_data<Id, 0>(ctx);
       if constexpr (to_gh) dgh = this->template grad_data<Id, 1>(ctx);
       if constexpr (to_h) dh = this->template grad_data<Id, 2>(ctx);
-      if constexpr (Ctx::backend::is_device)
-        Ctx::backend::template for_each_grid<1, batch, H>(
-            launch::elementwise, TG_BODY_OF_VALUES(std::size_t, std::size_t, std::size_t b, std::size_t j) {
-              const T* x = gx + b * 3 * H;
-              const T* g = gh + b * 3 * H;
-              const adjoints d =
-                  cell_vjp(x[j], x[H + j], x[2 * H + j], g[j], g[H + j], g[2 * H + j], h[b * H + j], dy[b * H + j]);
-              add_adjoints<to_gx, to_gh, to_h>(d, dgx, dgh, dh, b, j);
-            });
-      else
+      if constexpr (Ctx::backend::is_device) {
+        const auto unit_grad = TG_BODY_OF_VALUES((std::size_t, std::size_t, std::size_t b, std::size_t j) {
+          const T* x = gx + b * 3 * H;
+          const T* g = gh + b * 3 * H;
+          const adjoints d =
+              cell_vjp(x[j], x[H + j], x[2 * H + j], g[j], g[H + j], g[2 * H + j], h[b * H + j], dy[b * H + j]);
+          add_adjoints<to_gx, to_gh, to_h>(d, dgx, dgh, dh, b, j);
+        });
+        Ctx::backend::template for_each_grid<1, batch, H>(launch::elementwise, unit_grad);
+      } else {
         for (std::size_t b = 0; b < batch; ++b)
           backward_row<to_gx, to_gh, to_h>(gx + b * 3 * H, gh + b * 3 * H, h + b * H, dy + b * H,
                                            dgx ? dgx + b * 3 * H : dgx, dgh ? dgh + b * 3 * H : dgh,
                                            dh ? dh + b * H : dh);
+      }
     }
   }
 };

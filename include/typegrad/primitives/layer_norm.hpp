@@ -45,45 +45,44 @@ struct LayerNormNode : kernel_node<typename X::value_type, typename X::shape_typ
   void forward(Ctx& c) const {
     T* y = this->template out<Id>(c);
     T* stats = saved_statistics<Id>(c);
-    Ctx::backend::for_each(
-        launch::elementwise, rows, TG_BODY(std::size_t r) {  // one body per row
-          T* yr = y + r * n;
-          const T mean = detail::row_sum<T, n>([&](std::size_t k) {
-                           const T v = this->template in<Id, 0>(c, r * n + k);
-                           yr[k] = v;
-                           return v;
-                         }) /
-                         T(n);
-          const T var = detail::row_sum<T, n>([&](std::size_t k) { return (yr[k] - mean) * (yr[k] - mean); }) / T(n);
-          const T invstd = T(1) / std::sqrt(var + T(eps));
-          stats[2 * r] = mean, stats[2 * r + 1] = invstd;
-          for (std::size_t k = 0; k < n; ++k)
-            yr[k] = (yr[k] - mean) * invstd * this->template in<Id, 1>(c, k) + this->template in<Id, 2>(c, k);
-        });
+    const auto normalise_row = TG_BODY((std::size_t r) {
+      T* yr = y + r * n;
+      const T mean = detail::row_sum<T, n>([&](std::size_t k) {
+                       const T v = this->template in<Id, 0>(c, r * n + k);
+                       yr[k] = v;
+                       return v;
+                     }) /
+                     T(n);
+      const T var = detail::row_sum<T, n>([&](std::size_t k) { return (yr[k] - mean) * (yr[k] - mean); }) / T(n);
+      const T invstd = T(1) / std::sqrt(var + T(eps));
+      stats[2 * r] = mean, stats[2 * r + 1] = invstd;
+      for (std::size_t k = 0; k < n; ++k)
+        yr[k] = (yr[k] - mean) * invstd * this->template in<Id, 1>(c, k) + this->template in<Id, 2>(c, k);
+    });
+    Ctx::backend::for_each(launch::elementwise, rows, normalise_row);  // one body per row
   }
 
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
     const T* g = this->template out_grad<Id>(c);
     const T* stats = saved_statistics<Id>(c);
-    Ctx::backend::for_each(
-        launch::elementwise, rows, TG_BODY(std::size_t r) {  // gamma, beta: atomic on devices
-          // declared in the body: nvcc's extended lambdas may not first capture a variable inside an if constexpr
-          constexpr bool dx = LayerNormNode::template wants_grad<Id, 0, Ctx>();
-          constexpr bool dgamma = LayerNormNode::template wants_grad<Id, 1, Ctx>();
-          constexpr bool dbeta = LayerNormNode::template wants_grad<Id, 2, Ctx>();
-          const T mean = stats[2 * r], invstd = stats[2 * r + 1];
-          const T* gr = g + r * n;
-          const auto xhat = [&](std::size_t k) { return (this->template in<Id, 0>(c, r * n + k) - mean) * invstd; };
-          T sg = 0, sgx = 0;  // sum(g gamma), sum(g gamma xhat)
-          if constexpr (dx)
-            detail::row_sums<T, n>(
-                [&](std::size_t k) {
-                  const T gg = gr[k] * this->template in<Id, 1>(c, k);
-                  return detail::two_values<T>{gg, gg * xhat(k)};
-                },
-                sg, sgx);
-          // clang-format off
+    const auto row_grad = TG_BODY((std::size_t r) {  // one body per row; gamma, beta: atomic on devices
+      // declared in the body: nvcc's extended lambdas may not first capture a variable inside an if constexpr
+      constexpr bool dx = LayerNormNode::template wants_grad<Id, 0, Ctx>();
+      constexpr bool dgamma = LayerNormNode::template wants_grad<Id, 1, Ctx>();
+      constexpr bool dbeta = LayerNormNode::template wants_grad<Id, 2, Ctx>();
+      const T mean = stats[2 * r], invstd = stats[2 * r + 1];
+      const T* gr = g + r * n;
+      const auto xhat = [&](std::size_t k) { return (this->template in<Id, 0>(c, r * n + k) - mean) * invstd; };
+      T sg = 0, sgx = 0;  // sum(g gamma), sum(g gamma xhat)
+      if constexpr (dx)
+        detail::row_sums<T, n>(
+            [&](std::size_t k) {
+              const T gg = gr[k] * this->template in<Id, 1>(c, k);
+              return detail::two_values<T>{gg, gg * xhat(k)};
+            },
+            sg, sgx);
+      // clang-format off
       TG_IVDEP
       for (std::size_t k = 0; k < n; ++k) {
         const T xh = xhat(k);
@@ -94,8 +93,9 @@ struct LayerNormNode : kernel_node<typename X::value_type, typename X::shape_typ
           this->template add_grad<Id, 0>(c, r * n + k, invstd / T(n) * (T(n) * gg - sg - xh * sgx));
         }
       }
-          // clang-format on
-        });
+      // clang-format on
+    });
+    Ctx::backend::for_each(launch::elementwise, rows, row_grad);
   }
 };
 

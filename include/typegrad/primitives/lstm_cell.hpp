@@ -91,16 +91,17 @@ struct LstmCellNode
     const T* gates = this->template in_data<Id, 0>(ctx);
     const T* c = this->template in_data<Id, 1>(ctx);
     T* y = this->template out<Id>(ctx);
-    if constexpr (Ctx::backend::is_device)
-      Ctx::backend::template for_each_grid<1, batch, H>(
-          launch::elementwise, TG_BODY_OF_VALUES(std::size_t, std::size_t, std::size_t b, std::size_t j) {
-            const T* a = gates + b * 4 * H;
-            const values v = cell(a[j], a[H + j], a[2 * H + j], a[3 * H + j], c[b * H + j]);
-            y[b * 2 * H + j] = v.h;
-            y[b * 2 * H + H + j] = v.c;
-          });
-    else
+    if constexpr (Ctx::backend::is_device) {
+      const auto unit = TG_BODY_OF_VALUES((std::size_t, std::size_t, std::size_t b, std::size_t j) {
+        const T* a = gates + b * 4 * H;
+        const values v = cell(a[j], a[H + j], a[2 * H + j], a[3 * H + j], c[b * H + j]);
+        y[b * 2 * H + j] = v.h;
+        y[b * 2 * H + H + j] = v.c;
+      });
+      Ctx::backend::template for_each_grid<1, batch, H>(launch::elementwise, unit);
+    } else {
       for (std::size_t b = 0; b < batch; ++b) forward_row(gates + b * 4 * H, c + b * H, y + b * 2 * H);
+    }
   }
 
   template <std::size_t Id, class Ctx>
@@ -115,19 +116,20 @@ struct LstmCellNode
       T* dc = nullptr;
       if constexpr (to_gates) dgates = this->template grad_data<Id, 0>(ctx);
       if constexpr (to_c) dc = this->template grad_data<Id, 1>(ctx);
-      if constexpr (Ctx::backend::is_device)
-        Ctx::backend::template for_each_grid<1, batch, H>(
-            launch::elementwise, TG_BODY_OF_VALUES(std::size_t, std::size_t, std::size_t b, std::size_t j) {
-              const T* a = gates + b * 4 * H;
-              const adjoints d = cell_vjp(a[j], a[H + j], a[2 * H + j], a[3 * H + j], c[b * H + j],
-                                          dy[b * 2 * H + j], dy[b * 2 * H + H + j]);
-              // a function, not if constexpr here: nvcc's lambdas cannot first capture inside if constexpr
-              add_adjoints<to_gates, to_c>(d, dgates, dc, b, j);
-            });
-      else
+      if constexpr (Ctx::backend::is_device) {
+        const auto unit_grad = TG_BODY_OF_VALUES((std::size_t, std::size_t, std::size_t b, std::size_t j) {
+          const T* a = gates + b * 4 * H;
+          const adjoints d = cell_vjp(a[j], a[H + j], a[2 * H + j], a[3 * H + j], c[b * H + j], dy[b * 2 * H + j],
+                                      dy[b * 2 * H + H + j]);
+          // a function, not if constexpr here: nvcc's lambdas cannot first capture inside if constexpr
+          add_adjoints<to_gates, to_c>(d, dgates, dc, b, j);
+        });
+        Ctx::backend::template for_each_grid<1, batch, H>(launch::elementwise, unit_grad);
+      } else {
         for (std::size_t b = 0; b < batch; ++b)
           backward_row<to_gates, to_c>(gates + b * 4 * H, c + b * H, dy + b * 2 * H,
                                        dgates ? dgates + b * 4 * H : dgates, dc ? dc + b * H : dc);
+      }
     }
   }
 };

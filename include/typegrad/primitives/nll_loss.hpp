@@ -25,18 +25,19 @@ struct NllLoss : kernel_node<typename X::value_type, shape<>, X, Y> {
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
     const auto* y = this->template in_data<Id, 1>(c);
-    Ctx::backend::segmented_reduce(
-        launch::reduction, 1, B, TG_BODY(std::size_t, std::size_t b) { return -this->template in<Id, 0>(c, b * C + std::size_t(y[b])); },
-        detail::plus_op{}, T(0), this->template out<Id>(c), T(B));
+    const auto minus_log_p =
+        TG_BODY((std::size_t, std::size_t b) { return -this->template in<Id, 0>(c, b * C + std::size_t(y[b])); });
+    Ctx::backend::segmented_reduce(launch::reduction, 1, B, minus_log_p, detail::plus_op{}, T(0),
+                                   this->template out<Id>(c), T(B));
   }
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
     if constexpr (NllLoss::template wants_grad<Id, 0, Ctx>()) {
       const auto* y = this->template in_data<Id, 1>(c);
       const T* dl = this->template out_grad<Id>(c);
-      Ctx::backend::for_each(launch::elementwise, B, TG_BODY(std::size_t b) {
-        this->template add_grad<Id, 0>(c, b * C + std::size_t(y[b]), -dl[0] / T(B));
-      });
+      const auto label_grad =
+          TG_BODY((std::size_t b) { this->template add_grad<Id, 0>(c, b * C + std::size_t(y[b]), -dl[0] / T(B)); });
+      Ctx::backend::for_each(launch::elementwise, B, label_grad);
     }
   }
 };

@@ -46,7 +46,7 @@ struct Pool2d : kernel_node<typename X::value_type,
   void forward(Ctx& c) const {
     T* y = this->template out<Id>(c);
     std::uint32_t* arg = this->template scratch<std::uint32_t, Id>(c);
-    Ctx::backend::template for_each_grid<planes, Ho, Wo, true>(launch::elementwise, TG_BODY(std::size_t o, std::size_t p, std::size_t i, std::size_t j) {
+    const auto window = TG_BODY((std::size_t o, std::size_t p, std::size_t i, std::size_t j) {
       T acc = is_max ? -std::numeric_limits<T>::infinity() : T(0);
       std::size_t best = at(p, i * S, j * S);
       for (std::size_t a = 0; a < K; ++a)
@@ -63,6 +63,7 @@ struct Pool2d : kernel_node<typename X::value_type,
       y[o] = is_max ? acc : acc / T(K * K);
       if (is_max && Ctx::needs_adjoint(Id)) arg[o] = std::uint32_t(best);
     });
+    Ctx::backend::template for_each_grid<planes, Ho, Wo, true>(launch::elementwise, window);
   }
 
   template <std::size_t Id, class Ctx>
@@ -72,7 +73,7 @@ struct Pool2d : kernel_node<typename X::value_type,
       const std::uint32_t* arg = this->template scratch<std::uint32_t, Id>(c);
       // planes may run on several threads when dx is a buffer (a fused region could share a broadcast leaf)
       constexpr bool split = Ctx::materialised(Pool2d::template cid<Id, 0>);
-      Ctx::backend::template for_each_grid<planes, Ho, Wo, split>(launch::elementwise, TG_BODY(std::size_t o, std::size_t p, std::size_t i, std::size_t j) {
+      const auto window_grad = TG_BODY((std::size_t o, std::size_t p, std::size_t i, std::size_t j) {
         const auto& ctx = c;  // captured here: nvcc's lambdas cannot first capture inside if constexpr
         const std::uint32_t* const where = arg;
         const T go = g[o];
@@ -84,6 +85,7 @@ struct Pool2d : kernel_node<typename X::value_type,
             for (std::size_t b = 0; b < K; ++b) this->template add_grad<Id, 0>(ctx, at(p, i * S + a, j * S + b), share);
         }
       });
+      Ctx::backend::template for_each_grid<planes, Ho, Wo, split>(launch::elementwise, window_grad);
     }
   }
 };

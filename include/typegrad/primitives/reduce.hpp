@@ -94,7 +94,7 @@ struct Reduce : kernel_node<typename X::value_type,
   void forward(Ctx& c) const {
     using Bk = typename Ctx::backend;
     T* y = this->template out<Id>(c);
-    auto value = TG_BODY(std::size_t o, std::size_t r) { return this->template in<Id, 0>(c, L::index(o, r)); };
+    auto value = TG_BODY((std::size_t o, std::size_t r) { return this->template in<Id, 0>(c, L::index(o, r)); });
     if constexpr (std::is_same_v<Kind, op::max>)
       Bk::segmented_reduce(launch::reduction, L::out_shape::size, L::count, value, detail::max_op{},
                            -std::numeric_limits<T>::infinity(), y);
@@ -111,7 +111,7 @@ struct Reduce : kernel_node<typename X::value_type,
       const T* y = this->template out<Id>(c);
       constexpr T divisor = std::is_same_v<Kind, op::mean> ? T(L::count) : T(1);
       if constexpr (std::is_same_v<Kind, op::max>) {  // one segment per body: the first maximum wins
-        Bk::for_each(launch::elementwise, L::out_shape::size, TG_BODY(std::size_t o) {
+        const auto first_max_grad = TG_BODY((std::size_t o) {
           for (std::size_t r = 0; r < L::count; ++r) {
             const std::size_t i = L::index(o, r);
             if (this->template in<Id, 0>(c, i) == y[o]) {
@@ -120,11 +120,13 @@ struct Reduce : kernel_node<typename X::value_type,
             }
           }
         });
+        Bk::for_each(launch::elementwise, L::out_shape::size, first_max_grad);
       } else if constexpr (Bk::is_device) {  // one body per input element
-        Bk::for_each(launch::elementwise, L::out_shape::size * L::count, TG_BODY(std::size_t s) {
+        const auto spread_grad = TG_BODY((std::size_t s) {
           const std::size_t o = s / L::count;
           this->template add_grad<Id, 0>(c, L::index(o, s % L::count), g[o] / divisor);
         });
+        Bk::for_each(launch::elementwise, L::out_shape::size * L::count, spread_grad);
       } else {
         for (std::size_t o = 0; o < L::out_shape::size; ++o) {
           const T go = g[o] / divisor;

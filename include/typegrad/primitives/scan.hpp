@@ -184,8 +184,7 @@ struct Scan : kernel_node<typename H0::value_type,
     B::zero(carry, H * sizeof(T));
     for (std::size_t t = steps; t-- > 0;) {
       const T* gt = g + t * H;
-      B::for_each(
-          launch::elementwise, H, TG_BODY_OF_VALUES(std::size_t i) { seed[i] = gt[i] + carry[i]; });
+      B::for_each(launch::elementwise, H, TG_BODY_OF_VALUES((std::size_t i) { seed[i] = gt[i] + carry[i]; }));
       auto& p = st.at(t);
       if (!st.keeps_steps() && t + 1 < steps) p.evaluate_at(t ? hs + (t - 1) * H : h0, xs + t * X);  // recompute
       p.backward_from(seed);
@@ -193,14 +192,12 @@ struct Scan : kernel_node<typename H0::value_type,
       if constexpr (Scan::template wants_grad<Id, 1, Ctx>()) {
         const T* dx = p.template grad_input<1>().data();
         T* dxs = this->template grad_data<Id, 1>(c) + t * X;
-        B::for_each(
-            launch::elementwise, X, TG_BODY_OF_VALUES(std::size_t i) { dxs[i] += dx[i]; });
+        B::for_each(launch::elementwise, X, TG_BODY_OF_VALUES((std::size_t i) { dxs[i] += dx[i]; }));
       }
     }
     if constexpr (Scan::template wants_grad<Id, 0, Ctx>()) {
       T* dh0 = this->template grad_data<Id, 0>(c);
-      B::for_each(
-          launch::elementwise, H, TG_BODY_OF_VALUES(std::size_t i) { dh0[i] += carry[i]; });
+      B::for_each(launch::elementwise, H, TG_BODY_OF_VALUES((std::size_t i) { dh0[i] += carry[i]; }));
     }
   }
 };

@@ -41,7 +41,7 @@ struct SoftmaxNode : kernel_node<typename X::value_type, typename X::shape_type,
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
     T* y = this->template out<Id>(c);
-    Ctx::backend::for_each(launch::elementwise, pre * post, TG_BODY(std::size_t lane) {
+    const auto softmax_of_row = TG_BODY((std::size_t lane) {
       const std::size_t p = lane / post, q = lane % post;
       T* yl = y + at(p, 0, q);  // y_k at yl[k * post]
       for (std::size_t k = 0; k < n; ++k) yl[k * post] = input<Id>(c, p, k, q);
@@ -64,6 +64,7 @@ struct SoftmaxNode : kernel_node<typename X::value_type, typename X::shape_type,
         for (std::size_t k = 0; k < n; ++k) yl[k * post] *= inv;
       }
     });
+    Ctx::backend::for_each(launch::elementwise, pre * post, softmax_of_row);
   }
   // x at (p, k, q); along the last axis by rows (kernel_node::in_row: a mask broadcast over the batch by columns)
   template <std::size_t Id, class Ctx>
@@ -79,7 +80,7 @@ struct SoftmaxNode : kernel_node<typename X::value_type, typename X::shape_type,
     if constexpr (SoftmaxNode::template wants_grad<Id, 0, Ctx>()) {
       const T* y = this->template out<Id>(c);
       const T* g = this->template out_grad<Id>(c);
-      Ctx::backend::for_each(launch::elementwise, pre * post, TG_BODY(std::size_t lane) {
+      const auto row_grad = TG_BODY((std::size_t lane) {
         const std::size_t p = lane / post, q = lane % post;
         // s = sum_k g_k (log) or sum_k g_k y_k
         const T s = detail::row_sum<T, n>([&](std::size_t k) {
@@ -92,6 +93,7 @@ struct SoftmaxNode : kernel_node<typename X::value_type, typename X::shape_type,
           this->template add_grad<Id, 0>(c, i, dx);
         }
       });
+      Ctx::backend::for_each(launch::elementwise, pre * post, row_grad);
     }
   }
 };

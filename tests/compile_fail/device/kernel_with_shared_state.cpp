@@ -23,17 +23,15 @@ struct Scale : tg::kernel_node<typename X::value_type, typename X::shape_type, X
   void forward(Ctx& c) const {
     T* y = this->template out<Id>(c);
     const T s = 2;
-    Ctx::backend::for_each(
-        tg::launch::elementwise, X::shape_type::size,
-        TG_BODY(std::size_t i) { y[i] = s * this->template in<Id, 0>(c, i); });
+    Ctx::backend::for_each(tg::launch::elementwise, X::shape_type::size,
+                           TG_BODY((std::size_t i) { y[i] = s * this->template in<Id, 0>(c, i); }));
   }
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
     const T* g = this->template out_grad<Id>(c);
     const T s = 2;
-    Ctx::backend::for_each(
-        tg::launch::elementwise, X::shape_type::size,
-        TG_BODY(std::size_t i) { this->template add_grad<Id, 0>(c, i, s * g[i]); });
+    Ctx::backend::for_each(tg::launch::elementwise, X::shape_type::size,
+                           TG_BODY((std::size_t i) { this->template add_grad<Id, 0>(c, i, s * g[i]); }));
   }
 };
 

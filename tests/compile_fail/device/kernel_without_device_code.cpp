@@ -16,18 +16,18 @@ struct Cube : tg::kernel_node<typename X::value_type, typename X::shape_type, X>
   template <std::size_t Id, class Ctx>
   void forward(Ctx& c) const {
     T* y = this->template out<Id>(c);
-    Ctx::backend::for_each(tg::launch::elementwise, X::shape_type::size, TG_BODY(std::size_t i) {
-      const T v = this->template in<Id, 0>(c, i);
-      y[i] = v * v * v;
-    });
+    Ctx::backend::for_each(tg::launch::elementwise, X::shape_type::size, TG_BODY((std::size_t i) {
+                             const T v = this->template in<Id, 0>(c, i);
+                             y[i] = v * v * v;
+                           }));
   }
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
     const T* g = this->template out_grad<Id>(c);
-    Ctx::backend::for_each(tg::launch::elementwise, X::shape_type::size, TG_BODY(std::size_t i) {
-      const T v = this->template in<Id, 0>(c, i);
-      this->template add_grad<Id, 0>(c, i, 3 * v * v * g[i]);
-    });
+    Ctx::backend::for_each(tg::launch::elementwise, X::shape_type::size, TG_BODY((std::size_t i) {
+                             const T v = this->template in<Id, 0>(c, i);
+                             this->template add_grad<Id, 0>(c, i, 3 * v * v * g[i]);
+                           }));
   }
 };
 
