@@ -5,6 +5,10 @@
 //   mlp_step           784-256-128-10 ReLU, batch 64, cross-entropy, SGD: device step vs host step (and libtorch
 //                      on CUDA where the installed libtorch has CUDA and a GPU is present)
 //   lenet_step         conv 1->10 k5, pool, conv 10->20 k5, pool, fc 320->50, fc 50->10, batch 64, SGD momentum
+//   resnet20_step      bench/compare's deep case: ResNet-20 (tg::ResNet20, BatchNorm training, tg::Repeat blocks) on
+//                      [64, 1, 28, 28], 10 classes, cross-entropy, SGD lr 0.01 momentum 0.9
+//   gpt_step           bench/compare's 6-block language model (gpt_model.hpp: E 256, 8 heads, FFN 1024, context 128,
+//                      vocabulary 96), batch 8, cross-entropy over every position, AdamW lr 3e-4
 // On the OMP system (no GPU) the "device" is the CPU's cores: the numbers then show the backend's overhead, not a GPU.
 //   device_compare [--rounds R] [--quick] [--only CASE]
 #include <cblas.h>
@@ -13,12 +17,14 @@
 
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <random>
 #include <string>
 #include <typegrad/device.hpp>
 #include <typegrad/typegrad.hpp>
 
 #include "classic_lenet.hpp"
+#include "gpt_model.hpp"
 #include "harness.hpp"
 
 #ifdef TG_HAVE_TORCH_CUDA_TWINS
@@ -199,6 +205,75 @@ int main(int argc, char** argv) {
 #endif
     compare("lenet_step", v, rounds, calls(50));
     print_launches("lenet_step", [&] {
+      dev(dx, dy);
+      dev_opt.update(dev);
+    });
+  }
+  // (the OMP system runs a ResNet-20 step in ~10 s: its quick run, a CI test, leaves the deep cases to test_device's
+  // ResNet-14 and the device gradient tests of the Transformer layers)
+  if (wanted("resnet20_step") && (TYPEGRAD_DEVICE_IS_CUDA || !quick)) {
+    tg::Tensor<float, MB, 1, 28, 28> x;
+    fill_random(x.data(), x.size(), 21, 1.0f);
+    tg::Tensor<std::int32_t, MB> y;
+    for (std::size_t i = 0; i < MB; ++i) y[i] = std::int32_t(i % 10);
+    auto net = std::make_unique<tg::ResNet20<1, 10>>(3), twin = std::make_unique<tg::ResNet20<1, 10>>(3);
+    tg::device::Parameters params;
+    auto dev = tg::device::compile<tg::Input<float, MB, 1, 28, 28>, tg::Labels<MB, 10>>(
+        params, [&](auto a, auto b) { return tg::cross_entropy((*net)(a), b); });
+    auto dev_opt = tg::optim::make(dev, tg::optim::Momentum{0.9}, tg::sched::Constant{0.01});
+    auto host = tg::compile<tg::Input<float, MB, 1, 28, 28>, tg::Labels<MB, 10>>(
+        [&](auto a, auto b) { return tg::cross_entropy((*twin)(a), b); });
+    auto host_opt = tg::optim::make(host, tg::optim::Momentum{0.9}, tg::sched::Constant{0.01});
+    const auto dx = tg::device::to_device(x);
+    const auto dy = tg::device::to_device(y);
+    std::vector<Variant> v{{"typegrad device",
+                            [&] {
+                              sink = sink + dev(dx, dy);
+                              dev_opt.update(dev);
+                            },
+                            sync},
+                           {"typegrad host", [&] {
+                              sink = sink + host(x, y);
+                              host_opt.update(host);
+                            }}};
+    compare("resnet20_step", v, rounds, calls(5));
+    print_launches("resnet20_step", [&] {
+      dev(dx, dy);
+      dev_opt.update(dev);
+    });
+  }
+  if (wanted("gpt_step") && (TYPEGRAD_DEVICE_IS_CUDA || !quick)) {
+    using bench::GT, bench::GV;
+    constexpr std::size_t GB = 8;
+    tg::Tensor<std::int32_t, GB, GT> x;
+    tg::Tensor<std::int32_t, GB * GT> y;
+    for (std::size_t r = 0; r < GB; ++r)
+      for (std::size_t t = 0; t < GT; ++t) {
+        x(r, t) = std::int32_t((r * 7 + t * 3) % GV);
+        y[r * GT + t] = std::int32_t((r * 7 + t * 3 + 3) % GV);
+      }
+    auto model = std::make_unique<bench::Gpt<GB>>(4), twin = std::make_unique<bench::Gpt<GB>>(4);
+    tg::device::Parameters params;
+    auto dev = tg::device::compile<tg::Input<std::int32_t, GB, GT>, tg::Labels<GB * GT, GV>>(
+        params, [&](auto a, auto b) { return tg::cross_entropy((*model)(a), b); });
+    auto dev_opt = tg::optim::make(dev, tg::optim::AdamW{}, tg::sched::Constant{3e-4});
+    auto host = tg::compile<tg::Input<std::int32_t, GB, GT>, tg::Labels<GB * GT, GV>>(
+        [&](auto a, auto b) { return tg::cross_entropy((*twin)(a), b); });
+    auto host_opt = tg::optim::make(host, tg::optim::AdamW{}, tg::sched::Constant{3e-4});
+    const auto dx = tg::device::to_device(x);
+    const auto dy = tg::device::to_device(y);
+    std::vector<Variant> v{{"typegrad device",
+                            [&] {
+                              sink = sink + dev(dx, dy);
+                              dev_opt.update(dev);
+                            },
+                            sync},
+                           {"typegrad host", [&] {
+                              sink = sink + host(x, y);
+                              host_opt.update(host);
+                            }}};
+    compare("gpt_step", v, rounds, calls(2));
+    print_launches("gpt_step", [&] {
       dev(dx, dy);
       dev_opt.update(dev);
     });

@@ -48,3 +48,62 @@ def lenet_step():
     opt2.zero_grad(set_to_none=True)
     loss = F.nll_loss(lenet(xl), ym); loss.backward(); opt2.step(); return loss
 timeit("lenet_step", lenet_step, 50)
+
+# resnet20_step: bench/compare_deep.cpp's TorchResNet20 (option-B shortcuts, BatchNorm in training mode)
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1); self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1); self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride), nn.BatchNorm2d(cout)) if cin != cout or stride != 1 else None
+    def forward(self, x):
+        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(y + (self.shortcut(x) if self.shortcut is not None else x))
+class ResNet20(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 16, 3, 1, 1); self.bn = nn.BatchNorm2d(16)
+        blocks, cin = [], 16
+        for stage in range(3):
+            for b in range(3):
+                cout = 16 << stage; blocks.append(Block(cin, cout, 2 if stage > 0 and b == 0 else 1)); cin = cout
+        self.blocks = nn.Sequential(*blocks); self.fc = nn.Linear(64, 10)
+    def forward(self, x):
+        return self.fc(self.blocks(F.relu(self.bn(self.stem(x)))).mean((2, 3)))
+resnet = ResNet20().to(dev)
+opt3 = torch.optim.SGD(resnet.parameters(), lr=0.01, momentum=0.9)
+def resnet_step():
+    opt3.zero_grad(set_to_none=True)
+    loss = F.cross_entropy(resnet(xl), ym); loss.backward(); opt3.step(); return loss
+timeit("resnet20_step", resnet_step, 5)
+
+# gpt_step: bench/compare_deep.cpp's TorchGpt (pre-LN causal blocks, learned positions), batch 8, AdamW lr 3e-4
+GT, GV, GE, GH, GF, GBLOCKS, GB = 128, 96, 256, 8, 1024, 6, 8
+class GptBlock(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(GE); self.attention = nn.MultiheadAttention(GE, GH)
+        self.norm2 = nn.LayerNorm(GE); self.ffn1 = nn.Linear(GE, GF); self.ffn2 = nn.Linear(GF, GE)
+    def forward(self, x, mask):  # [B, T, E]; torch's attention takes [T, B, E]
+        n = self.norm1(x).transpose(0, 1)
+        h = x + self.attention(n, n, n, need_weights=False, attn_mask=mask)[0].transpose(0, 1)
+        return h + self.ffn2(F.relu(self.ffn1(self.norm2(h))))
+class Gpt(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.token = nn.Embedding(GV, GE); self.position = nn.Parameter(torch.randn(GT, GE))
+        self.blocks = nn.ModuleList([GptBlock() for _ in range(GBLOCKS)])
+        self.norm = nn.LayerNorm(GE); self.head = nn.Linear(GE, GV)
+        self.register_buffer("mask", torch.triu(torch.full((GT, GT), float("-inf")), 1))
+    def forward(self, tokens):
+        x = self.token(tokens) + self.position
+        for b in self.blocks: x = b(x, self.mask)
+        return self.head(self.norm(x)).reshape(GB * GT, GV)
+gpt = Gpt().to(dev)
+opt4 = torch.optim.AdamW(gpt.parameters(), lr=3e-4)
+r = torch.arange(GB, device=dev).unsqueeze(1); t = torch.arange(GT, device=dev).unsqueeze(0)
+xg_tok = (r * 7 + t * 3) % GV; yg = ((r * 7 + t * 3 + 3) % GV).reshape(-1)
+def gpt_step():
+    opt4.zero_grad(set_to_none=True)
+    loss = F.cross_entropy(gpt(xg_tok), yg); loss.backward(); opt4.step(); return loss
+timeit("gpt_step", gpt_step, 2)
