@@ -145,11 +145,7 @@ void run_deep_cases(const tgbench::Options& options, volatile float& sink) {
   if (options.wanted("gpt_step")) {
     tg::Tensor<std::int32_t, GB, GT> x;
     tg::Tensor<std::int32_t, GB * GT> y;
-    for (std::size_t r = 0; r < GB; ++r)
-      for (std::size_t t = 0; t < GT; ++t) {
-        x(r, t) = std::int32_t((r * 7 + t * 3) % GV);
-        y[r * GT + t] = std::int32_t((r * 7 + t * 3 + 3) % GV);
-      }
+    bench::fill_gpt_batch(x, y);
     auto model = std::make_unique<bench::Gpt<GB>>(4);
     auto step = tg::compile<tg::Input<std::int32_t, GB, GT>, tg::Labels<GB * GT, GV>>(
         [&](auto a, auto b) { return tg::cross_entropy((*model)(a), b); });

@@ -96,6 +96,32 @@ void print_launches(const char* name, Step&& step) {
               n.total() - n[tg::launch::gemm] - n[tg::launch::elementwise] - n[tg::launch::reduction]);
 }
 
+// A training step on the device against the same step on the host backend (and `more`: libtorch CUDA), then the
+// device step's launches. dev_opt / host_opt: the two programs' optimizers.
+template <class Dev, class DevOpt, class Host, class HostOpt, class X, class Y>
+void device_vs_host(const char* name, Dev& dev, DevOpt& dev_opt, Host& host, HostOpt& host_opt, const X& x, const Y& y,
+                    std::size_t rounds, std::size_t calls, std::vector<Variant> more = {}) {
+  volatile float sink = 0;
+  const auto dx = tg::device::to_device(x);
+  const auto dy = tg::device::to_device(y);
+  std::vector<Variant> v{{"typegrad device",
+                          [&] {
+                            sink = sink + dev(dx, dy);
+                            dev_opt.update(dev);
+                          },
+                          [] { backend::synchronize(); }},
+                         {"typegrad host", [&] {
+                            sink = sink + host(x, y);
+                            host_opt.update(host);
+                          }}};
+  for (auto& m : more) v.push_back(std::move(m));
+  compare(name, v, rounds, calls);
+  print_launches(name, [&] {
+    dev(dx, dy);
+    dev_opt.update(dev);
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -167,19 +193,13 @@ int main(int argc, char** argv) {
     auto host = tg::compile<tg::Input<float, MB, 784>, tg::Labels<MB, 10>>(
         [&](auto a, auto b) { return tg::cross_entropy(twin(a), b); });
     auto host_sgd = tg::optim::make(host, tg::optim::Sgd{}, tg::sched::Constant{0.01});
-    const auto dx = tg::device::to_device(x);
-    const auto dy = tg::device::to_device(y);
-    std::vector<Variant> v{{"typegrad device", [&] { sink = sink + dev(dx, dy); dev_sgd.update(dev); }, sync},
-                           {"typegrad host", [&] { sink = sink + host(x, y); host_sgd.update(host); }}};
+    std::vector<Variant> more;
 #ifdef TG_HAVE_TORCH_CUDA_TWINS
     if (bench::torch_cuda::available())
-      v.push_back({"libtorch cuda", [&, step = bench::torch_cuda::mlp_step(x.data(), y.data(), MB)] { sink = sink + step(); }});
+      more.push_back(
+          {"libtorch cuda", [&, step = bench::torch_cuda::mlp_step(x.data(), y.data(), MB)] { sink = sink + step(); }});
 #endif
-    compare("mlp_step", v, rounds, calls(100));
-    print_launches("mlp_step", [&] {
-      dev(dx, dy);
-      dev_sgd.update(dev);
-    });
+    device_vs_host("mlp_step", dev, dev_sgd, host, host_sgd, x, y, rounds, calls(100), std::move(more));
   }
 
   if (wanted("lenet_step")) {
@@ -195,19 +215,13 @@ int main(int argc, char** argv) {
     auto host = tg::compile<tg::Input<float, MB, 1, 28, 28>, tg::Labels<MB, 10>>(
         [&](auto a, auto b) { return tg::nll_loss(twin(a), b); });
     auto host_opt = tg::optim::make(host, tg::optim::Momentum{0.9}, tg::sched::Constant{0.01});
-    const auto dx = tg::device::to_device(x);
-    const auto dy = tg::device::to_device(y);
-    std::vector<Variant> v{{"typegrad device", [&] { sink = sink + dev(dx, dy); dev_opt.update(dev); }, sync},
-                           {"typegrad host", [&] { sink = sink + host(x, y); host_opt.update(host); }}};
+    std::vector<Variant> more;
 #ifdef TG_HAVE_TORCH_CUDA_TWINS
     if (bench::torch_cuda::available())
-      v.push_back({"libtorch cuda", [&, step = bench::torch_cuda::lenet_step(x.data(), y.data(), MB)] { sink = sink + step(); }});
+      more.push_back({"libtorch cuda",
+                      [&, step = bench::torch_cuda::lenet_step(x.data(), y.data(), MB)] { sink = sink + step(); }});
 #endif
-    compare("lenet_step", v, rounds, calls(50));
-    print_launches("lenet_step", [&] {
-      dev(dx, dy);
-      dev_opt.update(dev);
-    });
+    device_vs_host("lenet_step", dev, dev_opt, host, host_opt, x, y, rounds, calls(50), std::move(more));
   }
   // (the OMP system runs a ResNet-20 step in ~10 s: its quick run, a CI test, leaves the deep cases to test_device's
   // ResNet-14 and the device gradient tests of the Transformer layers)
@@ -224,34 +238,14 @@ int main(int argc, char** argv) {
     auto host = tg::compile<tg::Input<float, MB, 1, 28, 28>, tg::Labels<MB, 10>>(
         [&](auto a, auto b) { return tg::cross_entropy((*twin)(a), b); });
     auto host_opt = tg::optim::make(host, tg::optim::Momentum{0.9}, tg::sched::Constant{0.01});
-    const auto dx = tg::device::to_device(x);
-    const auto dy = tg::device::to_device(y);
-    std::vector<Variant> v{{"typegrad device",
-                            [&] {
-                              sink = sink + dev(dx, dy);
-                              dev_opt.update(dev);
-                            },
-                            sync},
-                           {"typegrad host", [&] {
-                              sink = sink + host(x, y);
-                              host_opt.update(host);
-                            }}};
-    compare("resnet20_step", v, rounds, calls(5));
-    print_launches("resnet20_step", [&] {
-      dev(dx, dy);
-      dev_opt.update(dev);
-    });
+    device_vs_host("resnet20_step", dev, dev_opt, host, host_opt, x, y, rounds, calls(5));
   }
   if (wanted("gpt_step") && (TYPEGRAD_DEVICE_IS_CUDA || !quick)) {
     using bench::GT, bench::GV;
     constexpr std::size_t GB = 8;
     tg::Tensor<std::int32_t, GB, GT> x;
     tg::Tensor<std::int32_t, GB * GT> y;
-    for (std::size_t r = 0; r < GB; ++r)
-      for (std::size_t t = 0; t < GT; ++t) {
-        x(r, t) = std::int32_t((r * 7 + t * 3) % GV);
-        y[r * GT + t] = std::int32_t((r * 7 + t * 3 + 3) % GV);
-      }
+    bench::fill_gpt_batch(x, y);
     auto model = std::make_unique<bench::Gpt<GB>>(4), twin = std::make_unique<bench::Gpt<GB>>(4);
     tg::device::Parameters params;
     auto dev = tg::device::compile<tg::Input<std::int32_t, GB, GT>, tg::Labels<GB * GT, GV>>(
@@ -260,23 +254,7 @@ int main(int argc, char** argv) {
     auto host = tg::compile<tg::Input<std::int32_t, GB, GT>, tg::Labels<GB * GT, GV>>(
         [&](auto a, auto b) { return tg::cross_entropy((*twin)(a), b); });
     auto host_opt = tg::optim::make(host, tg::optim::AdamW{}, tg::sched::Constant{3e-4});
-    const auto dx = tg::device::to_device(x);
-    const auto dy = tg::device::to_device(y);
-    std::vector<Variant> v{{"typegrad device",
-                            [&] {
-                              sink = sink + dev(dx, dy);
-                              dev_opt.update(dev);
-                            },
-                            sync},
-                           {"typegrad host", [&] {
-                              sink = sink + host(x, y);
-                              host_opt.update(host);
-                            }}};
-    compare("gpt_step", v, rounds, calls(2));
-    print_launches("gpt_step", [&] {
-      dev(dx, dy);
-      dev_opt.update(dev);
-    });
+    device_vs_host("gpt_step", dev, dev_opt, host, host_opt, x, y, rounds, calls(2));
   }
   (void)sink;
 }

@@ -23,4 +23,15 @@ struct Gpt {
       return tg::reshape<B * GT, GV>(head(norm(blocks(h))));
   }
 };
+
+// The synthetic batch the gpt_step benchmarks train on: token (r, t) = (7 r + 3 t) mod V, its label (7 r + 3 t + 3)
+// mod V
+template <std::size_t B>
+void fill_gpt_batch(tg::Tensor<std::int32_t, B, GT>& x, tg::Tensor<std::int32_t, B * GT>& y) {
+  for (std::size_t r = 0; r < B; ++r)
+    for (std::size_t t = 0; t < GT; ++t) {
+      x(r, t) = std::int32_t((r * 7 + t * 3) % GV);
+      y[r * GT + t] = std::int32_t((r * 7 + t * 3 + 3) % GV);
+    }
+}
 }  // namespace bench
