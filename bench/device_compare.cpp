@@ -9,14 +9,18 @@
 //                      [64, 1, 28, 28], 10 classes, cross-entropy, SGD lr 0.01 momentum 0.9
 //   gpt_step           bench/compare's 6-block language model (gpt_model.hpp: E 256, 8 heads, FFN 1024, context 128,
 //                      vocabulary 96), batch 8, cross-entropy over every position, AdamW lr 3e-4
+// TYPEGRAD_PROFILE=1 adds each training step's costliest launches, timed one by one (where no profiler is installed).
 // On the OMP system (no GPU) the "device" is the CPU's cores: the numbers then show the backend's overhead, not a GPU.
 //   device_compare [--rounds R] [--quick] [--only CASE]
 #include <cblas.h>
 #include <thrust/copy.h>
 #include <thrust/transform.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -96,6 +100,31 @@ void print_launches(const char* name, Step&& step) {
               n.total() - n[tg::launch::gemm] - n[tg::launch::elementwise] - n[tg::launch::reduction]);
 }
 
+// With TYPEGRAD_PROFILE=1: the launches of one call of `step`, each timed alone (tg::device::launch_profile), summed
+// by what they ran, the 15 costliest
+template <class Step>
+void print_profile(const char* name, Step&& step) {
+  const char* wanted = std::getenv("TYPEGRAD_PROFILE");
+  if (!wanted || std::string(wanted) != "1") return;
+  auto& profile = tg::device::launch_profile();
+  profile.records.clear();
+  profile.on = true;
+  step();
+  profile.on = false;
+  std::map<std::string, std::pair<double, std::size_t>> by_what;  // what -> (us, launches)
+  double total = 0;
+  for (const auto& r : profile.records) {
+    auto& e = by_what[r.what];
+    e.first += r.us, ++e.second, total += r.us;
+  }
+  std::vector<std::pair<std::string, std::pair<double, std::size_t>>> rows(by_what.begin(), by_what.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+  std::printf("profile %s: %zu launches, %.1f us timed one by one\n", name, profile.records.size(), total);
+  for (std::size_t k = 0; k < rows.size() && k < 15; ++k)
+    std::printf("  %5.1f%% %9.1f us %4zux  %s\n", 100 * rows[k].second.first / total, rows[k].second.first,
+                rows[k].second.second, rows[k].first.c_str());
+}
+
 // A training step on the device against the same step on the host backend (and `more`: libtorch CUDA), then the
 // device step's launches. dev_opt / host_opt: the two programs' optimizers.
 template <class Dev, class DevOpt, class Host, class HostOpt, class X, class Y>
@@ -116,10 +145,12 @@ void device_vs_host(const char* name, Dev& dev, DevOpt& dev_opt, Host& host, Hos
                           }}};
   for (auto& m : more) v.push_back(std::move(m));
   compare(name, v, rounds, calls);
-  print_launches(name, [&] {
+  const auto step = [&] {
     dev(dx, dy);
     dev_opt.update(dev);
-  });
+  };
+  print_launches(name, step);
+  print_profile(name, step);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 // The same source builds for the CUDA system (nvcc) and for the OMP system (g++ -fopenmp
 // -DTHRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_OMP), where "device" memory is host memory and GEMM is
 // the host library's.
+#include <cxxabi.h>
 #include <thrust/execution_policy.h>
 #include <thrust/find.h>
 #include <thrust/for_each.h>
@@ -16,9 +17,12 @@
 #include <thrust/reduce.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <typeinfo>
 #include <vector>
 
 #include "typegrad/core/backend.hpp"
@@ -58,6 +62,33 @@ inline void count_launch([[maybe_unused]] launch k) {
   ++launches().n[std::size_t(k)];
 #endif
 }
+
+// ---- launch profile: while launch_profile().on, each for_each, segmented_reduce and gemm waits for the device
+// before and after and records its time and what it ran (for tools: device_compare under TYPEGRAD_PROFILE=1, where
+// no profiler is installed). Off, a launch pays the test of a flag.
+struct launch_record {
+  std::string what;  // the loop body's or the GEMM kernel's type, demangled (its first 120 and last 80 characters)
+  launch kind;
+  double us;
+};
+struct launch_profiler {
+  bool on = false;
+  std::vector<launch_record> records;
+};
+inline launch_profiler& launch_profile() {
+  static thread_local launch_profiler profiler;
+  return profiler;
+}
+namespace detail {
+template <class F>
+std::string type_name_of() {
+  int status = 0;
+  char* demangled = abi::__cxa_demangle(typeid(F).name(), nullptr, nullptr, &status);
+  std::string name = status == 0 && demangled ? demangled : typeid(F).name();
+  std::free(demangled);
+  return name.size() <= 200 ? name : name.substr(0, 120) + " ... " + name.substr(name.size() - 80);
+}
+}  // namespace detail
 
 #if TYPEGRAD_DEVICE_IS_CUDA
 inline void check(cudaError_t e, const char* call) {
@@ -233,8 +264,10 @@ struct thrust_backend {
   template <class F>
   static void for_each(launch kind, std::size_t n, F f) {
     count_launch(kind);
-    thrust::for_each(policy(), thrust::counting_iterator<std::size_t>(0), thrust::counting_iterator<std::size_t>(n),
-                     tg::detail::device_body(f));
+    profiled<decltype(tg::detail::device_body(f))>(kind, [&] {
+      thrust::for_each(policy(), thrust::counting_iterator<std::size_t>(0), thrust::counting_iterator<std::size_t>(n),
+                       tg::detail::device_body(f));
+    });
   }
 
   template <std::size_t A, std::size_t B, std::size_t C, bool SplitOuter = false, class F>
@@ -252,23 +285,28 @@ struct thrust_backend {
     auto values = thrust::make_transform_iterator(
         s, detail::split_index<T, std::remove_cvref_t<decltype(tg::detail::device_body(value))>>{
                tg::detail::device_body(value), length});
-    thrust::reduce_by_key(policy(), keys, keys + segments * length, values, thrust::make_discard_iterator(),
-                          thrust::make_transform_output_iterator(out, detail::divided<T>{divisor}), thrust::equal_to<std::size_t>(), op);
+    profiled<decltype(tg::detail::device_body(value))>(kind, [&] {
+      thrust::reduce_by_key(policy(), keys, keys + segments * length, values, thrust::make_discard_iterator(),
+                            thrust::make_transform_output_iterator(out, detail::divided<T>{divisor}),
+                            thrust::equal_to<std::size_t>(), op);
+    });
   }
 
   template <class G, std::size_t Batches = 1, std::size_t SA = 0, std::size_t SB = 0, std::size_t SC = 0>
   static void gemm(const typename G::value_type* a, const typename G::value_type* b, typename G::value_type* c,
                    [[maybe_unused]] typename G::value_type* scratch) {
 #if TYPEGRAD_DEVICE_IS_CUDA
-    if constexpr (SC == 0 && Batches > 1) {  // every batch adds into one C: in order, not concurrently
-      for (std::size_t q = 0; q < Batches; ++q) {
+    profiled<G>(launch::gemm, [&] {
+      if constexpr (SC == 0 && Batches > 1) {  // every batch adds into one C: in order, not concurrently
+        for (std::size_t q = 0; q < Batches; ++q) {
+          count_launch(launch::gemm);
+          detail::cublas_gemm<G>(a + q * SA, b + q * SB, c, 1, 0, 0, 0);
+        }
+      } else {
         count_launch(launch::gemm);
-        detail::cublas_gemm<G>(a + q * SA, b + q * SB, c, 1, 0, 0, 0);
+        detail::cublas_gemm<G>(a, b, c, Batches, SA, SB, SC);
       }
-    } else {
-      count_launch(launch::gemm);
-      detail::cublas_gemm<G>(a, b, c, Batches, SA, SB, SC);
-    }
+    });
 #else
     if constexpr (SC == 0 && Batches > 1)
       for (std::size_t q = 0; q < Batches; ++q) count_launch(launch::gemm);
@@ -322,6 +360,19 @@ struct thrust_backend {
 #if TYPEGRAD_DEVICE_IS_CUDA
     TG_CUDA(cudaStreamSynchronize(runtime::get().stream));
 #endif
+  }
+
+  // run(), timed into launch_profile() when it is on (Body names what it runs)
+  template <class Body, class Run>
+  static void profiled(launch kind, Run&& run) {
+    auto& profile = launch_profile();
+    if (!profile.on) return run();
+    synchronize();
+    const auto start = std::chrono::steady_clock::now();
+    run();
+    synchronize();
+    const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+    profile.records.push_back({detail::type_name_of<std::remove_cvref_t<Body>>(), kind, us});
   }
 
   // Index of the first label outside [0, classes), or n.
