@@ -169,8 +169,8 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
         const T d = this->template in<Id, 0>(c, at(ch, r)) - mean[ch];
         return d * d;
       });
-      Bk::segmented_reduce(launch::reduction, C, n, squared_deviation, detail::plus_op{}, T(0), invstd,
-                           T(n));  // the biased variance, until the next pass
+      // the biased variance, in invstd until the next pass
+      Bk::segmented_reduce(launch::reduction, C, n, squared_deviation, detail::plus_op{}, T(0), invstd, T(n));
       const auto invert_variance = TG_BODY_OF_VALUES((std::size_t ch) {
         const T var = invstd[ch];
         invstd[ch] = T(1) / std::sqrt(var + eps);
