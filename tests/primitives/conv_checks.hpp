@@ -59,6 +59,50 @@ void check_float_conv_weight_grad(double tolerance = 1e-4) {
         }
 }
 
+// The loss sum(conv(x, w, b) * G) of a float conv2d<1, P> with a bias, and its dW and db (db[o] = the sum of G[:, o])
+// against the definition
+template <std::size_t P, std::size_t N, std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t K>
+void check_float_conv_bias(double tolerance = 1e-4) {
+  constexpr std::size_t Ho = H + 2 * P - K + 1, Wo = W + 2 * P - K + 1;
+  auto x = random<float, N, C, H, W>();
+  auto w = random<float, O, C, K, K>();
+  auto bias = random<float, O>();
+  auto g = random<float, N, O, Ho, Wo>();
+  const auto r =
+      tg::value_and_grad([&](auto a, auto b) { return tg::sum(tg::conv2d<1, P>(x, a, b) * g); }, w, bias);
+  const auto at = [&](std::size_t n, std::size_t c, long rr, long q) {  // x, 0 in the padding
+    return rr >= 0 && rr < long(H) && q >= 0 && q < long(W) ? double(x(n, c, std::size_t(rr), std::size_t(q))) : 0.0;
+  };
+  double loss = 0, magnitude = 0;
+  for (std::size_t o = 0; o < O; ++o) {
+    double db = 0;
+    for (std::size_t n = 0; n < N; ++n)
+      for (std::size_t i = 0; i < Ho; ++i)
+        for (std::size_t j = 0; j < Wo; ++j) {
+          double y = bias[o];
+          for (std::size_t c = 0; c < C; ++c)
+            for (std::size_t a = 0; a < K; ++a)
+              for (std::size_t b = 0; b < K; ++b)
+                y += at(n, c, long(i + a) - long(P), long(j + b) - long(P)) * double(w(o, c, a, b));
+          loss += y * double(g(n, o, i, j));
+          magnitude += std::abs(y * double(g(n, o, i, j)));
+          db += double(g(n, o, i, j));
+        }
+    CHECK(double(r.template grad<1>()[o]) == near(db, tolerance));
+    for (std::size_t c = 0; c < C; ++c)
+      for (std::size_t a = 0; a < K; ++a)
+        for (std::size_t b = 0; b < K; ++b) {
+          double sum = 0;
+          for (std::size_t n = 0; n < N; ++n)
+            for (std::size_t i = 0; i < Ho; ++i)
+              for (std::size_t j = 0; j < Wo; ++j)
+                sum += double(g(n, o, i, j)) * at(n, c, long(i + a) - long(P), long(j + b) - long(P));
+          CHECK(double(r.template grad<0>()(o, c, a, b)) == near(sum, tolerance));
+        }
+  }
+  CHECK(std::abs(double(r.value) - loss) <= 1e-6 * magnitude);
+}
+
 // dx of a float conv2d<1, P>: loss = sum(conv(x, w) * G), dx[n, c, r, q] = sum over o, a, b of
 // G[n, o, r - a + P, q - b + P] w[o, c, a, b] (outputs inside the grid only)
 template <std::size_t P, std::size_t N, std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t K>

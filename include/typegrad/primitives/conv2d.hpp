@@ -114,10 +114,19 @@ struct Conv2dNode : kernel_node<typename X::value_type,
   static constexpr bool shifted = detail::has_batch_reduce_gemm && S == 1 && !direct && G::C * sizeof(T) % 32 == 0 &&
                                   G::O * sizeof(T) % 32 == 0 && 2 * Shifted::Lq <= 3 * cols_n;
   static constexpr std::size_t dw_lanes = flat ? Flat::dw_lanes : 1;  // dW partial sums per weight, per group
-  static constexpr std::size_t group_elements = direct         ? padded_image + rows * cols_n + G::O * rows * dw_lanes
-                                                : shifted      ? Shifted::group_elements
-                                                : dw_from_rows ? rows * cols_n + Columns::row_slack + G::O * rows
-                                                               : rows * cols_n + cols_n * Op + rows * Op;
+  // On the flat path the bias joins the copy of each image's outputs, and db's sums (per group, per lane) the copy of
+  // its dy that dW reads, where a pass over the whole batch's outputs each way would read them back from memory
+  // (LeNet's first layer: 64 x 10 x 24 x 24 floats)
+  template <std::size_t Id, class Ctx>
+  static constexpr bool flat_bias_grad =
+      has_bias&& flat && !Ctx::backend::is_device && Conv2dNode::template wants_grad<Id, 1, Ctx>() &&
+      Conv2dNode::template wants_grad<Id, 2, Ctx>();
+  static constexpr std::size_t db_elements = has_bias && flat ? G::O * dw_lanes : 0;
+  static constexpr std::size_t group_elements =
+      direct         ? padded_image + rows * cols_n + G::O * rows * dw_lanes + db_elements
+      : shifted      ? Shifted::group_elements
+      : dw_from_rows ? rows * cols_n + Columns::row_slack + G::O * rows
+                     : rows * cols_n + cols_n * Op + rows * Op;
   static constexpr std::size_t forward_group = direct    ? padded_image
                                                : shifted ? Shifted::forward_elements
                                                          : rows * cols_n;
@@ -222,6 +231,8 @@ struct Conv2dNode : kernel_node<typename X::value_type,
       // group k's cols (padded image when direct) at k stride: the first part of its training scratch, or the
       // inference scratch's k-th
       constexpr std::size_t stride = Ctx::needs_adjoint(Id) ? group_elements : forward_group;
+      [[maybe_unused]] const T* b = nullptr;  // the bias, added by Flat::forward
+      if constexpr (has_bias && flat_forward) b = this->template in_data<Id, 2>(c);
       if constexpr (shifted) {
         Shifted::template forward_batch<G::N, groups>(x, w, col, stride, y);
       } else {
@@ -230,7 +241,7 @@ struct Conv2dNode : kernel_node<typename X::value_type,
             for (std::size_t n = first_image(k); n < first_image(k + 1); ++n) {
               if constexpr (flat_forward) {
                 T* buffer = col + k * stride;
-                Flat::forward(padded(x + n * image, buffer), w, y + n * G::O * cols_n, flat_work(buffer));
+                Flat::forward(padded(x + n * image, buffer), w, y + n * G::O * cols_n, flat_work(buffer), b);
               } else if constexpr (direct) {
                 Direct::forward(padded(x + n * image, col + k * stride), w, y + n * G::O * cols_n);
               } else {
@@ -241,7 +252,7 @@ struct Conv2dNode : kernel_node<typename X::value_type,
         });
       }
     }
-    add_bias<Id>(c, y);
+    if constexpr (Bk::is_device || !flat_forward) add_bias<Id>(c, y);
   }
 
   template <std::size_t Id, class Ctx>
@@ -251,7 +262,7 @@ struct Conv2dNode : kernel_node<typename X::value_type,
     const T* w = this->template in_data<Id, 1>(c);
     const T* g = this->template out_grad<Id>(c);
     T* col = this->template scratch<T, Id>(c);
-    bias_gradient<Id>(c, g);
+    if constexpr (!flat_bias_grad<Id, Ctx>) bias_gradient<Id>(c, g);
     if constexpr (Bk::is_device) {
       if constexpr (Conv2dNode::template wants_grad<Id, 1, Ctx>()) {
         T* gp = col + batch_cols;

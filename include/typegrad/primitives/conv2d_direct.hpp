@@ -165,13 +165,20 @@ struct flat_conv {
     for (; p0 + JV * lanes <= Lp; p0 += JV * lanes) forward_block<NB, JV>(x, w, yw, o0, p0);
     for (; p0 < Lp; p0 += lanes) forward_block<NB, 1>(x, w, yw, o0, p0);
   }
-  // y [O][Ho][Wo] of one image x [C][H][W] (+ overrun), through yw = work [O][Lp]
-  static void forward(const T* x, const T* w, T* y, T* work) {
+  // y [O][Ho][Wo] (+ b [O] when given) of one image x [C][H][W] (+ overrun), through yw = work [O][Lp]
+  static void forward(const T* x, const T* w, T* y, T* work, const T* b = nullptr) {
     std::size_t o0 = 0;
     for (; o0 + OB <= O; o0 += OB) forward_channels<OB>(x, w, work, o0);
     if constexpr (O % OB != 0) forward_channels<O % OB>(x, w, work, o0);
     for (std::size_t o = 0; o < O; ++o)
-      for (std::size_t i = 0; i < Ho; ++i) std::copy_n(work + o * Lp + i * W, Wo, y + (o * Ho + i) * Wo);
+      for (std::size_t i = 0; i < Ho; ++i) {
+        const T* from = work + o * Lp + i * W;
+        T* to = y + (o * Ho + i) * Wo;
+        if (b)
+          for (std::size_t j = 0; j < Wo; ++j) to[j] = from[j] + b[o];
+        else
+          std::copy_n(from, Wo, to);
+      }
   }
 
   // dW[o, c, ki, kj] += sum over p of dyw[o, p] x[c, p + ki W + kj], dyw = dy with its rows W apart and zeros
@@ -202,7 +209,8 @@ struct flat_conv {
           }
       }
   }
-  static void weight_grad(const T* x, const T* dy, T* dw_lanes, T* work) {
+  // db_lanes [O][lanes] (when given) += dy's sums per output channel, a partial sum per lane (summed by the caller)
+  static void weight_grad(const T* x, const T* dy, T* dw_lanes, T* work, T* db_lanes = nullptr) {
     for (std::size_t o = 0; o < O; ++o) {
       T* row = work + o * Lp;
       for (std::size_t i = 0; i < Ho; ++i, row += W) {
@@ -210,6 +218,14 @@ struct flat_conv {
         std::fill(row + Wo, row + W, T(0));
       }
       std::fill(work + o * Lp + L, work + (o + 1) * Lp, T(0));
+      if (db_lanes) {  // over the copy, still in L1 (its dropped positions hold zeros)
+        vec sum{}, v;
+        for (std::size_t p = 0; p < Lp; p += lanes) {
+          load(v, work + o * Lp + p);
+          sum += v;
+        }
+        *reinterpret_cast<vec_unaligned*>(db_lanes + o * lanes) += sum;
+      }
     }
     std::size_t o0 = 0;
     for (; o0 + GB <= O; o0 += GB) weight_grad_channels<GB>(x, work, dw_lanes, o0);

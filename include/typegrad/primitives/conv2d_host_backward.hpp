@@ -29,6 +29,7 @@ template <std::size_t Id, class Ctx>
 void Conv2dNode<X, W, S, P, Bias...>::backward_direct(Ctx& c, const T* x, const T* w, const T* g) const {
   constexpr bool grad_w = Conv2dNode::template wants_grad<Id, 1, Ctx>();
   constexpr bool grad_x = Conv2dNode::template wants_grad<Id, 0, Ctx>();
+  constexpr bool grad_b = flat_bias_grad<Id, Ctx>;  // db by lanes alongside dW (else bias_gradient's pass)
   T* base = this->template scratch<T, Id>(c);
   [[maybe_unused]] T* dx = nullptr;
   if constexpr (grad_x) dx = this->template grad_data<Id, 0>(c);
@@ -37,11 +38,13 @@ void Conv2dNode<X, W, S, P, Bias...>::backward_direct(Ctx& c, const T* x, const 
       T* xp = base + k * group_elements;  // [padded image][dcols][dW]
       T* dcols = xp + padded_image;
       T* dwk = dcols + rows * cols_n;
+      [[maybe_unused]] T* dbk = dwk + G::O * rows * dw_lanes;
       if constexpr (grad_w) std::fill(dwk, dwk + G::O * rows * dw_lanes, T(0));
+      if constexpr (grad_b) std::fill(dbk, dbk + db_elements, T(0));
       for (std::size_t n = first_image(k); n < first_image(k + 1); ++n) {
         const T* gn = g + n * G::O * cols_n;
         if constexpr (grad_w && flat)
-          Flat::weight_grad(padded(x + n * image, xp), gn, dwk, flat_work(xp));
+          Flat::weight_grad(padded(x + n * image, xp), gn, dwk, flat_work(xp), grad_b ? dbk : nullptr);
         else if constexpr (grad_w)
           Direct::weight_grad(padded(x + n * image, xp), gn, dwk);
         if constexpr (grad_x) {
@@ -54,6 +57,16 @@ void Conv2dNode<X, W, S, P, Bias...>::backward_direct(Ctx& c, const T* x, const 
   });
   if constexpr (grad_w)
     add_group_sums<dw_lanes>(base + padded_image + rows * cols_n, this->template grad_data<Id, 1>(c));
+  if constexpr (grad_b) {
+    T* db = this->template grad_data<Id, 2>(c);
+    const T* db0 = base + padded_image + rows * cols_n + G::O * rows * dw_lanes;  // group 0's
+    for (std::size_t o = 0; o < G::O; ++o) {
+      T sum = 0;
+      for (std::size_t k = 0; k < groups; ++k)
+        for (std::size_t l = 0; l < dw_lanes; ++l) sum += db0[k * group_elements + o * dw_lanes + l];
+      db[o] += sum;
+    }
+  }
 }
 
 template <class X, class W, std::size_t S, std::size_t P, class... Bias>
