@@ -63,4 +63,9 @@ TEST_CASE("max_pool2d 2x2 in programs: an input read twice, a let, a fused opera
     check_primitive([](auto x) { return tg::max_pool2d<2>(tg::relu(x)); },
                     random_distinct<double, 2, 2, 4, 6>(-2, 2, {0.0}));
   }
+  SECTION("a kernel's buffer under an element-wise operand: assigned through the region, every element once") {
+    // (each element of the convolution's dy reached once, 0 off the maxima: the buffer is not cleared)
+    check_primitive([](auto x, auto w) { return tg::max_pool2d<2>(tg::tanh(tg::conv2d<1, 1>(x, w))); },
+                    random_distinct<double, 2, 2, 4, 6>(-1, 1), random<double, 3, 2, 3, 3>(-1, 1));
+  }
 }

@@ -87,7 +87,8 @@ struct Pool2d : kernel_node<typename X::value_type,
 
   template <std::size_t Id, class Ctx>
   void backward(Ctx& c) const {
-    if constexpr (is_max && Pool2d::template assigns_grad<Id, 0, Ctx>()) {
+    if constexpr (is_max && Ctx::materialised(Pool2d::template cid<Id, 0>) &&
+                  Pool2d::template assigns_grad<Id, 0, Ctx>()) {
       assign_max_grad<typename Ctx::backend>(this->template grad_data<Id, 0>(c), this->template out_grad<Id>(c),
                                              this->template scratch<std::uint32_t, Id>(c));
     } else if constexpr (Pool2d::template wants_grad<Id, 0, Ctx>()) {
@@ -99,7 +100,15 @@ struct Pool2d : kernel_node<typename X::value_type,
         const auto& ctx = c;  // captured here: nvcc's lambdas cannot first capture inside if constexpr
         const std::uint32_t* const where = arg;
         const T go = g[o];
-        if constexpr (is_max) {
+        // through an element-wise operand, a buffer below it may be assigned by this kernel
+        // (assigns_child_adjoints): every element of each window then receives its value once, 0 off the maximum
+        if constexpr (is_max && tiles && !Ctx::materialised(Pool2d::template cid<Id, 0>)) {
+          for (std::size_t a = 0; a < K; ++a)
+            for (std::size_t b = 0; b < K; ++b) {
+              const std::size_t e = at(p, i * S + a, j * S + b);
+              this->template add_grad<Id, 0>(ctx, e, e == where[o] ? go : T(0));
+            }
+        } else if constexpr (is_max) {
           this->template add_grad<Id, 0>(ctx, where[o], go);
         } else {
           const T share = go / T(K * K);
@@ -113,7 +122,7 @@ struct Pool2d : kernel_node<typename X::value_type,
 
   // dx[e] = dy[o] where e is window o's recorded maximum, else 0 (windows that tile the input)
   template <class Backend>
-  static void assign_max_grad(T* dx, const T* g, const std::uint32_t* arg) {
+  void assign_max_grad(T* dx, const T* g, const std::uint32_t* arg) const {  // (nvcc's device bodies capture *this)
 #if defined(__GNUC__) && !defined(__CUDACC__)
     if constexpr (!Backend::is_device && K == 2) {
       const auto row_pairs = TG_BODY((std::size_t, std::size_t p, std::size_t i, std::size_t) {
