@@ -57,11 +57,10 @@ struct Pool2d : kernel_node<typename X::value_type,
     if constexpr (is_max && K == 2 && S == 2 && !Ctx::backend::is_device &&
                   Ctx::materialised(Pool2d::template cid<Id, 0>)) {
       const T* x = this->template in_data<Id, 0>(c);
-      const auto output_row = TG_BODY((std::size_t, std::size_t p, std::size_t i, std::size_t) {
+      over_output_rows<typename Ctx::backend>([&](std::size_t p, std::size_t i) {
         max_row_2x2<Ctx::needs_adjoint(Id)>(x + at(p, 2 * i, 0), y + (p * Ho + i) * Wo, arg + (p * Ho + i) * Wo,
                                             std::uint32_t(at(p, 2 * i, 0)));
       });
-      Ctx::backend::template for_each_grid<planes, Ho, 1, true>(launch::elementwise, output_row);
       return;
     }
 #endif
@@ -125,12 +124,11 @@ struct Pool2d : kernel_node<typename X::value_type,
   void assign_max_grad(T* dx, const T* g, const std::uint32_t* arg) const {  // (nvcc's device bodies capture *this)
 #if defined(__GNUC__) && !defined(__CUDACC__)
     if constexpr (!Backend::is_device && K == 2) {
-      const auto row_pairs = TG_BODY((std::size_t, std::size_t p, std::size_t i, std::size_t) {
+      over_output_rows<Backend>([&](std::size_t p, std::size_t i) {
         for (std::size_t a = 0; a < 2; ++a)
           assign_row_2x2(dx + at(p, 2 * i + a, 0), g + (p * Ho + i) * Wo, arg + (p * Ho + i) * Wo,
                          std::uint32_t(at(p, 2 * i + a, 0)));
       });
-      Backend::template for_each_grid<planes, Ho, 1, true>(launch::elementwise, row_pairs);
       return;
     }
 #endif
@@ -148,6 +146,16 @@ struct Pool2d : kernel_node<typename X::value_type,
   // columns, compared with the columns' positions, selected by the mask. LeNet's first pooling layer (64 images,
   // Intel 0xCF): 69 us where clearing dx and adding dy at each maximum took 103 us; written element by element,
   // GCC left the compare-and-select scalar with a branch per element (1.1 ms).
+  // f(p, i) for each output row, the planes split across threads where the element-by-element bodies' grid would
+  // be (at least parallel_elements outputs)
+  template <class Backend, class F>
+  static void over_output_rows(const F& f) {
+    const auto part = [&](std::size_t p0, std::size_t p1) {
+      for (std::size_t p = p0; p < p1; ++p)
+        for (std::size_t i = 0; i < Ho; ++i) f(p, i);
+    };
+    detail::parallel_for(planes, planes * Ho * Wo >= Backend::parallel_elements ? 1 : planes, part);
+  }
   using bits = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
   static constexpr std::size_t half = 32 / sizeof(T);  // windows per block: 64-byte rows of dx
   // N windows (a power of 2, at most half): 2 N outputs. Vectors of the block's exact size: filling a wider one
