@@ -117,11 +117,12 @@ struct Conv2dNode : kernel_node<typename X::value_type,
   // On the flat path the bias joins the copy of each image's outputs, and db's sums (per group, per lane) the copy of
   // its dy that dW reads, where a pass over the whole batch's outputs each way would read them back from memory
   // (LeNet's first layer: 64 x 10 x 24 x 24 floats)
+  static constexpr bool flat_bias = flat && has_bias;
   template <std::size_t Id, class Ctx>
   static constexpr bool flat_bias_grad =
-      has_bias&& flat && !Ctx::backend::is_device && Conv2dNode::template wants_grad<Id, 1, Ctx>() &&
+      flat_bias && !Ctx::backend::is_device && Conv2dNode::template wants_grad<Id, 1, Ctx>() &&
       Conv2dNode::template wants_grad<Id, 2, Ctx>();
-  static constexpr std::size_t db_elements = has_bias && flat ? G::O * dw_lanes : 0;
+  static constexpr std::size_t db_elements = flat_bias ? G::O * dw_lanes : 0;
   static constexpr std::size_t group_elements =
       direct         ? padded_image + rows * cols_n + G::O * rows * dw_lanes + db_elements
       : shifted      ? Shifted::group_elements

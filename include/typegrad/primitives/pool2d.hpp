@@ -3,11 +3,13 @@
 //   max: y = max over the window;  VJP: dy goes to the first maximal element of the window (recorded by
 //        the forward pass)
 //   avg: y = mean over the window; VJP: dy / K^2 to every element of the window
-// The operand may be an element-wise region (e.g. relu(conv)), computed inside the pooling kernel.
-#include <algorithm>
+// The operand may be an element-wise region (e.g. relu(conv)), computed inside the pooling kernel. On the host,
+// 2 x 2 max windows over a buffer run by blocks of windows in vector registers (max_row_2x2, assign_row_2x2).
+#include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <limits>
+#include <type_traits>
+#include <utility>
 
 #include "typegrad/core/backend.hpp"
 #include "typegrad/core/kernel.hpp"
@@ -142,10 +144,6 @@ struct Pool2d : kernel_node<typename X::value_type,
     Backend::template for_each_grid<planes, Ho, Wo, true>(launch::elementwise, window);
   }
 #if defined(__GNUC__) && !defined(__CUDACC__)
-  // One input row of 2 x 2 windows, 64 bytes at a time: each window's dy and recorded position repeated for its two
-  // columns, compared with the columns' positions, selected by the mask. LeNet's first pooling layer (64 images,
-  // Intel 0xCF): 69 us where clearing dx and adding dy at each maximum took 103 us; written element by element,
-  // GCC left the compare-and-select scalar with a branch per element (1.1 ms).
   // f(p, i) for each output row, the planes split across threads where the element-by-element bodies' grid would
   // be (at least parallel_elements outputs)
   template <class Backend, class F>
@@ -156,6 +154,10 @@ struct Pool2d : kernel_node<typename X::value_type,
     };
     detail::parallel_for(planes, planes * Ho * Wo >= Backend::parallel_elements ? 1 : planes, part);
   }
+  // One input row of 2 x 2 windows, 64 bytes at a time: each window's dy and recorded position repeated for its two
+  // columns, compared with the columns' positions, selected by the mask. LeNet's first pooling layer (64 images,
+  // Intel 0xCF): 69 us where clearing dx and adding dy at each maximum took 103 us; written element by element,
+  // GCC left the compare-and-select scalar with a branch per element (1.1 ms).
   using bits = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
   static constexpr std::size_t half = 32 / sizeof(T);  // windows per block: 64-byte rows of dx
   // N windows (a power of 2, at most half): 2 N outputs. Vectors of the block's exact size: filling a wider one
