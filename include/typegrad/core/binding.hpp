@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "typegrad/core/context.hpp"
+#include "typegrad/core/errors.hpp"
 
 namespace tg::detail {
 
@@ -110,6 +111,16 @@ BufferTables buffer_tables(const std::array<std::size_t, N>& canon, Ctx& ctx) {
     t.val[k] = t.val[t.ref_target[k]];
     t.adj[k] = t.adj[t.ref_target[k]];
   }
+}
+
+// Every kernel of a device program has a device implementation; otherwise one error naming the first that has not.
+template <std::size_t RootId, class Root>
+void check_device_support(const Root& root) {
+  for_each_occurrence<RootId>(root, [&]<std::size_t K>(const auto& n) {
+    using N = std::remove_cvref_t<decltype(n)>;
+    if constexpr (N::kind == node_kind::kernel)
+      static_assert(require<error::no_device_implementation<N, N::runs_on_device>>);
+  });
 }
 
 }  // namespace tg::detail

@@ -15,6 +15,7 @@
 #include "typegrad/core/binding.hpp"
 #include "typegrad/core/context.hpp"
 #include "typegrad/core/fused_loops.hpp"
+#include "typegrad/core/program_tables.hpp"
 
 namespace tg {
 
@@ -43,26 +44,10 @@ class BasicProgram {
   static constexpr std::size_t naive_workspace_bytes = plan.naive_bytes;
   static constexpr std::size_t adjoint_count = plan.adjoint_count;
   static constexpr std::size_t gradient_leaf_count = plan.grad_leaf_count;
-  // the occurrences whose value and adjoint are the output's: the root, and the body whose buffers a let at the
-  // root is (core/plan_adjoints.hpp: let_aliases), and so on down
-  // the first occurrence of input I that receives a gradient (a tg::Variable), else no_node
+  // the plan's tables (core/program_tables.hpp): input I's gradient occurrence, the output's buffers
   template <std::size_t I>
-  static constexpr std::size_t input_leaf = [] {
-    for (std::size_t k = 0; k < node_count; ++k)
-      if (plan.kind[k] == node_kind::external && plan.input_index[k] == I && plan.needs_adjoint[k]) return k;
-    return no_node;
-  }();
-  static constexpr auto root_buffers = [] {
-    constexpr std::size_t count = [] {
-      std::size_t n = 1;
-      for (std::size_t k = root_id; plan.alias_of[k] != no_node; k = plan.alias_of[k]) ++n;
-      return n;
-    }();
-    std::array<std::size_t, count> ids{};
-    std::size_t k = root_id;
-    for (std::size_t q = 0; q < count; ++q, k = plan.alias_of[k]) ids[q] = k;
-    return ids;
-  }();
+  static constexpr std::size_t input_leaf = detail::input_gradient_leaf<plan, I>;
+  static constexpr const auto& root_buffers = detail::output_buffers<plan, root_id>;
 
   static_assert(Root::kind != node_kind::external && Root::kind != node_kind::inline_scalar,
                 "typegrad: the program's result must be computed (not a bare input, parameter or number)");
@@ -75,11 +60,11 @@ class BasicProgram {
 
   // Construction runs once: [[gnu::cold]] has GCC optimise it for size (~9% of an example's compile time).
   [[gnu::cold]] explicit BasicProgram(Root root) : root_(std::move(root)) {
-    if constexpr (Backend::is_device) check_device_support(root_);
+    if constexpr (Backend::is_device) detail::check_device_support<root_id>(root_);
     workspace_ = Backend::allocate(plan.workspace_bytes);
     grads_ = Backend::allocate(plan.grad_bytes);
     Backend::zero(grads_.get(), plan.grad_bytes);  // slots that are assigned, and the padding, are never cleared
-    if constexpr (Train && Backend::is_device) {  // the loss seed lives on the device: a step never waits on an upload
+    if constexpr (Train && Backend::is_device) {   // the loss seed lives on the device: a step never waits on an upload
       const value_type one(1);
       seed_one_ = Backend::allocate(sizeof one);
       Backend::upload(seed_one_.get(), &one, sizeof one);
@@ -183,7 +168,8 @@ class BasicProgram {
         const T* g = static_cast<const T*>(ctx_.adj[K]);
         if constexpr (is_stacked_param_leaf_v<N>) {
           constexpr std::size_t each = N::block_shape::size;
-          for (std::size_t t = 0; t < N::stack; ++t) f(std::integral_constant<std::size_t, K>{}, n.blocks[t], g + t * each, each, t * each);
+          for (std::size_t t = 0; t < N::stack; ++t)
+            f(std::integral_constant<std::size_t, K>{}, n.blocks[t], g + t * each, each, t * each);
         } else {
           f(std::integral_constant<std::size_t, K>{}, n.data, g, plan.elements[K], std::size_t{0});
         }
@@ -266,16 +252,8 @@ class BasicProgram {
   // each kernel of the forward (backward = false) and backward pass, id its occurrence; an empty hook turns it
   // off. For tools (api/check_finite.hpp, api/layer_stats.hpp). Other programs have neither the hook nor a branch.
   using kernel_hook = std::function<void(const BasicProgram&, std::size_t, bool)>;
-  void after_each_kernel(kernel_hook hook)
-    requires observes_v<Backend>
-  {
-    after_kernel_ = std::move(hook);
-  }
-  const kernel_hook& kernel_hook_in_use() const
-    requires observes_v<Backend>
-  {
-    return after_kernel_;
-  }
+  void after_each_kernel(kernel_hook hook) requires observes_v<Backend> { after_kernel_ = std::move(hook); }
+  const kernel_hook& kernel_hook_in_use() const requires observes_v<Backend> { return after_kernel_; }
   // The buffers of occurrence id in the backend's memory (valid while the program lives): for tools.
   const void* value_buffer(std::size_t id) const { return ctx_.val[id]; }
   const void* adjoint_buffer(std::size_t id) const { return ctx_.adj[id]; }
@@ -320,31 +298,16 @@ class BasicProgram {
     detail::bind_buffers(detail::buffer_tables(canon_, ctx_), ws, grads_.get());
   }
 
+  // every occurrence of the input reads p
   void bind_pointer(std::size_t input, const void* p) {
     for (std::size_t k = 0; k < node_count; ++k)
       if (plan.kind[k] == node_kind::external && plan.input_index[k] == input) ctx_.val[k] = const_cast<void*>(p);
   }
-
-  template <std::size_t I, class Arg>
-  void bind_input(const Arg& a) {
-    using Spec = std::tuple_element_t<I, std::tuple<Specs...>>;
-    void* p = const_cast<void*>(detail::checked_argument<I, Spec, node_backend>(a));
-    for (std::size_t k = 0; k < node_count; ++k)
-      if (plan.kind[k] == node_kind::external && plan.input_index[k] == I) ctx_.val[k] = p;
-  }
-
-  // Every kernel of the program has a device implementation; otherwise one error naming the first that has not.
-  static void check_device_support(const Root& root) {
-    detail::for_each_occurrence<root_id>(root, [&]<std::size_t K>(const auto& n) {
-      using N = std::remove_cvref_t<decltype(n)>;
-      if constexpr (N::kind == node_kind::kernel)
-        static_assert(detail::require<error::no_device_implementation<N, N::runs_on_device>>);
-    });
-  }
-
+  // ... each argument checked against its declared input first (core/arguments.hpp)
   template <std::size_t... I, class... Args>
   void bind_inputs(std::index_sequence<I...>, const Args&... args) {
-    (bind_input<I>(args), ...);
+    (bind_pointer(I, detail::checked_argument<I, std::tuple_element_t<I, std::tuple<Specs...>>, node_backend>(args)),
+     ...);
   }
 
   template <std::size_t Id>
@@ -356,8 +319,9 @@ class BasicProgram {
     if constexpr (plan.alias_of[Id] != no_node) {
       // a let in its body's buffers: nothing to compute (core/plan_adjoints.hpp: let_aliases)
     } else if constexpr (N::kind == node_kind::pointwise && Backend::is_device) {
-      Backend::for_each(launch::elementwise, N::shape_type::size,
-                        detail::region_forward<Id, N, context_type>{n, ctx_, static_cast<typename N::value_type*>(ctx_.val[Id])});
+      Backend::for_each(
+          launch::elementwise, N::shape_type::size,
+          detail::region_forward<Id, N, context_type>{n, ctx_, static_cast<typename N::value_type*>(ctx_.val[Id])});
     } else if constexpr (N::kind == node_kind::pointwise) {
       detail::fused_forward<Id>(n, ctx_, static_cast<typename N::value_type*>(ctx_.val[Id]));
     } else {
@@ -378,7 +342,8 @@ class BasicProgram {
       if constexpr (plan.alias_of[Id] != no_node) {
         // its readers wrote the body's adjoint
       } else if constexpr (N::kind == node_kind::pointwise && Backend::is_device) {
-        Backend::for_each(launch::elementwise, N::shape_type::size, detail::region_backward<Id, N, context_type>{n, ctx_});
+        Backend::for_each(launch::elementwise, N::shape_type::size,
+                          detail::region_backward<Id, N, context_type>{n, ctx_});
       } else if constexpr (N::kind == node_kind::pointwise) {
         detail::fused_backward<Id>(n, ctx_, static_cast<const typename N::value_type*>(ctx_.adj[Id]));
       } else {
@@ -389,35 +354,19 @@ class BasicProgram {
     }
   }
 
-  // The gradient block's byte ranges cleared before each backward pass: the slots that are added to (plan_memory.hpp)
-  static constexpr auto cleared_gradients = [] {
-    constexpr auto ranges = detail::added_gradient_slots(plan);
-    std::array<std::array<std::size_t, 2>, ranges.count> r{};
-    for (std::size_t q = 0; q < ranges.count; ++q) r[q] = {ranges.begin[q], ranges.end[q]};
-    return r;
-  }();
+  // The gradient block's slots that are added to, cleared before each backward pass
   void clear_gradients() {
     auto* block = static_cast<std::byte*>(static_cast<void*>(grads_.get()));
-    for (const auto& [begin, end] : cleared_gradients) Backend::zero(block + begin, end - begin);
+    for (const auto& [begin, end] : detail::cleared_gradient_ranges<plan>) Backend::zero(block + begin, end - begin);
   }
 
   // Clears the adjoints that start living at backward time T (their first writer runs now). The list and
   // the sizes are compile-time constants: small clears become a few stores instead of memset calls.
   template <std::size_t T>
   TG_INLINE void clear_adjoints_at() {
-    static constexpr auto list = [] {
-      std::array<std::size_t, node_count + 1> ids{};
-      std::size_t n = 0;
-      for (std::size_t k = 0; k < node_count; ++k)
-        if (plan.kernel_pos[k] != no_node && plan.needs_adjoint[k] && k != root_id && !plan.adj_assigned[k] &&
-            plan.adj_zero_time[k] == T)
-          ids[n++] = k;
-      ids[node_count] = n;
-      return ids;
-    }();
-    [&]<std::size_t... Q>(std::index_sequence<Q...>) {
-      (clear_adjoint<list[Q]>(), ...);
-    }(std::make_index_sequence<list[node_count]>{});
+    static constexpr const auto& list = detail::adjoints_cleared_at<plan, root_id, T>;
+    [&]<std::size_t... Q>(std::index_sequence<Q...>) { (clear_adjoint<list[Q]>(), ...); }
+    (std::make_index_sequence<list[node_count]>{});
   }
   template <std::size_t K>
   TG_INLINE void clear_adjoint() {
