@@ -217,7 +217,7 @@ struct Conv2dNode : kernel_node<typename X::value_type,
   void backward_direct(Ctx& c, const T* x, const T* w, const T* g) const;
   template <std::size_t Id, class Ctx>
   void backward_columns(Ctx& c, const T* x, const T* w, const T* g) const;
-  template <std::size_t Lanes>
+  template <std::size_t Lanes, std::size_t Count = G::O * rows>
   static void add_group_sums(const T* dw0, T* dw);
 
   template <std::size_t Id, class Ctx>

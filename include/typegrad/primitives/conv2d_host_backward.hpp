@@ -11,12 +11,12 @@
 
 namespace tg {
 
-// dw[e] += the sum over the groups k (in order) and the lanes l of dw0[k group_elements + e Lanes + l]: each
-// group's partial dW [O][rows], Lanes partial sums per weight, group 0's at dw0
+// dw[e] += the sum over the groups k (in order) and the lanes l of dw0[k group_elements + e Lanes + l], e < Count:
+// each group's partial dW [O][rows] (or db [O]), Lanes partial sums per element, group 0's at dw0
 template <class X, class W, std::size_t S, std::size_t P, class... Bias>
-template <std::size_t Lanes>
+template <std::size_t Lanes, std::size_t Count>
 void Conv2dNode<X, W, S, P, Bias...>::add_group_sums(const T* dw0, T* dw) {
-  for (std::size_t e = 0; e < G::O * rows; ++e) {
+  for (std::size_t e = 0; e < Count; ++e) {
     T sum = 0;
     for (std::size_t k = 0; k < groups; ++k)
       for (std::size_t l = 0; l < Lanes; ++l) sum += dw0[k * group_elements + e * Lanes + l];
@@ -57,16 +57,9 @@ void Conv2dNode<X, W, S, P, Bias...>::backward_direct(Ctx& c, const T* x, const 
   });
   if constexpr (grad_w)
     add_group_sums<dw_lanes>(base + padded_image + rows * cols_n, this->template grad_data<Id, 1>(c));
-  if constexpr (grad_b) {
-    T* db = this->template grad_data<Id, 2>(c);
-    const T* db0 = base + padded_image + rows * cols_n + G::O * rows * dw_lanes;  // group 0's
-    for (std::size_t o = 0; o < G::O; ++o) {
-      T sum = 0;
-      for (std::size_t k = 0; k < groups; ++k)
-        for (std::size_t l = 0; l < dw_lanes; ++l) sum += db0[k * group_elements + o * dw_lanes + l];
-      db[o] += sum;
-    }
-  }
+  if constexpr (grad_b)  // group 0's db after its dW
+    add_group_sums<dw_lanes, G::O>(base + padded_image + rows * cols_n + G::O * rows * dw_lanes,
+                                   this->template grad_data<Id, 2>(c));
 }
 
 template <class X, class W, std::size_t S, std::size_t P, class... Bias>
