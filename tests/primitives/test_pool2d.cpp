@@ -9,10 +9,13 @@ using namespace tgtest;
 namespace {
 // dx of sum(max_pool2d<2>(x) * g) against the definition: g at each window's first maximum (row-major), 0 at its
 // three other elements; and the pooled values
-template <class T, std::size_t N, std::size_t C, std::size_t H, std::size_t W>
+// (Levels > 0: x rounded to Levels steps per unit, so that windows hold ties)
+template <class T, std::size_t N, std::size_t C, std::size_t H, std::size_t W, int Levels = 0>
 void check_max_pool_2x2() {
   constexpr std::size_t Ho = H / 2, Wo = W / 2;
   auto x = random<T, N, C, H, W>();
+  if constexpr (Levels > 0)
+    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = std::round(x.data()[i] * T(Levels)) / T(Levels);
   auto g = random<T, N, C, Ho, Wo>();
   const auto r = tg::value_and_grad([&](auto a) { return tg::sum(tg::max_pool2d<2>(a) * g); }, x);
   double loss = 0;
@@ -35,6 +38,14 @@ TEST_CASE("max_pool2d 2x2 assigns every element of dx: dy at each window's first
   SECTION("float: LeNet's two pooling layers (rows of 12 windows: a block of 8 and one of 4; rows of 4)") {
     check_max_pool_2x2<float, 3, 10, 24, 24>();
     check_max_pool_2x2<float, 2, 20, 8, 8>();
+  }
+  SECTION("rows of 9, 12 and 16 windows, odd sizes, and windows with ties (the first maximum, row-major)") {
+    check_max_pool_2x2<float, 2, 3, 4, 18>();
+    check_max_pool_2x2<float, 1, 3, 6, 32>();
+    check_max_pool_2x2<float, 2, 3, 7, 25>();
+    check_max_pool_2x2<float, 3, 10, 24, 24, 1>();
+    check_max_pool_2x2<float, 2, 3, 6, 14, 1>();
+    check_max_pool_2x2<double, 2, 3, 6, 14, 1>();
   }
   SECTION("rows of 1, 3, 7 and 17 windows (blocks of 1 and 2 after the whole ones), float and double") {
     check_max_pool_2x2<float, 2, 3, 2, 2>();
@@ -70,7 +81,8 @@ TEST_CASE("max_pool2d 2x2 in programs: an input read twice, a let, a fused opera
   }
 }
 
-TEST_CASE("max_pool2d 2x2 split by planes across threads: the same values and gradients on 1 and 2 threads", "[value]") {
+TEST_CASE("max_pool2d 2x2 split by planes across threads: the same values and gradients on 1 and 2 threads",
+          "[value]") {
   // LeNet's first pooling layer at batch 16: 46,080 outputs, over the split threshold
   auto x = random<float, 16, 10, 24, 24>();
   auto g = random<float, 16, 10, 12, 12>();
