@@ -1,8 +1,9 @@
 #pragma once
-// --distributed: data-parallel training of a Fashion-MNIST example over MPI (tg::dist). Every rank reads the same
-// shuffled global batches (same seed) and trains on its 1/R of each; gradients are averaged with one
-// MPI_Allreduce per step, so the run equals single-process training on the global batch. Rank 0 prints, evaluates
-// with the others (each takes a share of the test set) and writes --save.
+// --distributed: data-parallel training of a Fashion-MNIST example over MPI (tg::dist). Every rank reads its share
+// (tg::data::Share) of the same shuffled global batches (same seed) and trains on it; gradients are averaged with
+// one MPI_Allreduce per step, so the run equals single-process training on the global batch. Rank 0 prints,
+// evaluates with the others (each takes a share of the test set) and writes --save. Any number of ranks whose
+// shares are batches the step was compiled for.
 #include <chrono>
 #include <typegrad/dist/data_parallel.hpp>
 #include <typegrad/dist/evaluate.hpp>
@@ -11,23 +12,24 @@
 
 namespace examples {
 
-// Trains with global batches of G = Local * R examples on R ranks.
-template <std::size_t G, std::size_t Local, std::size_t... Item, class Step, class Optimizer, class Predict,
-          class Model>
+// Trains with global batches of Local x R examples on R ranks.
+template <std::size_t Local, std::size_t... Item, class Step, class Optimizer, class Predict, class Model>
 int distributed_epochs(const Options& o, const tg::dist::World& world, Step& step, Optimizer& optimizer,
                        Predict& predict, const tg::ParameterNames& names, const Model& model) {
   const bool lead = world.rank() == 0;
+  const std::size_t ranks = std::size_t(world.size()), G = Local * ranks;
   const auto train = tg::data::read_mnist_split(o.data, "train");
   const auto test = tg::data::read_mnist_split(o.data, "t10k");
   if (lead)
     std::printf("data: %zu training and %zu test images from %s; %d ranks, %zu of each global batch of %zu per rank\n",
                 train.size(), test.size(), o.data.c_str(), world.size(), Local, G);
-  tg::data::ImageBatches<G, Item...> batches(train, fashion_mean, fashion_std, o.seed);  // the same on every rank
+  // this rank's rows of the global batches every rank shuffles alike
+  tg::data::ImageBatches<Local, Item...> batches(train, fashion_mean, fashion_std, o.seed,
+                                                 tg::data::PartialBatch::carry_over,
+                                                 tg::data::Share{std::size_t(world.rank()), ranks});
   tg::data::ImageBatches<eval_batch, Item...> test_batches(test, fashion_mean, fashion_std, 0);
-  typename decltype(batches)::images_type global_x;
-  typename decltype(batches)::labels_type global_y;
-  typename tg::data::ImageBatches<Local, Item...>::images_type x;
-  typename tg::data::ImageBatches<Local, Item...>::labels_type y;
+  typename decltype(batches)::images_type x;
+  typename decltype(batches)::labels_type y;
   tg::data::Prefetcher prefetch(batches);
   tg::train::Progress progress(G);
   tg::train::History history;
@@ -38,9 +40,7 @@ int distributed_epochs(const Options& o, const tg::dist::World& world, Step& ste
     const auto start = clock::now();
     double communication = 0, loss_sum = 0;
     std::size_t done = 0;
-    while (prefetch.next(global_x, global_y)) {
-      tg::dist::shard(world, global_x, x);
-      tg::dist::shard(world, global_y, y);
+    while (prefetch.next(x, y)) {
       const float loss = watch(step, x, y);
       check_finite(loss, epoch, done + 1);
       const auto before = clock::now();
@@ -86,17 +86,7 @@ int run_distributed(const Options& o, const tg::dist::World& world, Step& step, 
                     const tg::ParameterNames& names, Model& model) {
   tg::dist::check_same_model(world, model);
   tg::dist::broadcast_state(world, model);  // every rank starts from rank 0's initial weights
-  int result = -1;
-  const auto with = [&]<std::size_t R>() {
-    if (std::size_t(world.size()) != R) return false;
-    result = distributed_epochs<Local * R, Local, Item...>(o, world, step, optimizer, predict, names, model);
-    return true;
-  };
-  if (!(with.template operator()<1>() || with.template operator()<2>() || with.template operator()<4>() ||
-        with.template operator()<8>()))
-    throw std::invalid_argument("--distributed: " + std::to_string(world.size()) +
-                                " ranks; this example is compiled for 1, 2, 4 or 8");
-  return result;
+  return distributed_epochs<Local, Item...>(o, world, step, optimizer, predict, names, model);
 }
 
 }  // namespace examples

@@ -1,5 +1,5 @@
 // IDX reading (plain and gzip, each kind of corrupt file), class selection, batches (seeded shuffling,
-// explicit partial-batch policies) and the prefetch thread (same sequence as without it).
+// explicit partial-batch policies, shares of global batches) and the prefetch thread (same sequence as without it).
 #include <zlib.h>
 
 #include <filesystem>
@@ -114,7 +114,8 @@ TEST_CASE("corrupt IDX files are rejected with the problem named", "[integration
   }
   SECTION("bytes after a complete gzip member") {
     write_edited_gz(gz, idx_bytes(3, {4, 2, 3}, 24), [](auto& b) { b.insert(b.end(), {'j', 'u', 'n', 'k'}); });
-    CHECK_THROWS_WITH(tg::data::read_idx(gz, 3), Catch::Contains("4 unexpected bytes after the end of the gzip stream"));
+    CHECK_THROWS_WITH(tg::data::read_idx(gz, 3),
+                      Catch::Contains("4 unexpected bytes after the end of the gzip stream"));
   }
   SECTION("gzip stream with more values than the header promises") {
     const auto gz = scratch("more.idx.gz");
@@ -127,10 +128,12 @@ TEST_CASE("corrupt IDX files are rejected with the problem named", "[integration
   }
   SECTION("dimensions that promise more than the file can hold") {
     write_plain(p, idx_bytes(3, {2, 0x80000000u, 0x80000000u}, 0));  // 2^63 values: no overflow, 16 bytes
-    CHECK_THROWS_WITH(tg::data::read_idx(p, 3), Catch::Contains("header promises 9223372036854775808 values, file holds 0"));
+    CHECK_THROWS_WITH(tg::data::read_idx(p, 3),
+                      Catch::Contains("header promises 9223372036854775808 values, file holds 0"));
     const auto gz = scratch("bomb.idx.gz");
     write_gz(gz, idx_bytes(1, {0xFFFFFFFFu}, 0));
-    CHECK_THROWS_WITH(tg::data::read_idx(gz, 1), Catch::Contains("more than a") && Catch::Contains("gzip file can hold"));
+    CHECK_THROWS_WITH(tg::data::read_idx(gz, 1),
+                      Catch::Contains("more than a") && Catch::Contains("gzip file can hold"));
   }
   SECTION("a gzip bomb is rejected once it passes the promised size") {
     const auto gz = scratch("zeros.idx.gz");
@@ -206,5 +209,59 @@ TEST_CASE("batches: seeded shuffling and explicit partial batches", "[integratio
         CHECK(std::equal(x.begin(), x.end(), x2.begin()));
       }
     }
+  }
+}
+
+TEST_CASE("batches in shares: R readers return the rows of one reader of R times the batch", "[integration]") {
+  // 23 images of 1 x 2 x 3: global batches of 6 (3 a epoch, 5 left over and carried into the next epoch), read whole
+  // and as 3 shares of 2 rows, augmented (each image's draw from the global batch's stream)
+  const auto split = tg::data::read_mnist_split(make_split("shares", 23, 23), "train");
+  using Global = tg::data::ImageBatches<6, 1, 2, 3>;
+  using Part = tg::data::ImageBatches<2, 1, 2, 3>;
+  const tg::data::Augment augment{1, true, -7};
+  Global whole(split, 0.5f, 0.25f, 11);
+  whole.set_augment(augment);
+  std::vector<Part> parts;
+  for (std::size_t r = 0; r < 3; ++r) {
+    parts.emplace_back(split, 0.5f, 0.25f, 11, tg::data::PartialBatch::carry_over, tg::data::Share{r, 3});
+    parts.back().set_augment(augment);
+  }
+  CHECK(parts[1].batches_per_epoch() == 3);
+  CHECK(parts[1].leftover() == 5);
+  Global::images_type gx;
+  Global::labels_type gy;
+  Part::images_type x;
+  Part::labels_type y;
+  int batches = 0;
+  for (int call = 0; call < 12; ++call) {  // three epochs and their ends
+    const bool more = whole.next(gx, gy);
+    for (std::size_t r = 0; r < 3; ++r) {
+      INFO("call " << call << ", share " << r);
+      REQUIRE(parts[r].next(x, y) == more);
+      if (!more) continue;
+      CHECK(std::equal(y.begin(), y.end(), gy.begin() + std::ptrdiff_t(2 * r)));
+      CHECK(std::equal(x.begin(), x.end(), gx.begin() + std::ptrdiff_t(2 * r * 6)));
+    }
+    batches += more;
+  }
+  CHECK(batches == 9);
+  SECTION("in order: batch k's rows, and the leftover's (the last share holds none of its 5)") {
+    whole.batch_in_order(2, gx, gy);
+    parts[1].batch_in_order(2, x, y);
+    CHECK(std::equal(x.begin(), x.end(), gx.begin() + 12));
+    CHECK(std::equal(y.begin(), y.end(), gy.begin() + 2));
+    CHECK(whole.partial_batch_in_order(gx, gy) == 5);
+    CHECK(parts[0].partial_batch_in_order(x, y) == 2);
+    CHECK(std::equal(y.begin(), y.end(), gy.begin()));
+    CHECK(parts[1].partial_batch_in_order(x, y) == 2);
+    CHECK(std::equal(y.begin(), y.end(), gy.begin() + 2));
+    CHECK(parts[2].partial_batch_in_order(x, y) == 1);
+    CHECK(y[0] == gy[4]);
+  }
+  SECTION("a share that does not exist, and a global batch larger than the set") {
+    CHECK_THROWS_WITH(Part(split, 0, 1, 1, tg::data::PartialBatch::drop, tg::data::Share{3, 3}),
+                      Catch::Contains("share 3 of 3 does not exist"));
+    CHECK_THROWS_WITH(Part(split, 0, 1, 1, tg::data::PartialBatch::drop, tg::data::Share{0, 12}),
+                      Catch::Contains("fewer images (23) than one batch (24)"));
   }
 }

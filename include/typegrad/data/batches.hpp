@@ -4,11 +4,17 @@
 // epoch's order; with PartialBatch::drop they are skipped and leftover() says how many.
 // Images ([C, H, W] items) can be augmented as next() fills them (set_augment; data/augment.hpp), from a random
 // stream of their own, so the order of the images does not depend on it.
+// A Share{index, count} reads one of `count` equal shares of global batches of count x B images: the B rows from
+// index x B of each (data-parallel training: rank r of R reads its rows, no global batch is built and sharded). The
+// order, the epochs, the partial batches and the augmentation are the global batches': R readers with the same
+// seed, index 0 to R - 1, together return exactly what one reader of count x B returns.
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <numeric>
 #include <random>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "typegrad/core/tensor.hpp"
@@ -19,6 +25,11 @@ namespace tg::data {
 
 enum class PartialBatch { carry_over, drop };
 
+// This reader's share of each global batch (above): rows [index B, (index + 1) B) of batches of count B.
+struct Share {
+  std::size_t index = 0, count = 1;
+};
+
 namespace detail {
 // Everything of ImageBatches that does not depend on the batch's compile-time shape, compiled once (a class
 // template held all of it: an example that builds batches of seven sizes compiled it seven times). Rows of
@@ -27,9 +38,11 @@ class ImageOrder {
  public:
   // pixel / 255, then (x - mean) / stddev
   [[gnu::noinline]] ImageOrder(const LabelledImages& set, std::size_t item, std::size_t batch, float mean, float stddev,
-                               std::uint64_t seed, PartialBatch policy)
+                               std::uint64_t seed, PartialBatch policy, Share share)
       : item_(item),
-        batch_(batch),
+        batch_(batch * share.count),
+        rows_(batch),
+        first_(batch * share.index),
         count_(set.size()),
         policy_(policy),
         rng_(seed),
@@ -37,7 +50,12 @@ class ImageOrder {
     if (set.images.item_size() != item)
       throw IdxError("image batches: images hold " + std::to_string(set.images.item_size()) +
                      " values each, the batch shape needs " + std::to_string(item));
-    if (count_ < batch) throw IdxError("image batches: fewer images (" + std::to_string(count_) + ") than one batch");
+    if (share.count == 0 || share.index >= share.count)
+      throw std::invalid_argument("image batches: share " + std::to_string(share.index) + " of " +
+                                  std::to_string(share.count) + " does not exist (index < count)");
+    if (count_ < batch_)
+      throw IdxError("image batches: fewer images (" + std::to_string(count_) + ") than one batch (" +
+                     std::to_string(batch_) + ")");
     pixels_.resize(count_ * item);
     for (std::size_t i = 0; i < pixels_.size(); ++i) pixels_[i] = (set.images.values[i] / 255.0f - mean) / stddev;
     labels_.assign(set.labels.values.begin(), set.labels.values.end());
@@ -65,27 +83,40 @@ class ImageOrder {
       new_epoch();
       return false;
     }
-    for (std::size_t b = 0; b < batch_; ++b) {
-      const std::size_t i = order_[cursor_ + b];
+    for (std::size_t b = 0; b < rows_; ++b) {
+      const std::size_t i = order_[cursor_ + first_ + b];
       std::copy_n(pixels_.data() + i * item_, item_, x + b * item_);
       y[b] = labels_[i];
     }
     cursor_ += batch_;
-    if (dims && augment_.active())
-      augment_batch(augment_, batch_, dims[0], dims[1], dims[2], x, scratch_, augment_rng_);
+    if (dims && augment_.active()) {
+      if (rows_ == batch_) {
+        augment_batch(augment_, batch_, dims[0], dims[1], dims[2], x, scratch_, augment_rng_);
+      } else {  // every global row's draw, in order, applied to this share's rows
+        for (std::size_t b = 0; b < batch_; ++b) {
+          const AugmentDraw d = draw_augment(augment_, augment_rng_);
+          if (b < first_ || b >= first_ + rows_) continue;
+          float* image = x + (b - first_) * item_;
+          std::copy_n(image, item_, scratch_.data());
+          apply_augment(d, augment_.fill, dims[0], dims[1], dims[2], scratch_.data(), image);
+        }
+      }
+    }
     return true;
   }
 
   void batch_in_order(std::size_t k, float* x, std::int32_t* y) const {
-    std::copy_n(pixels_.data() + k * batch_ * item_, batch_ * item_, x);
-    std::copy_n(labels_.data() + k * batch_, batch_, y);
+    std::copy_n(pixels_.data() + (k * batch_ + first_) * item_, rows_ * item_, x);
+    std::copy_n(labels_.data() + k * batch_ + first_, rows_, y);
   }
 
+  // this share's rows of the leftover images (n of them, possibly none), then copies of the first image
   [[gnu::noinline]] std::size_t partial_batch_in_order(float* x, std::int32_t* y) const {
-    const std::size_t n = leftover(), first = batches_per_epoch() * batch_;
+    const std::size_t rest = leftover(), n = rest > first_ ? std::min(rows_, rest - first_) : 0;
+    const std::size_t first = batches_per_epoch() * batch_ + first_;
     std::copy_n(pixels_.data() + first * item_, n * item_, x);
     std::copy_n(labels_.data() + first, n, y);
-    for (std::size_t b = n; b < batch_; ++b) {
+    for (std::size_t b = n; b < rows_; ++b) {
       std::copy_n(pixels_.data(), item_, x + b * item_);
       y[b] = labels_[0];
     }
@@ -111,7 +142,7 @@ class ImageOrder {
     cursor_ = 0;
   }
 
-  std::size_t item_, batch_, count_;
+  std::size_t item_, batch_, rows_, first_, count_;  // batch_: the global batch, rows_ of it from first_ this one's
   PartialBatch policy_;
   std::mt19937_64 rng_;
   std::mt19937_64 augment_rng_;
@@ -131,12 +162,13 @@ class ImageBatches {
   using images_type = Tensor<float, B, ItemDims...>;
   using labels_type = Tensor<std::int32_t, B>;
 
-  // pixel / 255, then (x - mean) / stddev
+  // pixel / 255, then (x - mean) / stddev; with a share, this reader's rows of global batches of share.count B
   ImageBatches(const LabelledImages& set, float mean, float stddev, std::uint64_t seed,
-               PartialBatch policy = PartialBatch::carry_over)
-      : order_(set, item, B, mean, stddev, seed, policy) {}
+               PartialBatch policy = PartialBatch::carry_over, Share share = {})
+      : order_(set, item, B, mean, stddev, seed, policy, share) {}
 
   std::size_t size() const { return order_.size(); }
+  // (global) batches per epoch and the images left over from them
   std::size_t batches_per_epoch() const { return order_.batches_per_epoch(); }
   std::size_t leftover() const { return order_.leftover(); }
   PartialBatch policy() const { return order_.policy(); }
@@ -150,13 +182,15 @@ class ImageBatches {
     return order_.next(x.data(), y.data(), sizeof...(ItemDims) == 3 ? dims.data() : nullptr);
   }
 
-  // In order, without shuffling: batch k of the whole set (for evaluation); k < batches_per_epoch().
+  // In order, without shuffling: batch k of the whole set (for evaluation; with a share, its rows of global batch k);
+  // k < batches_per_epoch().
   void batch_in_order(std::size_t k, images_type& x, labels_type& y) const {
     order_.batch_in_order(k, x.data(), y.data());
   }
 
-  // In order: the last leftover() items in the first rows, the rest of the batch padded with copies of the
-  // first item (real data, so the program sees nothing unusual); returns how many rows are real.
+  // In order: the last leftover() items in the first rows (with a share, those of its rows), the rest of the batch
+  // padded with copies of the first item (real data, so the program sees nothing unusual); returns how many rows are
+  // real.
   std::size_t partial_batch_in_order(images_type& x, labels_type& y) const {
     return order_.partial_batch_in_order(x.data(), y.data());
   }
