@@ -104,8 +104,8 @@ struct Conv2dNode : kernel_node<typename X::value_type,
   static constexpr bool flat = direct && Flat::preferred, flat_forward = flat && Flat::wide;
   // Flat's work area and each group's scratch start on a cache line: dW's and the forward pass's loads of the work
   // area are then aligned (LeNet's first layer backward 260 -> 234 us a batch, Intel 0xCF)
-  static constexpr std::size_t line = 64 / sizeof(T);
-  static constexpr std::size_t round_to_line(std::size_t n) { return (n + line - 1) / line * line; }
+  static constexpr std::size_t cache_line = 64 / sizeof(T);  // elements
+  static constexpr std::size_t round_to_line(std::size_t n) { return (n + cache_line - 1) / cache_line * cache_line; }
   static constexpr std::size_t flat_work_offset = round_to_line(image_p + Flat::overrun);
   static constexpr std::size_t padded_image = flat    ? round_to_line(flat_work_offset + Flat::work_elements)
                                               : P > 0 ? image_p
@@ -217,7 +217,7 @@ struct Conv2dNode : kernel_node<typename X::value_type,
   void backward_direct(Ctx& c, const T* x, const T* w, const T* g) const;
   template <std::size_t Id, class Ctx>
   void backward_columns(Ctx& c, const T* x, const T* w, const T* g) const;
-  template <std::size_t Lanes, std::size_t Count = G::O * rows>
+  template <std::size_t Lanes, std::size_t Count = G::O* rows>
   static void add_group_sums(const T* dw0, T* dw);
 
   template <std::size_t Id, class Ctx>
