@@ -65,7 +65,7 @@ std::string sample(Predict& predict, const tg::data::ByteVocabulary& vocabulary,
 }
 
 // The processes training together: this one, or under --distributed the ranks of an MPI job (tg::dist), each
-// computing B of every global batch of B R windows; gradients averaged with one all-reduce per step.
+// reading and computing B of every global batch of B R windows; gradients averaged with one all-reduce per step.
 struct Team {
 #ifdef TYPEGRAD_EXAMPLE_MPI
   std::unique_ptr<tg::dist::World> world;
@@ -84,7 +84,6 @@ struct Team {
   bool lead() const { return rank() == 0; }
 };
 
-template <std::size_t R>
 int run(const Options& o, const Team& team) {
   // one thread: OpenBLAS's second thread made the step no faster here (0.29 s either way) and spun the other core
   openblas_set_num_threads(1);
@@ -96,8 +95,10 @@ int run(const Options& o, const Team& team) {
   if (vocabulary.size() > V)
     throw std::runtime_error("the corpus has " + std::to_string(vocabulary.size()) +
                              " distinct bytes; this model's vocabulary holds " + std::to_string(V));
-  constexpr std::size_t G = B * R;  // the global batch: every rank reads the same windows and takes its B
-  tg::data::TokenWindows<G, T> train(vocabulary.encode(train_text), o.seed);
+  // the global batch: every rank reads its B of the same shuffled windows
+  const std::size_t G = B * std::size_t(team.size());
+  tg::data::TokenWindows<B, T> train(vocabulary.encode(train_text), o.seed,
+                                     tg::data::Share{std::size_t(team.rank()), std::size_t(team.size())});
   const tg::data::TokenWindows<B, T> validation(vocabulary.encode(validation_text), o.seed);
   if (team.lead())
     std::printf(
@@ -133,26 +134,15 @@ int run(const Options& o, const Team& team) {
   tg::data::Prefetcher prefetch(train);
   tg::train::Progress progress(G * T * o.accumulate, 50);
   tg::train::History history;
-  tg::Tensor<std::int32_t, G, T> global_x;
-  tg::Tensor<std::int32_t, G * T> global_y;
   tg::Tensor<std::int32_t, B, T> x;
   tg::Tensor<std::int32_t, B * T> y;
   std::size_t done = 0, epoch = 1;  // done: optimizer steps
   double since_eval = 0;
   if (team.lead()) progress.start_epoch(1, o.steps);
   while (done < o.steps) {
-    if (!prefetch.next(global_x, global_y)) {  // the end of an epoch: the windows are reshuffled
+    if (!prefetch.next(x, y)) {  // the end of an epoch: the windows are reshuffled
       ++epoch;
       continue;
-    }
-    if constexpr (R == 1) {
-      x = global_x;
-      y = global_y;
-    } else {
-#ifdef TYPEGRAD_EXAMPLE_MPI
-      tg::dist::shard(*team.world, global_x, x);  // rank r: windows [r B, (r + 1) B)
-      tg::dist::shard(*team.world, global_y, y);
-#endif
     }
     const float loss = step(x, y);
     if (!std::isfinite(loss))
@@ -231,7 +221,7 @@ int main(int argc, char** argv) try {
   app.add_option("--top-k", o.top_k, "sample among the k most likely bytes")->check(examples::flags::at_least_one);
   app.add_option("--prompt", o.prompt, "text the sample starts from");
   app.add_flag("--distributed", o.distributed,
-               "data parallel over MPI (mpirun -np R, R = 1, 2 or 4): each rank computes 16 of every global batch "
+               "data parallel over MPI (mpirun -np R): each rank reads and computes its 16 of every global batch "
                "of 16 R windows; rank 0 prints and saves");
   CLI11_PARSE(app, argc, argv);
   tg::set_num_threads(threads);
@@ -244,16 +234,7 @@ int main(int argc, char** argv) try {
         "--distributed: this build has no MPI (scripts/setup.sh installs Open MPI; reconfigure)");
 #endif
   }
-  switch (team.size()) {
-    case 1:
-      return run<1>(o, team);
-    case 2:
-      return run<2>(o, team);
-    case 4:
-      return run<4>(o, team);
-    default:
-      throw std::invalid_argument("--distributed: " + std::to_string(team.size()) + " ranks; compiled for 1, 2 or 4");
-  }
+  return run(o, team);
 } catch (const std::exception& e) {
   std::fprintf(stderr, "gpt_pretrain: %s\n", e.what());
   return 1;

@@ -142,3 +142,38 @@ TEST_CASE("token windows: targets are the inputs shifted by one; epochs reshuffl
   CHECK_THROWS_WITH((tg::data::TokenWindows<B, T>(std::vector<std::int32_t>(12), 1)),
                     Catch::Matchers::Contains("do not fill one batch"));
 }
+
+TEST_CASE("token windows in shares: R readers return the windows of one reader of R times the batch", "[data][text]") {
+  // 101 tokens, windows of 4: 24 a epoch; global batches of 6 (4 a epoch), read whole and as 3 shares of 2
+  constexpr std::size_t T = 4;
+  std::vector<std::int32_t> stream(101);
+  for (std::size_t i = 0; i < stream.size(); ++i) stream[i] = std::int32_t(i);
+  tg::data::TokenWindows<6, T> whole(stream, 5);
+  using Part = tg::data::TokenWindows<2, T>;
+  std::vector<Part> parts;
+  for (std::size_t r = 0; r < 3; ++r) parts.emplace_back(stream, 5, tg::data::Share{r, 3});
+  CHECK(parts[2].batches_per_epoch() == whole.batches_per_epoch());
+  CHECK(parts[2].leftover() == whole.leftover());
+  tg::Tensor<std::int32_t, 6, T> gx;
+  tg::Tensor<std::int32_t, 6 * T> gy;
+  tg::Tensor<std::int32_t, 2, T> x;
+  tg::Tensor<std::int32_t, 2 * T> y;
+  int batches = 0;
+  for (int call = 0; call < 14; ++call) {  // epochs with new phases and orders
+    const bool more = whole.next(gx, gy);
+    for (std::size_t r = 0; r < 3; ++r) {
+      INFO("call " << call << ", share " << r);
+      REQUIRE(parts[r].next(x, y) == more);
+      if (!more) continue;
+      CHECK(std::equal(x.begin(), x.end(), gx.begin() + std::ptrdiff_t(2 * r * T)));
+      CHECK(std::equal(y.begin(), y.end(), gy.begin() + std::ptrdiff_t(2 * r * T)));
+    }
+    batches += more;
+  }
+  CHECK(batches == 12);
+  whole.batch_in_order(1, gx, gy);
+  parts[1].batch_in_order(1, x, y);
+  CHECK(std::equal(x.begin(), x.end(), gx.begin() + 2 * T));
+  CHECK_THROWS_WITH(Part(stream, 5, tg::data::Share{1, 0}), Catch::Contains("share 1 of 0 does not exist"));
+  CHECK_THROWS_WITH(Part(stream, 5, tg::data::Share{0, 13}), Catch::Contains("do not fill one batch of 26 windows"));
+}

@@ -4,10 +4,8 @@
 // epoch's order; with PartialBatch::drop they are skipped and leftover() says how many.
 // Images ([C, H, W] items) can be augmented as next() fills them (set_augment; data/augment.hpp), from a random
 // stream of their own, so the order of the images does not depend on it.
-// A Share{index, count} reads one of `count` equal shares of global batches of count x B images: the B rows from
-// index x B of each (data-parallel training: rank r of R reads its rows, no global batch is built and sharded). The
-// order, the epochs, the partial batches and the augmentation are the global batches': R readers with the same
-// seed, index 0 to R - 1, together return exactly what one reader of count x B returns.
+// A Share{index, count} (data/share.hpp) reads the B rows from index x B of global batches of count x B images: the
+// order, the epochs, the partial batches and the augmentation are the global batches'.
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -20,15 +18,11 @@
 #include "typegrad/core/tensor.hpp"
 #include "typegrad/data/augment.hpp"
 #include "typegrad/data/idx.hpp"
+#include "typegrad/data/share.hpp"
 
 namespace tg::data {
 
 enum class PartialBatch { carry_over, drop };
-
-// This reader's share of each global batch (above): rows [index B, (index + 1) B) of batches of count B.
-struct Share {
-  std::size_t index = 0, count = 1;
-};
 
 namespace detail {
 // Everything of ImageBatches that does not depend on the batch's compile-time shape, compiled once (a class
@@ -50,9 +44,7 @@ class ImageOrder {
     if (set.images.item_size() != item)
       throw IdxError("image batches: images hold " + std::to_string(set.images.item_size()) +
                      " values each, the batch shape needs " + std::to_string(item));
-    if (share.count == 0 || share.index >= share.count)
-      throw std::invalid_argument("image batches: share " + std::to_string(share.index) + " of " +
-                                  std::to_string(share.count) + " does not exist (index < count)");
+    check_share("image batches", share);
     if (count_ < batch_)
       throw IdxError("image batches: fewer images (" + std::to_string(count_) + ") than one batch (" +
                      std::to_string(batch_) + ")");

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "typegrad/core/tensor.hpp"
+#include "typegrad/data/share.hpp"
 
 namespace tg::data {
 
@@ -230,38 +231,43 @@ class ByteVocabulary {
 // targets [B T] = stream[s + 1, s + T + 1). An epoch is the windows starting at phase + k T, k < (N - T) / T, in an
 // order shuffled from the seed; the phase in [0, T) is drawn anew each epoch, so over epochs every token is seen
 // (in one epoch up to 2T - 1 tokens at the ends are not). The windows that do not fill a batch are skipped in that
-// epoch (leftover()); the next epoch's order is another draw.
+// epoch (leftover()); the next epoch's order is another draw. With a Share{index, count} (data/share.hpp) the
+// batches are the B windows from index x B of global batches of count x B windows (same phases and orders).
 template <std::size_t B, std::size_t T>
 class TokenWindows {
  public:
   using inputs_type = Tensor<std::int32_t, B, T>;
   using targets_type = Tensor<std::int32_t, B * T>;
 
-  TokenWindows(std::vector<std::int32_t> stream, std::uint64_t seed) : stream_(std::move(stream)), rng_(seed) {
-    if (stream_.size() < B * T + T + 1)
+  TokenWindows(std::vector<std::int32_t> stream, std::uint64_t seed, Share share = {})
+      : stream_(std::move(stream)), rng_(seed), global_(B * share.count), first_(B * share.index) {
+    detail::check_share("token windows", share);
+    if (stream_.size() < global_ * T + T + 1)
       throw TextError("token windows: " + std::to_string(stream_.size()) + " tokens do not fill one batch of " +
-                      std::to_string(B) + " windows of " + std::to_string(T) + " (+ a phase of up to " +
+                      std::to_string(global_) + " windows of " + std::to_string(T) + " (+ a phase of up to " +
                       std::to_string(T) + ")");
     new_epoch();
   }
   std::size_t tokens() const { return stream_.size(); }
   std::size_t windows_per_epoch() const { return (stream_.size() - T) / T; }  // the same for every phase < T
-  std::size_t batches_per_epoch() const { return windows_per_epoch() / B; }
-  std::size_t leftover() const { return windows_per_epoch() % B; }
+  // (global) batches per epoch and the windows left over from them
+  std::size_t batches_per_epoch() const { return windows_per_epoch() / global_; }
+  std::size_t leftover() const { return windows_per_epoch() % global_; }
 
   // Fills the next batch; returns false (and starts a new epoch) when this epoch's batches are done.
   bool next(inputs_type& x, targets_type& y) {
-    if (cursor_ + B > order_.size()) {
+    if (cursor_ + global_ > order_.size()) {
       new_epoch();
       return false;
     }
-    for (std::size_t b = 0; b < B; ++b) fill(b, phase_ + order_[cursor_ + b] * T, x, y);
-    cursor_ += B;
+    for (std::size_t b = 0; b < B; ++b) fill(b, phase_ + order_[cursor_ + first_ + b] * T, x, y);
+    cursor_ += global_;
     return true;
   }
-  // Batch k of the stream in order, phase 0 (for validation: every batch the same each time).
+  // Batch k of the stream in order (with a share, its windows of global batch k), phase 0 (for validation: every
+  // batch the same each time).
   void batch_in_order(std::size_t k, inputs_type& x, targets_type& y) const {
-    for (std::size_t b = 0; b < B; ++b) fill(b, (k * B + b) * T, x, y);
+    for (std::size_t b = 0; b < B; ++b) fill(b, (k * global_ + first_ + b) * T, x, y);
   }
 
  private:
@@ -279,6 +285,7 @@ class TokenWindows {
   std::vector<std::int32_t> stream_;
   std::mt19937_64 rng_;
   std::vector<std::size_t> order_;
+  std::size_t global_, first_;  // the global batch, and this share's first window in it
   std::size_t phase_ = 0, cursor_ = 0;
 };
 
