@@ -7,7 +7,7 @@
 //   tg::dist::broadcast_state(world, model);      // rank 0's parameters and buffers everywhere
 //   auto step = tg::compile<tg::Input<float, B / R, ...>, ...>(loss);   // the per-rank share of a global batch B
 //   tg::dist::shard(world, global_x, local_x);    // rank r takes rows [r B/R, (r+1) B/R) (or reads only them:
-//                                                 // tg::data::ImageBatches with a tg::data::Share{rank, R})
+//                                                 // ImageBatches, TokenWindows with a tg::data::Share{rank, R})
 //   step(local_x, local_y);
 //   tg::dist::average_gradients(world, step);     // one MPI_Allreduce over the step's whole gradient block, / R
 //   optimizer.update(step);                       // any rule, schedule, clipping (after the reduction), accumulation
