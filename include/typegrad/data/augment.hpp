@@ -64,17 +64,21 @@ inline void apply_augment(const AugmentDraw& d, float fill, std::size_t C, std::
     }
 }
 
-// Augments each of the `count` images of a batch in place, drawing from `rng`; `scratch` holds one image.
+// Draws for each of the `count` images of a batch from `rng`, in order, and augments in place those in [first, first +
+// rows) (all by default), `images` holding them from `first` on (a reader's share of a global batch: data/share.hpp);
+// `scratch` holds one image.
 template <class Rng>
 void augment_batch(const Augment& a, std::size_t count, std::size_t C, std::size_t H, std::size_t W, float* images,
-                   std::vector<float>& scratch, Rng& rng) {
+                   std::vector<float>& scratch, Rng& rng, std::size_t first = 0, std::size_t rows = std::size_t(-1)) {
   check_augment(a, H, W);
-  const std::size_t item = C * H * W;
+  const std::size_t item = C * H * W, last = rows < count - first ? first + rows : count;
   scratch.resize(item);
   for (std::size_t n = 0; n < count; ++n) {
-    float* image = images + n * item;
+    const AugmentDraw d = draw_augment(a, rng);
+    if (n < first || n >= last) continue;
+    float* image = images + (n - first) * item;
     std::copy_n(image, item, scratch.data());
-    apply_augment(draw_augment(a, rng), a.fill, C, H, W, scratch.data(), image);
+    apply_augment(d, a.fill, C, H, W, scratch.data(), image);
   }
 }
 

@@ -81,19 +81,8 @@ class ImageOrder {
       y[b] = labels_[i];
     }
     cursor_ += batch_;
-    if (dims && augment_.active()) {
-      if (rows_ == batch_) {
-        augment_batch(augment_, batch_, dims[0], dims[1], dims[2], x, scratch_, augment_rng_);
-      } else {  // every global row's draw, in order, applied to this share's rows
-        for (std::size_t b = 0; b < batch_; ++b) {
-          const AugmentDraw d = draw_augment(augment_, augment_rng_);
-          if (b < first_ || b >= first_ + rows_) continue;
-          float* image = x + (b - first_) * item_;
-          std::copy_n(image, item_, scratch_.data());
-          apply_augment(d, augment_.fill, dims[0], dims[1], dims[2], scratch_.data(), image);
-        }
-      }
-    }
+    if (dims && augment_.active())  // every global row's draw, in order; this share's rows augmented
+      augment_batch(augment_, batch_, dims[0], dims[1], dims[2], x, scratch_, augment_rng_, first_, rows_);
     return true;
   }
 
