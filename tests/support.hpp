@@ -2,9 +2,12 @@
 // Test helpers: fresh random inputs each run; the seed is printed on failure and can be fixed with TG_SEED.
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <random>
 #include <stdexcept>
@@ -161,6 +164,24 @@ void check_layer(const Layer& layer, const X& x) {
   using S = typename decltype(layer(tg::as_expr(tg::InputLeaf<0, double, typename X::shape_type, true>{})))::shape_type;
   const auto w = random_of<double, S>();
   TG_CHECK_GRADIENTS(tgtest::check_gradients([&](auto v) { return tg::sum(layer(v) * w); }, x), 1e-6);
+}
+
+// Every element of an adjoint the plan assigns (or writes in place over another) is written: the step run twice in a
+// workspace full of NaN gives the same input gradient as a fresh program, bit for bit, all finite
+template <class Program, class... Args>
+void check_in_poisoned_workspace(Program& step, Program& fresh, const Args&... args) {
+  auto poisoned = tg::host_backend::allocate(Program::workspace_bytes);
+  std::fill_n(reinterpret_cast<double*>(poisoned.get()), Program::workspace_bytes / sizeof(double),
+              std::numeric_limits<double>::quiet_NaN());
+  step.share_workspace(poisoned);
+  step(args...);
+  step(args...);
+  fresh(args...);
+  const auto dx = step.template grad_input<0>(), dx_fresh = fresh.template grad_input<0>();
+  for (std::size_t i = 0; i < dx.size(); ++i) {
+    REQUIRE(std::isfinite(dx[i]));
+    CHECK(dx[i] == dx_fresh[i]);
+  }
 }
 
 // An element-wise op that counts how many elements it computed: y = tanh(x) (tests that a shared value is

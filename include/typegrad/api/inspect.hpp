@@ -69,6 +69,9 @@ struct BufferInfo {
   std::string role;      // "value", "adjoint", "scratch"
   std::size_t offset = 0, bytes = 0;
   std::size_t first = 0, last = 0;  // live on the timeline [first, last]: forward kernel i at i, its backward at 2K-1-i
+  // an adjoint written over this node's adjoint by that node's backward, element by element, at `first` (its
+  // region's backward: in_place_adjoints, core/plan_memory.hpp); no_node otherwise
+  std::size_t written_over = no_node;
 };
 
 struct ProgramInfo {
@@ -187,8 +190,8 @@ ProgramInfo inspect(const BasicProgram<Root, Train, Backend, Specs...>& program,
     const std::size_t value_bytes = detail::round_up(plan.elements[k] * plan.elem_bytes[k]);
     info.buffers.push_back({shown[k], "value", plan.val_offset[k], value_bytes, plan.val_start[k], plan.val_end[k]});
     if (plan.needs_adjoint[k])
-      info.buffers.push_back(
-          {shown[k], "adjoint", plan.adj_offset[k], value_bytes, plan.adj_start[k], plan.adj_end[k]});
+      info.buffers.push_back({shown[k], "adjoint", plan.adj_offset[k], value_bytes, plan.adj_start[k], plan.adj_end[k],
+                              plan.adj_in_place_of[k] == no_node ? no_node : shown[plan.adj_in_place_of[k]]});
     if (plan.scratch_bytes[k])
       info.buffers.push_back({shown[k], "scratch", plan.scratch_offset[k], detail::round_up(plan.scratch_bytes[k]), p,
                               plan.needs_adjoint[k] ? 2 * K - 1 - p : p});

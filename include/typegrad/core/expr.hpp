@@ -108,6 +108,8 @@ struct Map : node_tag {
     ((m |= (C::shape_type::size == shape_type::size && k < 32 ? 1u << k : 0u), ++k), ...);
     return m;
   }();
+  // ... and at the output's own index: its adjoint may be written over the output's (in_place_adjoints, plan_memory)
+  static constexpr std::uint32_t in_place_child_adjoints = assigns_child_adjoints;
   using op_type = Op;
   Op op;
   children<C...> kids;
@@ -179,6 +181,13 @@ struct IndexMap : node_tag {
   static constexpr std::uint32_t assigns_child_adjoints = [] {
     if constexpr (requires { Mapping::one_to_one; })
       return Mapping::one_to_one ? 1u : 0u;
+    else
+      return 0u;
+  }();
+  // the identity on flat indices (reshape): element i of the child is pushed from element i
+  static constexpr std::uint32_t in_place_child_adjoints = [] {
+    if constexpr (requires { Mapping::identity; })
+      return Mapping::identity ? 1u : 0u;
     else
       return 0u;
   }();

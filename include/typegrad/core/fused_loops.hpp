@@ -107,7 +107,7 @@ TG_INLINE void forward_range(const N& n, const Ctx& c, T* TG_RESTRICT out, std::
   }
 }
 template <std::size_t Id, std::size_t L, std::size_t R, class N, class Ctx, class T>
-TG_INLINE void backward_range(const N& n, const Ctx& c, const T* TG_RESTRICT g, std::size_t r0, std::size_t r1) {
+TG_INLINE void backward_elements(const N& n, const Ctx& c, const T* g, std::size_t r0, std::size_t r1) {
   if constexpr (L > 0) {
     for (std::size_t r = r0; r < r1; ++r)
       for (std::size_t j = 0; j < L; ++j) {  // probe: region backward by rows
@@ -123,6 +123,13 @@ TG_INLINE void backward_range(const N& n, const Ctx& c, const T* TG_RESTRICT g, 
   } else {
     for (std::size_t i = r0; i < r1; ++i) n.template push_children<Id>(c, i, n.template eval_tree<Id>(c, i), g[i]);
   }
+}
+
+// ... with g restrict: the leaves' adjoints are other buffers (not so when a leaf's adjoint is written over g,
+// in_place_adjoints in plan_memory.hpp: backward_elements then, each element written after it is read)
+template <std::size_t Id, std::size_t L, std::size_t R, class N, class Ctx, class T>
+TG_INLINE void backward_range(const N& n, const Ctx& c, const T* TG_RESTRICT g, std::size_t r0, std::size_t r1) {
+  backward_elements<Id, L, R>(n, c, g, r0, r1);
 }
 
 // One pass over a fused element-wise region. `out` is restrict: the compiler may then keep the
@@ -144,17 +151,29 @@ __attribute__((noinline)) void fused_forward(const N& n, const Ctx& c, T* TG_RES
 }
 // Its backward: dy[i] pushed through the region's partial derivatives into the region's leaves; split over
 // threads only when no two elements push into the same leaf element.
-template <std::size_t Id, class N, class Ctx, class T>
-__attribute__((noinline)) void fused_backward(const N& n, const Ctx& c, const T* TG_RESTRICT g) {
+template <std::size_t Id, bool InPlace, class N, class Ctx, class T>
+TG_INLINE void backward_rows(const N& n, const Ctx& c, const T* g) {
   using S = typename N::shape_type;
   constexpr std::size_t L = row_length<N>, R = run_length<N>, per_row = L > 0 ? L : R > 0 ? R : 1;
   constexpr std::size_t rows = S::size / per_row;
-  if constexpr (S::size >= parallel_region_elements && pushes_elementwise<N>()) {
-    parallel_for(rows, parallel_region_elements / 2 / per_row + 1,
-                 [&](std::size_t r0, std::size_t r1) { backward_range<Id, L, R>(n, c, g, r0, r1); });
-  } else {
-    backward_range<Id, L, R>(n, c, g, 0, rows);
-  }
+  const auto range = [&](std::size_t r0, std::size_t r1) {
+    if constexpr (InPlace)
+      backward_elements<Id, L, R>(n, c, g, r0, r1);
+    else
+      backward_range<Id, L, R>(n, c, g, r0, r1);
+  };
+  if constexpr (S::size >= parallel_region_elements && pushes_elementwise<N>())
+    parallel_for(rows, parallel_region_elements / 2 / per_row + 1, range);
+  else
+    range(0, rows);
+}
+template <std::size_t Id, class N, class Ctx, class T>
+__attribute__((noinline)) void fused_backward(const N& n, const Ctx& c, const T* TG_RESTRICT g) {
+  backward_rows<Id, false>(n, c, g);
+}
+template <std::size_t Id, class N, class Ctx, class T>
+__attribute__((noinline)) void fused_backward_in_place(const N& n, const Ctx& c, const T* g) {
+  backward_rows<Id, true>(n, c, g);
 }
 
 }  // namespace tg::detail

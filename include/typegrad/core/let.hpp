@@ -58,6 +58,7 @@ struct Let : node_tag {
   static constexpr std::size_t binds_level = L;
   static constexpr std::uint32_t nondifferentiable_children = 1u;  // X gets its adjoint through the Refs
   static constexpr std::uint32_t assigns_child_adjoints = 2u;      // the body, element by element
+  static constexpr std::uint32_t in_place_child_adjoints = 2u;     // ... at the let's own index
   children<X, Body> kids;
   template <class... C2>
   using rebind = typename detail::let_of<L, C2...>::type;

@@ -4,8 +4,8 @@
 // All of it is constexpr data computed by ordinary loops over arrays: graph algorithms on values
 // compile far faster than the same algorithms on type lists (shared/notes/compile-cost.md).
 // make_plan (at the end) runs the passes in order: read_rows, gradient_flow, merge_classes, fuse_and_schedule here,
-// assigned_adjoints and let_aliases (core/plan_adjoints.hpp), then live_intervals and lay_out_memory
-// (core/plan_memory.hpp).
+// assigned_adjoints and let_aliases (core/plan_adjoints.hpp), then live_intervals, in_place_adjoints and
+// lay_out_memory (core/plan_memory.hpp).
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -63,9 +63,10 @@ struct Plan {
   std::size_t child_count[N]{};
   std::size_t children[N]{};
   std::size_t index_in_parent[N]{};
-  bool binds[N]{};               // a Let (let.hpp): child 0 is the bound value
-  std::size_t ref_target[N]{};   // a Ref: the occurrence of the value it refers to (no_node otherwise)
-  std::uint32_t assigns_mask[N]{};  // bit K: the backward writes every element of child K's adjoint once
+  bool binds[N]{};                   // a Let (let.hpp): child 0 is the bound value
+  std::size_t ref_target[N]{};       // a Ref: the occurrence of the value it refers to (no_node otherwise)
+  std::uint32_t assigns_mask[N]{};   // bit K: the backward writes every element of child K's adjoint once
+  std::uint32_t in_place_mask[N]{};  // bit K: ... element i from the node's element i only (a same-size Map operand)
 
   // ---- derived ----
   bool requires_grad[N]{};
@@ -76,8 +77,10 @@ struct Plan {
   std::size_t kernel_pos[N]{};  // position in the forward schedule (no_node if not a kernel)
   std::size_t kernels[N]{};
   std::size_t kernel_count = 0;
-  std::size_t reader[N]{};  // nearest materialised ancestor: the kernel that reads this buffer
-  std::size_t alias_of[N]{};  // a let that is its body's buffers (no pass of its own): the body, else no_node
+  std::size_t reader[N]{};           // nearest materialised ancestor: the kernel that reads this buffer
+  std::size_t alias_of[N]{};         // a let that is its body's buffers (no pass of its own): the body, else no_node
+  std::size_t adj_in_place_of[N]{};  // its adjoint is written over its region's (in_place_adjoints): that region
+  bool adj_taken_over[N]{};          // a region whose adjoint buffer a leaf's adjoint is written over
   std::size_t val_offset[N]{};
   std::size_t adj_offset[N]{};
   std::size_t adj_zero_time[N]{};  // backward time at which the adjoint is cleared
@@ -161,6 +164,7 @@ constexpr void describe(Plan<N>& p, std::size_t id, std::size_t parent, std::siz
   constexpr bool binds = requires { Node::binds_level; };
   p.binds[id] = binds;
   if constexpr (requires { Node::assigns_child_adjoints; }) p.assigns_mask[id] = Node::assigns_child_adjoints;
+  if constexpr (requires { Node::in_place_child_adjoints; }) p.in_place_mask[id] = Node::in_place_child_adjoints;
   constexpr std::size_t nk = child_count_v<Node>;
   p.child_count[id] = nk;
   p.child_begin[id] = child_cursor;
@@ -326,6 +330,7 @@ constexpr Plan<tree_size_v<Root>> make_plan() {
   detail::assigned_adjoints(p);
   detail::let_aliases(p);
   detail::live_intervals(p, type_class);
+  detail::in_place_adjoints(p);
   detail::lay_out_memory(p);
   return p;
 }

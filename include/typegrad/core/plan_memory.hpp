@@ -1,7 +1,7 @@
 #pragma once
-// The plan's memory (make_plan's last two passes, core/plan.hpp): live intervals of every materialised buffer on
-// the step's timeline, then one workspace block where buffers that are never live at the same time share bytes,
-// and the gradient block.
+// The plan's memory (make_plan's last three passes, core/plan.hpp): live intervals of every materialised buffer on
+// the step's timeline, the adjoints written in place, then one workspace block where buffers that are never live
+// at the same time share bytes, and the gradient block.
 #include <algorithm>
 #include <cstddef>
 
@@ -146,6 +146,44 @@ constexpr void live_intervals(Plan<N>& p, const std::size_t* type_class) {
   }
 }
 
+// In-place adjoints. A fused region's backward reads its adjoint dy[i] and writes each of its leaves' adjoints at
+// element i; a leaf buffer whose adjoint it assigns (adj_assigned), reached from element i alone (every parent on the
+// way pushes at its own index: in_place_mask) and first written there (its adjoint's life starts where the region's
+// ends), takes the region's adjoint buffer: dz[i] = f(dy[i]) over dy[i]. One leaf per region. A relu's or bias's
+// backward then writes lines it has just read instead of fresh ones (one 1024 x 1024 relu backward from memory, Intel
+// 0xCF: 1.47 -> 0.66 ms), and the step's workspace holds one buffer less. The buffer is packed as one, live from the
+// region's adjoint's first write to the last read of the leaf's (lay_out_memory; a leaf that gives its own buffer on
+// in turn extends it again); each keeps its own interval in the plan, for tools.
+template <std::size_t N>
+constexpr bool pushed_in_place(const Plan<N>& p, std::size_t k, std::size_t r) {
+  for (std::size_t q = k; q != r; q = p.parent[q]) {
+    const std::size_t slot = p.index_in_parent[q];
+    if (slot >= 32 || !((p.in_place_mask[p.parent[q]] >> slot) & 1u)) return false;
+  }
+  return true;
+}
+template <std::size_t N>
+constexpr void in_place_adjoints(Plan<N>& p) {
+  bool alias_target[N]{};
+  for (std::size_t k = 0; k < N; ++k) {
+    p.adj_in_place_of[k] = no_node;
+    if (p.alias_of[k] != no_node) alias_target[p.alias_of[k]] = true;
+  }
+  const auto plain = [&](std::size_t k) {
+    return p.kernel_pos[k] != no_node && p.needs_adjoint[k] && !p.merge_candidate[k] && p.alias_of[k] == no_node &&
+           !alias_target[k] && p.ref_target[k] == no_node;
+  };
+  for (std::size_t k = 0; k < N; ++k) {
+    const std::size_t r = p.reader[k];
+    if (r == no_node || p.adj_taken_over[r] || !plain(k) || !plain(r) || p.kind[r] != node_kind::pointwise ||
+        !p.adj_assigned[k] || p.elements[k] != p.elements[r] || p.elem_bytes[k] != p.elem_bytes[r] ||
+        p.adj_start[k] != p.adj_end[r] || !pushed_in_place(p, k, r))
+      continue;
+    p.adj_in_place_of[k] = r;
+    p.adj_taken_over[r] = true;
+  }
+}
+
 // Offsets in the workspace (values, adjoints, scratch: packed by live interval) and in the gradient block (one
 // slot per leaf occurrence that wants a gradient; tied leaves share at run time), after live_intervals.
 template <std::size_t N>
@@ -153,6 +191,14 @@ constexpr void lay_out_memory(Plan<N>& p) {
   const std::size_t K = p.kernel_count;
   interval_set<3 * N> s{};
   std::size_t val_slot[N]{}, adj_slot[N]{}, scratch_slot[N]{};
+  std::size_t adj_last[N]{};  // the last time a buffer holds an adjoint: its own, or one written over it
+  for (std::size_t k = 0; k < N; ++k) adj_last[k] = p.adj_end[k];
+  for (std::size_t k = N; k-- > 0;) {  // a region before its leaves (post-order): the chain's first buffer
+    std::size_t o = p.adj_in_place_of[k];
+    if (o == no_node) continue;
+    while (p.adj_in_place_of[o] != no_node) o = p.adj_in_place_of[o];
+    adj_last[o] = std::max(adj_last[o], p.adj_end[k]);
+  }
   const auto add = [&](std::size_t start, std::size_t end, std::size_t bytes) {
     s.start[s.n] = start;
     s.end[s.n] = end;
@@ -166,8 +212,8 @@ constexpr void lay_out_memory(Plan<N>& p) {
     if (p.alias_of[k] != no_node) continue;  // the body's buffers
     const std::size_t b = round_up(p.elements[k] * p.elem_bytes[k]);
     val_slot[k] = add(p.val_start[k], p.val_end[k], b);
-    if (p.needs_adjoint[k]) {
-      adj_slot[k] = add(p.adj_start[k], p.adj_end[k], b);
+    if (p.needs_adjoint[k] && p.adj_in_place_of[k] == no_node) {
+      adj_slot[k] = add(p.adj_start[k], adj_last[k], b);
       ++p.adjoint_count;
     }
     if (p.scratch_bytes[k]) {  // from its forward kernel to its backward one
@@ -179,9 +225,11 @@ constexpr void lay_out_memory(Plan<N>& p) {
   for (std::size_t k = 0; k < N; ++k) {
     if (p.kernel_pos[k] == no_node || p.alias_of[k] != no_node) continue;
     p.val_offset[k] = s.offset[val_slot[k]];
-    if (p.needs_adjoint[k]) p.adj_offset[k] = s.offset[adj_slot[k]];
+    if (p.needs_adjoint[k] && p.adj_in_place_of[k] == no_node) p.adj_offset[k] = s.offset[adj_slot[k]];
     if (p.scratch_bytes[k]) p.scratch_offset[k] = s.offset[scratch_slot[k]];
   }
+  for (std::size_t k = N; k-- > 0;)  // the region's buffer (placed above, or earlier in this loop)
+    if (p.adj_in_place_of[k] != no_node) p.adj_offset[k] = p.adj_offset[p.adj_in_place_of[k]];
   for (std::size_t k = 0; k < N; ++k) {
     if (p.alias_of[k] == no_node) continue;
     p.val_offset[k] = p.val_offset[p.alias_of[k]];

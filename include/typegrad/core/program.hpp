@@ -344,6 +344,8 @@ class BasicProgram {
       } else if constexpr (N::kind == node_kind::pointwise && Backend::is_device) {
         Backend::for_each(launch::elementwise, N::shape_type::size,
                           detail::region_backward<Id, N, context_type>{n, ctx_});
+      } else if constexpr (N::kind == node_kind::pointwise && plan.adj_taken_over[Id]) {
+        detail::fused_backward_in_place<Id>(n, ctx_, static_cast<const typename N::value_type*>(ctx_.adj[Id]));
       } else if constexpr (N::kind == node_kind::pointwise) {
         detail::fused_backward<Id>(n, ctx_, static_cast<const typename N::value_type*>(ctx_.adj[Id]));
       } else {

@@ -10,6 +10,7 @@ template <class To>
 struct reshape_mapping {
   using shape_type = To;
   static constexpr bool one_to_one = true;  // each source element is read by exactly one output element
+  static constexpr bool identity = true;    // ... the one at its own flat index
   static constexpr std::size_t run = To::size, run_start_step = 0;  // the identity on flat indices
   static TG_HD TG_INLINE std::size_t source(std::size_t i) { return i; }
 };
