@@ -81,7 +81,26 @@ TEST_CASE("a value used twice in a region through a let is added to, so it keeps
 
 TEST_CASE("a Transformer block's regions in place: gradients against central differences", "[static]") {
   tg::TransformerEncoderBlock<8, 2, 16, true, double> block{std::uint64_t(rng()())};
-  // x W_in^T's into its bias's region (q, k and v are read from it through references), the out-projection's into
-  // the first residual's sum, a let (its body's element i), x W_1^T's into the feed-forward's relu and bias
-  check_program<3>([&](auto x) { return tg::sum(tg::tanh(block(x))); }, random<double, 2, 4, 8>(-1, 1));
+  // x W_in^T's into its bias's region (q, k and v are read from it through references), the scores q k^T into the
+  // softmax, the out-projection's into the first residual's sum, a let (its body's element i), x W_1^T's into the
+  // feed-forward's relu and bias
+  check_program<4>([&](auto x) { return tg::sum(tg::tanh(block(x))); }, random<double, 2, 4, 8>(-1, 1));
+}
+
+TEST_CASE("kernels that name an operand: softmax by rows, BatchNorm by channels (a residual's dr before dx)",
+          "[static]") {
+  tg::Linear<5, 12, double> fc1{std::uint64_t(rng()())};
+  tg::Linear<12, 3, double> fc2{std::uint64_t(rng()())};
+  // the softmax reads the region x W^T + b: x W^T's adjoint is written over the softmax's
+  check_program<1>([&](auto x) { return tg::sum(tg::tanh(fc2(tg::softmax<1>(fc1(x))))); }, random<double, 6, 5>(-1, 1));
+  tg::Conv2d<2, 4, 3, 1, 1, double> c0{std::uint64_t(rng()())};
+  tg::Conv2d<4, 4, 3, 1, 1, double> c1{std::uint64_t(rng()())};
+  tg::BatchNorm2d<4, double> bn0, bn1;
+  const auto block = [&](auto x) {
+    return tg::sum(tg::tanh(tg::let(c0(x), [&](auto h) { return tg::relu(bn1(c1(tg::relu(bn0(h)))) + h); })));
+  };
+  // c1's output under bn1 (relu(bn1(.) + h): the residual's dr is written from dy first); on 6 x 6 images the host's
+  // passes by channel, on 3 x 3 (runs of 9 values) its passes by reductions
+  check_program<1>(block, random<double, 2, 2, 6, 6>(-1, 1));
+  check_program<1>(block, random<double, 2, 2, 3, 3>(-1, 1));
 }

@@ -153,7 +153,9 @@ constexpr void live_intervals(Plan<N>& p, const std::size_t* type_class) {
 // backward then writes lines it has just read instead of fresh ones (one 1024 x 1024 relu backward from memory, Intel
 // 0xCF: 1.47 -> 0.66 ms), and the step's workspace holds one buffer less. The buffer is packed as one, live from the
 // region's adjoint's first write to the last read of the leaf's (lay_out_memory; a leaf that gives its own buffer on
-// in turn extends it again); each keeps its own interval in the plan, for tools.
+// in turn extends it again); each keeps its own interval in the plan, for tools. A kernel takes part when it names
+// the operand in `in_place_child_adjoints` (its backward writes each element of that operand's adjoint after reading
+// every element of its own adjoint the value depends on: softmax by rows, BatchNorm by channels).
 template <std::size_t N>
 constexpr bool pushed_in_place(const Plan<N>& p, std::size_t k, std::size_t r) {
   for (std::size_t q = k; q != r; q = p.parent[q]) {
@@ -175,9 +177,9 @@ constexpr void in_place_adjoints(Plan<N>& p) {
   };
   for (std::size_t k = 0; k < N; ++k) {
     const std::size_t r = p.reader[k];
-    if (r == no_node || p.adj_taken_over[r] || !plain(k) || !plain(r) || p.kind[r] != node_kind::pointwise ||
-        !p.adj_assigned[k] || p.elements[k] != p.elements[r] || p.elem_bytes[k] != p.elem_bytes[r] ||
-        p.adj_start[k] != p.adj_end[r] || !pushed_in_place(p, k, r))
+    if (r == no_node || p.adj_taken_over[r] || !plain(k) || !plain(r) || !p.adj_assigned[k] ||
+        p.elements[k] != p.elements[r] || p.elem_bytes[k] != p.elem_bytes[r] || p.adj_start[k] != p.adj_end[r] ||
+        !pushed_in_place(p, k, r))
       continue;
     p.adj_in_place_of[k] = r;
     p.adj_taken_over[r] = true;

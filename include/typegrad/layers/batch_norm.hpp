@@ -75,6 +75,8 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
   static constexpr bool mergeable = false;  // updates running statistics
   static constexpr bool runs_on_device = true;
   static constexpr std::uint32_t assigns_child_adjoints = residual ? 1u | 8u : 1u;  // dx, dr: one write per element
+  // dx written over dy: each element after it is read, the sums of a channel's dy before its dx
+  static constexpr std::uint32_t in_place_child_adjoints = 1u;
   template <class... K2>
   using rebind = typename detail::batch_norm_rebind<C, Relu, K2...>::type;
   // per channel: mean and 1/std (forward to backward), then sum(g) and sum(g xhat) (backward)
@@ -228,6 +230,13 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
     if constexpr (BatchNormNode::template wants_grad<Id, 2, Ctx>())
       Bk::for_each(launch::elementwise, C,
                    TG_BODY((std::size_t ch) { this->template add_grad<Id, 2>(c, ch, sg[ch]); }));
+    // dr = g before dx, which may be written over dy (in_place_child_adjoints)
+    if constexpr (residual && BatchNormNode::template wants_grad<Id, 3, Ctx>()) {
+      constexpr bool split = Ctx::materialised(BatchNormNode::template cid<Id, 3>);
+      const auto dresidual = TG_BODY(
+          (std::size_t i, std::size_t, std::size_t, std::size_t) { this->template add_grad<Id, 3>(c, i, g(i)); });
+      Bk::template for_each_grid<images, C, inner, split>(launch::elementwise, dresidual);
+    }
     if constexpr (BatchNormNode::template wants_grad<Id, 0, Ctx>()) {
       const bool train = layer->training;
       constexpr bool split = Ctx::materialised(BatchNormNode::template cid<Id, 0>);  // dx a buffer: disjoint writes
@@ -236,12 +245,6 @@ struct BatchNormNode : kernel_node<typename X::value_type, typename X::shape_typ
         this->template add_grad<Id, 0>(c, i, k.a * g(i) + k.b * (this->template in<Id, 0>(c, i) - mean[ch]) + k.d);
       });
       Bk::template for_each_grid<images, C, inner, split>(launch::elementwise, dx);
-    }
-    if constexpr (residual && BatchNormNode::template wants_grad<Id, 3, Ctx>()) {
-      constexpr bool split = Ctx::materialised(BatchNormNode::template cid<Id, 3>);
-      const auto dresidual = TG_BODY(
-          (std::size_t i, std::size_t, std::size_t, std::size_t) { this->template add_grad<Id, 3>(c, i, g(i)); });
-      Bk::template for_each_grid<images, C, inner, split>(launch::elementwise, dresidual);
     }
   }
 };

@@ -19,6 +19,8 @@ struct log_softmax {};
 template <class Kind, std::size_t Axis, class X>
 struct SoftmaxNode : kernel_node<typename X::value_type, typename X::shape_type, X> {
   static constexpr std::uint32_t assigns_child_adjoints = 1u;  // dx: one add_grad per element
+  // ... after the row's dy is read whole (its sum), each element after it is read: dx may be written over dy
+  static constexpr std::uint32_t in_place_child_adjoints = 1u;
   using op_type = Kind;  // its name in tools (inspect.hpp)
   using T = typename X::value_type;
   template <class... X2>
