@@ -93,6 +93,9 @@ TEST_CASE("kernels that name an operand: softmax by rows, BatchNorm by channels 
   tg::Linear<12, 3, double> fc2{std::uint64_t(rng()())};
   // the softmax reads the region x W^T + b: x W^T's adjoint is written over the softmax's
   check_program<1>([&](auto x) { return tg::sum(tg::tanh(fc2(tg::softmax<1>(fc1(x))))); }, random<double, 6, 5>(-1, 1));
+  // a chain: x W^T's over the inner softmax's, which is over the outer one's (read through tanh): one buffer
+  check_program<2>([&](auto x) { return tg::sum(tg::tanh(fc2(tg::softmax<1>(tg::tanh(tg::softmax<1>(fc1(x))))))); },
+                   random<double, 6, 5>(-1, 1));
   tg::Conv2d<2, 4, 3, 1, 1, double> c0{std::uint64_t(rng()())};
   tg::Conv2d<4, 4, 3, 1, 1, double> c1{std::uint64_t(rng()())};
   tg::BatchNorm2d<4, double> bn0, bn1;

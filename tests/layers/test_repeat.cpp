@@ -1,7 +1,6 @@
 // tg::Repeat: N blocks with their own weights from one traced block; gradients per block, frozen blocks,
 // PyTorch ModuleList names, a type that does not grow with N.
 #include "support.hpp"
-
 #include "typegrad/io/safetensors.hpp"
 
 using namespace tgtest;
@@ -65,7 +64,8 @@ TEST_CASE("Repeat: frozen blocks get no gradient; the others the same as without
   CHECK_FALSE(step.has_grad(m.blocks[0].fc.weight));
   CHECK_FALSE(step.has_grad(m.blocks[1].fc.bias));
   REQUIRE(step.has_grad(m.blocks[2].fc.weight));
-  for (std::size_t i = 0; i < 16; ++i) CHECK(step.grad(m.blocks[2].fc.weight)[i] == near(full.grad(m.blocks[2].fc.weight)[i], 1e-12));
+  for (std::size_t i = 0; i < 16; ++i)
+    CHECK(step.grad(m.blocks[2].fc.weight)[i] == near(full.grad(m.blocks[2].fc.weight)[i], 1e-12));
   for (std::size_t i = 0; i < 20; ++i) CHECK(step.grad_input<0>()[i] == near(full.grad_input<0>()[i], 1e-12));
   TG_CHECK_GRADIENTS(tgtest::check_gradients(f, x), 1e-6);
   // the frozen blocks' program has no parameter-gradient code
@@ -91,7 +91,7 @@ TEST_CASE("Repeat: a frozen block in the middle", "[gradcheck]") {
 TEST_CASE("Repeat: parameters walk with PyTorch ModuleList names", "[static]") {
   Model m(1);
   const auto names = tg::parameter_names(m);
-  const std::vector<std::string> expected{"blocks.0.fc.weight", "blocks.0.fc.bias", "blocks.1.fc.weight",
+  const std::vector<std::string> expected{"blocks.0.fc.weight", "blocks.0.fc.bias",   "blocks.1.fc.weight",
                                           "blocks.1.fc.bias",   "blocks.2.fc.weight", "blocks.2.fc.bias",
                                           "head.weight",        "head.bias"};
   CHECK(names == expected);
@@ -165,6 +165,77 @@ TEST_CASE("Repeat: the input's gradient, whether block 0 and the node each assig
 }
 
 namespace {
+// h -> h + tanh(W tanh(W h + b) + b): one weight used twice in the block, whose program then adds to its gradient
+struct TiedBlock {
+  BOOST_HANA_DEFINE_STRUCT(TiedBlock, (tg::Linear<4, 4, double>, fc));
+  explicit TiedBlock(std::uint64_t seed = 0) : fc(seed) {}
+  template <class X>
+  auto operator()(X&& x) const {
+    return tg::residual([this](auto h) { return tg::tanh(fc(tg::tanh(fc(h)))); })(std::forward<X>(x));
+  }
+};
+
+// the stacked leaves below: the 3 blocks' weights [4, 4] and biases [4] (the head's are [2, 4] and [2])
+constexpr bool stacked_leaf(std::size_t elements) { return elements == 3 * 16 || elements == 3 * 4; }
+
+// Block t's parameter gradients as the blocks written out give them, over two steps (the second must not see the
+// first's): Uses 1 or 2 applications of the stack in the loss. Stacked: the stacked leaves (one per parameter
+// occurrence in the block and application); Assigned: those whose slots the enclosing program assigns (each block
+// its slice, no clear) rather than clearing and adding to them.
+template <class B, std::size_t Uses, std::size_t Stacked, std::size_t Assigned>
+void check_parameter_gradients(std::uint64_t seed) {
+  tg::Repeat<3, B> blocks(seed);
+  tg::Linear<4, 2, double> head(seed + 1);
+  const auto x = random<double, 5, 4>(-1, 1);
+  const auto loss = [&](auto v, auto run) {
+    if constexpr (Uses == 2)
+      return tg::sum(tg::tanh(head(run(run(v)))));
+    else
+      return tg::sum(tg::tanh(head(run(v))));
+  };
+  const auto repeated = [&](auto v) { return loss(v, [&](auto u) { return blocks(u); }); };
+  auto step = tg::compile<tg::Variable<double, 5, 4>>(repeated);
+  auto unrolled = tg::compile<tg::Variable<double, 5, 4>>(
+      [&](auto v) { return loss(v, [&](auto u) { return blocks[2](blocks[1](blocks[0](u))); }); });
+  constexpr auto& p = decltype(step)::plan;
+  constexpr std::size_t stacked = [] {
+    std::size_t n = 0;
+    for (std::size_t k = 0; k < decltype(step)::node_count; ++k) n += p.is_param[k] && stacked_leaf(p.elements[k]);
+    return n;
+  }();
+  constexpr std::size_t stacked_assigned = [] {
+    std::size_t n = 0;
+    for (std::size_t k = 0; k < decltype(step)::node_count; ++k)
+      n += p.is_param[k] && stacked_leaf(p.elements[k]) && p.adj_assigned[k];
+    return n;
+  }();
+  static_assert(stacked == Stacked && stacked_assigned == Assigned);
+  for (int round = 0; round < 2; ++round) {
+    CHECK(step(x) == near(unrolled(x), 1e-13));
+    for (std::size_t t = 0; t < 3; ++t) {
+      const auto gw = step.grad(blocks[t].fc.weight), uw = unrolled.grad(blocks[t].fc.weight);
+      const auto gb = step.grad(blocks[t].fc.bias), ub = unrolled.grad(blocks[t].fc.bias);
+      for (std::size_t i = 0; i < 16; ++i) CHECK(gw[i] == near(uw[i], 1e-12));
+      for (std::size_t i = 0; i < 4; ++i) CHECK(gb[i] == near(ub[i], 1e-12));
+    }
+  }
+  TG_CHECK_GRADIENTS(tgtest::check_gradients(repeated, x), 1e-6);
+}
+}  // namespace
+
+TEST_CASE(
+    "Repeat: each block assigns its slice of the stacked gradients; a stack used twice, or a weight used "
+    "twice in a block, adds",
+    "[gradcheck]") {
+  // the weights: each block's dW by its GEMM with beta 0, no clear (the biases are broadcast: added to)
+  check_parameter_gradients<Block, 1, 2, 1>(7);
+  // two applications: each block assigns its own dW, added into its slice
+  check_parameter_gradients<Block, 2, 4, 0>(8);
+  // the weight's two uses in the block add into its slice
+  check_parameter_gradients<TiedBlock, 1, 4, 0>(9);
+}
+
+namespace {
 struct Lm {
   BOOST_HANA_DEFINE_STRUCT(Lm, (tg::Repeat<3, tg::TransformerEncoderBlock<8, 2, 16, true, double>>, blocks),
                            (tg::Linear<8, 3, double>, head));
@@ -200,8 +271,8 @@ TEST_CASE("Repeat: a 3-block causal Transformer end to end", "[gradcheck]") {
     x = random<double, 2, 3, 8>(-1, 1);
   } while (closest_to_relu_kink(Lm{seed}, x) < 1e-3);
   Lm lm{seed};
-  TG_CHECK_GRADIENTS(
-      tgtest::check_gradients([&](auto v) { return tg::sum(tg::tanh(lm.head(lm.blocks(v)))); }, x), 1e-6);
+  TG_CHECK_GRADIENTS(tgtest::check_gradients([&](auto v) { return tg::sum(tg::tanh(lm.head(lm.blocks(v)))); }, x),
+                     1e-6);
 }
 
 TEST_CASE("Repeat: an Adam step with clipping updates every block as on the blocks written out", "[gradcheck]") {
@@ -219,7 +290,8 @@ TEST_CASE("Repeat: an Adam step with clipping updates every block as on the bloc
   }
   CHECK(opt_a.last_gradient_norm() == near(opt_b.last_gradient_norm(), 1e-12));
   for (std::size_t t = 0; t < 3; ++t)
-    for (std::size_t i = 0; i < 16; ++i) CHECK(a.blocks[t].fc.weight.value[i] == near(b.blocks[t].fc.weight.value[i], 1e-12));
+    for (std::size_t i = 0; i < 16; ++i)
+      CHECK(a.blocks[t].fc.weight.value[i] == near(b.blocks[t].fc.weight.value[i], 1e-12));
   CHECK(a.blocks[2].fc.weight.value[0] != Model(21).blocks[2].fc.weight.value[0]);  // it did move
 }
 

@@ -97,7 +97,7 @@ struct Plan {
   std::size_t adjoint_count = 0;  // materialised adjoint buffers + gradient slots
   std::size_t grad_leaf_count = 0;
   bool has_stacked_parameters = false;  // a StackedParamLeaf (tg::Repeat) occurs
-  bool nested_body = false;  // traced on a ScanLeaf: a scan's or Repeat's body, whose parameter gradients accumulate
+  bool parameters_accumulate = false;  // a scan's body (traced on its ScanLeaf): gradients add up over the steps
   bool train = false;
 };
 
@@ -148,7 +148,8 @@ constexpr void describe(Plan<N>& p, std::size_t id, std::size_t parent, std::siz
   }
   p.is_param[id] = is_param_leaf_v<Node> || is_stacked_param_leaf_v<Node>;
   if constexpr (is_stacked_param_leaf_v<Node>) p.has_stacked_parameters = true;
-  if constexpr (requires { Node::body_input; }) p.nested_body = true;
+  if constexpr (requires { Node::body_input; })
+    p.parameters_accumulate = p.parameters_accumulate || Node::shared_parameters;
   p.elements[id] = Node::shape_type::size;
   p.elem_bytes[id] = sizeof(typename Node::value_type);
   p.parent[id] = parent;

@@ -88,7 +88,7 @@ template <std::size_t N>
 constexpr void assigned_adjoints(Plan<N>& p) {
   for (std::size_t k = 0; k < N; ++k) {
     if ((p.kernel_pos[k] == no_node && !has_gradient_slot(p, k)) || !p.needs_adjoint[k] || p.merge_candidate[k] ||
-        p.leaf_repeated[k] || (p.is_param[k] && p.nested_body))
+        p.leaf_repeated[k] || (p.is_param[k] && p.parameters_accumulate))
       continue;
     p.adj_assigned[k] = reader_writes_each_element_once(p, k);
   }

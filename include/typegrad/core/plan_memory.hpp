@@ -193,13 +193,13 @@ constexpr void lay_out_memory(Plan<N>& p) {
   const std::size_t K = p.kernel_count;
   interval_set<3 * N> s{};
   std::size_t val_slot[N]{}, adj_slot[N]{}, scratch_slot[N]{};
-  std::size_t adj_last[N]{};  // the last time a buffer holds an adjoint: its own, or one written over it
-  for (std::size_t k = 0; k < N; ++k) adj_last[k] = p.adj_end[k];
-  for (std::size_t k = N; k-- > 0;) {  // a region before its leaves (post-order): the chain's first buffer
-    std::size_t o = p.adj_in_place_of[k];
-    if (o == no_node) continue;
-    while (p.adj_in_place_of[o] != no_node) o = p.adj_in_place_of[o];
-    adj_last[o] = std::max(adj_last[o], p.adj_end[k]);
+  // the buffer an adjoint lies in: its own, or (in place) its region's, itself perhaps in place of another; a region
+  // comes after its leaves in post-order, so one pass down the ids resolves every chain
+  std::size_t adj_owner[N]{}, adj_last[N]{};  // adj_last: the last time the buffer holds an adjoint
+  for (std::size_t k = N; k-- > 0;) {
+    adj_owner[k] = p.adj_in_place_of[k] == no_node ? k : adj_owner[p.adj_in_place_of[k]];
+    adj_last[k] = p.adj_end[k];
+    adj_last[adj_owner[k]] = std::max(adj_last[adj_owner[k]], p.adj_end[k]);
   }
   const auto add = [&](std::size_t start, std::size_t end, std::size_t bytes) {
     s.start[s.n] = start;
@@ -230,8 +230,8 @@ constexpr void lay_out_memory(Plan<N>& p) {
     if (p.needs_adjoint[k] && p.adj_in_place_of[k] == no_node) p.adj_offset[k] = s.offset[adj_slot[k]];
     if (p.scratch_bytes[k]) p.scratch_offset[k] = s.offset[scratch_slot[k]];
   }
-  for (std::size_t k = N; k-- > 0;)  // the region's buffer (placed above, or earlier in this loop)
-    if (p.adj_in_place_of[k] != no_node) p.adj_offset[k] = p.adj_offset[p.adj_in_place_of[k]];
+  for (std::size_t k = 0; k < N; ++k)
+    if (p.adj_in_place_of[k] != no_node) p.adj_offset[k] = p.adj_offset[adj_owner[k]];
   for (std::size_t k = 0; k < N; ++k) {
     if (p.alias_of[k] == no_node) continue;
     p.val_offset[k] = p.val_offset[p.alias_of[k]];

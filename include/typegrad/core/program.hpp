@@ -218,8 +218,14 @@ class BasicProgram {
   // used twice is never assigned: plan_adjoints.hpp, leaf_repeated.)
   template <std::size_t I>
   static constexpr bool input_gradient_assigned = input_leaf<I> != no_node&& plan.adj_assigned[input_leaf<I>];
-  // Points the gradient of the n-th parameter occurrence (post-order) at external memory, which the
-  // backward pass then accumulates into (and never clears).
+  // The gradient of the n-th parameter occurrence (post-order), where the backward pass writes it
+  const void* parameter_gradient(std::size_t n) const {
+    for (std::size_t k = 0, seen = 0; k < node_count; ++k)
+      if (plan.is_param[k] && seen++ == n) return ctx_.adj[k];
+    return nullptr;
+  }
+  // Points it at external memory, which the backward pass then assigns (where the plan assigns it: a Repeat's
+  // block) or adds to (a scan's steps; never cleared here).
   void redirect_parameter_gradient(std::size_t n, void* target) {
     std::size_t seen = 0;
     for (std::size_t k = 0; k < node_count; ++k) {

@@ -5,7 +5,8 @@
 // generated forward and backward code: the compile time does not grow with N (JAX's scan over layers).
 // At run time each block is a program instance of that one type, with its own workspace (its activations
 // stay there for the backward pass, nothing is recomputed); the output of block t is read in place by block
-// t + 1, and each block's parameter gradients accumulate straight into the enclosing program's slots. Nothing is
+// t + 1, and each block writes its parameter gradients straight into its slices of the enclosing program's slots
+// (assigned, so never cleared, where the block uses the parameter once and the slot has no other writer). Nothing is
 // copied at the ends: the last block writes this node's output, each block's backward pass reads its output's
 // adjoint where it lies, and block 0 writes dx when it writes its input's slot as this node must (both =, or +=).
 // Parameters walk as a PyTorch ModuleList: blocks.0.fc.weight, blocks.1.fc.weight, ...
@@ -40,9 +41,29 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
   static constexpr bool needs_child_buffers = true;
   static constexpr bool mergeable = false;      // owns run-time state
   static constexpr bool runs_on_device = true;  // when the block's kernels do (checked by its program)
-  static constexpr std::uint32_t assigns_child_adjoints = 1u;  // dx: block 0's input gradient, or one copy of it
   template <class Backend>
   using block_program = BasicProgram<Body, true, Backend, InputSpec<T, S, true>>;
+  // Does a block's program assign parameter occurrence K's gradient (used once in the block: assigned_adjoints,
+  // core/plan_adjoints.hpp)? Its plan's choice does not depend on the backend (only working-memory sizes do).
+  static constexpr bool block_assigns_parameter(std::size_t K) {
+    constexpr auto& p = plan_v<Body, true, false>;
+    for (std::size_t k = 0, seen = 0; k < tree_size_v<Body>; ++k)
+      if (p.is_param[k] && seen++ == K) return p.adj_assigned[k];
+    return false;
+  }
+  // dx: block 0's input gradient, or one copy of it; parameter k's stacked gradient: block t's slice by block t,
+  // when the blocks assign theirs (then no clear before the backward pass and the weight-gradient GEMMs run beta 0)
+  static constexpr std::uint32_t assigns_child_adjoints = [] {
+    std::uint32_t m = 1u;
+    for (std::size_t k = 0; k < sizeof...(Ps) && k + 1 < 32; ++k)
+      if (block_assigns_parameter(k)) m |= 1u << (k + 1);
+    return m;
+  }();
+  // ... unless the enclosing program adds to that slot (the stack used twice; a Repeat inside a scan's body): block
+  // t then assigns its own gradient, which is added into slice t after its backward pass
+  template <std::size_t Id, std::size_t K, class Ctx>
+  static constexpr bool adds_block_gradient = block_assigns_parameter(K) &&
+                                              !RepeatNode::template assigns_grad<Id, 1 + K, Ctx>();
 
   std::array<Body, Blocks> bodies;  // block t's expression (its parameters' addresses)
   void* state = nullptr;            // Programs<Backend>, owned by the program that runs this node (see prepare)
@@ -97,6 +118,12 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
     (std::make_index_sequence<1 + sizeof...(Ps)>{});
   }
 
+  // to[i] += from[i] (a device body is not defined inside a generic lambda: nvcc refuses it)
+  template <class B>
+  static void add_into(T* to, const T* from, std::size_t n) {
+    B::for_each(launch::elementwise, n, TG_BODY_OF_VALUES((std::size_t i) { to[i] += from[i]; }));
+  }
+
   // the input of block t under checkpointing (block 0's is the node's input, alive until this node's backward)
   template <std::size_t Id, class Ctx>
   const T* block_input(Ctx& c, std::size_t t) const {
@@ -123,20 +150,26 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
   void backward(Ctx& c) const {
     using B = typename Ctx::backend;
     auto& progs = programs<Ctx>().blocks;
-    // block t's parameter k accumulates its gradient at t in child 1 + k's slot
-    [&]<std::size_t... K>(std::index_sequence<K...>) {
-      (
-          [&] {
-            if constexpr (RepeatNode::template wants_grad<Id, 1 + K, Ctx>()) {
-              using Leaf = typename RepeatNode::template child_type<1 + K>;
-              auto* slot = static_cast<typename Leaf::value_type*>(c.adj[RepeatNode::template cid<Id, 1 + K>]);
-              for (std::size_t t = 0; t < Blocks; ++t)
-                progs[t].redirect_parameter_gradient(K, slot + t * Leaf::block_shape::size);
-            }
-          }(),
-          ...);
-    }
-    (std::index_sequence_for<Ps...>{});
+    // block t's parameter k writes its gradient at t in child 1 + k's slot (assigns it, or adds to it, as the slot
+    // is written), or its own, added there after its backward pass (adds_block_gradient)
+    const auto for_each_parameter = [&](auto&& f) {
+      [&]<std::size_t... K>(std::index_sequence<K...>) {
+        (
+            [&] {
+              if constexpr (RepeatNode::template wants_grad<Id, 1 + K, Ctx>()) {
+                using Leaf = typename RepeatNode::template child_type<1 + K>;
+                f(std::integral_constant<std::size_t, K>{}, Leaf::block_shape::size,
+                  static_cast<typename Leaf::value_type*>(c.adj[RepeatNode::template cid<Id, 1 + K>]));
+              }
+            }(),
+            ...);
+      }
+      (std::index_sequence_for<Ps...>{});
+    };
+    for_each_parameter([&]<std::size_t K>(std::integral_constant<std::size_t, K>, std::size_t each, T* slot) {
+      if constexpr (!adds_block_gradient<Id, K, Ctx>)
+        for (std::size_t t = 0; t < Blocks; ++t) progs[t].redirect_parameter_gradient(K, slot + t * each);
+    });
     // Block 0 writes dx itself when it writes its input's gradient as this node's must be written: both assign,
     // or both add (block_program's slot is then never cleared)
     constexpr bool wants_dx = RepeatNode::template wants_grad<Id, 0, Ctx>();
@@ -148,13 +181,17 @@ struct RepeatNode : kernel_node<typename X::value_type, typename X::shape_type, 
       if (checkpoint && t + 1 < Blocks) progs[t].evaluate_at(block_input<Id>(c, t));  // recompute its activations
       progs[t].backward_reading(g);
       g = progs[t].template grad_input<0>().data();
+      for_each_parameter([&]<std::size_t K>(std::integral_constant<std::size_t, K>, std::size_t each, T* slot) {
+        if constexpr (adds_block_gradient<Id, K, Ctx>)
+          add_into<B>(slot + t * each, static_cast<const T*>(progs[t].parameter_gradient(K)), each);
+      });
     }
     if constexpr (wants_dx && !block_writes_dx) {
       T* dx = this->template grad_data<Id, 0>(c);
       if constexpr (assigns_dx)
         B::copy(dx, g, S::size * sizeof(T));
       else
-        B::for_each(launch::elementwise, S::size, TG_BODY_OF_VALUES((std::size_t i) { dx[i] += g[i]; }));
+        add_into<B>(dx, g, S::size);
     }
   }
 };
@@ -184,7 +221,7 @@ auto repeat_range(const R& r, X&& x, std::bool_constant<Checkpoint> = {}) {
     using T = typename EX::value_type;
     using S = typename EX::shape_type;
     auto trace = [&](std::size_t b) {
-      auto e = as_expr(r.blocks[b](ScanLeaf<0, T, S>{}));
+      auto e = as_expr(r.blocks[b](ScanLeaf<0, T, S, false>{}));  // each block its own parameters
       if constexpr (Frozen)
         return freeze(e);
       else

@@ -33,11 +33,13 @@ inline void set_scan_keep_bytes(std::size_t bytes) { detail::scan_keep_limit() =
 inline std::size_t scan_keep_bytes() { return detail::scan_keep_limit(); }
 
 // The body's own leaves: its carry (argument 0) and the input slice x_t (argument 1). A program traced on them
-// (a scan's or a Repeat's body) is nested: its parameters' gradients accumulate into the enclosing program's
-// slots over the steps (redirect_parameter_gradient), so the plan never assigns them (plan.hpp).
-template <std::size_t I, class T, class S>
+// (a scan's or a Repeat's body) is nested. A scan's steps share their parameters, whose gradients accumulate into
+// the enclosing program's slots over the steps (redirect_parameter_gradient), so its plan never assigns them
+// (plan.hpp); a Repeat's blocks have their own (SharedParameters false): each block's gradients are its own.
+template <std::size_t I, class T, class S, bool SharedParameters = true>
 struct ScanLeaf : InputLeaf<I, T, S, true> {
   static constexpr bool body_input = true;
+  static constexpr bool shared_parameters = SharedParameters;
 };
 
 namespace detail {
