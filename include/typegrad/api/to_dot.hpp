@@ -49,6 +49,11 @@ inline std::string kernel_tag(const NodeInfo& d) {
   if (d.backward_position != no_node) t += " b" + std::to_string(d.backward_position);
   return t;
 }
+// "adjoint", or "adjoint, in place of f3 b5's": that kernel's backward writes it over its own adjoint
+inline std::string buffer_role(const ProgramInfo& info, const BufferInfo& b) {
+  if (b.written_over == no_node) return b.role;
+  return b.role + ", in place of " + kernel_tag(*info.find(b.written_over)) + "'s";
+}
 inline std::string dot_node(const NodeInfo& d) {
   std::string attrs;
   std::string label = d.op + "\n" + d.shape;
@@ -114,9 +119,10 @@ inline std::string to_dot(const ProgramInfo& info, const std::string& title = "t
        "  <tr><td>kernel</td><td>buffer</td><td>offset</td><td>bytes</td><td>live from</td><td>to</td></tr>\n";
   for (const auto& b : info.buffers) {
     const NodeInfo* d = info.find(b.node);
-    s += "  <tr><td>" + detail::xml_escape(detail::kernel_tag(*d) + " " + d->op) + "</td><td>" + b.role + "</td><td>" +
-         std::to_string(b.offset) + "</td><td>" + std::to_string(b.bytes) + "</td><td>" + std::to_string(b.first) +
-         "</td><td>" + std::to_string(b.last) + "</td></tr>\n";
+    s += "  <tr><td>" + detail::xml_escape(detail::kernel_tag(*d) + " " + d->op) + "</td><td>" +
+         detail::xml_escape(detail::buffer_role(info, b)) + "</td><td>" + std::to_string(b.offset) + "</td><td>" +
+         std::to_string(b.bytes) + "</td><td>" + std::to_string(b.first) + "</td><td>" + std::to_string(b.last) +
+         "</td></tr>\n";
   }
   s += "  </table>>];\n}\n";
   return s;
@@ -156,11 +162,12 @@ inline std::string workspace_svg(const ProgramInfo& info, const std::string& tit
         left + double(b.first) * t_unit, top + double(b.offset) * b_unit, double(b.last - b.first + 1) * t_unit,
         double(b.bytes) * b_unit, colour);
     s += rect;
-    s += "<title>" +
-         detail::xml_escape(detail::kernel_tag(*d) + " " + d->op + " " + d->shape + ": " + b.role + ", " +
-                            std::to_string(b.bytes) + " B at " + std::to_string(b.offset) + ", live " +
-                            std::to_string(b.first) + ".." + std::to_string(b.last)) +
-         "</title></rect>\n";
+    s +=
+        "<title>" +
+        detail::xml_escape(detail::kernel_tag(*d) + " " + d->op + " " + d->shape + ": " + detail::buffer_role(info, b) +
+                           ", " + std::to_string(b.bytes) + " B at " + std::to_string(b.offset) + ", live " +
+                           std::to_string(b.first) + ".." + std::to_string(b.last)) +
+        "</title></rect>\n";
   }
   const double mid = left + double(info.timeline / 2) * t_unit;
   s += "<line x1=\"" + std::to_string(mid) + "\" y1=\"" + std::to_string(top) + "\" x2=\"" + std::to_string(mid) +
