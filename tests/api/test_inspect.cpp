@@ -102,7 +102,8 @@ TEST_CASE("inspect: workspace buffers never share memory while both are live", "
   }
   CHECK(adjoints > 0);
   CHECK(in_place == 1);
-  CHECK(tg::to_dot(step).find("adjoint, in place of f") != std::string::npos);  // the workspace table says so
+  // the workspace table says which adjoint is written over which
+  CHECK(tg::to_dot(step).find("adjoint, in place of f") != std::string::npos);
   CHECK(info.workspace_bytes < info.naive_bytes);  // reuse happened
   const std::string svg = tg::workspace_svg(info);
   CHECK(count_matches(svg, "<rect ") == info.buffers.size() + 1);  // + the frame
