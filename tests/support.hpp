@@ -184,6 +184,24 @@ void check_in_poisoned_workspace(Program& step, Program& fresh, const Args&... a
   }
 }
 
+#ifndef TYPEGRAD_TEST_DEVICE
+// f(x)'s value and gradient the same on 1 and 2 threads (tg::set_num_threads), bit for bit
+template <class F, class X>
+void check_same_on_1_and_2_threads(F f, const X& x) {
+  const auto run = [&](std::size_t threads) {
+    tg::set_num_threads(threads);
+    auto r = tg::value_and_grad(f, x);
+    tg::set_num_threads(1);
+    return r;
+  };
+  const auto one = run(1), two = run(2);
+  CHECK(one.value == two.value);
+  std::size_t differ = 0;
+  for (std::size_t e = 0; e < x.size(); ++e) differ += one.template grad<0>()[e] != two.template grad<0>()[e];
+  CHECK(differ == 0);
+}
+#endif
+
 // An element-wise op that counts how many elements it computed: y = tanh(x) (tests that a shared value is
 // evaluated once).
 inline std::size_t counted_elements = 0;

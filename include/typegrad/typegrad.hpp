@@ -33,6 +33,7 @@
 #include "typegrad/primitives/reduce.hpp"
 #include "typegrad/primitives/relu.hpp"
 #include "typegrad/primitives/reshape.hpp"
+#include "typegrad/primitives/scaled_dot_product_attention.hpp"
 #include "typegrad/primitives/sigmoid.hpp"
 #include "typegrad/primitives/slice.hpp"
 #include "typegrad/primitives/softmax.hpp"

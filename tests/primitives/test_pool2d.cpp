@@ -86,15 +86,5 @@ TEST_CASE("max_pool2d 2x2 split by planes across threads: the same values and gr
   // LeNet's first pooling layer at batch 16: 46,080 outputs, over the split threshold
   auto x = random<float, 16, 10, 24, 24>();
   auto g = random<float, 16, 10, 12, 12>();
-  const auto run = [&](std::size_t threads) {
-    tg::set_num_threads(threads);
-    auto r = tg::value_and_grad([&](auto a) { return tg::sum(tg::max_pool2d<2>(a) * g); }, x);
-    tg::set_num_threads(1);
-    return r;
-  };
-  const auto one = run(1), two = run(2);
-  CHECK(one.value == two.value);
-  std::size_t differ = 0;
-  for (std::size_t e = 0; e < x.size(); ++e) differ += one.grad<0>()[e] != two.grad<0>()[e];
-  CHECK(differ == 0);
+  check_same_on_1_and_2_threads([&](auto a) { return tg::sum(tg::max_pool2d<2>(a) * g); }, x);
 }

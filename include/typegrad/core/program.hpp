@@ -1,7 +1,7 @@
 #pragma once
-// A compiled program: the plan's schedule run over one preallocated workspace.
-// Construction (once) resolves node identity, allocates and binds buffers (core/binding.hpp); a step
-// allocates nothing.
+// A compiled program: the plan's schedule over one preallocated workspace (what each occurrence runs:
+// core/run_kernel.hpp). Construction (once) resolves node identity, allocates and binds buffers
+// (core/binding.hpp); a step allocates nothing.
 #include <array>
 #include <functional>
 #include <memory>
@@ -14,8 +14,8 @@
 #include "typegrad/core/arguments.hpp"
 #include "typegrad/core/binding.hpp"
 #include "typegrad/core/context.hpp"
-#include "typegrad/core/fused_loops.hpp"
 #include "typegrad/core/program_tables.hpp"
+#include "typegrad/core/run_kernel.hpp"
 
 namespace tg {
 
@@ -320,19 +320,7 @@ class BasicProgram {
   TG_INLINE void run_forward() {
     if constexpr (plan.merge_candidate[Id])
       if (canon_[Id] != Id) return;
-    const auto& n = detail::node_at<Id, root_id>(root_);
-    using N = std::remove_cvref_t<decltype(n)>;
-    if constexpr (plan.alias_of[Id] != no_node) {
-      // a let in its body's buffers: nothing to compute (core/plan_adjoints.hpp: let_aliases)
-    } else if constexpr (N::kind == node_kind::pointwise && Backend::is_device) {
-      Backend::for_each(
-          launch::elementwise, N::shape_type::size,
-          detail::region_forward<Id, N, context_type>{n, ctx_, static_cast<typename N::value_type*>(ctx_.val[Id])});
-    } else if constexpr (N::kind == node_kind::pointwise) {
-      detail::fused_forward<Id>(n, ctx_, static_cast<typename N::value_type*>(ctx_.val[Id]));
-    } else {
-      n.template forward<Id>(ctx_);
-    }
+    detail::run_forward_kernel<Id>(detail::node_at<Id, root_id>(root_), ctx_);
     if constexpr (observes_v<Backend>)
       if (after_kernel_) after_kernel_(*this, Id, false);
   }
@@ -343,20 +331,7 @@ class BasicProgram {
       clear_adjoints_at<2 * kernel_count - 1 - plan.kernel_pos[Id]>();  // also when this kernel is a merged copy
       if constexpr (plan.merge_candidate[Id])
         if (canon_[Id] != Id) return;
-      const auto& n = detail::node_at<Id, root_id>(root_);
-      using N = std::remove_cvref_t<decltype(n)>;
-      if constexpr (plan.alias_of[Id] != no_node) {
-        // its readers wrote the body's adjoint
-      } else if constexpr (N::kind == node_kind::pointwise && Backend::is_device) {
-        Backend::for_each(launch::elementwise, N::shape_type::size,
-                          detail::region_backward<Id, N, context_type>{n, ctx_});
-      } else if constexpr (N::kind == node_kind::pointwise && plan.adj_taken_over[Id]) {
-        detail::fused_backward_in_place<Id>(n, ctx_, static_cast<const typename N::value_type*>(ctx_.adj[Id]));
-      } else if constexpr (N::kind == node_kind::pointwise) {
-        detail::fused_backward<Id>(n, ctx_, static_cast<const typename N::value_type*>(ctx_.adj[Id]));
-      } else {
-        n.template backward<Id>(ctx_);
-      }
+      detail::run_backward_kernel<Id>(detail::node_at<Id, root_id>(root_), ctx_);
       if constexpr (observes_v<Backend>)
         if (after_kernel_) after_kernel_(*this, Id, true);
     }

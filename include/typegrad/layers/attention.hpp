@@ -8,6 +8,8 @@
 //         key_padding_mask(m)        m [B, T], nonzero: key j of sample b is padding (True)
 //       a query whose keys are all masked gets NaN, as in PyTorch
 //   y = concat_heads(A V) W_o^T + b_o
+// Without run-time masks the heads run as one kernel over the projection (primitives/scaled_dot_product_attention.hpp:
+// nothing L x L kept for the backward pass); with them, as the primitives above (the scores materialised).
 // PositionalEmbedding<MaxT, E>: y = x + P[0:T] with P learned, ~ N(0, 1).
 #include <cmath>
 #include <limits>
@@ -18,6 +20,7 @@
 #include "typegrad/layers/linear.hpp"
 #include "typegrad/primitives/operators.hpp"
 #include "typegrad/primitives/reshape.hpp"
+#include "typegrad/primitives/scaled_dot_product_attention.hpp"
 #include "typegrad/primitives/slice.hpp"
 #include "typegrad/primitives/softmax.hpp"
 #include "typegrad/primitives/where.hpp"
@@ -147,25 +150,29 @@ struct MultiHeadAttention {
       return invalid_expression{};
     } else {
       constexpr std::size_t B = S::dims[0], L = S::dims[1];
-      // q, k and v read one projection [B, L, 3E], held once in the type (tg::let)
-      return let(in_projection(std::forward<X>(x)), [&](auto qkv) {
-        auto heads = [&](auto p) {  // [B, L, E] -> [B Heads, L, D]
-          return reshape<B * Heads, L, D>(permute<0, 2, 1, 3>(reshape<B, L, Heads, D>(p)));
-        };
-        auto q = heads(slice<2, 0, E>(qkv));
-        auto k = heads(slice<2, E, 2 * E>(qkv));
-        auto v = heads(slice<2, 2 * E, 3 * E>(qkv));
-        auto scores = matmul(q, permute<0, 2, 1>(k)) * (1.0 / std::sqrt(double(D)));
-        auto causal = [&] {
-          if constexpr (Causal)
-            return scores + causal_mask<L>();
-          else
-            return scores;
-        };
-        auto weights = softmax<2>(with_masks<B, L>(causal(), masks...));
-        auto merged = reshape<B, L, E>(permute<0, 2, 1, 3>(reshape<B, Heads, L, D>(matmul(weights, v))));
-        return out_projection(merged);
-      });
+      // without run-time masks: one kernel over the projection (primitives/scaled_dot_product_attention.hpp)
+      if constexpr (sizeof...(Masks) == 0)
+        return out_projection(scaled_dot_product_attention<Heads, Causal>(in_projection(std::forward<X>(x))));
+      // else q, k and v read one projection [B, L, 3E], held once in the type (tg::let)
+      else
+        return let(in_projection(std::forward<X>(x)), [&](auto qkv) {
+          auto heads = [&](auto p) {  // [B, L, E] -> [B Heads, L, D]
+            return reshape<B * Heads, L, D>(permute<0, 2, 1, 3>(reshape<B, L, Heads, D>(p)));
+          };
+          auto q = heads(slice<2, 0, E>(qkv));
+          auto k = heads(slice<2, E, 2 * E>(qkv));
+          auto v = heads(slice<2, 2 * E, 3 * E>(qkv));
+          auto scores = matmul(q, permute<0, 2, 1>(k)) * (1.0 / std::sqrt(double(D)));
+          auto causal = [&] {
+            if constexpr (Causal)
+              return scores + causal_mask<L>();
+            else
+              return scores;
+          };
+          auto weights = softmax<2>(with_masks<B, L>(causal(), masks...));
+          auto merged = reshape<B, L, E>(permute<0, 2, 1, 3>(reshape<B, Heads, L, D>(matmul(weights, v))));
+          return out_projection(merged);
+        });
     }
   }
 };
