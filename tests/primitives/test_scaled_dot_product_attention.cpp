@@ -17,6 +17,7 @@ static_assert(attention_of<8, true, 8, 128, 768>::blocks == 4);
 static_assert(attention_of<8, true, 8, 128, 768>::block<1>::keys == 64);
 static_assert(attention_of<8, false, 8, 128, 768>::block<1>::keys == 128);
 static_assert(attention_of<2, true, 1, 37, 12>::block<1>::rows == 5);  // a ragged last block
+static_assert(attention_of<1, true, 1, 264, 3>::blocks == 9 && attention_of<1, true, 1, 264, 3>::block<8>::rows == 8);
 
 // The definition in primitives: heads split by reshape and permute, softmax(Q K^T / sqrt(D) + M) V, heads merged
 template <std::size_t Heads, bool Causal, class X>
@@ -74,6 +75,9 @@ TEST_CASE("scaled_dot_product_attention", "[gradcheck]") {
   SECTION("not causal, blocks of 32 and 2") {
     check_primitive([](auto x) { return tg::scaled_dot_product_attention<3, false>(x); }, random<double, 1, 34, 9>());
   }
+  SECTION("causal, 9 blocks of query rows (the last of 8), reaching 32, 64, ..., 264 keys") {
+    check_primitive([](auto x) { return tg::scaled_dot_product_attention<1, true>(x); }, random<double, 1, 264, 3>());
+  }
   SECTION("its input an element-wise region") {
     check_primitive([](auto a, auto b) { return tg::scaled_dot_product_attention<2, true>(a * b); },
                     random<double, 2, 6, 12>(), random<double, 2, 6, 12>());
@@ -88,6 +92,7 @@ TEST_CASE("scaled_dot_product_attention matches its definition", "[value]") {
   check_against_definition<4, true, 2, 40, 192>();   // two blocks, heads of 16
   check_against_definition<3, false, 2, 33, 36>();   // a block of 1 row
   check_against_definition<8, true, 1, 128, 768>();  // the GPT's attention, heads of 32
+  check_against_definition<2, true, 1, 300, 24>();   // 10 blocks, the last of 12 rows
 }
 
 #ifndef TYPEGRAD_TEST_DEVICE

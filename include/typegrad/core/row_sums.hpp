@@ -64,7 +64,11 @@ TG_HD TG_INLINE T row_max(F&& f) {
   constexpr std::size_t whole = N / sum_lanes * sum_lanes;
   T part[sum_lanes];
   for (std::size_t l = 0; l < sum_lanes; ++l) part[l] = -std::numeric_limits<T>::infinity();
-  for (std::size_t k0 = 0; k0 < whole; k0 += sum_lanes) {
+  // counted in blocks, not by k0 += sum_lanes up to `whole`: with that form g++ 12 warned "iteration
+  // 288230376151711744 invokes undefined behavior [-Waggressive-loop-optimizations]" (no location; an error with
+  // -Werror) for N = 96 inside causal attention's rows (tests/primitives/attention_warnings_probe.cpp)
+  for (std::size_t b = 0; b < whole / sum_lanes; ++b) {
+    const std::size_t k0 = b * sum_lanes;
     // clang-format off
     TG_LANES_LOOP
     for (std::size_t l = 0; l < sum_lanes; ++l) {
