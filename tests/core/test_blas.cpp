@@ -52,6 +52,9 @@ void check_all() {
   check_gemm<T, false, false, 20, 300, 100, 0>();
   check_gemm<T, true, false, 20, 300, 100, 1>();
   check_gemm<T, false, true, 5, 300, 100, 1>();
+  // a wide block (32 rows, n 768) in k chunks within 512 KB: 2 x 136 and a partial last one of 128 (floats),
+  // 5 x 80 (doubles)
+  check_gemm<T, false, false, 64, 768, 400, 1>();
   // C = A B^T with A^T built a k chunk at a time: 20 rows of C (A's rows end inside a register block), k 900 in
   // 4 chunks of 184 and a last one of 164
   check_gemm<T, false, true, 20, 64, 900, 0>();
@@ -106,19 +109,29 @@ TEST_CASE("gemm scratch follows the cheaper transposition", "[integration]") {
 }
 
 #ifdef TYPEGRAD_HAVE_LIBXSMM
-TEST_CASE("long products run in k chunks that fit half of L1, never longer than k", "[integration]") {
-  using F = tg::blas::gemm_kernel<float, false, false, 1, 1, 1, 1, 1, 1, 0>;
-  using D = tg::blas::gemm_kernel<double, false, false, 1, 1, 1, 1, 1, 1, 0>;
-  STATIC_REQUIRE(F::k_chunk(64, 784) == 64);   // 64 x 64 floats = 16 KB: 12 chunks of 64 and one of 16
-  STATIC_REQUIRE(F::k_chunk(64, 250) == 64);   // 3 x 64 + 58
-  STATIC_REQUIRE(F::k_chunk(16, 784) == 200);  // 256 fits: 4 chunks, evened out to 3 x 200 + 184
-  STATIC_REQUIRE(F::k_chunk(300, 100) == 32);  // 16 KB hold 13 rows: at least 32, 3 x 32 + 4
-  STATIC_REQUIRE(D::k_chunk(64, 784) == 32);
-  STATIC_REQUIRE(F::k_chunk(2000, 784) == 32);
-  STATIC_REQUIRE(F::k_chunk(576, 10) == 10);  // never past k
-  STATIC_REQUIRE(F::k_chunk(64, 49) == 49);   // fits: one chunk
-  STATIC_REQUIRE(F::k_chunk(8, 300) == 300);
-  STATIC_REQUIRE(F::k_chunk(20, 900) == 184);  // 4 x 184 + 164
+TEST_CASE("long products run in k chunks that fit half of L1, or half of L2 in wide blocks, never longer than k",
+          "[integration]") {
+  using F = tg::blas::detail::xsmm_kernels<float>;
+  using D = tg::blas::detail::xsmm_kernels<double>;
+  // blocks of fewer than 64 rows of C with n < 512, or A transposed: kc x n within 16 KB
+  STATIC_REQUIRE(F::k_chunk(32, 64, 784, false) == 64);   // 64 x 64 floats = 16 KB: 12 chunks of 64 and one of 16
+  STATIC_REQUIRE(F::k_chunk(32, 64, 250, false) == 64);   // 3 x 64 + 58
+  STATIC_REQUIRE(F::k_chunk(32, 16, 784, false) == 200);  // 256 fits: 4 chunks, evened out to 3 x 200 + 184
+  STATIC_REQUIRE(F::k_chunk(32, 300, 100, false) == 32);  // 16 KB hold 13 rows: at least 32, 3 x 32 + 4
+  STATIC_REQUIRE(D::k_chunk(32, 64, 784, false) == 32);
+  STATIC_REQUIRE(F::k_chunk(16, 2000, 784, false) == 32);
+  STATIC_REQUIRE(F::k_chunk(128, 256, 1024, true) == 32);  // A transposed
+  STATIC_REQUIRE(F::k_chunk(32, 576, 10, false) == 10);    // never past k
+  STATIC_REQUIRE(F::k_chunk(32, 64, 49, false) == 49);     // fits: one chunk
+  STATIC_REQUIRE(F::k_chunk(32, 8, 300, false) == 300);
+  STATIC_REQUIRE(F::k_chunk(32, 20, 900, false) == 184);  // 4 x 184 + 164
+  // blocks of 64 rows or more, or of 32 rows and n >= 512, A untransposed: kc x n within 512 KB
+  STATIC_REQUIRE(F::k_chunk(128, 256, 1024, false) == 512);
+  STATIC_REQUIRE(F::k_chunk(128, 256, 256, false) == 256);  // fits: one chunk
+  STATIC_REQUIRE(F::k_chunk(128, 768, 256, false) == 128);  // 168 rows fit: 2 x 128
+  STATIC_REQUIRE(F::k_chunk(128, 1024, 1024, false) == 128);
+  STATIC_REQUIRE(F::k_chunk(32, 768, 400, false) == 136);  // 3 chunks: 2 x 136 + 128
+  STATIC_REQUIRE(D::k_chunk(64, 256, 1024, false) == 256);
   STATIC_REQUIRE(tg::blas::gemm_kernel<float, false, true, 20, 64, 900, 903, 902, 65, 0>::a_by_chunks);
   STATIC_REQUIRE(tg::blas::gemm_kernel<double, false, true, 20, 64, 900, 903, 902, 65, 0>::a_by_chunks);
 }

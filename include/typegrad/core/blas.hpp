@@ -9,7 +9,8 @@
 // CBLAS (OpenBLAS).
 // libxsmm's kernels do no cache blocking: each block of C's columns streams the whole k x n operand. A long k is
 // therefore run in chunks (beta 1 after the first) whose k x n part fits in half of L1: measured on Zen 3,
-// 784-long products 56 -> 77-80 GFLOP/s (n 64), LeNet's 250-long 69 -> 86 (n 64).
+// 784-long products 56 -> 77-80 GFLOP/s (n 64), LeNet's 250-long 69 -> 86 (n 64). Blocks of C too wide or too
+// tall for that (xsmm_kernels::wide_block) take chunks within 512 KB instead: each chunk costs a pass over C's block.
 // Past 64M multiply-adds libxsmm runs only where it emits AVX-512, and then over C in blocks of 128 rows (C's
 // block stays in L2 across the k chunks). bench/gemm_large, one thread, Zen 5, GFLOP/s libxsmm vs OpenBLAS 0.3.21
 // (its Haswell kernel): the GPT's 1024 x 768 x 256 223 vs 119, 1024 x 1024 x 256 169 vs 108, 2048^3 157 vs 114
@@ -63,10 +64,19 @@ struct xsmm_kernels {
       return libxsmm_dmmdispatch(mm, nn, kk, &la, &lb, &lc, &alpha, &b, &flags, nullptr);
   }
   using xsmm_kernel = decltype(dispatch(1, 1, 1, false, 1, 1, 1, 0));
-  // the k chunk for n columns: kc x n elements within 16 KB (best measured: 48-96 for n 64 and 128), at least 32,
-  // then evened out over the chunks (a multiple of 8) so that no last chunk is a sliver
-  static constexpr int k_chunk(int n, int k) {
-    const int fit = int(16 * 1024 / sizeof(T)) / n / 8 * 8, kc = fit < 32 ? 32 : fit;
+  // Blocks of at least 64 rows, or of 32 rows and 512 columns, with A untransposed: no k x n chunk of B fits L1,
+  // and each chunk reads and writes the block of C once more; chunks within 512 KB (half of Zen 5's L2, a quarter
+  // of Intel 0xCF's) ran faster. bench/gemm_large, Intel 0xCF, one thread, GFLOP/s kc 32 -> kc of 512 KB: the GPT's
+  // 1024 x 768 x 256 135 -> 146, 1024 x 1024 x 256 119 -> 139, 1024 x 256 x 1024 143 -> 152; 1024^3 115 -> 131
+  // (kc 1024, B's 4 MB whole: 54). A transposed (dW = dY^T X): kc 32 stayed best (1024 x 256 x 1024 137 against
+  // 97 at kc 512).
+  static constexpr bool wide_block(int m, int n, bool ta) { return !ta && m >= 32 && (m >= 64 || n >= 512); }
+  // the k chunk for a block of m rows and n columns: kc x n elements within 16 KB (best measured: 48-96 for n 64
+  // and 128), or within 512 KB for wide blocks (above), at least 32, then evened out over the chunks (a multiple of
+  // 8) so that no last chunk is a sliver
+  static constexpr int k_chunk(int m, int n, int k, bool ta) {
+    const int budget = wide_block(m, n, ta) ? 512 * 1024 : 16 * 1024;
+    const int fit = int(budget / sizeof(T)) / n / 8 * 8, kc = fit < 32 ? 32 : fit;
     if (kc >= k) return k;
     const int chunks = (k + kc - 1) / kc, even = ((k + chunks - 1) / chunks + 7) / 8 * 8;
     return even < k ? even : k;
@@ -78,8 +88,8 @@ struct xsmm_kernels {
     int k = 0, kc = 0, lda = 0, ldb = 0;
     bool ta = false;
     chunked() = default;
-    chunked(int m, int n, int k_, bool ta_, int lda_, int ldb_, int ldc, int beta)
-        : k(k_), kc(k_chunk(n, k_)), lda(lda_), ldb(ldb_), ta(ta_) {
+    chunked(int m, int n, int k_, int kc_, bool ta_, int lda_, int ldb_, int ldc, int beta)
+        : k(k_), kc(kc_), lda(lda_), ldb(ldb_), ta(ta_) {
       first = dispatch(m, n, kc, ta, lda, ldb, ldc, beta);
       if (k / kc > 1) rest = dispatch(m, n, kc, ta, lda, ldb, ldc, 1);
       if (k % kc) tail = dispatch(m, n, k % kc, ta, lda, ldb, ldc, 1);
@@ -98,19 +108,20 @@ struct xsmm_kernels {
       if (k0 < k) tail(b + std::size_t(k0) * ldb, a + (ta ? std::size_t(k0) * lda : k0), c);
     }
   };
-  // C's m rows in blocks of at most `block` rows (the last one shorter), each block by chunked kernels
+  // C's m rows in blocks of at most `block` rows (the last one shorter), each block by chunked kernels; the k
+  // chunk follows `block` alone, so a part's rows of C get the chunks of the whole's
   struct blocked {
     chunked body, last;
     int m = 0, block = 0, lda = 0, ldc = 0;
     bool ta = false;
     blocked(int m_, int block_, int n, int k, bool ta_, int lda_, int ldb, int ldc_, int beta)
-        : body(m_ < block_ ? m_ : block_, n, k, ta_, lda_, ldb, ldc_, beta),
+        : body(m_ < block_ ? m_ : block_, n, k, k_chunk(block_, n, k, ta_), ta_, lda_, ldb, ldc_, beta),
           m(m_),
           block(m_ < block_ ? m_ : block_),
           lda(lda_),
           ldc(ldc_),
           ta(ta_) {
-      if (m % block) last = chunked(m % block, n, k, ta, lda, ldb, ldc, beta);
+      if (m % block) last = chunked(m % block, n, k, k_chunk(block_, n, k, ta), ta, lda, ldb, ldc, beta);
     }
     explicit operator bool() const { return bool(body) && (m % block == 0 || bool(last)); }
     void operator()(const T* a, const T* b, T* c) const {
@@ -136,6 +147,21 @@ struct gemm_kernel {
   using value_type = T;
   static constexpr bool trans_a = TA, trans_b = TB;
   static constexpr int m = M, n = N, k = K, lda = LDA, ldb = LDB, ldc = LDC, beta = Beta;
+
+  // With tg::set_num_threads(n > 1), a GEMM of at least parallel_macs multiply-adds is split by rows of C
+  // (core/threads.hpp). C's rows go through the kernels in fixed blocks, whatever the thread count, and the
+  // threads take whole blocks: libxsmm's AVX-512 kernels round a row of C differently with the height of the
+  // block it is in (a 64 x 400 x 96 product split in two: 393 of its elements differed in the last bit), and
+  // training must give the same weights on 1, 2 or 3 threads. Blocks of 32 rows cost one thread at most 2.6%
+  // against one call for all of C on the MLP's shapes (16: 6%); large shapes run in blocks of 128 anyway.
+  static constexpr double parallel_macs = 256.0 * 1024;
+  static constexpr std::size_t rows_grain = 8;
+  static constexpr bool splittable = double(M) * N * K >= parallel_macs && M >= 2 * rows_grain;
+  static constexpr bool large = double(M) * N * K > 64.0 * 1024 * 1024;
+  static constexpr int block_rows = 128;  // C's rows per kernel call for large shapes
+  static constexpr int split_rows = 32;   // ... for shapes that may be split over threads
+  static constexpr int rows_per_call(int m) { return large ? block_rows : splittable ? split_rows : m; }
+
 #ifdef TYPEGRAD_HAVE_LIBXSMM
   // libxsmm's JIT kernels beat OpenBLAS on small and medium shapes everywhere, on large ones with AVX-512 (above)
   static constexpr bool use_xsmm = true;
@@ -153,13 +179,12 @@ struct gemm_kernel {
   using xsmm = detail::xsmm_kernels<T>;
   using chunked = typename xsmm::chunked;
   using blocked = typename xsmm::blocked;
-  static constexpr int k_chunk(int n, int k) { return xsmm::k_chunk(n, k); }
 
   // C^T = B A^T with A^T built one k chunk at a time ([kc, M] on the stack, in L1) by each part for its own rows
   // of C^T (ct_rows_by_chunks), where a chunk fits 32 KB and C^T, swept once per chunk, 256 KB (L2): nothing
   // transposed on the calling thread before a split and then read by the other threads. MLP's 64 x 256 x 784
   // (Intel 0xA7): 84 -> 66 us on 2 threads, 130 -> 123 us on one.
-  static constexpr int a_chunk = k_chunk(M, K);
+  static constexpr int a_chunk = xsmm::k_chunk(large ? block_rows : splittable ? split_rows : N, M, K, false);
   static constexpr bool a_by_chunks = transpose_ac && !TA && std::size_t(a_chunk) * M * sizeof(T) <= 32 * 1024 &&
                                       std::size_t(N) * M * sizeof(T) <= 256 * 1024;
   static constexpr std::size_t ct_offset = a_by_chunks ? 0 : a_t;  // C^T's place in scratch, after A^T if whole
@@ -169,20 +194,6 @@ struct gemm_kernel {
 #else
   static constexpr std::size_t scratch_elements = 0;
 #endif
-
-  // With tg::set_num_threads(n > 1), a GEMM of at least parallel_macs multiply-adds is split by rows of C
-  // (core/threads.hpp). C's rows go through the kernels in fixed blocks, whatever the thread count, and the
-  // threads take whole blocks: libxsmm's AVX-512 kernels round a row of C differently with the height of the
-  // block it is in (a 64 x 400 x 96 product split in two: 393 of its elements differed in the last bit), and
-  // training must give the same weights on 1, 2 or 3 threads. Blocks of 32 rows cost one thread at most 2.6%
-  // against one call for all of C on the MLP's shapes (16: 6%); large shapes run in blocks of 128 anyway.
-  static constexpr double parallel_macs = 256.0 * 1024;
-  static constexpr std::size_t rows_grain = 8;
-  static constexpr bool splittable = double(M) * N * K >= parallel_macs && M >= 2 * rows_grain;
-  static constexpr bool large = double(M) * N * K > 64.0 * 1024 * 1024;
-  static constexpr int block_rows = 128;  // C's rows per kernel call for large shapes
-  static constexpr int split_rows = 32;   // ... for shapes that may be split over threads
-  static constexpr int rows_per_call(int m) { return large ? block_rows : splittable ? split_rows : m; }
 
   static void run(const T* a, const T* b, T* c, T* scratch) {
     if constexpr (splittable) {
