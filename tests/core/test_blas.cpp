@@ -52,8 +52,8 @@ void check_all() {
   check_gemm<T, false, false, 20, 300, 100, 0>();
   check_gemm<T, true, false, 20, 300, 100, 1>();
   check_gemm<T, false, true, 5, 300, 100, 1>();
-  // a wide block (32 rows, n 768) in k chunks within 512 KB: 2 x 136 and a partial last one of 128 (floats),
-  // 5 x 80 (doubles)
+  // a wide block (32 rows, n 768) in k chunks within 512 KB (AVX-512 builds): 2 x 136 and a partial last one of 128
+  // (floats), 5 x 80 (doubles)
   check_gemm<T, false, false, 64, 768, 400, 1>();
   // C = A B^T with A^T built a k chunk at a time: 20 rows of C (A's rows end inside a register block), k 900 in
   // 4 chunks of 184 and a last one of 164
@@ -125,13 +125,15 @@ TEST_CASE("long products run in k chunks that fit half of L1, or half of L2 in w
   STATIC_REQUIRE(F::k_chunk(32, 64, 49, false) == 49);     // fits: one chunk
   STATIC_REQUIRE(F::k_chunk(32, 8, 300, false) == 300);
   STATIC_REQUIRE(F::k_chunk(32, 20, 900, false) == 184);  // 4 x 184 + 164
-  // blocks of 64 rows or more, or of 32 rows and n >= 512, A untransposed: kc x n within 512 KB
-  STATIC_REQUIRE(F::k_chunk(128, 256, 1024, false) == 512);
-  STATIC_REQUIRE(F::k_chunk(128, 256, 256, false) == 256);  // fits: one chunk
-  STATIC_REQUIRE(F::k_chunk(128, 768, 256, false) == 128);  // 168 rows fit: 2 x 128
-  STATIC_REQUIRE(F::k_chunk(128, 1024, 1024, false) == 128);
-  STATIC_REQUIRE(F::k_chunk(32, 768, 400, false) == 136);  // 3 chunks: 2 x 136 + 128
-  STATIC_REQUIRE(D::k_chunk(64, 256, 1024, false) == 256);
+  // blocks of 64 rows or more, or of 32 rows and n >= 512, A untransposed: kc x n within 512 KB where the build
+  // targets AVX-512, else 16 KB as above
+  constexpr bool wide = F::wide_chunks;
+  STATIC_REQUIRE(F::k_chunk(128, 256, 1024, false) == (wide ? 512 : 32));
+  STATIC_REQUIRE(F::k_chunk(128, 256, 256, false) == (wide ? 256 : 32));  // fits: one chunk
+  STATIC_REQUIRE(F::k_chunk(128, 768, 256, false) == (wide ? 128 : 32));  // 168 rows fit: 2 x 128
+  STATIC_REQUIRE(F::k_chunk(128, 1024, 1024, false) == (wide ? 128 : 32));
+  STATIC_REQUIRE(F::k_chunk(32, 768, 400, false) == (wide ? 136 : 32));  // 3 chunks: 2 x 136 + 128
+  STATIC_REQUIRE(D::k_chunk(64, 256, 1024, false) == (wide ? 256 : 32));
   STATIC_REQUIRE(tg::blas::gemm_kernel<float, false, true, 20, 64, 900, 903, 902, 65, 0>::a_by_chunks);
   STATIC_REQUIRE(tg::blas::gemm_kernel<double, false, true, 20, 64, 900, 903, 902, 65, 0>::a_by_chunks);
 }

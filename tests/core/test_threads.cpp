@@ -127,7 +127,8 @@ TEST_CASE("set_num_threads: a split GEMM gives the one-thread result bit for bit
   // (LIBXSMM_TARGET=hsw runs the OpenBLAS path on an AVX-512 machine)
   check_split_gemm<false, false, 1040, 256, 256, 0>();
   check_split_gemm<false, true, 1040, 256, 256, 1>();
-  // k chunks of a wide block (within 512 KB) with a partial last one: 64 x 768 x 400 in 2 x 136 + 128
+  // k chunks of a wide block (within 512 KB in AVX-512 builds) with a partial last one: 64 x 768 x 400 in
+  // 2 x 136 + 128
   check_split_gemm<false, false, 64, 768, 400, 1>();
   // C = A B^T through C^T = B A^T, each part writing its columns of C (a dense layer's forward): the MLP's shape,
   // and ragged ones (20 rows of C: A^T's register blocks end early; 300 columns: a short last block of C^T)

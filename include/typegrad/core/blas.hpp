@@ -10,7 +10,8 @@
 // libxsmm's kernels do no cache blocking: each block of C's columns streams the whole k x n operand. A long k is
 // therefore run in chunks (beta 1 after the first) whose k x n part fits in half of L1: measured on Zen 3,
 // 784-long products 56 -> 77-80 GFLOP/s (n 64), LeNet's 250-long 69 -> 86 (n 64). Blocks of C too wide or too
-// tall for that (xsmm_kernels::wide_block) take chunks within 512 KB instead: each chunk costs a pass over C's block.
+// tall for that (xsmm_kernels::wide_block) take chunks within 512 KB in AVX-512 builds: each chunk costs a pass
+// over C's block.
 // Past 64M multiply-adds libxsmm runs only where it emits AVX-512, and then over C in blocks of 128 rows (C's
 // block stays in L2 across the k chunks). bench/gemm_large, one thread, Zen 5, GFLOP/s libxsmm vs OpenBLAS 0.3.21
 // (its Haswell kernel): the GPT's 1024 x 768 x 256 223 vs 119, 1024 x 1024 x 256 169 vs 108, 2048^3 157 vs 114
@@ -69,8 +70,15 @@ struct xsmm_kernels {
   // of Intel 0xCF's) ran faster. bench/gemm_large, Intel 0xCF, one thread, GFLOP/s kc 32 -> kc of 512 KB: the GPT's
   // 1024 x 768 x 256 135 -> 146, 1024 x 1024 x 256 119 -> 139, 1024 x 256 x 1024 143 -> 152; 1024^3 115 -> 131
   // (kc 1024, B's 4 MB whole: 54). A transposed (dW = dY^T X): kc 32 stayed best (1024 x 256 x 1024 137 against
-  // 97 at kc 512).
-  static constexpr bool wide_block(int m, int n, bool ta) { return !ta && m >= 32 && (m >= 64 || n >= 512); }
+  // 97 at kc 512). Measured on AVX-512 machines only (L2 1-2 MB a core); AVX2 ones (Zen 1-3: 512 KB) keep 16 KB.
+#ifdef __AVX512F__
+  static constexpr bool wide_chunks = true;
+#else
+  static constexpr bool wide_chunks = false;
+#endif
+  static constexpr bool wide_block(int m, int n, bool ta) {
+    return wide_chunks && !ta && m >= 32 && (m >= 64 || n >= 512);
+  }
   // the k chunk for a block of m rows and n columns: kc x n elements within 16 KB (best measured: 48-96 for n 64
   // and 128), or within 512 KB for wide blocks (above), at least 32, then evened out over the chunks (a multiple of
   // 8) so that no last chunk is a sliver
