@@ -10,7 +10,9 @@
 // Kernels whose parts would add into shared memory stay serial.
 //
 // Waiting: a worker spins for ~200 us after each job (the next kernel of a step follows within microseconds),
-// then sleeps on an atomic wait. set_num_threads is not meant to be called while a step runs.
+// then sleeps on an atomic wait. set_num_threads is not meant to be called while a step runs. Ask for no more
+// threads than the CPUs the process may run on: confined to one CPU, 2 threads spin waiting for each other until
+// the scheduler's tick (a LeNet step 56 ms instead of 2; docs/performance.md, "1 vs 2 threads").
 #include <algorithm>
 #include <atomic>
 #include <chrono>
