@@ -67,10 +67,11 @@ struct xsmm_kernels {
   using xsmm_kernel = decltype(dispatch(1, 1, 1, false, 1, 1, 1, 0));
   // Blocks of at least 64 rows, or of 32 rows and 512 columns, with A untransposed: no k x n chunk of B fits L1,
   // and each chunk reads and writes the block of C once more; chunks within 512 KB (half of Zen 5's L2, a quarter
-  // of Intel 0xCF's) ran faster. bench/gemm_large, Intel 0xCF, one thread, GFLOP/s kc 32 -> kc of 512 KB: the GPT's
-  // 1024 x 768 x 256 135 -> 146, 1024 x 1024 x 256 119 -> 139, 1024 x 256 x 1024 143 -> 152; 1024^3 115 -> 131
-  // (kc 1024, B's 4 MB whole: 54). A transposed (dW = dY^T X): kc 32 stayed best (1024 x 256 x 1024 137 against
-  // 97 at kc 512). Measured on AVX-512 machines only (L2 1-2 MB a core); AVX2 ones (Zen 1-3: 512 KB) keep 16 KB.
+  // of Intel 0xCF's) ran faster. bench/gemm_large, Intel 0xCF, one thread, GFLOP/s, medians of three alternated
+  // runs, kc 32 -> kc of 512 KB: the GPT's 1024 x 768 x 256 115 -> 131, 1024 x 1024 x 256 125 -> 134, 1024 x 256 x
+  // 1024 136 -> 150; 1024^3 111 -> 130 (kc 1024, B's 4 MB whole: 54 in a grid over kc). A transposed (dW = dY^T X):
+  // kc 32 stayed best in that grid (1024 x 256 x 1024 137 against 97 at kc 512). Measured on AVX-512 machines only
+  // (L2 1-2 MB a core); AVX2 ones (Zen 1-3: 512 KB) keep 16 KB.
 #ifdef __AVX512F__
   static constexpr bool wide_chunks = true;
 #else
