@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <random>
+#ifdef __linux__
+#include <sched.h>
+#endif
 #include <thread>
 #include <vector>
 
@@ -19,6 +22,10 @@ void fill_uniform(float* p, std::size_t n, unsigned seed) {
 struct restore_one_thread {
   ~restore_one_thread() { tg::set_num_threads(1); }
 };
+
+// the pool at exactly n threads, past the CPUs if need be (tg::set_num_threads stops at them): the partitions into
+// 3 and 4 parts are covered on a 2-CPU machine too
+void use_threads(std::size_t n) { tg::detail::thread_pool::instance().resize(n); }
 
 constexpr std::size_t N = 96;
 
@@ -37,7 +44,7 @@ struct Net {
 };
 
 std::vector<float> train(std::size_t threads, std::vector<float>& losses) {
-  tg::set_num_threads(threads);
+  use_threads(threads);
   Net net(7);
   tg::Tensor<float, N, 1, 28, 28> x;
   tg::Tensor<std::int32_t, N> y;
@@ -60,7 +67,7 @@ std::vector<float> train(std::size_t threads, std::vector<float>& losses) {
 TEST_CASE("set_num_threads: the partition covers every index once", "[threads]") {
   restore_one_thread restore;
   for (std::size_t threads : {1, 2, 3, 4}) {
-    tg::set_num_threads(threads);
+    use_threads(threads);
     REQUIRE(tg::num_threads() == threads);
     for (std::size_t n : {0, 1, 7, 64, 1000, 100001}) {
       std::vector<int> hits(n, 0);
@@ -72,6 +79,41 @@ TEST_CASE("set_num_threads: the partition covers every index once", "[threads]")
   }
   REQUIRE_THROWS_WITH(tg::set_num_threads(0), Catch::Contains("at least 1"));
 }
+
+#ifdef __linux__
+// Confined to one CPU, a pool of 2 spun waiting for its other thread until the scheduler's tick (a LeNet step 56 ms
+// instead of 2): set_num_threads stops at the CPUs of the affinity mask; a pool sized past them still computes.
+TEST_CASE("set_num_threads: no more threads than the CPUs the process may run on", "[threads]") {
+  restore_one_thread restore;
+  cpu_set_t all;
+  REQUIRE(sched_getaffinity(0, sizeof all, &all) == 0);
+  struct restore_affinity {
+    cpu_set_t set;
+    ~restore_affinity() { sched_setaffinity(0, sizeof set, &set); }
+  } restore_cpus{all};
+  int first = 0;
+  while (!CPU_ISSET(first, &all)) ++first;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  REQUIRE(sched_setaffinity(0, sizeof one, &one) == 0);
+  CHECK(tg::detail::usable_cpus() == 1);
+  tg::set_num_threads(2);
+  CHECK(tg::num_threads() == 1);
+
+  use_threads(2);  // past the CPUs: the waits yield, and every part still runs once
+  std::vector<int> hits(4096, 0);
+  for (int round = 0; round < 50; ++round)
+    tg::detail::parallel_for(hits.size(), 16, [&](std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i < e; ++i) ++hits[i];
+    });
+  for (int h : hits) REQUIRE(h == 50);
+
+  REQUIRE(sched_setaffinity(0, sizeof all, &all) == 0);
+  tg::set_num_threads(2);
+  CHECK(tg::num_threads() == std::min<std::size_t>(2, std::size_t(CPU_COUNT(&all))));
+}
+#endif
 
 TEST_CASE("set_num_threads: two user threads splitting at once both finish every index", "[threads]") {
   restore_one_thread restore;
@@ -105,7 +147,7 @@ void check_split_gemm() {
   G::run(a.data(), b.data(), c1.data(), scratch.data());
   for (std::size_t threads : {2, 3}) {
     c2 = c0;
-    tg::set_num_threads(threads);
+    use_threads(threads);
     G::run(a.data(), b.data(), c2.data(), scratch.data());
     INFO(M << " x " << Nn << " x " << K << " TA " << TA << " TB " << TB << " on " << threads << " threads");
     REQUIRE(std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float)) == 0);
@@ -167,7 +209,7 @@ TEST_CASE("set_num_threads: a large clear splits over the threads and clears exa
   const std::size_t bytes = 5 * tg::host_backend::parallel_zero_bytes + 13;
   std::vector<unsigned char> buffer(bytes + 64);
   for (std::size_t threads : {1, 2, 3}) {
-    tg::set_num_threads(threads);
+    use_threads(threads);
     std::fill(buffer.begin(), buffer.end(), 0xab);
     tg::host_backend::zero(buffer.data() + 32, bytes);
     INFO(threads << " threads");
@@ -187,7 +229,7 @@ TEST_CASE("set_num_threads: a convolution's dW from im2row (LeNet's second layer
   static_assert(decltype(tg::conv2d(std::declval<tg::Tensor<float, 11, 10, 12, 12>&>(), conv.weight))::dw_from_rows);
   std::vector<float> dw1;
   for (std::size_t threads : {1, 2, 3}) {
-    tg::set_num_threads(threads);
+    use_threads(threads);
     step(x);
     const auto dw = step.grad(conv.weight);
     if (threads == 1) {

@@ -221,7 +221,7 @@ TEST_CASE("AdamW on lanes: the same bits on 1 and 2 threads", "[integration]") {
   fill_random(g);
   std::vector<float> w[2], state[2];
   for (std::size_t threads : {1, 2}) {
-    tg::set_num_threads(threads);
+    tg::detail::thread_pool::instance().resize(threads);  // 2 parts even on 1 CPU
     auto& wt = w[threads - 1];
     auto& st = state[threads - 1];
     wt.assign(size, 0.5f);

@@ -10,9 +10,15 @@
 // Kernels whose parts would add into shared memory stay serial.
 //
 // Waiting: a worker spins for ~200 us after each job (the next kernel of a step follows within microseconds),
-// then sleeps on an atomic wait. set_num_threads is not meant to be called while a step runs. Ask for no more
-// threads than the CPUs the process may run on: confined to one CPU, 2 threads spin waiting for each other until
-// the scheduler's tick (a LeNet step 56 ms instead of 2; docs/performance.md, "1 vs 2 threads").
+// then sleeps on an atomic wait. set_num_threads is not meant to be called while a step runs.
+//
+// Threads beyond the CPUs: set_num_threads(n) starts no more threads than the CPUs the process may run on (its
+// affinity mask: taskset, a cpuset): confined to one CPU, 2 spinning threads waited for each other until the
+// scheduler's tick (a LeNet step 56 ms instead of 2; docs/performance.md, "1 vs 2 threads"). Where threads still
+// outnumber CPUs in the pool itself (resized past them, as tests/core/test_threads.cpp does to cover 3 and 4 parts
+// on 2 CPUs), a waiting thread yields its CPU every 64 spins. Not otherwise: with a yield in every long wait (past
+// ~1000 spins), the caller and the worker, once on one CPU, stayed there for whole runs (2 parts of 27 us took 90
+// us a call in 3 runs of 6; Intel 0xCF), where spinning alone got them moved apart.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -23,6 +29,10 @@
 #include <type_traits>
 #include <vector>
 
+#ifdef __linux__
+#include <sched.h>
+#endif
+
 namespace tg {
 namespace detail {
 
@@ -30,6 +40,15 @@ inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #endif
+}
+
+// The CPUs this process may run on: its affinity mask's count on Linux, else the hardware's threads.
+inline std::size_t usable_cpus() {
+#ifdef __linux__
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::size_t(std::max(1, CPU_COUNT(&set)));
+#endif
+  return std::max(1u, std::thread::hardware_concurrency());
 }
 
 class thread_pool {
@@ -48,6 +67,7 @@ class thread_pool {
     if (n == threads()) return;
     stop();
     stopping_.store(false);
+    yields_ = n > usable_cpus();
     workers_.reserve(n - 1);
     // a worker starts from the generation of its creation: a job published before it first runs is still its
     const std::uint64_t start = generation_.load();
@@ -75,12 +95,20 @@ class thread_pool {
     inside_ = true;
     call(context, 0);
     inside_ = false;
-    while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+    for (unsigned spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) wait_a_little(spins);
     busy_.store(false, std::memory_order_release);
   }
 
  private:
   thread_pool() = default;
+
+  // one spin of a wait: a pause, and in a pool past the CPUs every 64th spin gives the CPU to whichever thread wants it
+  void wait_a_little(unsigned spins) const {
+    if (yields_ && (spins & 63) == 63)
+      std::this_thread::yield();
+    else
+      cpu_relax();
+  }
 
   void stop() {
     if (workers_.empty()) return;
@@ -105,7 +133,7 @@ class thread_pool {
           generation_.wait(seen);
           sleepers_.fetch_sub(1);
         }
-        cpu_relax();
+        wait_a_little(spins);
       }
       seen = now;
       if (stopping_.load()) return;
@@ -123,6 +151,7 @@ class thread_pool {
   void (*call_)(const void*, std::size_t) = nullptr;
   const void* context_ = nullptr;
   std::size_t parts_ = 0;
+  bool yields_ = false;  // the pool has more threads than the CPUs it may run on
   static inline thread_local bool inside_ = false;
 };
 
@@ -158,8 +187,11 @@ inline void parallel_for(std::size_t n, std::size_t grain, F&& f) {
 
 }  // namespace detail
 
-// Threads a step may use (the caller's and n - 1 pool workers). Call between steps, not during one.
-inline void set_num_threads(std::size_t n) { detail::thread_pool::instance().resize(n); }
+// Threads a step may use (the caller's and n - 1 pool workers), at most the CPUs the process may run on
+// (num_threads() says how many it got). Call between steps, not during one.
+inline void set_num_threads(std::size_t n) {
+  detail::thread_pool::instance().resize(n == 0 ? 0 : std::min(n, detail::usable_cpus()));
+}
 inline std::size_t num_threads() { return detail::thread_pool::instance().threads(); }
 
 }  // namespace tg
