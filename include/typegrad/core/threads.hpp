@@ -12,13 +12,13 @@
 // Waiting: a worker spins for ~200 us after each job (the next kernel of a step follows within microseconds),
 // then sleeps on an atomic wait. set_num_threads is not meant to be called while a step runs.
 //
-// Threads beyond the CPUs: set_num_threads(n) starts no more threads than the CPUs the process may run on (its
-// affinity mask: taskset, a cpuset): confined to one CPU, 2 spinning threads waited for each other until the
-// scheduler's tick (a LeNet step 56 ms instead of 2; docs/performance.md, "1 vs 2 threads"). Where threads still
-// outnumber CPUs in the pool itself (resized past them, as tests/core/test_threads.cpp does to cover 3 and 4 parts
-// on 2 CPUs), a waiting thread yields its CPU every 64 spins. Not otherwise: with a yield in every long wait (past
-// ~1000 spins), the caller and the worker, once on one CPU, stayed there for whole runs (2 parts of 27 us took 90
-// us a call in 3 runs of 6; Intel 0xCF), where spinning alone got them moved apart.
+// Threads beyond the CPUs: set_num_threads(n) starts no more threads than the CPUs the process may use (its
+// affinity mask: taskset, a cpuset; its cgroup's CPU quota: core/cpus.hpp): confined to one CPU, 2 spinning threads
+// waited for each other until the scheduler's tick (a LeNet step 56 ms instead of 2; docs/performance.md, "1 vs 2
+// threads"). Where threads still outnumber CPUs in the pool itself (resized past them, as tests/core/test_threads.cpp
+// does to cover 3 and 4 parts on 2 CPUs), a waiting thread yields its CPU every 64 spins. Not otherwise: with a yield
+// in every long wait (past ~1000 spins), the caller and the worker, once on one CPU, stayed there for whole runs (2
+// parts of 27 us took 90 us a call in 3 runs of 6; Intel 0xCF), where spinning alone got them moved apart.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -29,9 +29,7 @@
 #include <type_traits>
 #include <vector>
 
-#ifdef __linux__
-#include <sched.h>
-#endif
+#include "typegrad/core/cpus.hpp"
 
 namespace tg {
 namespace detail {
@@ -40,15 +38,6 @@ inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #endif
-}
-
-// The CPUs this process may run on: its affinity mask's count on Linux, else the hardware's threads.
-inline std::size_t usable_cpus() {
-#ifdef __linux__
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::size_t(std::max(1, CPU_COUNT(&set)));
-#endif
-  return std::max(1u, std::thread::hardware_concurrency());
 }
 
 class thread_pool {
@@ -187,8 +176,8 @@ inline void parallel_for(std::size_t n, std::size_t grain, F&& f) {
 
 }  // namespace detail
 
-// Threads a step may use (the caller's and n - 1 pool workers), at most the CPUs the process may run on
-// (num_threads() says how many it got). Call between steps, not during one.
+// Threads a step may use (the caller's and n - 1 pool workers), at most the CPUs the process may use (core/cpus.hpp;
+// num_threads() says how many it got). Call between steps, not during one.
 inline void set_num_threads(std::size_t n) {
   detail::thread_pool::instance().resize(n == 0 ? 0 : std::min(n, detail::usable_cpus()));
 }
