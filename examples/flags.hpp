@@ -5,8 +5,10 @@
 
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <string>
+#include <typegrad/core/threads.hpp>
 
 namespace examples::flags {
 
@@ -40,5 +42,14 @@ inline const CLI::Validator writable_file(
       return {};
     },
     "writable path", "writable_file");
+
+// --threads N: tg::set_num_threads(N), saying so where the process may use fewer CPUs (the pool stops there)
+inline void use_threads(std::size_t asked) {
+  tg::set_num_threads(asked);
+  if (tg::num_threads() < asked)
+    std::fprintf(stderr,
+                 "--threads %zu: the pool stops at the %zu CPU(s) this process may use (affinity, cgroup quota)\n",
+                 asked, tg::num_threads());
+}
 
 }  // namespace examples::flags

@@ -224,7 +224,7 @@ int main(int argc, char** argv) try {
                "data parallel over MPI (mpirun -np R): each rank reads and computes its 16 of every global batch "
                "of 16 R windows; rank 0 prints and saves");
   CLI11_PARSE(app, argc, argv);
-  tg::set_num_threads(threads);
+  examples::flags::use_threads(threads);
   Team team;
   if (o.distributed) {
 #ifdef TYPEGRAD_EXAMPLE_MPI

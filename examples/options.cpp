@@ -3,7 +3,6 @@
 
 #include "fashion_common.hpp"
 #include "flags.hpp"
-#include "typegrad/core/threads.hpp"
 
 namespace examples {
 
@@ -64,7 +63,7 @@ Options parse(int argc, char** argv, const std::string& description, const std::
     std::exit(app.exit(e));
   }
   if (!o.stats_csv.empty()) o.stats = true;
-  tg::set_num_threads(threads);
+  examples::flags::use_threads(threads);
   return o;
 }
 
