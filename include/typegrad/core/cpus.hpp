@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cstddef>
-#include <fstream>
 #include <iterator>
 #include <optional>
 #include <sstream>
@@ -22,7 +21,9 @@
 #include <vector>
 
 #ifdef __linux__
+#include <fcntl.h>
 #include <sched.h>
+#include <unistd.h>
 #endif
 
 namespace tg::detail {
@@ -105,11 +106,20 @@ std::optional<std::size_t> cgroup_cpu_limit(const std::string& cgroup, const std
   return std::nullopt;
 }
 
+#ifdef __linux__
+// a file's whole text (POSIX reads: <fstream> would add its templates to every translation unit of the library)
 inline std::optional<std::string> file_text(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::string text;
+  char buffer[4096];
+  ssize_t got = 0;
+  while ((got = ::read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, std::size_t(got));
+  ::close(fd);
+  if (got < 0) return std::nullopt;
+  return text;
 }
+#endif
 
 // The CPUs this process may use: the affinity mask's count and the cgroup's quota on Linux, the smaller; the
 // hardware's threads elsewhere.
