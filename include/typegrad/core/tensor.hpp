@@ -1,5 +1,5 @@
 #pragma once
-// Fixed-shape host tensors (64-byte aligned, owning) and zero-copy views of user memory.
+// Fixed-shape host tensors (aligned as core/host_memory.hpp says, owning) and zero-copy views of user memory.
 #include <algorithm>
 #include <cstring>
 #include <initializer_list>
@@ -9,22 +9,10 @@
 #include <string>
 #include <type_traits>
 
+#include "typegrad/core/host_memory.hpp"
 #include "typegrad/core/shape.hpp"
 
 namespace tg {
-
-namespace detail {
-struct aligned_deleter {
-  void operator()(void* p) const noexcept { ::operator delete (p, std::align_val_t{workspace_alignment}); }
-};
-using aligned_bytes = std::unique_ptr<std::byte[], aligned_deleter>;
-inline aligned_bytes allocate_aligned(std::size_t bytes) {
-  if (bytes == 0) return aligned_bytes{};
-  auto* p = static_cast<std::byte*>(::operator new (bytes, std::align_val_t{workspace_alignment}));
-  std::memset(p, 0, bytes);
-  return aligned_bytes{p};
-}
-}  // namespace detail
 
 template <class T, class S>
 class TensorView {

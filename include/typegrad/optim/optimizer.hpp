@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "typegrad/core/host_memory.hpp"
 #include "typegrad/core/threads.hpp"
 #include "typegrad/optim/lanes.hpp"
 #include "typegrad/optim/rules.hpp"
@@ -202,8 +203,10 @@ class Optimizer {
   Rule rule_;
   Schedule schedule_;
   Options options_;
-  std::vector<value_type> state_;  // slot s of occurrence k at offsets[k] * slots + s * n
-  std::vector<value_type> sum_;
+  // the rule's state, slot s of occurrence k at offsets[k] * slots + s * n, and the accumulated gradients: on huge
+  // pages when large (core/host_memory.hpp)
+  std::vector<value_type, tg::detail::buffer_allocator<value_type>> state_;
+  std::vector<value_type, tg::detail::buffer_allocator<value_type>> sum_;
   std::size_t pending_ = 0, t_ = 0;
   double last_norm_ = 0;
 };
