@@ -66,17 +66,19 @@ struct RMSprop {
 // m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  w <- w - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
 // Adam adds weight decay to the gradient (L2); AdamW decouples it: w <- w (1 - lr wd) first.
 // The bias corrections 1 - b^t are per-step constants: at_step(t) computes them once per step (rule_at_step),
-// not once per element (pow was 7% of a GPT training step).
+// not once per element (pow was 7% of a GPT training step), and their reciprocals, so that an element takes one
+// division and one square root rather than three and one: the vector divider bounds the update (AdamW over 4.75M
+// floats, Intel 0xCF, 4.33 -> 3.55 ms, as fast from L3 as in L1; 512-bit lanes no faster).
 template <bool Decoupled>
 struct AdamRule {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = Decoupled ? 1e-2 : 0;
-  double correction1 = 1, correction2 = 1;  // 1 - b1^t, 1 - b2^t: set by at_step(t)
+  double inverse_correction1 = 1, inverse_correction2 = 1;  // 1 / (1 - b1^t), 1 / (1 - b2^t): set by at_step(t)
   static constexpr std::size_t slots = 2;
   static constexpr bool lane_wise = true;
   AdamRule at_step(std::size_t t) const {
     AdamRule r = *this;
-    r.correction1 = 1 - std::pow(beta1, double(t));
-    r.correction2 = 1 - std::pow(beta2, double(t));
+    r.inverse_correction1 = 1 / (1 - std::pow(beta1, double(t)));
+    r.inverse_correction2 = 1 / (1 - std::pow(beta2, double(t)));
     return r;
   }
   template <class T>
@@ -86,7 +88,7 @@ struct AdamRule {
     const T d = Decoupled ? g : g + T(weight_decay) * w;
     s[0] = T(beta1) * s[0] + (T(1) - T(beta1)) * d;
     s[1] = T(beta2) * s[1] + (T(1) - T(beta2)) * d * d;
-    w -= lr * (s[0] / T(correction1)) / (sqrt(s[1] / T(correction2)) + T(eps));
+    w -= lr * (s[0] * T(inverse_correction1)) / (sqrt(s[1] * T(inverse_correction2)) + T(eps));
   }
 };
 using Adam = AdamRule<false>;
