@@ -1,6 +1,8 @@
 // The vectorisable float tanh and exp against double precision over their whole range (vectorised loops:
 // test_fast_math_vectorised.cpp).
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "support.hpp"
@@ -27,7 +29,7 @@ TEST_CASE("float tanh stays within a few ulps of tanh", "[integration]") {
   check(-std::numeric_limits<float>::infinity());
   INFO("worst " << worst_ulps << " ulps at " << worst_at << " over " << checked << " points");
   CHECK(worst_ulps <= 8);  // measured: 6.1 ulps (3.6e-7 absolute) near x = -5.92
-  CHECK(std::isnan(tg::math::tanh(std::numeric_limits<float>::quiet_NaN())));  // the clamp keeps NaN
+  CHECK(std::isnan(tg::math::tanh(std::numeric_limits<float>::quiet_NaN())));                     // the clamp keeps NaN
   CHECK(std::abs(tg::math::tanh(std::numeric_limits<float>::infinity()) - 1.0f) <= 4 * 1.2e-7f);  // 8 ulps below 1
   // the primitive uses it for float and libm for double
   auto p = tg::compile_inference<tg::Input<float, 1, 3>>([](auto x) { return tg::tanh(x); });
@@ -35,6 +37,27 @@ TEST_CASE("float tanh stays within a few ulps of tanh", "[integration]") {
   x[0] = 0.3f, x[1] = -2.0f, x[2] = 9.0f;
   const auto y = p(x);
   for (std::size_t i = 0; i < 3; ++i) CHECK(y[i] == tg::math::tanh(x[i]));
+}
+
+// exp_nonpositive is exp without its upper range (a softmax's x - max): on x <= 0 it must be exp, bit for bit
+TEST_CASE("exp_nonpositive gives exp's bits on x <= 0", "[integration]") {
+  std::size_t differ = 0, checked = 0;
+  float first_differing = 0;
+  const auto check = [&](float x) {
+    ++checked;
+    const float got = tg::math::exp_nonpositive(x), want = tg::math::exp(x);
+    if (std::bit_cast<std::uint32_t>(got) != std::bit_cast<std::uint32_t>(want) && differ++ == 0) first_differing = x;
+  };
+  for (float x = -100.0f; x <= 0.0f; x += 1.0f / 1024) check(x);  // exp's zero below -87.34, its normal range
+  for (float x = -1e-30f; x > -1.0f; x *= 1.01f) check(x);        // tiny arguments: e^x rounds to 1 or just below
+  for (const float x : {0.0f, -0.0f, -87.33654022216796875f, -87.3365478515625f, -1e30f,
+                        -std::numeric_limits<float>::max(), -std::numeric_limits<float>::infinity()})
+    check(x);
+  INFO(differ << " of " << checked << " differ, the first at " << first_differing);
+  CHECK(differ == 0);
+  CHECK(tg::math::exp_nonpositive(-std::numeric_limits<float>::infinity()) == 0.0f);  // a masked score
+  CHECK(std::isnan(tg::math::exp_nonpositive(std::numeric_limits<float>::quiet_NaN())));
+  CHECK(tg::math::exp_nonpositive_of(-1.5) == std::exp(-1.5));  // double: libm
 }
 
 TEST_CASE("float exp stays within 2 ulps of exp, with exact limits", "[integration]") {
@@ -66,4 +89,3 @@ TEST_CASE("float exp stays within 2 ulps of exp, with exact limits", "[integrati
     CHECK(std::abs(y[i] - exact) / exact < 1e-6);
   }
 }
-

@@ -16,6 +16,9 @@ void exp_and_tanh(const float* __restrict x, float* __restrict e, float* __restr
     t[i] = tg::math::tanh(x[i]);
   }
 }
+void exp_nonpositive(const float* __restrict x, float* __restrict e) {
+  for (std::size_t i = 0; i < 64; ++i) e[i] = tg::math::exp_nonpositive(x[i]);
+}
 }  // namespace
 
 TEST_CASE("fast exp and tanh: a vectorised loop over special values agrees with the scalar calls", "[integration]") {
@@ -38,4 +41,20 @@ TEST_CASE("fast exp and tanh: a vectorised loop over special values agrees with 
   // its clamp gives 0.99999976, where tanh 7.905 is 0.99999973
   CHECK(std::abs(t[1] - 1.0f) <= 4 * std::numeric_limits<float>::epsilon());
   CHECK(std::abs(t[2] + 1.0f) <= 4 * std::numeric_limits<float>::epsilon());
+}
+
+TEST_CASE("exp_nonpositive: a vectorised loop over special values agrees with the scalar exp", "[integration]") {
+  constexpr float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const float specials[] = {nan, -inf, 0.0f, -0.0f, -87.3f, -87.4f, -1e30f, -0.5f, -1e-30f, -20.0f};
+  std::vector<float> x(64), e(64);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = specials[i % std::size(specials)];
+  exp_nonpositive(x.data(), e.data());
+  for (std::size_t i = 0; i < 64; ++i) {
+    INFO("x = " << x[i]);
+    const float es = tg::math::exp(x[i]);
+    CHECK((std::isnan(es) ? std::isnan(e[i]) : e[i] == es));
+  }
+  CHECK(std::isnan(e[0]));
+  CHECK(e[1] == 0.0f);
+  CHECK(e[2] == 1.0f);
 }

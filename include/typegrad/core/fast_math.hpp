@@ -47,9 +47,11 @@ TG_HD inline float tanh(float x) {
 // e^x = 2^n e^r, n = round(x log2 e) (to nearest even), r = x - n ln 2 (ln 2 split in two for exactness), e^r by the
 // Cephes degree-6 polynomial on [-ln2/2, ln2/2]; 2^n built in the exponent bits. Below -87.33 (where float leaves the
 // normal range) it returns 0, above 88.72 infinity; NaN stays NaN. Max error: 0.95 ulps (test_fast_math).
-TG_HD inline float exp(float x) {
-  constexpr float hi = 88.72283935546875f, lo = -87.33654022216796875f;
-  const float xc = select(!(x <= hi), hi, select(x < lo, lo, x));  // NaN -> hi: no NaN reaches the int conversion
+inline constexpr float exp_hi = 88.72283935546875f, exp_lo = -87.33654022216796875f;
+struct exp_parts {
+  float er, n;  // e^r and n for xc in [exp_lo, exp_hi]
+};
+TG_HD inline exp_parts exp_reduced(float xc) {
   const float n = std::nearbyint(xc * 1.44269504088896341f);  // GCC 12 vectorises this, not floor(t + 0.5)
   const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
@@ -58,16 +60,32 @@ TG_HD inline float exp(float x) {
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  const float er = p * r * r + r + 1.0f;
-  const float n1 = select(n > 127.0f, 127.0f, n);  // 2^n as two factors when n = 128
-  const std::int32_t bits = (static_cast<std::int32_t>(n1) + 127) << 23;
+  return {p * r * r + r + 1.0f, n};
+}
+// 2^n for an integral n in [-126, 127], in the exponent bits
+TG_HD inline float exp2_bits(float n) {
+  const std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;
 #ifdef __CUDA_ARCH__
-  const float scale = __int_as_float(bits);
+  return __int_as_float(bits);
 #else
-  const float scale = std::bit_cast<float>(bits);
+  return std::bit_cast<float>(bits);
 #endif
-  const float y = select(x > hi, __builtin_huge_valf(), select(x < lo, 0.0f, er * (n - n1 + 1.0f) * scale));
+}
+TG_HD inline float exp(float x) {
+  const float xc = select(!(x <= exp_hi), exp_hi, select(x < exp_lo, exp_lo, x));  // NaN -> hi: no NaN to int
+  const auto [er, n] = exp_reduced(xc);
+  const float n1 = select(n > 127.0f, 127.0f, n);  // 2^n as two factors when n = 128
+  const float y =
+      select(x > exp_hi, __builtin_huge_valf(), select(x < exp_lo, 0.0f, er * (n - n1 + 1.0f) * exp2_bits(n1)));
   return select(x != x, x, y);
+}
+// e^x for x <= 0, the same bits as exp(x) there (-inf: 0, NaN: NaN) without exp's upper range: a softmax's x - max,
+// GELU's -x^2 / 2. Four selects fewer per element: causal attention's forward and backward over the GPT's [8, 128,
+// 768] 3.47 -> 3.15-3.24 ms (Intel 0xCF)
+TG_HD inline float exp_nonpositive(float x) {
+  const float xc = select(!(x >= exp_lo), exp_lo, x);  // NaN -> lo: no NaN to int
+  const auto [er, n] = exp_reduced(xc);
+  return select(x != x, x, select(x < exp_lo, 0.0f, er * exp2_bits(n)));
 }
 
 // [x > 0] as 1 or 0 built from the comparison's bits: compilers turn `g * (x > 0 ? 1 : 0)` into a branch,
@@ -91,6 +109,13 @@ template <class T>
 TG_HD inline T exp_of(T x) {
   if constexpr (std::is_same_v<T, float>)
     return math::exp(x);
+  else
+    return std::exp(x);
+}
+template <class T>
+TG_HD inline T exp_nonpositive_of(T x) {  // x <= 0
+  if constexpr (std::is_same_v<T, float>)
+    return math::exp_nonpositive(x);
   else
     return std::exp(x);
 }

@@ -21,7 +21,7 @@ struct cross_entropy {};
 template <class X, class Y>
 struct CrossEntropy : kernel_node<typename X::value_type, shape<>, X, Y> {
   static constexpr std::uint32_t assigns_child_adjoints = 1u;  // dlogits: one add_grad per element
-  using op_type = op::cross_entropy;  // its name in tools (inspect.hpp)
+  using op_type = op::cross_entropy;                           // its name in tools (inspect.hpp)
   using T = typename X::value_type;
   template <class... K2>
   using rebind = CrossEntropy<K2...>;
@@ -48,7 +48,7 @@ struct CrossEntropy : kernel_node<typename X::value_type, shape<>, X, Y> {
     T r, ties;
     detail::row_sums<T, C>(
         [&](std::size_t k) {
-          const T v = e[k], ek = math::exp_of(v - m);  // 1 at the maximum
+          const T v = e[k], ek = math::exp_nonpositive_of(v - m);  // 1 at the maximum (v - m <= 0)
           e[k] = ek;
           return detail::two_values<T>{math::select_of(v == m, T(0), ek), math::select_of(v == m, T(1), T(0))};
         },

@@ -18,7 +18,7 @@ struct gelu {
   template <std::size_t K, class T>
   TG_HD T d(T, T x) const {
     return T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440))) +
-           x * T(0.39894228040143267794) * math::exp_of(T(-0.5) * x * x);
+           x * T(0.39894228040143267794) * math::exp_nonpositive_of(T(-0.5) * x * x);
   }
 };
 struct gelu_tanh {

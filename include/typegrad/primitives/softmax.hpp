@@ -52,7 +52,7 @@ struct SoftmaxNode : kernel_node<typename X::value_type, typename X::shape_type,
       detail::row_sums<T, n>(
           [&](std::size_t k) {
             const T v = yl[k * post];
-            const T e = math::exp_of(v - m);
+            const T e = math::exp_nonpositive_of(v - m);  // v - m <= 0
             if (!is_log) yl[k * post] = e;
             return detail::two_values<T>{math::select_of(v == m, T(0), e), math::select_of(v == m, T(1), T(0))};
           },
