@@ -308,5 +308,10 @@ int main(int argc, char** argv) {
                 dense(rows, XE, XF) + dense(rows, XF, XE));
   }
   run_deep_cases(options, sink);  // resnet20_step, gpt_step (compare_deep.cpp)
+  // The probe again: the percentages above are against the start's; a different reading here says the host's speed
+  // moved during the run (these machines share their cores), and by how much
+  if (!quick)
+    std::printf("machine at the end: single-core peak %.1f GFLOP/s (at the start %.1f)\n",
+                tgbench::fma_peak_gflops().gflops, peak.gflops);
   return 0;
 }
