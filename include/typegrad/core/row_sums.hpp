@@ -1,7 +1,7 @@
 #pragma once
 // Sums and maxima along one row of N values f(0) .. f(N - 1) inside a kernel's loop body (LayerNorm, softmax,
 // cross-entropy): element k of the row's whole blocks of `lanes` goes to partial result k % lanes, the tail after
-// them to the first, and the partial results are then combined pairwise (l += l + 8, then l += l + 4, + 2, + 1).
+// them to the first, and the partial results are then combined pairwise (part[l] += part[l + 8], then + 4, + 2, + 1).
 // Sixteen independent chains, one 64-byte vector of floats, where one chain of dependent adds waits an add's latency
 // per element (a LayerNorm row of 256: 4 chains x 256 x 4 cycles); the pairwise combination is four dependent
 // vector steps where combining in order took fifteen dependent adds (causal attention over the GPT's [8, 128, 768],
