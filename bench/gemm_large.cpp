@@ -6,6 +6,7 @@
 // dY W and dW = dY^T X (A transposed). LIBXSMM_TARGET=hsw holds libxsmm to AVX2 (then typegrad's gemm takes
 // OpenBLAS for these shapes).
 #include <typegrad/core/blas.hpp>
+#include <typegrad/core/host_memory.hpp>
 
 #include <cstdio>
 #include <vector>
@@ -19,15 +20,24 @@ void gemm_case(const char* name, const tgbench::Options& options) {
   if (!options.wanted(name)) return;
   constexpr int lda = TA ? M : K, ldb = TB ? K : N;
   using G = tg::blas::gemm_kernel<float, TA, TB, M, N, K, lda, ldb, N, 0>;
-  std::vector<float> a(M * std::size_t(K)), b(K * std::size_t(N)), c(M * std::size_t(N)),
-      scratch(tg::blas::gemm_scratch<float, TA, TB, M, N, K, lda, ldb, N, 0> + 1);
-  tgbench::fill_random(a.data(), a.size(), 1, 1.0f);
-  tgbench::fill_random(b.data(), b.size(), 2, 1.0f);
+  // A, B, C and the call's scratch in one buffer allocated as a program's workspace is (core/host_memory.hpp: on
+  // transparent huge pages). On 4 KB pages libxsmm's kernels with A transposed (dW), which read A's rows M floats
+  // apart, missed the TLB where a program does not: Intel 0xCF, `--rounds 9`, the two builds alternated three times,
+  // GFLOP/s: FFN down's dW 112.4-115.6 on std::vector's pages -> 147.6-151.8 here, the in-projection's 123.9-137.3
+  // -> 150.0-151.7 (OpenBLAS, which copies its operands into packed panels, 140.9-150.3 -> 143.8-150.8)
+  constexpr std::size_t na = std::size_t(M) * K, nb = std::size_t(K) * N, nc = std::size_t(M) * N;
+  constexpr std::size_t ns = tg::blas::gemm_scratch<float, TA, TB, M, N, K, lda, ldb, N, 0>;
+  const auto padded = [](std::size_t n) { return (n + 15) / 16 * 16; };  // each part 64-byte aligned
+  std::vector<float, tg::detail::buffer_allocator<float>> buffer(padded(na) + padded(nb) + padded(nc) + ns + 16);
+  float* const a = buffer.data();
+  float* const b = a + padded(na);
+  float* const c = b + padded(nb);
+  float* const scratch = c + padded(nc);
+  tgbench::fill_random(a, na, 1, 1.0f);
+  tgbench::fill_random(b, nb, 2, 1.0f);
   std::vector<tgbench::Variant> variants = {
-      {"typegrad",
-       [&] { tg::blas::gemm<float, TA, TB, M, N, K, lda, ldb, N, 0>(a.data(), b.data(), c.data(), scratch.data()); }},
-      {"openblas",
-       [&] { tg::blas::cblas_gemm<float>(TA, TB, M, N, K, a.data(), lda, b.data(), ldb, 0.0f, c.data(), N); }}};
+      {"typegrad", [&] { tg::blas::gemm<float, TA, TB, M, N, K, lda, ldb, N, 0>(a, b, c, scratch); }},
+      {"openblas", [&] { tg::blas::cblas_gemm<float>(TA, TB, M, N, K, a, lda, b, ldb, 0.0f, c, N); }}};
 #ifdef TYPEGRAD_HAVE_LIBXSMM
   using X = typename G::xsmm;
   if constexpr (!TB) {  // libxsmm's own kernels take B untransposed only (core/blas.hpp)
@@ -38,12 +48,11 @@ void gemm_case(const char* name, const tgbench::Options& options) {
     static const int kc_l1 = X::k_chunk(1, N, K, TA);
     static const typename G::chunked l1_chunks(G::block_rows, N, K, kc_l1, TA, lda, N, N, 0);
     if (blocked && whole && l1_chunks) {
-      variants.push_back({"libxsmm_row_blocks", [&] { blocked(a.data(), b.data(), c.data()); }});
-      variants.push_back({"libxsmm_unblocked", [&] { whole(a.data(), b.data(), c.data()); }});
+      variants.push_back({"libxsmm_row_blocks", [&] { blocked(a, b, c); }});
+      variants.push_back({"libxsmm_unblocked", [&] { whole(a, b, c); }});
       variants.push_back({"libxsmm_l1_chunks", [&] {
                             for (int r = 0; r < M; r += G::block_rows)
-                              l1_chunks(a.data() + (TA ? std::size_t(r) : std::size_t(r) * lda), b.data(),
-                                        c.data() + std::size_t(r) * N);
+                              l1_chunks(a + (TA ? std::size_t(r) : std::size_t(r) * lda), b, c + std::size_t(r) * N);
                           }});
     }
     std::printf("\n%s: k chunks of %d (row blocks), %d (narrow blocks' rule)\n", name,
