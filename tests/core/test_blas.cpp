@@ -120,9 +120,9 @@ TEST_CASE("long products run in k chunks that fit half of L1, or half of L2 in w
   STATIC_REQUIRE(F::k_chunk(32, 300, 100, false) == 32);  // 16 KB hold 13 rows: at least 32, 3 x 32 + 4
   STATIC_REQUIRE(D::k_chunk(32, 64, 784, false) == 32);
   STATIC_REQUIRE(F::k_chunk(16, 2000, 784, false) == 32);
-  STATIC_REQUIRE(F::k_chunk(128, 256, 1024, true) == 32);  // A transposed
-  STATIC_REQUIRE(F::k_chunk(32, 576, 10, false) == 10);    // never past k
-  STATIC_REQUIRE(F::k_chunk(32, 64, 49, false) == 49);     // fits: one chunk
+  STATIC_REQUIRE(F::k_chunk(32, 256, 1024, true) == 32);  // A transposed, blocks of fewer than 64 rows
+  STATIC_REQUIRE(F::k_chunk(32, 576, 10, false) == 10);   // never past k
+  STATIC_REQUIRE(F::k_chunk(32, 64, 49, false) == 49);    // fits: one chunk
   STATIC_REQUIRE(F::k_chunk(32, 8, 300, false) == 300);
   STATIC_REQUIRE(F::k_chunk(32, 20, 900, false) == 184);  // 4 x 184 + 164
   // blocks of 64 rows or more, or of 32 rows and n >= 512, A untransposed: kc x n within 512 KB where the build
@@ -134,6 +134,12 @@ TEST_CASE("long products run in k chunks that fit half of L1, or half of L2 in w
   STATIC_REQUIRE(F::k_chunk(128, 1024, 1024, false) == (wide ? 128 : 32));
   STATIC_REQUIRE(F::k_chunk(32, 768, 400, false) == (wide ? 136 : 32));  // 3 chunks: 2 x 136 + 128
   STATIC_REQUIRE(D::k_chunk(64, 256, 1024, false) == (wide ? 256 : 32));
+  // A transposed, blocks of 64 rows or more: 16 KB as above, at least 64 where the build targets AVX-512 (measured on
+  // huge pages: core/blas.hpp, min_chunk)
+  STATIC_REQUIRE(F::k_chunk(128, 256, 1024, true) == (wide ? 64 : 32));
+  STATIC_REQUIRE(F::k_chunk(128, 1024, 1024, true) == (wide ? 64 : 32));
+  STATIC_REQUIRE(F::k_chunk(64, 256, 100, true) == (wide ? 56 : 32));  // evened out: 56 + 44, or 3 x 32 + 4
+  STATIC_REQUIRE(F::k_chunk(128, 64, 1024, true) == 64);               // 64 x 64 floats fit 16 KB either way
   STATIC_REQUIRE(tg::blas::gemm_kernel<float, false, true, 20, 64, 900, 903, 902, 65, 0>::a_by_chunks);
   STATIC_REQUIRE(tg::blas::gemm_kernel<double, false, true, 20, 64, 900, 903, 902, 65, 0>::a_by_chunks);
 }

@@ -65,13 +65,13 @@ struct xsmm_kernels {
       return libxsmm_dmmdispatch(mm, nn, kk, &la, &lb, &lc, &alpha, &b, &flags, nullptr);
   }
   using xsmm_kernel = decltype(dispatch(1, 1, 1, false, 1, 1, 1, 0));
-  // Blocks of at least 64 rows, or of 32 rows and 512 columns, with A untransposed: no k x n chunk of B fits L1,
-  // and each chunk reads and writes the block of C once more; chunks within 512 KB (half of Zen 5's L2, a quarter
-  // of Intel 0xCF's) ran faster. bench/gemm_large, Intel 0xCF, one thread, GFLOP/s, medians of three alternated
-  // runs, kc 32 -> kc of 512 KB: the GPT's 1024 x 768 x 256 115 -> 131, 1024 x 1024 x 256 125 -> 134, 1024 x 256 x
-  // 1024 136 -> 150; 1024^3 111 -> 130 (kc 1024, B's 4 MB whole: 54 in a grid over kc). A transposed (dW = dY^T X):
-  // kc 32 stayed best in that grid (1024 x 256 x 1024 137 against 97 at kc 512). Measured on AVX-512 machines only
-  // (L2 1-2 MB a core); AVX2 ones (Zen 1-3: 512 KB) keep 16 KB.
+  // Blocks of at least 64 rows, or of 32 rows and 512 columns, with A untransposed: no k x n chunk of B fits L1, and
+  // each chunk reads and writes the block of C once more; chunks within 512 KB (half of Zen 5's L2, a quarter of
+  // Intel 0xCF's) ran faster. bench/gemm_large, Intel 0xCF, one thread, GFLOP/s, medians of three alternated runs, kc
+  // 32 -> kc of 512 KB: the GPT's 1024 x 768 x 256 115 -> 131, 1024 x 1024 x 256 125 -> 134, 1024 x 256 x 1024 136 ->
+  // 150; 1024^3 111 -> 130 (kc 1024, B's 4 MB whole: 54 in a grid over kc). A transposed (dW = dY^T X): kc 32 stayed
+  // best in that grid (1024 x 256 x 1024 137 against 97 at kc 512; on 4 KB pages: min_chunk below). Measured on
+  // AVX-512 machines only (L2 1-2 MB a core); AVX2 ones (Zen 1-3: 512 KB) keep 16 KB.
 #ifdef __AVX512F__
   static constexpr bool wide_chunks = true;
 #else
@@ -80,12 +80,20 @@ struct xsmm_kernels {
   static constexpr bool wide_block(int m, int n, bool ta) {
     return wide_chunks && !ta && m >= 32 && (m >= 64 || n >= 512);
   }
+  // With A transposed, blocks of 64 rows or more take chunks of at least 64 in AVX-512 builds. 32 was measured best
+  // with the operands on 4 KB pages, where these kernels' reads of A's rows, M floats apart, miss the TLB; on huge
+  // pages, as a program's workspace is (core/host_memory.hpp), 64 ran faster. Intel 0xCF, one thread, GFLOP/s, kc 64
+  // against 32 interleaved (bench/gemm_large: typegrad against libxsmm_l1_chunks, two runs): 768 x 256 x 1024 153.9 /
+  // 154.2 against 150.6 / 151.2, 1024 x 256 x 1024 153.1 / 153.2 against 151.3 / 150.7, 256 x 1024 x 1024 153.3 /
+  // 153.0 against 149.2 / 149.4; gpt_step's weight gradients, the builds alternated four times: 68.3-68.9 -> 66.9-67.3
+  // ms a step. The sums keep their order (each chunk adds into C in k order): the same bits.
+  static constexpr int min_chunk(int m, bool ta) { return wide_chunks && ta && m >= 64 ? 64 : 32; }
   // the k chunk for a block of m rows and n columns: kc x n elements within 16 KB (best measured: 48-96 for n 64
-  // and 128), or within 512 KB for wide blocks (above), at least 32, then evened out over the chunks (a multiple of
-  // 8) so that no last chunk is a sliver
+  // and 128), or within 512 KB for wide blocks (above), at least min_chunk, then evened out over the chunks (a
+  // multiple of 8) so that no last chunk is a sliver
   static constexpr int k_chunk(int m, int n, int k, bool ta) {
-    const int budget = wide_block(m, n, ta) ? 512 * 1024 : 16 * 1024;
-    const int fit = int(budget / sizeof(T)) / n / 8 * 8, kc = fit < 32 ? 32 : fit;
+    const int budget = wide_block(m, n, ta) ? 512 * 1024 : 16 * 1024, least = min_chunk(m, ta);
+    const int fit = int(budget / sizeof(T)) / n / 8 * 8, kc = fit < least ? least : fit;
     if (kc >= k) return k;
     const int chunks = (k + kc - 1) / kc, even = ((k + chunks - 1) / chunks + 7) / 8 * 8;
     return even < k ? even : k;
