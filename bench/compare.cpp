@@ -1,9 +1,10 @@
 // typegrad against hand-written code and libtorch, interleaved in one run: for each case, every round times
 // each variant over a batch of iterations; the table gives medians and spread (and heap allocations per call
 // through operator new), and each `ratio <case> <peer>/typegrad = X.XX` line is the median of the per-round
-// ratios (> 1: typegrad faster). Single thread unless a case says "2 threads". At the start it measures the
-// machine's single-core FMA peak; each case states its FLOPs (bench/flops.hpp: products only) and prints
-// `gflops <case> <variant> = G (P% of peak)`.
+// ratios (> 1: typegrad faster). Single thread unless a case says "2 threads"; the 2-thread rows also run each
+// variant on 1 thread in the same rounds, and `scaling <case> <variant> 1->2 threads` is the median of those
+// per-round ratios. At the start it measures the machine's single-core FMA peak; each case states its FLOPs
+// (bench/flops.hpp: products only) and prints `gflops <case> <variant> = G (P% of peak)`.
 //   compare [--rounds R] [--quick] [--only CASE]
 // The deep cases (resnet20_step, gpt_step) are in compare_deep.cpp, the hand-written variants in hand_written.hpp.
 #include <cblas.h>
@@ -50,6 +51,22 @@ void set_threads(int blas, [[maybe_unused]] int intra_op) {
 #ifdef TG_HAVE_TORCH
   torch::set_num_threads(intra_op);
 #endif
+}
+
+// The 2-thread rows' variants: v's, each entering its row's thread setting (`two_threads`), then each again on one
+// thread ("... 1 thread"). Rounds alternate between them, so a library's 1 -> 2 scaling is the median of per-round
+// ratios (tgbench::paired_ratio) within one row, not a ratio of two rows' medians timed a minute apart: this
+// host's speed moves by up to 30% between minutes (docs/performance.md, Intel 0xCF).
+std::vector<Variant> with_one_thread(std::vector<Variant> v, void (*two_threads)()) {
+  const std::size_t n = v.size();
+  for (std::size_t k = 0; k < n; ++k) {
+    v[k].enter = two_threads;
+    Variant single = v[k];
+    single.name += " 1 thread";
+    single.enter = [] { set_threads(1, 1); };
+    v.push_back(std::move(single));
+  }
+  return v;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -154,14 +171,15 @@ int main(int argc, char** argv) {
 #endif
     using namespace tgbench::flops;  // the three layers; the first's input is the data (no gradient)
     const double flop = dense(MB, 784, 256, false) + dense(MB, 256, 128) + dense(MB, 128, 10);
-    const auto one = compare("mlp_step", v, rounds, calls(50), flop);
+    compare("mlp_step", v, rounds, calls(50), flop);
     // 2 threads: typegrad's pool of 2 (tg::set_num_threads); libtorch in its best split here (1 intra-op thread,
-    // 2 BLAS threads)
-    set_threads(2, 1);
-    const auto two = compare("mlp_step 2 threads", v, rounds, calls(50), flop, settle);
+    // 2 BLAS threads); each variant alternates with itself on 1 thread (with_one_thread)
+    const std::size_t n = v.size();
+    const auto two =
+        compare("mlp_step 2 threads", with_one_thread(v, [] { set_threads(2, 1); }), rounds, calls(50), flop, settle);
     set_threads(1, 1);
-    for (std::size_t k = 0; k < v.size(); ++k)
-      std::printf("scaling mlp_step %s 1->2 threads = %.2f\n", v[k].name.c_str(), median(one[k]) / median(two[k]));
+    for (std::size_t k = 0; k < n; ++k)
+      std::printf("scaling mlp_step %s 1->2 threads = %.2f\n", v[k].name.c_str(), tgbench::paired_ratio(two, n + k, k));
   }
 
   if (wanted("lenet_step")) {
@@ -188,21 +206,23 @@ int main(int argc, char** argv) {
     using namespace tgbench::flops;  // conv 1->10 k5 (24x24 out), conv 10->20 k5 (8x8 out), fc 320->50, fc 50->10
     const double flop =
         conv(MB, 1, 10, 5, 24, 24, false) + conv(MB, 10, 20, 5, 8, 8) + dense(MB, 320, 50) + dense(MB, 50, 10);
-    const auto one = compare("lenet_step", v, rounds, calls(20), flop);
-    set_threads(2, 1);
-    auto two = compare("lenet_step 2 threads", v, rounds, calls(20), flop, settle);
+    compare("lenet_step", v, rounds, calls(20), flop);
+    const std::size_t n = v.size();
+    auto two =
+        compare("lenet_step 2 threads", with_one_thread(v, [] { set_threads(2, 1); }), rounds, calls(20), flop, settle);
+    std::vector<double> scaling(n);
+    for (std::size_t k = 0; k < n; ++k) scaling[k] = tgbench::paired_ratio(two, n + k, k);
 #ifdef TG_HAVE_TORCH
-    set_threads(1, 2);  // libtorch's other split: 2 intra-op threads, 1 BLAS thread
-    const auto two_b =
-        compare("lenet_step 2 threads (libtorch 2 intra-op, 1 BLAS)", v, rounds, calls(20), flop, settle);
-    // typegrad runs the same way in both rows (its two medians show the noise); libtorch splits differently:
-    // each scaling takes its library's better row
-    for (std::size_t k = 0; k < v.size(); ++k)
-      if (median(two_b[k]) < median(two[k])) two[k] = two_b[k];
+    // libtorch's other split: 2 intra-op threads, 1 BLAS thread. typegrad runs the same way in both rows (its two
+    // medians show the noise); libtorch splits differently: each library's scaling comes from its faster row
+    const auto two_b = compare("lenet_step 2 threads (libtorch 2 intra-op, 1 BLAS)",
+                               with_one_thread(v, [] { set_threads(1, 2); }), rounds, calls(20), flop, settle);
+    for (std::size_t k = 0; k < n; ++k)
+      if (median(two_b[k]) < median(two[k])) scaling[k] = tgbench::paired_ratio(two_b, n + k, k);
 #endif
     set_threads(1, 1);
-    for (std::size_t k = 0; k < v.size(); ++k)
-      std::printf("scaling lenet_step %s 1->2 threads = %.2f\n", v[k].name.c_str(), median(one[k]) / median(two[k]));
+    for (std::size_t k = 0; k < n; ++k)
+      std::printf("scaling lenet_step %s 1->2 threads = %.2f\n", v[k].name.c_str(), scaling[k]);
   }
 
   if (wanted("tiny")) {

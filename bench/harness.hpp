@@ -53,11 +53,21 @@ struct Variant {
   std::string name;
   std::function<void()> run;
   std::function<void()> finish = {};  // before the clock stops: e.g. wait for queued device work
+  // untimed, before the warm-up and before each round's calls (and its settling pause): e.g. the thread count
+  // this variant runs with, so that variants on 1 and on 2 threads alternate round by round in one row
+  std::function<void()> enter = {};
 };
 
 inline double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
+}
+
+// The median over rounds of variant a's time over variant b's in the same round (`us`: compare's result)
+inline double paired_ratio(const std::vector<std::vector<double>>& us, std::size_t a, std::size_t b) {
+  std::vector<double> ratios;
+  for (std::size_t r = 0; r < us[a].size(); ++r) ratios.push_back(us[a][r] / us[b][r]);
+  return median(ratios);
 }
 
 // The single-core peak the GFLOP/s lines are compared with (0: not measured, no percentages printed).
@@ -81,6 +91,7 @@ inline std::vector<std::vector<double>> compare(const std::string& name, std::ve
                                                 std::chrono::milliseconds settle = {}) {
   std::vector<double> allocs(variants.size());
   for (std::size_t k = 0; k < variants.size(); ++k) {
+    if (variants[k].enter) variants[k].enter();
     for (std::size_t i = 0; i < std::max<std::size_t>(iterations / 4, 2); ++i) variants[k].run();  // warm-up
     const std::size_t before = heap_allocations();
     variants[k].run();
@@ -90,6 +101,7 @@ inline std::vector<std::vector<double>> compare(const std::string& name, std::ve
   std::vector<std::vector<double>> us(variants.size());
   for (std::size_t r = 0; r < rounds; ++r)
     for (std::size_t k = 0; k < variants.size(); ++k) {
+      if (variants[k].enter) variants[k].enter();
       if (settle.count() > 0) {
         std::this_thread::sleep_for(settle);
         variants[k].run();  // untimed: the pause's cost, not the variant's (above)
@@ -114,11 +126,8 @@ inline std::vector<std::vector<double>> compare(const std::string& name, std::ve
       else
         std::printf("gflops %s %s = %.1f\n", name.c_str(), variants[k].name.c_str(), gflops);
     }
-  for (std::size_t k = 1; k < variants.size(); ++k) {
-    std::vector<double> ratios;
-    for (std::size_t r = 0; r < rounds; ++r) ratios.push_back(us[k][r] / us[0][r]);
-    std::printf("ratio %s %s/typegrad = %.2f\n", name.c_str(), variants[k].name.c_str(), median(ratios));
-  }
+  for (std::size_t k = 1; k < variants.size(); ++k)
+    std::printf("ratio %s %s/typegrad = %.2f\n", name.c_str(), variants[k].name.c_str(), paired_ratio(us, k, 0));
   std::fflush(stdout);
   return us;
 }
