@@ -43,14 +43,30 @@ struct Net {
   }
 };
 
+// LeNet's second stage (64 images): a max pooling over a convolution's buffer with 20,480 outputs read from 81,920
+// inputs (split by plane from parallel_elements inputs; counted in outputs it stayed on one thread), and a linear layer
+// whose B^T each part builds on its own stack (64 x 50 x 320)
+constexpr std::size_t LN = 64;
+struct LenetTail {
+  BOOST_HANA_DEFINE_STRUCT(LenetTail, (tg::Conv2d<1, 20, 5>, conv), (tg::Linear<320, 50>, fc1),
+                           (tg::Linear<50, 10>, fc2));
+  explicit LenetTail(std::uint64_t seed) : conv(seed), fc1(seed + 1), fc2(seed + 2) {}
+  auto operator()(auto x) const {
+    auto h = tg::relu(tg::max_pool2d<2>(conv(x)));  // [LN, 20, 4, 4]
+    return fc2(tg::relu(fc1(tg::reshape<LN, 320>(h))));
+  }
+};
+
+// the losses of 4 Adam steps into `losses`, the trained parameters returned
+template <class Model, std::size_t B, std::size_t H>
 std::vector<float> train(std::size_t threads, std::vector<float>& losses) {
   use_threads(threads);
-  Net net(7);
-  tg::Tensor<float, N, 1, 28, 28> x;
-  tg::Tensor<std::int32_t, N> y;
+  Model net(7);
+  tg::Tensor<float, B, 1, H, H> x;
+  tg::Tensor<std::int32_t, B> y;
   fill_uniform(x.data(), x.size(), 3);
-  for (std::size_t i = 0; i < N; ++i) y[i] = std::int32_t(i * 7 % 10);
-  auto step = tg::compile<tg::Input<float, N, 1, 28, 28>, tg::Labels<N, 10>>(
+  for (std::size_t i = 0; i < B; ++i) y[i] = std::int32_t(i * 7 % 10);
+  auto step = tg::compile<tg::Input<float, B, 1, H, H>, tg::Labels<B, 10>>(
       [&](auto a, auto b) { return tg::cross_entropy(net(a), b); });
   auto opt = tg::optim::make(step, tg::optim::Adam{}, tg::sched::Constant{1e-3});
   for (int s = 0; s < 4; ++s) {
@@ -61,6 +77,19 @@ std::vector<float> train(std::size_t threads, std::vector<float>& losses) {
   tg::for_each_parameter(
       net, [&](const std::string&, const auto& p) { weights.insert(weights.end(), p.data(), p.data() + p.size()); });
   return weights;
+}
+
+template <class Model, std::size_t B, std::size_t H>
+void check_training_on_1_2_3_threads() {
+  std::vector<float> l1, l2, l3;
+  const auto w1 = train<Model, B, H>(1, l1), w2 = train<Model, B, H>(2, l2), w3 = train<Model, B, H>(3, l3);
+  REQUIRE(l1.size() == 4);
+  REQUIRE(l1[3] < l1[0]);  // it trains
+  REQUIRE(std::memcmp(l1.data(), l2.data(), l1.size() * sizeof(float)) == 0);
+  REQUIRE(std::memcmp(l1.data(), l3.data(), l1.size() * sizeof(float)) == 0);
+  REQUIRE(w1.size() == w2.size());
+  REQUIRE(std::memcmp(w1.data(), w2.data(), w1.size() * sizeof(float)) == 0);
+  REQUIRE(std::memcmp(w1.data(), w3.data(), w1.size() * sizeof(float)) == 0);
 }
 }  // namespace
 
@@ -188,19 +217,22 @@ TEST_CASE("set_num_threads: a split GEMM gives the one-thread result bit for bit
 #endif
   check_split_gemm<false, true, 20, 64, 900, 1>();
   check_split_gemm<true, true, 20, 300, 100, 0>();
+  // B^T built by each part on its own stack where it fits 64 KB (LeNet's first linear layer, 64 x 50 x 320, and
+  // 96 x 80 x 72 above), by the calling thread into scratch past that (1040 x 256 x 256 above)
+#ifdef TYPEGRAD_HAVE_LIBXSMM
+  STATIC_REQUIRE(tg::blas::gemm_kernel<float, false, true, 64, 50, 320, 320, 320, 50, 0>::part_transposes_b);
+  STATIC_REQUIRE(tg::blas::gemm_kernel<float, false, true, 96, 80, 72, 72, 72, 80, 1>::part_transposes_b);
+  STATIC_REQUIRE(tg::blas::gemm_kernel<float, false, true, 1040, 256, 256, 256, 256, 256, 1>::transpose_b);
+  STATIC_REQUIRE(!tg::blas::gemm_kernel<float, false, true, 1040, 256, 256, 256, 256, 256, 1>::part_transposes_b);
+#endif
+  check_split_gemm<false, true, 64, 50, 320, 0>();
+  check_split_gemm<false, true, 64, 50, 320, 1>();
 }
 
 TEST_CASE("set_num_threads: training gives the same losses and weights on 1, 2 and 3 threads", "[threads]") {
   restore_one_thread restore;
-  std::vector<float> l1, l2, l3;
-  const auto w1 = train(1, l1), w2 = train(2, l2), w3 = train(3, l3);
-  REQUIRE(l1.size() == 4);
-  REQUIRE(l1[3] < l1[0]);  // it trains
-  REQUIRE(std::memcmp(l1.data(), l2.data(), l1.size() * sizeof(float)) == 0);
-  REQUIRE(std::memcmp(l1.data(), l3.data(), l1.size() * sizeof(float)) == 0);
-  REQUIRE(w1.size() == w2.size());
-  REQUIRE(std::memcmp(w1.data(), w2.data(), w1.size() * sizeof(float)) == 0);
-  REQUIRE(std::memcmp(w1.data(), w3.data(), w1.size() * sizeof(float)) == 0);
+  SECTION("every kernel kind the host splits") { check_training_on_1_2_3_threads<Net, N, 28>(); }
+  SECTION("LeNet's second stage") { check_training_on_1_2_3_threads<LenetTail, LN, 12>(); }
 }
 
 TEST_CASE("set_num_threads: a large clear splits over the threads and clears exactly its bytes", "[threads]") {

@@ -144,15 +144,16 @@ struct Pool2d : kernel_node<typename X::value_type,
     Backend::template for_each_grid<planes, Ho, Wo, true>(launch::elementwise, window);
   }
 #if defined(__GNUC__) && !defined(__CUDACC__)
-  // f(p, i) for each output row, the planes split across threads where the element-by-element bodies' grid would
-  // be (at least parallel_elements outputs)
+  // f(p, i) for each output row, the planes split across threads from parallel_elements *input* elements (what a
+  // row reads: K^2 elements per output). Counted in outputs, LeNet's second pooling ([64, 20, 8, 8] -> 20,480
+  // outputs) stayed on one thread and read half its input from the other core's cache after the split convolution
   template <class Backend, class F>
   static void over_output_rows(const F& f) {
     const auto part = [&](std::size_t p0, std::size_t p1) {
       for (std::size_t p = p0; p < p1; ++p)
         for (std::size_t i = 0; i < Ho; ++i) f(p, i);
     };
-    detail::parallel_for(planes, planes * Ho * Wo >= Backend::parallel_elements ? 1 : planes, part);
+    detail::parallel_for(planes, planes * H * W >= Backend::parallel_elements ? 1 : planes, part);
   }
   // One input row of 2 x 2 windows, 64 bytes at a time: each window's dy and recorded position repeated for its two
   // columns, compared with the columns' positions, selected by the mask. LeNet's first pooling layer (64 images,
