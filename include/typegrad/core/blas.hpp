@@ -191,9 +191,10 @@ struct gemm_kernel {
   static constexpr std::size_t a_t = TA ? 0 : std::size_t(M) * K;  // A^T, needed for C^T = B A^T
   static constexpr bool transpose_b = use_xsmm && TB && std::size_t(N) * K <= a_t + std::size_t(M) * N;
   static constexpr bool transpose_ac = use_xsmm && TB && !transpose_b;
-  // Split over threads, each part transposes B into its own stack buffer where B^T fits 64 KB, rather than reading
-  // the calling thread's B^T from the other core's cache. LeNet's first linear layer (64 x 50 x 320, B^T 62.5 KB;
-  // Intel 0xCF, a /tmp program): 2 threads 34.9 -> 13.9 us a call, 1 thread 20.7 us.
+  // Split over threads, each part transposes B itself where B^T fits 64 KB, rather than reading the calling
+  // thread's B^T from the other core's cache. LeNet's first linear layer (64 x 50 x 320, B^T 62.5 KB; Intel 0xCF,
+  // repeated calls with the same B, as in inference, where both cores hold B): 2 threads 34.9 -> 13.9 us a call, 1
+  // thread 20.7 us. In a training step, where B was just updated, level within noise.
   static constexpr bool part_transposes_b = transpose_b && std::size_t(N) * K * sizeof(T) <= 64 * 1024;
 
   // the kernels depend on T only (shapes are run-time arguments): one instantiation for all of a program's GEMMs
@@ -309,14 +310,25 @@ struct gemm_kernel {
     cblas_rows(a, b, c, r0, r1);
   }
 
+#ifdef TYPEGRAD_HAVE_LIBXSMM
+  // rows [r0, r1) of C with B^T built in a stack buffer (a frame of its own: the calling thread's part never has it)
+  [[gnu::noinline]] static void rows_transposing_b(const T* a, const T* b, T* c, int r0, int r1) {
+    alignas(64) T bt[std::size_t(N) * K];
+    detail::transpose<N, K>(b, LDB, bt, N);
+    rows(a, b, bt, c, r0, r1);
+  }
+#endif
+
   static void run_split(const T* a, const T* b, T* c, [[maybe_unused]] T* scratch) {
 #ifdef TYPEGRAD_HAVE_LIBXSMM
     if (!xsmm_chosen()) {
-    } else if constexpr (part_transposes_b) {  // B^T [K,N] in each part, then its rows
+    } else if constexpr (part_transposes_b) {
+      // B^T [K,N] in each part, then its rows: the first part (the calling thread's) into scratch, the others (the
+      // pool's workers) on their own stacks
       return parallel_blocks(M, [&](int r0, int r1) {
-        alignas(64) T bt[std::size_t(N) * K];
-        detail::transpose<N, K>(b, LDB, bt, N);
-        rows(a, b, bt, c, r0, r1);
+        if (r0 > 0) return rows_transposing_b(a, b, c, r0, r1);
+        detail::transpose<N, K>(b, LDB, scratch, N);
+        rows(a, b, scratch, c, r0, r1);
       });
     } else if constexpr (transpose_b) {
       detail::transpose<N, K>(b, LDB, scratch, N);  // B^T [K,N], then rows as for an untransposed B
