@@ -9,6 +9,11 @@
 // arithmetic as on one thread, so results are bit-for-bit those of one thread (tests/core/test_threads.cpp).
 // Kernels whose parts would add into shared memory stay serial.
 //
+// Stack: a GEMM keeps transposed operands on the stack of the thread running the part (core/blas.hpp): A^T by k
+// chunks of at most 32 KB, on one thread too; B^T of at most 64 KB in the workers' parts, and on the calling thread
+// when it runs every part itself (the pool busy with another thread's step). A thread calling steps with threads on
+// needs ~100 KB of stack beyond its own use.
+//
 // Waiting: a worker spins for ~200 us after each job (the next kernel of a step follows within microseconds),
 // then sleeps on an atomic wait. set_num_threads is not meant to be called while a step runs.
 //
