@@ -45,7 +45,7 @@ struct Net {
 
 // LeNet's second stage (64 images): a max pooling over a convolution's buffer with 20,480 outputs read from 81,920
 // inputs (split by plane from parallel_elements inputs; counted in outputs it stayed on one thread), and a linear layer
-// whose B^T each part builds on its own stack (64 x 50 x 320)
+// whose B^T each part builds itself (64 x 50 x 320)
 constexpr std::size_t LN = 64;
 struct LenetTail {
   BOOST_HANA_DEFINE_STRUCT(LenetTail, (tg::Conv2d<1, 20, 5>, conv), (tg::Linear<320, 50>, fc1),
@@ -217,8 +217,8 @@ TEST_CASE("set_num_threads: a split GEMM gives the one-thread result bit for bit
 #endif
   check_split_gemm<false, true, 20, 64, 900, 1>();
   check_split_gemm<true, true, 20, 300, 100, 0>();
-  // B^T built by each part on its own stack where it fits 64 KB (LeNet's first linear layer, 64 x 50 x 320, and
-  // 96 x 80 x 72 above), by the calling thread into scratch past that (1040 x 256 x 256 above)
+  // B^T built by each part where it fits 64 KB (LeNet's first linear layer, 64 x 50 x 320, and 96 x 80 x 72 above),
+  // by the calling thread alone into scratch past that (1040 x 256 x 256 above)
 #ifdef TYPEGRAD_HAVE_LIBXSMM
   STATIC_REQUIRE(tg::blas::gemm_kernel<float, false, true, 64, 50, 320, 320, 320, 50, 0>::part_transposes_b);
   STATIC_REQUIRE(tg::blas::gemm_kernel<float, false, true, 96, 80, 72, 72, 72, 80, 1>::part_transposes_b);
