@@ -1,7 +1,8 @@
 // max_pool2d's backward pass where the windows tile the input (K == S, no rows or columns left over): it assigns dx
 // (dy at each window's recorded maximum, 0 elsewhere) instead of clearing it and adding, with GCC's vector
-// extensions in blocks of 8, 4, 2 and 1 windows (pool2d.hpp). Built twice: as every test, and for the machine's
-// vector unit (-march=native, "native: ").
+// extensions in blocks of 8, 4, 2 and 1 windows (pool2d.hpp). Built twice: as every test (16-byte vectors: blocks of
+// at most 4 windows forward and 2 backward for float), and for the machine's vector unit (-march=native, "native: ";
+// with AVX2 or AVX-512: 8 and 4).
 #include "support.hpp"
 
 using namespace tgtest;

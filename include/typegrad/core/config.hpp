@@ -54,6 +54,15 @@ struct constant {
 
 using index_t = std::size_t;
 inline constexpr std::size_t workspace_alignment = 64;  // one cache line / one AVX-512 vector
+// The widest vector the build targets (-march): host kernels written in GCC vector types size their blocks by it.
+// A vector type wider than the target is split by the compiler, and its lane shuffles then go through memory.
+#if defined(__AVX512F__)
+inline constexpr std::size_t host_vector_bytes = 64;
+#elif defined(__AVX__)
+inline constexpr std::size_t host_vector_bytes = 32;
+#else
+inline constexpr std::size_t host_vector_bytes = 16;
+#endif
 
 namespace detail {
 // f(integral_constant i) for i < N, unrolled at compile time (kernels' short fixed loops: Winograd's transforms,

@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "typegrad/core/config.hpp"
+
 namespace tg::detail {
 
 #if defined(__GNUC__) && !defined(__CUDACC__)
@@ -120,11 +122,7 @@ struct direct_conv {
 // stem), 2.4x (3 -> 16 channels, 32 a row); dW 1.12x, 1.66x, 1.45x. With AVX2 (-mno-avx512f) the stem's dW 1.6x,
 // but its forward 0.95x (the compaction's copies), so there the forward pass stays with direct_conv.
 // x must hold `overrun` readable zeros past its C H W elements; `work` holds O Lp elements.
-#if defined(__AVX512F__)
-inline constexpr std::size_t flat_vector_bytes = 64;
-#else
-inline constexpr std::size_t flat_vector_bytes = 32;
-#endif
+inline constexpr std::size_t flat_vector_bytes = host_vector_bytes < 32 ? 32 : host_vector_bytes;  // (SSE: split)
 template <class T, std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t KH, std::size_t KW>
 struct flat_conv {
   static constexpr std::size_t Ho = H - KH + 1, Wo = W - KW + 1, taps = C * KH * KW;

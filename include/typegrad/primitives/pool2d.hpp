@@ -155,14 +155,24 @@ struct Pool2d : kernel_node<typename X::value_type,
     };
     detail::parallel_for(planes, planes * H * W >= Backend::parallel_elements ? 1 : planes, part);
   }
-  // One input row of 2 x 2 windows, 64 bytes at a time: each window's dy and recorded position repeated for its two
+  // One input row of 2 x 2 windows, a vector at a time: each window's dy and recorded position repeated for its two
   // columns, compared with the columns' positions, selected by the mask. LeNet's first pooling layer (64 images,
   // Intel 0xCF): 69 us where clearing dx and adding dy at each maximum took 103 us; written element by element,
   // GCC left the compare-and-select scalar with a branch per element (1.1 ms).
   using bits = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
-  static constexpr std::size_t half = 32 / sizeof(T);  // windows per block: 64-byte rows of dx
-  // N windows (a power of 2, at most half): 2 N outputs. Vectors of the block's exact size: filling a wider one
-  // through memory stalled on store forwarding (2.5x slower)
+  // Blocks of windows sized to 32-byte vectors (or the build's widest, if narrower): the backward pass writes a block's
+  // row of dx (2 N elements) as one vector, the forward pass keeps N maxima in one. They were sized to 64-byte rows of
+  // dx; LeNet's first pooling in a training step (bench/kernel_times, Intel 0xCF, one thread, alternated): AVX-512
+  // forward 73-79 -> 67-68 us, backward 66-70 -> 62-65 us; an AVX2 build (-march=znver3) forward 144 -> 116 us,
+  // backward 250 -> 69 us (GCC had split the 64-byte vectors and shuffled their lanes through memory). On 2 threads
+  // the AVX-512 backward measured 2-3 us slower (42-48 -> 46-50 us)
+  static constexpr std::size_t block_bytes = host_vector_bytes < 32 ? host_vector_bytes : 32;
+  static constexpr std::size_t max_windows = block_bytes / sizeof(T), assign_windows = block_bytes / 2 / sizeof(T);
+  static_assert(max_windows <= 8, "pool2d: the rows' last blocks are of 4, 2 and 1 windows");
+  // windows past a row's whole blocks, in blocks of 4, 2 and 1 by its bits
+  static constexpr std::size_t max_rest = Wo % max_windows, assign_rest = Wo % assign_windows;
+  // N windows (a power of 2, at most assign_windows): 2 N elements of dx. Vectors of the block's exact size: filling a
+  // wider one through memory stalled on store forwarding (2.5x slower)
   template <std::size_t N, std::size_t... L>
   static TG_INLINE void assign_block(T* dx, const T* g, const std::uint32_t* arg, std::uint32_t first,
                                      std::index_sequence<L...>) {
@@ -184,21 +194,24 @@ struct Pool2d : kernel_node<typename X::value_type,
     for (std::size_t k = 0; k < count; ++k, dx += 2 * N, g += N, arg += N, first += 2 * N)
       assign_block<N>(dx, g, arg, first, std::make_index_sequence<2 * N>{});
   }
-  // y = the maxima of N windows (a power of 2, at most half) of the rows at x0 and x0 + W, arg = where they are (the
-  // first maximal element: the same comparisons in the same order as the element-by-element body)
+  // y = the maxima of N windows (a power of 2, at most max_windows) of the rows at x0 and x0 + W, arg = where they are
+  // (the first maximal element: the same comparisons in the same order as the element-by-element body). Each row's 2 N
+  // inputs are loaded as two N-vectors and split into even and odd columns by two-input shuffles: loaded as one 2 N-
+  // vector, an AVX2 build split it and shuffled through memory
   template <bool Record, std::size_t N, std::size_t... L>
   static TG_INLINE void max_block(const T* x0, T* y, std::uint32_t* arg, std::uint32_t first,
                                   std::index_sequence<L...>) {
-    typedef T inputs __attribute__((vector_size(2 * N * sizeof(T)), aligned(sizeof(T)), may_alias));
     typedef T values __attribute__((vector_size(N * sizeof(T))));
     typedef T values_unaligned __attribute__((vector_size(N * sizeof(T)), aligned(sizeof(T)), may_alias));
     typedef bits masks __attribute__((vector_size(N * sizeof(T))));
     typedef std::uint32_t positions __attribute__((vector_size(N * 4)));
     typedef std::uint32_t positions_unaligned __attribute__((vector_size(N * 4), aligned(4), may_alias));
-    const inputs top = *reinterpret_cast<const inputs*>(x0), bottom = *reinterpret_cast<const inputs*>(x0 + W);
-    const values candidates[4] = {
-        __builtin_shufflevector(top, top, (2 * L)...), __builtin_shufflevector(top, top, (2 * L + 1)...),
-        __builtin_shufflevector(bottom, bottom, (2 * L)...), __builtin_shufflevector(bottom, bottom, (2 * L + 1)...)};
+    const auto load = [](const T* p) { return *reinterpret_cast<const values_unaligned*>(p); };
+    const values top0 = load(x0), top1 = load(x0 + N), bottom0 = load(x0 + W), bottom1 = load(x0 + W + N);
+    const values candidates[4] = {__builtin_shufflevector(top0, top1, (2 * L)...),
+                                  __builtin_shufflevector(top0, top1, (2 * L + 1)...),
+                                  __builtin_shufflevector(bottom0, bottom1, (2 * L)...),
+                                  __builtin_shufflevector(bottom0, bottom1, (2 * L + 1)...)};
     const masks origin = masks{bits(2 * L)...} + bits(first);
     constexpr bits offset[4] = {0, 1, W, W + 1};
     values acc = values{} - std::numeric_limits<T>::infinity();
@@ -217,17 +230,17 @@ struct Pool2d : kernel_node<typename X::value_type,
       for (std::size_t k = 0; k < count; ++k, x0 += 2 * N, y += N, arg += N, first += 2 * N)
         max_block<Record, N>(x0, y, arg, first, std::make_index_sequence<N>{});
     };
-    blocks(std::integral_constant<std::size_t, half>{}, Wo / half);
-    if constexpr (half > 4 && Wo % half >= 4) blocks(std::integral_constant<std::size_t, 4>{}, 1);
-    if constexpr (Wo % 4 >= 2) blocks(std::integral_constant<std::size_t, 2>{}, 1);
-    if constexpr (Wo % 2 == 1) blocks(std::integral_constant<std::size_t, 1>{}, 1);
+    blocks(std::integral_constant<std::size_t, max_windows>{}, Wo / max_windows);
+    if constexpr ((max_rest & 4) != 0) blocks(std::integral_constant<std::size_t, 4>{}, 1);
+    if constexpr ((max_rest & 2) != 0) blocks(std::integral_constant<std::size_t, 2>{}, 1);
+    if constexpr ((max_rest & 1) != 0) blocks(std::integral_constant<std::size_t, 1>{}, 1);
   }
   // one input row: whole blocks, then blocks of 4, 2 and 1 windows for the rest
   static TG_INLINE void assign_row_2x2(T* dx, const T* g, const std::uint32_t* arg, std::uint32_t first) {
-    assign_blocks<half>(Wo / half, dx, g, arg, first);
-    if constexpr (half > 4 && Wo % half >= 4) assign_blocks<4>(1, dx, g, arg, first);
-    if constexpr (Wo % 4 >= 2) assign_blocks<2>(1, dx, g, arg, first);
-    if constexpr (Wo % 2 == 1) assign_blocks<1>(1, dx, g, arg, first);
+    assign_blocks<assign_windows>(Wo / assign_windows, dx, g, arg, first);
+    if constexpr ((assign_rest & 4) != 0) assign_blocks<4>(1, dx, g, arg, first);
+    if constexpr ((assign_rest & 2) != 0) assign_blocks<2>(1, dx, g, arg, first);
+    if constexpr ((assign_rest & 1) != 0) assign_blocks<1>(1, dx, g, arg, first);
   }
 #endif
 };
