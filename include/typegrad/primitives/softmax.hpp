@@ -91,7 +91,7 @@ struct SoftmaxNode : kernel_node<typename X::value_type, typename X::shape_type,
         });
         for (std::size_t k = 0; k < n; ++k) {
           const std::size_t i = at(p, k, q);
-          const T dx = is_log ? g[i] - math::exp_of(y[i]) * s : y[i] * (g[i] - s);
+          const T dx = is_log ? g[i] - math::exp_nonpositive_of(y[i]) * s : y[i] * (g[i] - s);  // y <= 0 when log
           this->template add_grad<Id, 0>(c, i, dx);
         }
       });
