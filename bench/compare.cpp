@@ -56,7 +56,7 @@ void set_threads(int blas, [[maybe_unused]] int intra_op) {
 // The 2-thread rows' variants: v's, each entering its row's thread setting (`two_threads`), then each again on one
 // thread ("... 1 thread"). Rounds alternate between them, so a library's 1 -> 2 scaling is the median of per-round
 // ratios (tgbench::paired_ratio) within one row, not a ratio of two rows' medians timed a minute apart: on Intel
-// 0xCF a LeNet step on 1 thread went from ~2900 to ~1970 us from one minute to the next (docs/performance.md).
+// 0xCF a LeNet step on 1 thread went from ~2900 to ~1970 us from one minute to the next (docs/performance_history.md).
 std::vector<Variant> with_one_thread(std::vector<Variant> v, void (*two_threads)()) {
   const std::size_t n = v.size();
   for (std::size_t k = 0; k < n; ++k) {
